@@ -1,0 +1,32 @@
+# The README's two commands: `make demo` (run the main job) and `make test` (check everything).
+PYTHON ?= python3
+VENV ?= .venv
+PIP := $(VENV)/bin/python -m pip
+# Where there is no NVIDIA GPU the CPU build of torch is installed first (0.2 GB instead of 5.5 GB).
+# Elsewhere, point TORCH_INDEX at the CPU wheel index, e.g. make setup TORCH_INDEX=<url>.
+TORCH_CPU ?= torch==2.13.0
+TORCH_INDEX ?=
+
+.PHONY: setup demo test lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(VENV)/bin/python -c "import torch" 2>/dev/null; then \
+	  $(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),) "$(TORCH_CPU)"; fi
+	$(PIP) install -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(VENV)/bin/hubship demo --to dir:./published
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: lint
+	$(VENV)/bin/python -m pytest -q
+
+clean:
+	rm -rf published .pytest_cache build *.egg-info

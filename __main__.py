@@ -1,0 +1,5 @@
+"""`python -m hubship` runs the CLI."""
+
+from hubship.entrypoints.cli import main
+
+main()

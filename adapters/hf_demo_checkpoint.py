@@ -1,0 +1,135 @@
+"""CheckpointFactory: a tiny but real Llama (SentencePiece tokenizer) and a trained-looking PEFT LoRA checkpoint.
+
+Everything is built locally and deterministically from a seed, in seconds: no download. The
+tests and `hubship demo` use the same factory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+import sentencepiece as spm
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, LlamaTokenizer
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+CORPUS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Hello world, this is a tiny model trained for tests.",
+    "Fine tuning publishes models to the hub, to ollama and to a local folder.",
+    "A merged model must give the same logits as the base with its adapter.",
+    "<|im_start|>user\nWhat is two plus two?<|im_end|>\n<|im_start|>assistant\nFour.<|im_end|>",
+]
+TRL_README = """---
+base_model: {base}
+library_name: peft
+tags:
+- base_model:adapter:{base}
+- lora
+- {method}
+- transformers
+- trl
+---
+
+# Model Card for demo-adapter
+
+This model is a fine-tuned version of {base}. It has been trained using [TRL](https://github.com/huggingface/trl).
+
+### Training procedure
+
+This model was trained with {method_upper}.
+"""
+
+
+def _tokenizer(out: Path) -> LlamaTokenizer:
+    out.mkdir(parents=True, exist_ok=True)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(CORPUS * 40),
+        model_prefix=str(out / "tokenizer"),
+        vocab_size=320,
+        model_type="bpe",
+        character_coverage=1.0,
+        byte_fallback=True,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        hard_vocab_limit=False,
+        minloglevel=2,
+        num_threads=1,
+    )
+    (out / "tokenizer.vocab").unlink(missing_ok=True)
+    tokenizer = LlamaTokenizer.from_pretrained(str(out))
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+class HfDemoCheckpointFactory:
+    def create(
+        self,
+        root: Path,
+        *,
+        dtype: str = "bfloat16",
+        tie_word_embeddings: bool = False,
+        method: str = "sft",
+        lora: Mapping[str, Any] | None = None,
+        hidden_size: int = 128,
+        layers: int = 2,
+        seed: int = 0,
+    ) -> tuple[Path, Path]:
+        base_dir, ckpt_dir = Path(root) / "base", Path(root) / "checkpoint"
+        torch.manual_seed(seed)
+        tokenizer = _tokenizer(base_dir)
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=hidden_size,
+            intermediate_size=hidden_size * 2,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=512,
+            tie_word_embeddings=tie_word_embeddings,
+            bos_token_id=1,
+            eos_token_id=2,
+        )
+        model = LlamaForCausalLM(config).to(getattr(torch, dtype))
+        model.save_pretrained(base_dir, safe_serialization=True)
+        tokenizer.chat_template = None
+        tokenizer.save_pretrained(base_dir)
+        GenerationConfig(bos_token_id=1, eos_token_id=2, max_new_tokens=32).save_pretrained(base_dir)
+        (base_dir / "README.md").write_text("---\nlicense: apache-2.0\n---\n\n# tiny-llama (demo base)\n")
+
+        lora_config = LoraConfig(
+            r=8,
+            lora_alpha=16,
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+            init_lora_weights=False,  # random A and B: a non-zero delta, as after training
+            task_type="CAUSAL_LM",
+            **dict(lora or {}),
+        )
+        peft_model = get_peft_model(LlamaForCausalLM.from_pretrained(base_dir, dtype=torch.float32), lora_config)
+        peft_model.save_pretrained(ckpt_dir, safe_serialization=True)
+        config_path = ckpt_dir / "adapter_config.json"
+        adapter_config = json.loads(config_path.read_text())
+        adapter_config["base_model_name_or_path"] = str(base_dir.resolve())
+        config_path.write_text(json.dumps(adapter_config, indent=2))
+        tokenizer.chat_template = CHAT_TEMPLATE
+        tokenizer.save_pretrained(ckpt_dir)
+        shutil.copyfile(base_dir / "tokenizer.model", ckpt_dir / "tokenizer.model")
+        GenerationConfig(bos_token_id=1, eos_token_id=2, max_new_tokens=64, temperature=0.7, do_sample=True).save_pretrained(ckpt_dir)
+        (ckpt_dir / "trainer_state.json").write_text(json.dumps({"global_step": 10, "epoch": 1.0, "log_history": []}))
+        (ckpt_dir / "README.md").write_text(TRL_README.format(base="tiny-llama", method=method, method_upper=method.upper()))
+        return base_dir, ckpt_dir

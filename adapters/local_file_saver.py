@@ -1,0 +1,57 @@
+"""Saver that copies checkpoint files: adapter weights and config, tokenizer, chat template, generation config."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.ports.progress import Progress
+
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+    "chat_template.jinja",
+    "chat_template.json",
+)
+NEVER_COPY = ("training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth")
+
+
+def _copy(src: Path, dst: Path) -> None:
+    shutil.copyfile(src, dst)
+
+
+class LocalFileSaver:
+    def save_adapter(self, checkpoint: Checkpoint, out_dir: Path, progress: Progress) -> None:
+        root = Path(checkpoint.root)
+        config = dict(checkpoint.adapter_config)
+        if checkpoint.base.hub_id:
+            config["base_model_name_or_path"] = checkpoint.base.hub_id
+        else:  # a local path means nothing to a reader of the published adapter
+            config["base_model_name_or_path"] = Path(checkpoint.base.display).name
+        (out_dir / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        with progress.task("copy adapter", total=checkpoint.adapter_bytes, unit="bytes") as task:
+            _copy(root / checkpoint.adapter_weights, out_dir / checkpoint.adapter_weights)
+            task.advance(checkpoint.adapter_bytes)
+
+    def save_tokenizer(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path) -> None:
+        ckpt, base_dir = Path(checkpoint.root), Path(base.path)
+        source = ckpt if checkpoint.tokenizer_files else base_dir
+        for name in TOKENIZER_FILES:
+            if (source / name).is_file():
+                _copy(source / name, out_dir / name)
+        for candidate in (ckpt, base_dir):
+            if (candidate / "generation_config.json").is_file():
+                _copy(candidate / "generation_config.json", out_dir / "generation_config.json")
+                break
+        if checkpoint.chat_template and not (out_dir / "chat_template.jinja").exists():
+            tok_config = out_dir / "tokenizer_config.json"
+            has_inline = tok_config.is_file() and "chat_template" in json.loads(tok_config.read_text())
+            if not has_inline:
+                (out_dir / "chat_template.jinja").write_text(checkpoint.chat_template)

@@ -1,0 +1,81 @@
+"""FileHasher with sha256, caching digests by (path, size, mtime, inode) in a JSON file.
+
+A base model of hundreds of GB is read once; later plans only stat it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+from hubship.domain.manifest import FileEntry
+from hubship.ports.progress import Progress
+
+CHUNK = 8 * 1024 * 1024
+SKIP = ("README.md", "manifest.json")
+
+
+class Sha256FileHasher:
+    def __init__(self, cache_file: Path | None = None) -> None:
+        self._cache_file = cache_file
+        self._cache: dict[str, list[object]] | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, list[object]]:
+        if self._cache is None:
+            self._cache = {}
+            if self._cache_file and self._cache_file.is_file():
+                try:
+                    self._cache = json.loads(self._cache_file.read_text())
+                except (OSError, json.JSONDecodeError):
+                    self._cache = {}
+        return self._cache
+
+    def _save(self) -> None:
+        if not self._cache_file or self._cache is None:
+            return
+        tmp = self._cache_file.with_name(f".{self._cache_file.name}.{os.getpid()}.tmp")
+        try:
+            self._cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self._cache))
+            os.replace(tmp, self._cache_file)
+        except OSError:  # the cache only saves time; a read-only or full disk must not fail a publish
+            tmp.unlink(missing_ok=True)
+
+    def hash_file(self, path: Path, *, cached: bool = True) -> FileEntry:
+        stat = path.stat()
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        ident = str(path.resolve())
+        if cached:
+            hit = self._load().get(ident)
+            if hit and hit[:3] == stamp:
+                return FileEntry(path.name, stat.st_size, str(hit[3]))
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+        entry = FileEntry(path.name, stat.st_size, digest.hexdigest())
+        if cached and self._cache_file:
+            with self._lock:
+                self._load()[ident] = [*stamp, entry.sha256]
+                self._save()
+        return entry
+
+    def hash_tree(self, root: Path, progress: Progress | None = None) -> tuple[FileEntry, ...]:
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.name not in SKIP and not p.name.startswith("."))
+        entries = []
+        total = sum(p.stat().st_size for p in files)
+        if progress is None:
+            return tuple(self._rel(root, p, self.hash_file(p)) for p in files)
+        with progress.task(f"hash {root.name[:12]}", total=total, unit="bytes") as task:
+            for p in files:
+                entries.append(self._rel(root, p, self.hash_file(p)))
+                task.advance(p.stat().st_size)
+        return tuple(entries)
+
+    @staticmethod
+    def _rel(root: Path, path: Path, entry: FileEntry) -> FileEntry:
+        return FileEntry(path.relative_to(root).as_posix(), entry.size, entry.sha256)

@@ -1,0 +1,64 @@
+"""Compose the card for one artifact from what the plan knows: base, method, format, measured quality."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hubship.application.format_builder import FormatBuilder
+from hubship.domain.card import CardData, verification_table
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.training_method import method
+
+
+def compose_card(
+    *,
+    name: str,
+    checkpoint: Checkpoint,
+    base: BaseInfo,
+    builder: FormatBuilder,
+    location: str,
+    manifest_key: str,
+    verification: Mapping[str, Any],
+    extra_tags: tuple[str, ...] = (),
+) -> CardData:
+    fmt = builder.format
+    trained = method(checkpoint.training_method)
+    base_id = checkpoint.base.card_id
+    base_name = checkpoint.base.public_name
+    base_text = f"[{base_id}](https://huggingface.co/{base_id})" if base_id else f"`{base_name}` (a local model)"
+    summary = (
+        f"**{name}** is a {trained.wording} of {base_text} with a {checkpoint.peft_type} adapter"
+        f" (r={checkpoint.rank}). This repository holds: {fmt.description[0].lower()}{fmt.description[1:].rstrip('.')}."
+        " Built and published by hubship."
+    )
+    lineage = "\n".join(
+        [
+            f"- base model: {base_name}",
+            f"- adapter: {checkpoint.peft_type}, r={checkpoint.rank}, targets {', '.join(checkpoint.target_modules) or 'n/a'}",
+            f"- training method: {trained.title}",
+            f"- format: `{fmt.name}`; content key `{manifest_key[:16]}`",
+            "- every file's sha256 is in `manifest.json`; check it with `hubship verify DIR`",
+        ]
+    )
+    sections: list[tuple[str, str]] = [
+        ("Usage", builder.usage(location)),
+        ("How it was made", lineage),
+    ]
+    table = verification_table(verification)
+    if table:
+        sections.append(("Measured quality", table))
+    tags = (*trained.tags, fmt.name, "hubship", *extra_tags)
+    if checkpoint.peft_type == "LORA":
+        tags = ("lora", *tags)
+    return CardData(
+        title=f"{name} ({fmt.name})",
+        base_model=base_id,
+        base_model_relation=fmt.relation,
+        library_name=fmt.library_name,
+        license=base.license,
+        tags=tuple(dict.fromkeys(tags)),
+        datasets=checkpoint.datasets,
+        summary=summary,
+        sections=tuple(sections),
+    )

@@ -1,0 +1,150 @@
+"""Use case: build every artifact of the plan that the workspace lacks, then publish to each destination.
+
+Builds run in DAG order into the workspace (one merge feeds every format built from it); an
+artifact already in the workspace is reused, so a re-run after a crash starts where it stopped.
+Cards and manifests are composed last, and each registry shows a publication whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from hubship.application.card_composer import compose_card
+from hubship.application.format_builder import BuildContext
+from hubship.application.format_registry import FormatRegistry
+from hubship.application.plan_publish import PlannedPublish, PlanPublish
+from hubship.application.publish_request import PublishRequest
+from hubship.domain.destination import parse_destination
+from hubship.domain.manifest import CARD_NAME, FileEntry, Manifest
+from hubship.domain.plan import PlanNode
+from hubship.domain.publication import Publication
+from hubship.ports.card_renderer import CardRenderer
+from hubship.ports.file_hasher import FileHasher
+from hubship.ports.progress import Progress
+from hubship.ports.registry import Registry
+from hubship.ports.workspace import Workspace
+
+
+@attrs.frozen(kw_only=True)
+class BuiltArtifact:
+    format: str
+    key: str
+    reused: bool
+    path: str
+
+
+@attrs.frozen(kw_only=True)
+class PublishResult:
+    planned: PlannedPublish
+    artifacts: tuple[BuiltArtifact, ...]
+    published: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+class ExecutePlan:
+    def __init__(
+        self,
+        planner: PlanPublish,
+        workspace: Workspace,
+        formats: FormatRegistry,
+        registries: dict[str, Registry],
+        hasher: FileHasher,
+        renderer: CardRenderer,
+        progress: Progress,
+        services: dict[str, Any],
+    ) -> None:
+        self._planner = planner
+        self._workspace = workspace
+        self._formats = formats
+        self._registries = registries
+        self._hasher = hasher
+        self._renderer = renderer
+        self._progress = progress
+        self._services = services
+
+    def _build(self, planned: PlannedPublish, node: PlanNode) -> BuiltArtifact:
+        key = node.spec.key
+        if self._workspace.has(key):
+            return BuiltArtifact(format=node.format, key=key, reused=True, path=str(self._workspace.path(key)))
+        builder = self._formats.get(node.format)
+        plan = planned.plan
+        inputs = {dep: self._workspace.path(plan.node(dep).spec.key) for dep in node.builds_from}
+        with self._workspace.staging(key) as out_dir:
+            self._progress.message(f"building {node.format} ({key[:12]})")
+            builder.build(
+                BuildContext(
+                    checkpoint=planned.checkpoint,
+                    base=planned.base,
+                    params=node.spec.params,
+                    inputs=inputs,
+                    out_dir=out_dir,
+                    progress=self._progress,
+                    services=self._services,
+                )
+            )
+        return BuiltArtifact(format=node.format, key=key, reused=False, path=str(self._workspace.path(key)))
+
+    def _publication(self, planned: PlannedPublish, node: PlanNode, location: str) -> Publication:
+        plan = planned.plan
+        source = self._workspace.path(node.spec.key)
+        files = self._hasher.hash_tree(source, self._progress)
+        builder = self._formats.get(node.format)
+        card = self._renderer.render(
+            compose_card(
+                name=plan.name,
+                checkpoint=planned.checkpoint,
+                base=planned.base,
+                builder=builder,
+                location=location,
+                manifest_key=node.spec.key,
+                verification={},
+            )
+        )
+        card_bytes = card.encode()
+        card_entry = FileEntry(CARD_NAME, len(card_bytes), _sha256(card_bytes))
+        manifest = Manifest(
+            name=plan.name,
+            format=node.format,
+            key=node.spec.key,
+            params=node.spec.params,
+            files=(*files, card_entry),
+            inputs={
+                "checkpoint": {"name": Path(planned.checkpoint.root).name, "files": planned.inputs["checkpoint"]},
+                "base": {"ref": planned.checkpoint.base.public_name, "files": planned.inputs["base"]},
+            },
+            tools=node.spec.tools,
+            built_from={dep: plan.node(dep).spec.key for dep in node.builds_from},
+        )
+        return Publication(
+            name=plan.name,
+            format=node.format,
+            source_dir=str(source),
+            card=card,
+            manifest=manifest,
+            relation=builder.format.relation,
+        )
+
+    def execute(self, request: PublishRequest) -> PublishResult:
+        planned = self._planner.execute(request)
+        plan = planned.plan
+        with self._workspace.lock(plan.source_key[:16]):
+            artifacts = tuple(self._build(planned, node) for node in plan.nodes)
+            published: list[str] = []
+            skipped: list[str] = []
+            for dest_text in dict.fromkeys(t.destination for t in planned.targets):
+                dest = parse_destination(dest_text)
+                registry = self._registries[dest.scheme]
+                pending = [t for t in planned.targets if t.destination == dest_text and not t.up_to_date]
+                skipped += [t.location for t in planned.targets if t.destination == dest_text and t.up_to_date]
+                if pending:
+                    pubs = [self._publication(planned, plan.node(t.format), t.location) for t in pending]
+                    published += registry.publish(dest, pubs, self._progress)
+        return PublishResult(planned=planned, artifacts=artifacts, published=tuple(published), skipped=tuple(skipped))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,56 @@
+"""Format name -> builder, filled from the entry-point group `hubship.formats`.
+
+An entry point names a class (or any callable) that returns one FormatBuilder or an iterable of
+them (a family such as GGUF quantizations). Installing a package that registers one is all it
+takes to add a format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from importlib.metadata import entry_points
+
+from hubship.application.format_builder import FormatBuilder
+from hubship.domain.errors import PublishError, UserInputError
+from hubship.domain.formats import Format, parse_format_list
+
+ENTRY_POINT_GROUP = "hubship.formats"
+
+
+def _as_builders(made: FormatBuilder | Iterable[FormatBuilder]) -> list[FormatBuilder]:
+    return [made] if hasattr(made, "format") else list(made)  # type: ignore[arg-type]
+
+
+class FormatRegistry:
+    def __init__(self, builders: Iterable[FormatBuilder]) -> None:
+        self._builders: dict[str, FormatBuilder] = {}
+        for builder in builders:
+            self._builders[builder.format.name] = builder
+
+    @classmethod
+    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> FormatRegistry:
+        builders: list[FormatBuilder] = []
+        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+            try:
+                factory: Callable[[], FormatBuilder | Iterable[FormatBuilder]] = ep.load()
+                builders += _as_builders(factory())
+            except Exception as exc:  # a broken plugin must not take the tool down silently
+                raise PublishError(f"format plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+        return cls(builders)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._builders))
+
+    @property
+    def formats(self) -> Mapping[str, Format]:
+        return {name: b.format for name, b in self._builders.items()}
+
+    def get(self, name: str) -> FormatBuilder:
+        try:
+            return self._builders[name]
+        except KeyError:
+            raise UserInputError(f"unknown format {name!r}; valid formats: {', '.join(self.names)}") from None
+
+    def parse(self, values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+        return parse_format_list(values, self.names)

@@ -1,0 +1,1 @@
+"""Built-in formats, each registered under the entry-point group `hubship.formats` in pyproject.toml."""

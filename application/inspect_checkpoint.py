@@ -1,0 +1,40 @@
+"""Use case: say what a checkpoint folder holds and which base it needs, without loading weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.errors import HubshipError
+from hubship.ports.checkpoint_reader import CheckpointReader
+from hubship.ports.model_loader import ModelLoader
+
+
+@attrs.frozen(kw_only=True)
+class InspectRequest:
+    checkpoint: str
+    base: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Inspection:
+    checkpoint: Checkpoint
+    base: BaseInfo | None
+    base_problem: str | None
+
+
+class InspectCheckpoint:
+    def __init__(self, reader: CheckpointReader, loader: ModelLoader) -> None:
+        self._reader = reader
+        self._loader = loader
+
+    def execute(self, request: InspectRequest) -> Inspection:
+        checkpoint = self._reader.read(Path(request.checkpoint), request.base)
+        try:
+            base = self._loader.base_info(checkpoint.base)
+            self._loader.check_compatible(checkpoint, base)
+        except HubshipError as exc:  # the checkpoint is still worth describing
+            return Inspection(checkpoint=checkpoint, base=None, base_problem=exc.message)
+        return Inspection(checkpoint=checkpoint, base=base, base_problem=None)

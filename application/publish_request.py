@@ -1,0 +1,41 @@
+"""The request `plan` and `publish` share: which checkpoint, which formats, where to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+DEFAULT_OPTIONS: Mapping[str, Any] = {
+    "dtype": None,
+    "max_shard_size": 5 * 1000**3,
+}
+
+
+@attrs.frozen(kw_only=True)
+class PublishRequest:
+    checkpoint: str
+    formats: tuple[str, ...]
+    destinations: tuple[str, ...] = ()
+    base: str | None = None
+    name: str | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def option(self, key: str) -> Any:
+        return self.options.get(key, DEFAULT_OPTIONS.get(key))
+
+    def merged_options(self) -> dict[str, Any]:
+        return {**DEFAULT_OPTIONS, **{k: v for k, v in self.options.items() if v is not None}}
+
+
+def default_name(checkpoint: str) -> str:
+    """A publish name from the checkpoint folder (its parent's for `checkpoint-500` style folders)."""
+    path = Path(checkpoint).resolve()
+    stem = path.name
+    if re.fullmatch(r"checkpoint[-_]?\d+|final|adapter|output", stem, re.IGNORECASE) and path.parent.name:
+        stem = path.parent.name
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "model"
+    return cleaned[:96]

@@ -1,0 +1,95 @@
+"""What a fine-tuning checkpoint folder holds, and which base model it was trained on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from hubship.domain.errors import UserInputError
+
+MERGEABLE_PEFT_TYPES = frozenset({"LORA"})
+
+
+@attrs.frozen(kw_only=True)
+class BaseRef:
+    """The base model: a local folder, or a hub id plus revision."""
+
+    path: str | None = None
+    hub_id: str | None = None
+    revision: str = "main"
+
+    def __attrs_post_init__(self) -> None:
+        if (self.path is None) == (self.hub_id is None):
+            raise UserInputError("a base model needs exactly one of a local path or a hub id")
+
+    @property
+    def display(self) -> str:
+        return self.path if self.path is not None else f"{self.hub_id}@{self.revision}"
+
+    @property
+    def public_name(self) -> str:
+        """A name safe to publish: the hub id, or a local folder's last component (never a full local path)."""
+        if self.hub_id is not None:
+            return self.hub_id
+        return (self.path or "").rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+
+    @property
+    def card_id(self) -> str | None:
+        """The id to put in a card's `base_model` (a hub id only; a local path is not an id)."""
+        return self.hub_id
+
+
+@attrs.frozen(kw_only=True)
+class Checkpoint:
+    """A PEFT adapter folder left by a trainer (SFT, KTO, DPO...)."""
+
+    root: str
+    adapter_config: Mapping[str, Any]
+    adapter_weights: str
+    adapter_bytes: int
+    base: BaseRef
+    tokenizer_files: tuple[str, ...] = ()
+    chat_template: str | None = None
+    generation_config: str | None = None
+    trainer_state: str | None = None
+    readme: str | None = None
+    training_method: str = "unknown"
+    datasets: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+    @property
+    def peft_type(self) -> str:
+        return str(self.adapter_config.get("peft_type", "LORA")).upper()
+
+    @property
+    def rank(self) -> int | None:
+        r = self.adapter_config.get("r")
+        return int(r) if isinstance(r, int) else None
+
+    @property
+    def target_modules(self) -> tuple[str, ...]:
+        targets = self.adapter_config.get("target_modules") or ()
+        if isinstance(targets, str):
+            return (targets,)
+        return tuple(sorted(str(t) for t in targets))
+
+    @property
+    def mergeable(self) -> bool:
+        return self.peft_type in MERGEABLE_PEFT_TYPES
+
+
+@attrs.frozen(kw_only=True)
+class BaseInfo:
+    """What hubship needs to know about a resolved base model, without loading its weights."""
+
+    path: str
+    architecture: str
+    model_type: str
+    dtype: str
+    parameter_bytes: int
+    weight_files: tuple[str, ...]
+    license: str | None = None
+    tie_word_embeddings: bool = False
+    vocab_size: int | None = None

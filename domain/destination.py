@@ -1,0 +1,66 @@
+"""Where artifacts are published: `dir:PATH`, `hf:OWNER/NAME`, `ollama:NAME[:TAG]`."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from hubship.domain.errors import UserInputError
+
+SCHEMES = ("dir", "hf", "ollama")
+DEFAULT_DESTINATION = "dir:./published"
+_HF_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_OLLAMA_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$")
+
+
+@attrs.frozen
+class Destination:
+    """A parsed destination. `target` is a path, a repo id or an Ollama model name."""
+
+    scheme: str
+    target: str
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.target}"
+
+
+def _check_hf(target: str) -> None:
+    parts = target.split("/")
+    if (
+        len(parts) != 2
+        or not all(_HF_PART.match(p) for p in parts)
+        or any(p.endswith((".git", ".")) or ".." in p or "--" in p for p in parts)
+    ):
+        raise UserInputError(f"invalid Hub repo id {target!r}: use hf:OWNER/NAME (letters, digits, '-', '_', '.')")
+
+
+def _check_ollama(target: str) -> None:
+    if not _OLLAMA_NAME.match(target) or len(target) > 200:
+        raise UserInputError(f"invalid Ollama model name {target!r}: use ollama:NAME[:TAG] in lower case, e.g. ollama:my-model:q4")
+
+
+def parse_destination(value: str) -> Destination:
+    """Parse one `--to` value; a malformed one is a UserInputError naming the accepted forms."""
+    scheme, sep, target = value.partition(":")
+    scheme = scheme.strip().lower()
+    target = target.strip()
+    if not sep or scheme not in SCHEMES or not target:
+        raise UserInputError(f"malformed destination {value!r}: use dir:PATH, hf:OWNER/NAME or ollama:NAME[:TAG]")
+    if scheme == "hf":
+        _check_hf(target)
+    elif scheme == "ollama":
+        _check_ollama(target)
+    elif "\x00" in target:
+        raise UserInputError(f"malformed destination {value!r}: the path holds a NUL byte")
+    return Destination(scheme, target)
+
+
+def parse_destinations(values: list[str] | tuple[str, ...]) -> tuple[Destination, ...]:
+    """Parse every `--to`; none given means the local registry default."""
+    parsed: list[Destination] = []
+    for value in values or (DEFAULT_DESTINATION,):
+        dest = parse_destination(value)
+        if dest not in parsed:
+            parsed.append(dest)
+    return tuple(parsed)

@@ -1,0 +1,51 @@
+"""Formats: what a built artifact is, what it is built from, and how a card relates it to the base."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from hubship.domain.errors import UserInputError
+
+RELATIONS = ("adapter", "merge", "quantized", "finetune")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+@attrs.frozen(kw_only=True)
+class Format:
+    """A format's static description.
+
+    `builds_from` names the formats whose artifacts this one is built from (its DAG edges);
+    an empty tuple means it is built from the checkpoint and base directly.
+    """
+
+    name: str
+    relation: str
+    description: str
+    builds_from: tuple[str, ...] = ()
+    library_name: str = "transformers"
+    tools: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"invalid format name {self.name!r}")
+        if self.relation not in RELATIONS:
+            raise ValueError(f"invalid base_model_relation {self.relation!r}")
+
+
+def parse_format_list(values: list[str] | tuple[str, ...], known: tuple[str, ...]) -> tuple[str, ...]:
+    """Split repeated, comma-separated `--format` values; keep order, drop repeats, reject unknown names."""
+    names: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            name = part.strip().lower()
+            if not name:
+                continue
+            if name not in known:
+                raise UserInputError(f"unknown format {part.strip()!r}; valid formats: {', '.join(known)}")
+            if name not in names:
+                names.append(name)
+    if not names:
+        raise UserInputError(f"no format given; valid formats: {', '.join(known)}")
+    return tuple(names)

@@ -1,0 +1,84 @@
+"""The manifest: proof of what an artifact holds (sha256 of every file) and what it was built from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+MANIFEST_NAME = "manifest.json"
+CARD_NAME = "README.md"
+SCHEMA = "hubship.manifest/1"
+
+
+@attrs.frozen(order=True)
+class FileEntry:
+    path: str
+    size: int
+    sha256: str
+
+
+@attrs.frozen(kw_only=True)
+class Manifest:
+    """Everything needed to check a publication and trace it back to its inputs.
+
+    Holds no timestamps, so the same inputs always give a byte-identical manifest.
+    """
+
+    name: str
+    format: str
+    key: str
+    params: Mapping[str, Any]
+    files: tuple[FileEntry, ...]
+    inputs: Mapping[str, Any]
+    tools: Mapping[str, str]
+    built_from: Mapping[str, str] = attrs.field(factory=dict)
+    verification: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def to_json(self) -> str:
+        data = {
+            "schema": SCHEMA,
+            "name": self.name,
+            "format": self.format,
+            "key": self.key,
+            "params": dict(self.params),
+            "files": [attrs.asdict(f) for f in sorted(self.files)],
+            "inputs": dict(self.inputs),
+            "built_from": dict(self.built_from),
+            "tools": dict(self.tools),
+            "verification": dict(self.verification),
+        }
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise ValueError("not a hubship manifest")
+        return cls(
+            name=data["name"],
+            format=data["format"],
+            key=data["key"],
+            params=data.get("params", {}),
+            files=tuple(FileEntry(**f) for f in data["files"]),
+            inputs=data.get("inputs", {}),
+            tools=data.get("tools", {}),
+            built_from=data.get("built_from", {}),
+            verification=data.get("verification", {}),
+        )
+
+
+def compare_files(expected: tuple[FileEntry, ...], actual: Mapping[str, FileEntry]) -> list[str]:
+    """Each difference between a manifest's files and what is on disk, as a short sentence."""
+    problems = []
+    for entry in expected:
+        found = actual.get(entry.path)
+        if found is None:
+            problems.append(f"{entry.path} is missing")
+        elif found.size != entry.size:
+            problems.append(f"{entry.path} has {found.size} bytes, manifest says {entry.size}")
+        elif found.sha256 != entry.sha256:
+            problems.append(f"{entry.path} has sha256 {found.sha256[:12]}…, manifest says {entry.sha256[:12]}…")
+    return problems

@@ -1,0 +1,1 @@
+"""Composition root, CLI and shell wrappers: the only layer that names concrete adapters."""

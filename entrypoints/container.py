@@ -1,0 +1,95 @@
+"""The composition root: which adapter serves which port, and how use cases are assembled.
+
+Adapters are imported only when first used (`_lazy`), so `hubship --help` does not pay for
+importing torch, and nothing is loaded or read at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from dependency_injector import containers, providers
+from platformdirs import user_cache_dir
+
+from hubship.application.execute_plan import ExecutePlan
+from hubship.application.format_registry import FormatRegistry
+from hubship.application.inspect_checkpoint import InspectCheckpoint
+from hubship.application.plan_publish import PlanPublish
+from hubship.application.verify_publication import VerifyPublication
+
+
+def _lazy(target: str) -> Callable[..., Any]:
+    """A factory for `module:Class` that imports the module on first call."""
+    module, _, attr = target.partition(":")
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(f"hubship.adapters.{module}"), attr)(*args, **kwargs)
+
+    make.__name__ = attr
+    return make
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration(strict=True)
+
+    progress = providers.Singleton(_lazy("rich_progress:RichProgress"), quiet=config.quiet)
+    reader = providers.Singleton(_lazy("safetensors_checkpoint_reader:SafetensorsCheckpointReader"))
+    loader = providers.Singleton(_lazy("hf_transformers_loader:HfTransformersLoader"))
+    merger = providers.Singleton(_lazy("peft_merger:PeftMerger"))
+    saver = providers.Singleton(_lazy("local_file_saver:LocalFileSaver"))
+    workspace = providers.Singleton(_lazy("local_dir_workspace:LocalDirWorkspace"), root=config.workspace)
+    hasher = providers.Singleton(_lazy("sha256_file_hasher:Sha256FileHasher"), cache_file=config.hash_cache)
+    probe = providers.Singleton(_lazy("platform_system_probe:PlatformSystemProbe"))
+    renderer = providers.Singleton(_lazy("hf_card_renderer:HfCardRenderer"))
+    demo_factory = providers.Singleton(_lazy("hf_demo_checkpoint:HfDemoCheckpointFactory"))
+    formats = providers.Singleton(FormatRegistry.from_entry_points)
+
+    dir_registry = providers.Singleton(_lazy("local_dir_registry:LocalDirRegistry"))
+    registries = providers.Dict(dir=dir_registry)
+    services = providers.Dict(merger=merger, saver=saver, loader=loader, probe=probe)
+
+    inspect_checkpoint = providers.Factory(InspectCheckpoint, reader=reader, loader=loader)
+    plan_publish = providers.Factory(
+        PlanPublish,
+        reader=reader,
+        loader=loader,
+        hasher=hasher,
+        workspace=workspace,
+        formats=formats,
+        registries=registries,
+        probe=probe,
+        progress=progress,
+    )
+    execute_plan = providers.Factory(
+        ExecutePlan,
+        planner=plan_publish,
+        workspace=workspace,
+        formats=formats,
+        registries=registries,
+        hasher=hasher,
+        renderer=renderer,
+        progress=progress,
+        services=services,
+    )
+    verify_publication = providers.Factory(VerifyPublication, hasher=hasher, progress=progress)
+
+
+def default_workspace() -> Path:
+    return Path(os.environ.get("HUBSHIP_WORKSPACE") or Path(user_cache_dir("hubship")) / "workspace")
+
+
+def create_container(settings: Mapping[str, Any] | None = None) -> Container:
+    """A container configured from defaults, the environment, then `settings` (CLI flags win)."""
+    values: dict[str, Any] = {"quiet": False, "workspace": None}
+    values.update({k: v for k, v in (settings or {}).items() if v is not None})
+    workspace = Path(values["workspace"] or default_workspace()).expanduser()
+    values["workspace"] = workspace
+    values["hash_cache"] = workspace / "hash-cache.json"
+    container = Container()
+    container.config.from_dict(values)
+    container.check_dependencies()
+    return container

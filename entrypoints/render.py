@@ -1,0 +1,146 @@
+"""Turn use-case results into text for people (rich) or JSON for programs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+from rich.console import Console
+from rich.table import Table
+
+from hubship.application.execute_plan import PublishResult
+from hubship.application.inspect_checkpoint import Inspection
+from hubship.application.plan_publish import PlannedPublish
+from hubship.application.verify_publication import VerifyReport
+
+out = Console(soft_wrap=True)
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
+def emit_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def plan_data(planned: PlannedPublish) -> dict[str, Any]:
+    plan = planned.plan
+    return {
+        "name": plan.name,
+        "checkpoint": plan.checkpoint,
+        "base": plan.base,
+        "training_method": planned.checkpoint.training_method,
+        "nodes": [
+            {
+                "format": n.format,
+                "key": n.spec.key,
+                "builds_from": list(n.builds_from),
+                "requested": n.requested,
+                "status": "up to date" if n.up_to_date else "build",
+                "params": dict(n.spec.params),
+                "size_bytes": n.estimate.size_bytes,
+                "peak_memory_bytes": n.estimate.peak_memory_bytes,
+            }
+            for n in plan.nodes
+        ],
+        "targets": [attrs.asdict(t) for t in planned.targets],
+        "resources": {
+            "disk_needed_bytes": planned.disk_needed_bytes,
+            "disk_free_bytes": planned.disk_free_bytes,
+            "memory_needed_bytes": planned.memory_needed_bytes,
+            "memory_free_bytes": planned.memory_free_bytes,
+        },
+        "options": planned.options,
+    }
+
+
+def show_plan(planned: PlannedPublish) -> None:
+    plan = planned.plan
+    out.print(f"[bold]plan[/bold] {plan.name}: {planned.checkpoint.peft_type} adapter from {plan.checkpoint}")
+    out.print(f"base {plan.base} ({planned.base.architecture}, {planned.base.dtype}); method {planned.checkpoint.training_method}")
+    table = Table("artifact", "built from", "key", "size", "peak memory", "status")
+    for n in plan.nodes:
+        status = "[green]up to date[/green]" if n.up_to_date else "[yellow]build[/yellow]"
+        name = n.format if n.requested else f"{n.format} (intermediate)"
+        table.add_row(
+            name,
+            ", ".join(n.builds_from) or "checkpoint + base",
+            n.spec.key[:12],
+            _gb(n.estimate.size_bytes),
+            _gb(n.estimate.peak_memory_bytes),
+            status,
+        )
+    out.print(table)
+    targets = Table("destination", "artifact", "location", "status")
+    for t in planned.targets:
+        targets.add_row(t.destination, t.format, t.location, "[green]up to date[/green]" if t.up_to_date else "[yellow]publish[/yellow]")
+    out.print(targets)
+    out.print(
+        f"needs {_gb(planned.disk_needed_bytes)} disk (free {_gb(planned.disk_free_bytes)}),"
+        f" {_gb(planned.memory_needed_bytes)} memory (free {_gb(planned.memory_free_bytes)})"
+    )
+
+
+def result_data(result: PublishResult) -> dict[str, Any]:
+    return {
+        "plan": plan_data(result.planned),
+        "artifacts": [attrs.asdict(a) for a in result.artifacts],
+        "published": list(result.published),
+        "up_to_date": list(result.skipped),
+    }
+
+
+def show_result(result: PublishResult) -> None:
+    table = Table("artifact", "key", "workspace")
+    for a in result.artifacts:
+        table.add_row(a.format, a.key[:12], "reused" if a.reused else "built")
+    out.print(table)
+    for location in result.published:
+        out.print(f"[green]published[/green] {location}")
+    for location in result.skipped:
+        out.print(f"[dim]up to date[/dim] {location}")
+
+
+def inspection_data(inspection: Inspection) -> dict[str, Any]:
+    ckpt = inspection.checkpoint
+    return {
+        "checkpoint": ckpt.root,
+        "peft_type": ckpt.peft_type,
+        "mergeable": ckpt.mergeable,
+        "rank": ckpt.rank,
+        "target_modules": list(ckpt.target_modules),
+        "base": ckpt.base.display,
+        "base_info": attrs.asdict(inspection.base) if inspection.base else None,
+        "base_problem": inspection.base_problem,
+        "training_method": ckpt.training_method,
+        "tokenizer_files": list(ckpt.tokenizer_files),
+        "chat_template": ckpt.chat_template is not None,
+        "generation_config": ckpt.generation_config is not None,
+        "trainer_state": ckpt.trainer_state is not None,
+        "datasets": list(ckpt.datasets),
+        "adapter_bytes": ckpt.adapter_bytes,
+    }
+
+
+def show_inspection(inspection: Inspection) -> None:
+    data = inspection_data(inspection)
+    table = Table("field", "value", show_header=False)
+    for key, value in data.items():
+        if key != "base_info":
+            table.add_row(key, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+    if inspection.base:
+        table.add_row(
+            "base architecture", f"{inspection.base.architecture} ({inspection.base.dtype}, {_gb(inspection.base.parameter_bytes)})"
+        )
+        table.add_row("base license", str(inspection.base.license))
+    out.print(table)
+
+
+def show_verify(report: VerifyReport) -> None:
+    for folder in report.checked:
+        out.print(f"checked {folder}")
+    for problem in report.problems:
+        out.print(f"[red]mismatch[/red] {problem}")
+    out.print("[green]all files match their manifests[/green]" if report.ok else "[red]verification failed[/red]")

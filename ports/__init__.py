@@ -1,0 +1,1 @@
+"""Ports: what the application needs from the world, one typing.Protocol per module."""

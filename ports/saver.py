@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.ports.progress import Progress
+
+
+class Saver(Protocol):
+    """Writes checkpoint files into an artifact folder.
+
+    Tokenizer files, chat template, special tokens and generation config come from the
+    checkpoint when it has them, and from the base only otherwise.
+    """
+
+    def save_adapter(self, checkpoint: Checkpoint, out_dir: Path, progress: Progress) -> None: ...
+
+    def save_tokenizer(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path) -> None: ...

@@ -8,6 +8,7 @@ Cards and manifests are composed last, and each registry shows a publication who
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,11 @@ from hubship.application.format_registry import FormatRegistry
 from hubship.application.plan_publish import PlannedPublish, PlanPublish
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.destination import parse_destination
+from hubship.domain.errors import QualityGateFailed
 from hubship.domain.manifest import CARD_NAME, FileEntry, Manifest
 from hubship.domain.plan import PlanNode
 from hubship.domain.publication import Publication
+from hubship.domain.quality import VERIFICATION_FILE, breaches
 from hubship.ports.card_renderer import CardRenderer
 from hubship.ports.file_hasher import FileHasher
 from hubship.ports.progress import Progress
@@ -88,7 +91,27 @@ class ExecutePlan:
             )
         return BuiltArtifact(format=node.format, key=key, reused=False, path=str(self._workspace.path(key)))
 
-    def _publication(self, planned: PlannedPublish, node: PlanNode, location: str) -> Publication:
+    def _verification(self, node: PlanNode, options: dict[str, Any]) -> dict[str, Any]:
+        """What the build measured (`.verification.json` in the artifact), with the thresholds in force."""
+        path = self._workspace.path(node.spec.key) / VERIFICATION_FILE
+        if not path.is_file():
+            return {}
+        measured = json.loads(path.read_text())
+        thresholds = {**measured.get("thresholds", {}), **(options.get("thresholds") or {}).get(node.format, {})}
+        found = breaches(measured.get("metrics", {}), thresholds)
+        return {"metrics": measured.get("metrics", {}), "thresholds": thresholds, "breaches": found, "passed": not found}
+
+    def _gate(self, planned: PlannedPublish) -> dict[str, dict[str, Any]]:
+        results = {n.format: self._verification(n, planned.options) for n in planned.plan.requested}
+        failed = [f"{fmt}: {', '.join(r['breaches'])}" for fmt, r in results.items() if r and not r["passed"]]
+        if failed and not planned.options.get("accept_quality_loss"):
+            raise QualityGateFailed(
+                f"quality gate failed, nothing was published ({'; '.join(failed)}); fix the cause,"
+                " or pass --accept-quality-loss to publish anyway"
+            )
+        return results
+
+    def _publication(self, planned: PlannedPublish, node: PlanNode, location: str, verification: dict[str, Any]) -> Publication:
         plan = planned.plan
         source = self._workspace.path(node.spec.key)
         files = self._hasher.hash_tree(source, self._progress)
@@ -101,7 +124,7 @@ class ExecutePlan:
                 builder=builder,
                 location=location,
                 manifest_key=node.spec.key,
-                verification={},
+                verification=verification.get("metrics", {}),
             )
         )
         card_bytes = card.encode()
@@ -118,6 +141,7 @@ class ExecutePlan:
             },
             tools=node.spec.tools,
             built_from={dep: plan.node(dep).spec.key for dep in node.builds_from},
+            verification=verification,
         )
         return Publication(
             name=plan.name,
@@ -133,6 +157,7 @@ class ExecutePlan:
         plan = planned.plan
         with self._workspace.lock(plan.source_key[:16]):
             artifacts = tuple(self._build(planned, node) for node in plan.nodes)
+            verification = self._gate(planned)
             published: list[str] = []
             skipped: list[str] = []
             for dest_text in dict.fromkeys(t.destination for t in planned.targets):
@@ -141,7 +166,7 @@ class ExecutePlan:
                 pending = [t for t in planned.targets if t.destination == dest_text and not t.up_to_date]
                 skipped += [t.location for t in planned.targets if t.destination == dest_text and t.up_to_date]
                 if pending:
-                    pubs = [self._publication(planned, plan.node(t.format), t.location) for t in pending]
+                    pubs = [self._publication(planned, plan.node(t.format), t.location, verification[t.format]) for t in pending]
                     published += registry.publish(dest, pubs, self._progress)
         return PublishResult(planned=planned, artifacts=artifacts, published=tuple(published), skipped=tuple(skipped))
 

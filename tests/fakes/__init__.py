@@ -1,0 +1,1 @@
+"""Fakes implementing hubship's ports, named Fake<Port>, for unit tests through the container."""

@@ -1,0 +1,62 @@
+"""Property-based test: whatever a checkpoint folder holds, inspecting it gives a Checkpoint or one clear line."""
+
+from __future__ import annotations
+
+import json
+import struct
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hubship.adapters.safetensors_checkpoint_reader import SafetensorsCheckpointReader
+from hubship.domain.errors import UserInputError
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+configs = st.one_of(
+    st.binary(max_size=64),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries(
+        {"peft_type": st.sampled_from(["LORA", "IA3", "lora", 3]), "r": st.integers(-2, 64)},
+        optional={"base_model_name_or_path": st.one_of(st.text(max_size=20), st.none()), "target_modules": json_values},
+    ).map(lambda d: json.dumps(d).encode()),
+)
+
+
+def safetensors_bytes(header: dict, payload: bytes) -> bytes:
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + payload
+
+
+weights = st.one_of(
+    st.binary(max_size=64),
+    st.builds(
+        safetensors_bytes,
+        st.fixed_dictionaries(
+            {"w": st.fixed_dictionaries({"dtype": st.just("F32"), "shape": st.just([2]), "data_offsets": st.just([0, 8])})}
+        ),
+        st.binary(min_size=0, max_size=12),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs, weights, st.booleans())
+def test_reader_never_crashes(config, weight_bytes, with_weights):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "ckpt"
+        root.mkdir()
+        (root / "adapter_config.json").write_bytes(config)
+        if with_weights:
+            (root / "adapter_model.safetensors").write_bytes(weight_bytes)
+        try:
+            checkpoint = SafetensorsCheckpointReader().read(root, base=str(Path(tmp) / "base"))
+        except UserInputError as exc:
+            assert "\n" not in exc.message and exc.message
+            return
+        assert checkpoint.adapter_weights == "adapter_model.safetensors" and checkpoint.adapter_bytes > 8

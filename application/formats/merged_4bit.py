@@ -1,0 +1,67 @@
+"""Format `merged-4bit`: the merged model quantized to bitsandbytes 4-bit (nf4 by default), loadable on CPU.
+
+Built from the `merged-16bit` artifact of the same plan (the merge runs once), by the Quantizer
+port, then verified against `reference-logits`: mean KL and top-1 agreement (docs/formats-quality.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hubship.application.format_builder import BuildContext
+from hubship.application.formats.reference_logits import write_verification
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.errors import UserInputError
+from hubship.domain.formats import Format
+from hubship.domain.plan import Estimate
+
+QUANT_TYPES = ("nf4", "fp4")
+METRICS = ("mean_kl", "top1_agreement", "top1_exact")  # top1_exact is reported, not gated
+THRESHOLDS = {"mean_kl": {"max": 0.1}, "top1_agreement": {"min": 0.85}}
+
+
+class Merged4bitFormat:
+    format = Format(
+        name="merged-4bit",
+        relation="quantized",
+        description="The merged model quantized to 4 bits with bitsandbytes",
+        builds_from=("merged-16bit", "reference-logits"),
+        library_name="transformers",
+        tools=("torch", "transformers", "bitsandbytes", "safetensors"),
+    )
+
+    def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
+        quant_type = str(options.get("bnb_quant_type") or "nf4").lower()
+        if quant_type not in QUANT_TYPES:
+            raise UserInputError(f"unsupported --bnb-quant-type {quant_type!r}; use nf4 or fp4")
+        return {"quant_type": quant_type, "double_quant": bool(options.get("bnb_double_quant"))}
+
+    def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
+        return None
+
+    def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
+        params_count = base.parameter_bytes // (4 if base.dtype == "fp32" else 2)
+        size = params_count // 2 + params_count // 16  # 4 bits a weight, plus block constants and unquantized parts
+        return Estimate(size_bytes=size, peak_memory_bytes=size + 4 * base.largest_tensor_bytes)
+
+    def build(self, ctx: BuildContext) -> None:
+        ctx.service("quantizer").quantize(
+            ctx.inputs["merged-16bit"],
+            ctx.out_dir,
+            quant_type=ctx.params["quant_type"],
+            double_quant=ctx.params["double_quant"],
+            progress=ctx.progress,
+        )
+        ctx.service("saver").save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)
+        write_verification(ctx, METRICS, THRESHOLDS)
+
+    def usage(self, repo_or_path: str) -> str:
+        return (
+            "```python\n"
+            "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+            "# needs `pip install bitsandbytes`; the quantization settings are in config.json\n"
+            f'model = AutoModelForCausalLM.from_pretrained("{repo_or_path}", device_map="auto")\n'
+            f'tokenizer = AutoTokenizer.from_pretrained("{repo_or_path}")\n'
+            "```"
+        )

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.ports.progress import Progress
+
+REFERENCE_FILE = "reference.safetensors"
+
+
+class Verifier(Protocol):
+    """Measures how far a built model's logits are from what base + adapter, unmerged, give on a fixed probe.
+
+    The reference file (REFERENCE_FILE) holds two tensors: `input_ids` (int64, [T]) and `logits`
+    (float32, [T, vocab]). Both steps keep memory bounded by running the probe block by block, so
+    a model larger than RAM can be verified.
+    """
+
+    def reference(self, checkpoint: Checkpoint, base: BaseInfo, out_file: Path, progress: Progress) -> None:
+        """Compute the reference once, from the base and the adapter as peft runs them in training, into `out_file`."""
+        ...
+
+    def compare(self, model_dir: Path, reference_file: Path, progress: Progress) -> dict[str, float]:
+        """Run the reference's probe through the model in `model_dir`: max_abs_diff, mean_kl (nats), top1_agreement."""
+        ...

@@ -1,0 +1,326 @@
+"""Converter through llama.cpp's own `convert_hf_to_gguf.py` and `convert_lora_to_gguf.py`, run as a subprocess.
+
+The scripts, their `conversion/` package and `gguf-py/` are taken from the llama-cpp-python source
+package of the installed llama-cpp-python version, so the converter and the library that quantizes
+and verifies are one llama.cpp commit (docs/adr/002-gguf-converter.md). `make setup` installs them
+into the virtual environment with `python -m hubship.adapters.llama_cpp_converter install`; nothing
+is fetched or compiled at publish time. The PyPI `gguf` package is never installed: the subprocess
+finds the matching `gguf-py` on its PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from hubship.domain.errors import PublishError, UserInputError
+from hubship.ports.progress import Progress
+
+HOME_ENV = "HUBSHIP_GGUF_CONVERTER"
+DISTRIBUTION = "llama_cpp_python"
+VERSION_FILE = "LLAMA_CPP_PYTHON_VERSION"
+CHECKED_DIR = "passed-checks"  # one empty file per (config, tokenizer, version) that converted
+# What is taken from the sdist's vendor/llama.cpp/ (nothing else: no C++ sources, no build).
+WANTED = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion/", "gguf-py/gguf/", "LICENSE")
+_PERCENT = re.compile(rb"(\d{1,3})%\|")
+_UNSUPPORTED = re.compile(r"Model (\S+) is not supported")
+_EXCEPTION = re.compile(r"^(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$")
+_SPLIT_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+import gguf
+
+src, max_bytes = Path(sys.argv[1]), int(sys.argv[2])
+reader = gguf.GGUFReader(src)
+arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+writer = gguf.GGUFWriter(src, arch, split_max_size=max_bytes)
+for field in reader.fields.values():
+    if field.name in (gguf.Keys.General.ARCHITECTURE, gguf.Keys.General.ALIGNMENT) or field.name.startswith(("GGUF.", "split.")):
+        continue
+    kind = field.types[0]
+    writer.add_key_value(field.name, field.contents(), kind, sub_type=field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None)
+for tensor in reader.tensors:
+    writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
+shards = writer.format_shard_names(src)
+writer.write_header_to_file()
+writer.write_kv_data_to_file()
+writer.write_tensors_to_file(progress=True)
+writer.close()
+print(json.dumps([str(s) for s in shards]))
+"""
+
+
+def converter_home() -> Path:
+    """Where `install` puts the converter: $HUBSHIP_GGUF_CONVERTER, else <venv>/share/hubship/llama-cpp-converter."""
+    override = os.environ.get(HOME_ENV)
+    return Path(override) if override else Path(sys.prefix) / "share" / "hubship" / "llama-cpp-converter"
+
+
+def _library_version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        raise UserInputError("llama-cpp-python is not installed, so GGUF formats are unavailable; run `make setup`") from None
+
+
+def _installed_home() -> Path:
+    """The converter folder, checked to come from the same llama-cpp-python version as the library."""
+    home, wanted = converter_home(), _library_version()
+    stamp = home / VERSION_FILE
+    if not (home / "convert_hf_to_gguf.py").is_file() or not stamp.is_file():
+        raise UserInputError(f"llama.cpp's GGUF converter is not installed (looked in {home}); run `make setup`")
+    found = stamp.read_text().strip()
+    if found != wanted:
+        raise UserInputError(
+            f"llama.cpp's GGUF converter in {home} comes from llama-cpp-python {found} but {wanted} is installed; run `make setup`"
+        )
+    return home
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Link `src` at `dst` (symlink, else hard link, else copy)."""
+    for link in (os.symlink, os.link):
+        try:
+            link(src.resolve(), dst)
+            return
+        except OSError:
+            continue
+    shutil.copyfile(src, dst)
+
+
+def _front_matter(name: str, base_model: str | None, license: str | None) -> str:
+    """A README the converter reads metadata from (JSON values are valid YAML)."""
+    lines = ["---", f"model_name: {json.dumps(name)}"]
+    if license:
+        lines.append(f"license: {json.dumps(license)}")
+    if base_model:
+        entry = base_model if "/" in base_model else {"name": base_model}
+        lines.append(f"base_model: {json.dumps([entry])}")
+    return "\n".join([*lines, "---", "", f"# {name}", ""])
+
+
+@contextlib.contextmanager
+def _view(source: Path, name: str, readme: str, near: Path) -> Iterator[Path]:
+    """A temporary folder `name` inside `near` linking every file of `source` but its README.md, plus our README.md.
+
+    The converter derives metadata (size label, fine-tune) from the folder's name, as for a user's own folder.
+    """
+    near = near.absolute()
+    near.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".gguf-view-", dir=near) as tmp:
+        view = Path(tmp) / (re.sub(r"[^\w.-]+", "-", name).strip(".-") or "model")
+        view.mkdir()
+        for entry in sorted(source.iterdir()):
+            if entry.is_file() and not entry.name.startswith(".") and entry.name != "README.md":
+                _place(entry, view / entry.name)
+        (view / "README.md").write_text(readme, encoding="utf-8")
+        yield view
+
+
+def _reason(lines: Sequence[str]) -> str:
+    """The most telling line of a failed converter run."""
+    for line in reversed(lines):
+        match = _EXCEPTION.match(line.strip())
+        if match:
+            return f"{match.group(1)}: {match.group(2)}"
+    for line in reversed(lines):
+        if line.startswith("ERROR:"):
+            return line.split(":", 2)[-1].strip()
+    return next((line.strip() for line in reversed(lines) if line.strip()), "no output")
+
+
+class LlamaCppConverter:
+    """Runs llama.cpp's converter scripts from `converter_home()` with the current Python."""
+
+    def _run(self, args: Sequence[str], progress: Progress, description: str) -> list[str]:
+        """Run `python ARGS` in the converter's folder (a script name, or `-c CODE`, then absolute paths); stream its
+        tqdm percentages into a progress bar; return its output lines."""
+        home = _installed_home()
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(home / "gguf-py"), os.environ.get("PYTHONPATH")])),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONIOENCODING": "utf-8",
+        }
+        tail: collections.deque[str] = collections.deque(maxlen=400)
+        done = 0
+        with progress.task(description, total=100, unit="%") as task:
+            proc = subprocess.Popen([sys.executable, *args], cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            assert proc.stdout is not None
+            pending = b""
+            while chunk := proc.stdout.read1(65536):  # type: ignore[attr-defined]
+                pieces = re.split(rb"[\r\n]", pending + chunk)
+                pending = pieces.pop()
+                for piece in pieces:
+                    match = _PERCENT.search(piece)
+                    if match and int(match.group(1)) > done:
+                        task.advance(int(match.group(1)) - done)
+                        done = int(match.group(1))
+                    elif piece.strip():
+                        tail.append(piece.decode("utf-8", "replace"))
+            if pending.strip():
+                tail.append(pending.decode("utf-8", "replace"))
+            code = proc.wait()
+            if code == 0 and done < 100:
+                task.advance(100 - done)
+        if code != 0:
+            lines = list(tail)
+            match = next((m for m in map(_UNSUPPORTED.search, lines) if m), None)
+            if match:
+                raise UserInputError(
+                    f"llama.cpp's converter (llama-cpp-python {_library_version()}) does not support architecture {match.group(1)};"
+                    " GGUF formats cannot be built for this model (publish lora or merged-16bit instead)"
+                )
+            if any("pre-tokenizer was not recognized" in line for line in lines):
+                raise UserInputError(
+                    f"the checkpoint's tokenizer has a BPE pre-tokenizer that llama.cpp's converter (llama-cpp-python"
+                    f" {_library_version()}) does not recognize; GGUF formats cannot be built for it (publish lora or merged-16bit instead)"
+                )
+            raise PublishError(f"{description} failed in llama.cpp's converter: {_reason(lines)}")
+        return list(tail)
+
+    def check(self, config_dir: Path, tokenizer_dir: Path) -> None:
+        """A vocab-only conversion; a pass is remembered (by the inputs' bytes and the converter's version) so a
+        re-run of the same checkpoint skips it."""
+        inputs = [config_dir / "config.json", *sorted(p for p in tokenizer_dir.iterdir() if p.is_file())]
+        digest = hashlib.sha256(_library_version().encode())
+        for path in inputs:
+            digest.update(f"\0{path.name}\0".encode() + path.read_bytes())
+        passed = _installed_home() / CHECKED_DIR / digest.hexdigest()  # a stale converter fails here, cache or not
+        if passed.is_file():
+            return
+        with tempfile.TemporaryDirectory(prefix="hubship-gguf-check-") as tmp:
+            root = Path(tmp)
+            view = root / "model"
+            view.mkdir()
+            for path in inputs:
+                if not (view / path.name).exists():
+                    _place(path, view / path.name)
+            try:
+                self._run(
+                    ["convert_hf_to_gguf.py", str(view), "--vocab-only", "--outfile", str(root / "vocab.gguf")], _Quiet(), "GGUF preflight"
+                )
+            except PublishError as exc:
+                raise UserInputError(f"the checkpoint's tokenizer does not convert to GGUF: {exc.message.split(': ', 1)[-1]}") from None
+        with contextlib.suppress(OSError):  # a read-only converter folder only loses the shortcut
+            passed.parent.mkdir(exist_ok=True)
+            passed.touch()
+
+    def convert(
+        self,
+        model_dir: Path,
+        out_file: Path,
+        *,
+        outtype: str,
+        name: str,
+        base_model: str | None,
+        license: str | None,
+        progress: Progress,
+    ) -> None:
+        with _view(model_dir, name, _front_matter(name, base_model, license), out_file.parent) as view:
+            args = ["convert_hf_to_gguf.py", str(view), "--outtype", outtype, "--outfile", str(out_file.absolute()), "--model-name", name]
+            self._run(args, progress, f"convert to GGUF ({outtype})")
+
+    def convert_lora(
+        self,
+        adapter_dir: Path,
+        base_dir: Path,
+        out_file: Path,
+        *,
+        outtype: str,
+        name: str,
+        base_model: str | None,
+        license: str | None,
+        progress: Progress,
+    ) -> None:
+        with _view(adapter_dir, name, _front_matter(name, base_model, license), out_file.parent) as view:
+            args = ["convert_lora_to_gguf.py", str(view), "--base", str(base_dir.absolute()), "--outtype", outtype]
+            self._run([*args, "--outfile", str(out_file.absolute())], progress, f"convert LoRA adapter to GGUF ({outtype})")
+
+    def split(self, gguf_file: Path, max_bytes: int, progress: Progress) -> tuple[Path, ...]:
+        lines = self._run(["-c", _SPLIT_SCRIPT, str(gguf_file.absolute()), str(max_bytes)], progress, f"split {gguf_file.name}")
+        shards = tuple(Path(p) for p in json.loads(next(line for line in reversed(lines) if line.startswith("["))))
+        if len(shards) > 1:
+            gguf_file.unlink()
+        return shards
+
+
+class _Quiet:
+    """A Progress that draws nothing (the preflight takes seconds)."""
+
+    @contextlib.contextmanager
+    def task(self, description: str, total: float | None = None, unit: str = "") -> Iterator[_Quiet]:
+        yield self
+
+    def advance(self, amount: float = 1) -> None:
+        return None
+
+    def message(self, text: str) -> None:
+        return None
+
+
+def install(sdist: Path | None = None) -> Path:
+    """Put the converter of the installed llama-cpp-python version into `converter_home()`.
+
+    Downloads that version's source package with pip (no build) unless `sdist` is given, and
+    extracts only the converter, its `conversion/` package, `gguf-py/gguf/` and llama.cpp's LICENSE.
+    """
+    wanted, home = _library_version(), converter_home()
+    stamp = home / VERSION_FILE
+    if stamp.is_file() and stamp.read_text().strip() == wanted and sdist is None:
+        return home
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".llama-cpp-converter-", dir=home.parent) as tmp:
+        if sdist is None:
+            pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d", tmp]
+            subprocess.run([*pip, f"llama-cpp-python=={wanted}"], check=True)
+            sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
+        staged = Path(tmp) / "converter"
+        prefix = f"llama_cpp_python-{wanted}/vendor/llama.cpp/"
+        with tarfile.open(sdist) as tar:  # one pass over the compressed stream
+            for member in tar:
+                relative = member.name[len(prefix) :]
+                if member.isfile() and member.name.startswith(prefix) and relative.startswith(WANTED):
+                    member.name = relative
+                    tar.extract(member, staged, filter="data")
+        if not (staged / "convert_hf_to_gguf.py").is_file():
+            raise PublishError(f"{sdist.name} holds no vendor/llama.cpp/convert_hf_to_gguf.py for llama-cpp-python {wanted}")
+        (staged / "gguf-py" / "gguf" / "py.typed").touch()
+        (staged / VERSION_FILE).write_text(wanted + "\n")
+        if home.exists():
+            shutil.rmtree(home)
+        os.replace(staged, home)
+    return home
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m hubship.adapters.llama_cpp_converter install [SDIST]` (what `make setup` runs)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] != "install" or len(args) > 2:
+        print("usage: python -m hubship.adapters.llama_cpp_converter install [LLAMA_CPP_PYTHON_SDIST]", file=sys.stderr)
+        return 2
+    try:
+        home = install(Path(args[1]) if len(args) == 2 else None)
+    except (UserInputError, PublishError, subprocess.CalledProcessError, OSError, tarfile.TarError) as exc:
+        print(f"hubship: error: installing llama.cpp's GGUF converter failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"llama.cpp's GGUF converter (llama-cpp-python {_library_version()}) is in {home}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

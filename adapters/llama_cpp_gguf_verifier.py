@@ -1,0 +1,90 @@
+"""GgufVerifier through llama-cpp-python: size and bits per weight from llama.cpp, and logits against a reference.
+
+The GGUF is loaded as llama.cpp runs it (all cores, every position's logits) and fed the
+reference's own token ids, so tokenization plays no part in the comparison.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+from safetensors.numpy import load_file
+
+from hubship.domain.errors import PublishError
+from hubship.ports.progress import Progress
+
+
+@contextlib.contextmanager
+def _model(path: Path, *, vocab_only: bool) -> Iterator[llama_cpp.llama_model_p]:
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = vocab_only
+    model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+    if not model:
+        raise PublishError(f"llama.cpp cannot load {path.name}; the GGUF file is broken")
+    try:
+        yield model
+    finally:
+        llama_cpp.llama_model_free(model)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
+    """Mean KL(reference || candidate) over positions, and the share of positions with the same top-1 token."""
+    vocab = min(reference.shape[-1], candidate.shape[-1])
+    ref, cand = reference[:, :vocab].astype(np.float64), candidate[:, :vocab].astype(np.float64)
+    log_p, log_q = _log_softmax(ref), _log_softmax(cand)
+    kl = (np.exp(log_p) * (log_p - log_q)).sum(axis=-1)
+    return {
+        "mean_kl": float(max(kl.mean(), 0.0)),
+        "top1_agreement": float((ref.argmax(axis=-1) == cand.argmax(axis=-1)).mean()),
+    }
+
+
+def gguf_logits(path: Path, input_ids: Sequence[int]) -> np.ndarray:
+    """Logits [T, vocab] of the GGUF at every position of `input_ids`, one batch, all cores."""
+    count = len(input_ids)
+    llm = llama_cpp.Llama(
+        model_path=str(path),
+        n_ctx=max(count, 16),
+        n_batch=max(count, 16),
+        n_ubatch=max(count, 16),
+        n_threads=os.cpu_count(),
+        logits_all=True,
+        verbose=False,
+    )
+    try:
+        llm.eval(list(input_ids))
+        return np.array(llm.scores[:count], dtype=np.float32)
+    finally:
+        llm.close()
+
+
+class LlamaCppGgufVerifier:
+    def __init__(self) -> None:
+        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's load chatter would break the progress bars
+
+    def measure(self, files: Sequence[Path], reference: Path | None, *, progress: Progress) -> dict[str, float]:
+        first = Path(files[0])
+        with progress.task(f"verify {first.name}", total=1, unit="files") as task:
+            with _model(first, vocab_only=True) as model:
+                n_params = llama_cpp.llama_model_n_params(model)
+                tensor_bytes = llama_cpp.llama_model_size(model)
+            metrics: dict[str, float] = {
+                "file_size_bytes": sum(Path(f).stat().st_size for f in files),
+                "bits_per_weight": round(tensor_bytes * 8 / max(n_params, 1), 3),
+            }
+            if reference is not None:
+                probe = load_file(str(reference))
+                metrics |= compare(probe["logits"], gguf_logits(first, probe["input_ids"].tolist()))
+            task.advance()
+        return metrics

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from hubship.ports.progress import Progress
+
+
+class Converter(Protocol):
+    """llama.cpp's own converter: Hugging Face model and PEFT adapter folders to GGUF files.
+
+    Nothing is fetched from a network. Errors are one line: UserInputError when the input cannot be
+    converted (unsupported architecture, tokenizer) or the converter is not installed, PublishError
+    when a conversion breaks. `name`, `base_model` (a hub id or a plain name) and `license` are
+    written as GGUF metadata; chat template and special tokens come from the folder's tokenizer files.
+    """
+
+    def check(self, config_dir: Path, tokenizer_dir: Path) -> None:
+        """Preflight in seconds, before any merge: the architecture in `config_dir`/config.json is
+        supported and the tokenizer files in `tokenizer_dir` convert (a vocab-only conversion)."""
+        ...
+
+    def convert(
+        self,
+        model_dir: Path,
+        out_file: Path,
+        *,
+        outtype: str,
+        name: str,
+        base_model: str | None,
+        license: str | None,
+        progress: Progress,
+    ) -> None:
+        """Write the model in `model_dir` (config, safetensors, tokenizer) as one GGUF file of
+        `outtype` (f32, f16 or bf16) at `out_file`."""
+        ...
+
+    def convert_lora(
+        self,
+        adapter_dir: Path,
+        base_dir: Path,
+        out_file: Path,
+        *,
+        outtype: str,
+        name: str,
+        base_model: str | None,
+        license: str | None,
+        progress: Progress,
+    ) -> None:
+        """Write the PEFT LoRA adapter in `adapter_dir` as a GGUF LoRA adapter at `out_file`; the
+        base's config is read from the local folder `base_dir` (its weights are not needed)."""
+        ...
+
+    def split(self, gguf_file: Path, max_bytes: int, progress: Progress) -> tuple[Path, ...]:
+        """Split `gguf_file` into llama.cpp shards `<stem>-00001-of-0000N.gguf` of at most about
+        `max_bytes` each, remove it, and return the shards in order (llama.cpp loads the first)."""
+        ...

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from hubship.ports.progress import Progress
+
+
+class GgufVerifier(Protocol):
+    """Measures a GGUF model as llama.cpp runs it.
+
+    Returns `file_size_bytes` (all shards) and `bits_per_weight`; given `reference`, a safetensors
+    file holding `input_ids` (int64 [T]) and `logits` (float32 [T, vocab]) of the model it was made
+    from, also `mean_kl` (mean KL(reference || gguf) per position) and `top1_agreement` (share of
+    positions whose most likely next token agrees).
+    """
+
+    def measure(self, files: Sequence[Path], reference: Path | None, *, progress: Progress) -> dict[str, float]:
+        """`files` are the GGUF's shards in order (one file when it is not split)."""
+        ...

@@ -1,0 +1,130 @@
+"""Benchmark: GGUF export by hand against `hubship publish` of the same three quantizations (a script, not a test).
+
+Run:  .venv/bin/python tests/benchmarks/bench_gguf.py [--work DIR] [--keep]
+
+Builds a Llama of about 104M parameters in bf16 (hidden 1024, 11 layers) with a LoRA checkpoint, all
+locally, and has hubship merge it (merged-16bit, with verification on and off) so that every run
+below starts from an already merged model. Then it times:
+  (a) by hand: llama.cpp's converter CLI (convert_hf_to_gguf.py --outtype bf16) on the merged
+      folder, then llama_model_quantize to Q8_0, Q4_K_M and Q5_K_M on all cores, each step alone;
+  (b) `hubship publish --format gguf-q8_0,gguf-q4_k_m,gguf-q5_k_m` in a fresh process (plan,
+      preflight, one conversion, three quantizations, verification of each, hashing, publishing);
+  (c) the same with --verify off.
+in --rounds interleaved rounds (default 3; each hubship run under a new name, so it converts anew
+while reusing the merge), and reports the median round's b/a (target <= 1.05: orchestration adds
+nothing) and verification's share of (b), (b - c) / b.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import logging
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+QUANTS = ("Q8_0", "Q4_K_M", "Q5_K_M")
+FORMATS = ",".join(f"gguf-{q.lower()}" for q in QUANTS)
+HIDDEN, LAYERS = 1024, 11
+
+
+def hubship(*args: str) -> float:
+    """Run `hubship ARGS` in a fresh process; its wall time in seconds."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "hubship", *args, "--quiet"], cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"hubship {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
+    return wall
+
+
+def by_hand(merged: Path, out: Path) -> dict[str, float]:
+    """(a): the converter's own CLI, then each quantization through llama.cpp's quantize API; seconds per step."""
+    import llama_cpp
+
+    from hubship.adapters.llama_cpp_converter import converter_home
+
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # no per-tensor log lines
+
+    out.mkdir(parents=True, exist_ok=True)
+    home, source = converter_home(), out / "model.BF16.gguf"
+    env = {**os.environ, "PYTHONPATH": str(home / "gguf-py")}
+    steps: dict[str, float] = {}
+    start = time.perf_counter()
+    convert = [sys.executable, str(home / "convert_hf_to_gguf.py"), str(merged), "--outtype", "bf16", "--outfile", str(source)]
+    subprocess.run(convert, env=env, check=True, capture_output=True)
+    steps["convert"] = time.perf_counter() - start
+    for quant in QUANTS:
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant}")
+        params.nthread = os.cpu_count() or 0
+        start = time.perf_counter()
+        if llama_cpp.llama_model_quantize(str(source).encode(), str(out / f"model.{quant}.gguf").encode(), ctypes.byref(params)) != 0:
+            raise SystemExit(f"quantizing to {quant} failed")
+        steps[f"quantize {quant}"] = time.perf_counter() - start
+    return steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=None, help="folder for the model and outputs (default: a temporary one)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (a), (b), (c); the median is reported")
+    args = parser.parse_args()
+    root = Path(args.work or tempfile.mkdtemp(prefix="hubship-bench-gguf-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        from safetensors import safe_open
+
+        from hubship.adapters.hf_demo_checkpoint import HfDemoCheckpointFactory
+
+        base, checkpoint = HfDemoCheckpointFactory().create(root / "model", dtype="bfloat16", hidden_size=HIDDEN, layers=LAYERS)
+        with safe_open(str(base / "model.safetensors"), "np") as weights:
+            params = sum(math.prod(weights.get_slice(k).get_shape()) for k in weights.keys())  # noqa: SIM118
+        print(f"model: {params / 1e6:.1f}M parameters (bf16), {os.cpu_count()} cores", flush=True)
+        workspace = root / "ws"
+        for verify in ("full", "off"):  # the already-merged model, for both kinds of run (the merge's key depends on --verify)
+            to = f"dir:{root / f'merged-{verify}'}"
+            hubship("publish", str(checkpoint), "-f", "merged-16bit", "--verify", verify, "--to", to, "-w", str(workspace), "-n", "bench")
+        merged = root / "merged-full" / "bench" / "merged-16bit"
+
+        rounds = []
+        for i in range(1, args.rounds + 1):  # interleaved, so a busy moment of the machine hits every kind of run
+            steps = by_hand(merged, root / f"by-hand-{i}")
+            name = f"bench-{i}"  # a new name: a new conversion (the merge is reused)
+            common = ["-f", FORMATS, "-w", str(workspace), "-n", name]
+            b = hubship("publish", str(checkpoint), *common, "--to", f"dir:{root / 'pub'}")
+            c = hubship("publish", str(checkpoint), *common, "--verify", "off", "--to", f"dir:{root / 'pub-off'}")
+            rounds.append((steps, sum(steps.values()), b, c))
+            print(f"round {i}: a {rounds[-1][1]:.2f} s  b {b:.2f} s  c {c:.2f} s  b/a {b / rounds[-1][1]:.3f}", flush=True)
+
+        steps, a, b, c = sorted(rounds, key=lambda r: r[2] / r[1])[len(rounds) // 2]  # the median round by b/a
+        print("\n(a) by hand (median round)")
+        for step, seconds in steps.items():
+            print(f"  {step:18s} {seconds:7.2f} s")
+        print(f"  {'total':18s} {a:7.2f} s")
+        print(f"(b) hubship publish --format {FORMATS}: {b:7.2f} s")
+        print(f"(c) the same with --verify off: {c:7.2f} s")
+        print(f"\nb/a = {b / a:.3f} (target <= 1.05); c/a = {c / a:.3f}; verification's share of (b) = {100 * (b - c) / b:.1f}%")
+        for quant in QUANTS:
+            manifest = json.loads((root / "pub" / "bench-1" / f"gguf-{quant.lower()}" / "manifest.json").read_text())
+            metrics = manifest["verification"]["metrics"]
+            print(
+                f"  {quant:7s} {metrics['file_size_bytes'] / 1e6:7.1f} MB  {metrics['bits_per_weight']:5.2f} bpw"
+                f"  mean KL {metrics.get('mean_kl', float('nan')):.4g}  top-1 {metrics.get('top1_agreement', float('nan')):.3f}"
+            )
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""GoTemplateRenderer through Go's own text/template: a small helper program, compiled once per source.
+
+The helper's source (`go_template/main.go`, shipped as package data) mirrors how Ollama's server
+feeds a TEMPLATE: Modelfile SYSTEM injection, merging of consecutive same-role messages, and the
+`.Messages`/`.System`/`.Prompt`/`.Response` data. It is compiled with the `go` on PATH (Debian:
+`golang-go`) into `<cache>/gotmpl-<source hash>-<go version>` on first use; nothing is downloaded
+(GOPROXY=off, GOTOOLCHAIN=local).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Sequence
+from importlib.resources import files
+from pathlib import Path
+
+from hubship.domain.chat_template import TemplateNotDerivable
+from hubship.domain.errors import PublishError
+from hubship.domain.template_check import OllamaCase, RenderOutcome
+
+SOURCE = files("hubship.adapters").joinpath("go_template", "main.go")
+TIMEOUT_S = 300
+
+
+class GoTemplateChecker:
+    def __init__(self, cache_dir: Path, go: str | None = None) -> None:
+        self._cache = Path(cache_dir).expanduser() / "tools" / "gotmpl"
+        self._go = go
+        self._version: str | None = None
+
+    def _go_binary(self) -> str | None:
+        return self._go or shutil.which("go")
+
+    def _env(self) -> dict[str, str]:
+        env = {**os.environ, "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "", "CGO_ENABLED": "0"}
+        env.setdefault("GOCACHE", str(self._cache / "go-build"))
+        env.setdefault("GOPATH", str(self._cache / "gopath"))
+        return env
+
+    def version(self) -> str | None:
+        if self._version is None:
+            go = self._go_binary()
+            if go is None:
+                return None
+            try:
+                out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=60, env=self._env())
+            except OSError:
+                return None
+            self._version = out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+        return self._version
+
+    def _helper(self) -> Path:
+        """The compiled helper, built atomically into the cache when missing."""
+        version = self.version()
+        if version is None:
+            raise PublishError("Go is not installed; install it (Debian: apt-get install golang-go) to check Ollama templates")
+        source = SOURCE.read_bytes()
+        target = self._cache / f"gotmpl-{hashlib.sha256(source).hexdigest()[:16]}-{version}"
+        if target.is_file():
+            return target
+        build = self._cache / f"build-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        build.mkdir(parents=True)
+        try:
+            (build / "main.go").write_bytes(source)
+            done = subprocess.run(
+                [self._go_binary() or "go", "build", "-o", str(build / "gotmpl"), "main.go"],
+                cwd=build,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_S,
+                env=self._env(),
+            )
+            if done.returncode != 0:
+                first = (done.stderr.strip().splitlines() or ["no output"])[0]
+                raise PublishError(f"compiling the Go template checker failed: {first}")
+            os.replace(build / "gotmpl", target)
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
+        return target
+
+    def render(self, template: str, cases: Sequence[OllamaCase]) -> list[RenderOutcome]:
+        payload = {
+            "template": template,
+            "cases": [{"system": c.system, "messages": [{"role": m.role, "content": m.content} for m in c.messages]} for c in cases],
+        }
+        done = subprocess.run(
+            [str(self._helper())], input=json.dumps(payload), capture_output=True, text=True, encoding="utf-8", timeout=TIMEOUT_S
+        )
+        if done.returncode != 0:
+            raise PublishError(f"the Go template checker failed: {(done.stderr.strip().splitlines() or ['no output'])[0]}")
+        result = json.loads(done.stdout)
+        if result.get("parse_error"):
+            raise TemplateNotDerivable(f"Go cannot parse the derived template ({result['parse_error']})")
+        return [
+            RenderOutcome(text=None, error=r["error"]) if r.get("error") else RenderOutcome(text=r["output"]) for r in result["results"]
+        ]

@@ -1,0 +1,94 @@
+"""ChatRenderer through transformers' own chat-template rendering (its sandboxed Jinja environment).
+
+`render` calls `transformers.utils.chat_template_utils.render_jinja_template`, the function
+`apply_chat_template` uses, with the tokenizer's named special tokens as template variables, so the
+text is byte-identical to what the model saw in training. `profile` reads the tokenizer with
+AutoTokenizer (no weights) to get those tokens, the control tokens and the EOS ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from hubship.domain.chat_template import ChatMessage, ChatProfile, TemplateNotDerivable, TemplateRejected
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.errors import UserInputError
+
+LICENSE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE")
+
+
+def _ids(value: Any) -> list[int]:
+    if isinstance(value, int):
+        return [value]
+    return [v for v in value if isinstance(v, int)] if isinstance(value, list) else []
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class JinjaChatRenderer:
+    def profile(self, checkpoint: Checkpoint, base: BaseInfo) -> ChatProfile:
+        from transformers import AutoTokenizer  # imported when used: plan-time services stay light
+
+        source = Path(checkpoint.root) if checkpoint.tokenizer_files else Path(base.path)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(source))
+        except Exception as exc:
+            raise UserInputError(
+                f"cannot read the tokenizer in {source} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''});"
+                " re-save it from the trainer"
+            ) from None
+        template = checkpoint.chat_template or tokenizer.chat_template
+        if isinstance(template, dict):
+            template = template.get("default")
+        generation = next(
+            (data for folder in (Path(checkpoint.root), Path(base.path)) if (data := _read_json(folder / "generation_config.json"))), {}
+        )
+        eos = [tokenizer.eos_token] if tokenizer.eos_token else []
+        eos += [t for t in tokenizer.convert_ids_to_tokens(_ids(generation.get("eos_token_id"))) if t]
+        controls = [t.content for t in tokenizer.added_tokens_decoder.values() if t.special]
+        license_file = next((Path(base.path) / n for n in LICENSE_FILES if (Path(base.path) / n).is_file()), None)
+        return ChatProfile(
+            template=template if isinstance(template, str) else None,
+            tokens=dict(tokenizer.special_tokens_map),
+            control_tokens=tuple(dict.fromkeys([*tokenizer.all_special_tokens, *controls])),
+            eos_tokens=tuple(dict.fromkeys(eos)),
+            generation=generation,
+            license_text=license_file.read_text(encoding="utf-8", errors="replace") if license_file else None,
+        )
+
+    def render(
+        self,
+        template: str,
+        tokens: Mapping[str, str],
+        messages: Sequence[ChatMessage],
+        *,
+        add_generation_prompt: bool,
+        continue_final: bool,
+    ) -> str:
+        from transformers.utils.chat_template_utils import render_jinja_template
+
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        try:
+            rendered, _ = render_jinja_template(
+                conversations=[chat],
+                chat_template=template,
+                add_generation_prompt=add_generation_prompt,
+                continue_final_message=continue_final,
+                **dict(tokens),
+            )
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateNotDerivable(f"the chat template does not parse (line {exc.lineno}: {exc.message})") from None
+        except Exception as exc:  # raise_exception, or the template failing on this conversation
+            raise TemplateRejected(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        return rendered[0]

@@ -1,0 +1,121 @@
+"""Formats `ollama-<quant>`: one GGUF packaged for Ollama, with a Modelfile whose TEMPLATE is derived
+from the checkpoint's chat template and proven against it (application.ollama_template).
+
+Internal formats: a user never requests them; the `ollama:` destination picks one (`--ollama-quant`,
+default q4_k_m), and the plan builds the matching `gguf-<quant>` for it. The template is derived and
+checked at plan time (`preflight`, seconds), so an untranslatable template stops the publish before
+any merge. The artifact folder is Ollama-ready: the GGUF (hard-linked), `Modelfile`, and
+`ollama.json` (the same model as `/api/create` fields).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hubship.application.format_builder import BuildContext
+from hubship.application.formats.gguf import QUANTS
+from hubship.application.ollama_template import OllamaTemplate, derive_ollama_template
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.errors import PublishError, UserInputError
+from hubship.domain.formats import Format
+from hubship.domain.ollama_model import MODEL_JSON, MODELFILE, OllamaModel, sampling_parameters
+from hubship.domain.plan import Estimate
+from hubship.domain.quality import VERIFICATION_FILE
+
+TOOLS = ("transformers", "jinja2", "go")
+DEFAULT_QUANT = "q4_k_m"
+
+
+def _link(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+class OllamaFormat:
+    """`ollama-<quant>`: the `gguf-<quant>` file plus its Modelfile (internal; chosen by the ollama: destination)."""
+
+    def __init__(self, quant: str) -> None:
+        self.quant = quant
+        self.gguf = f"gguf-{quant.lower()}"
+        self.format = Format(
+            name=f"ollama-{quant.lower()}",
+            relation="quantized",
+            description=f"The merged model as an Ollama model: the {quant} GGUF with a Modelfile whose chat TEMPLATE is checked",
+            builds_from=(self.gguf,),
+            library_name="gguf",
+            tools=TOOLS,
+            internal=True,
+        )
+        self._derived: dict[tuple[str, str | None, bool], tuple[Any, OllamaTemplate]] = {}
+
+    def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
+        return {"quant": self.quant, "allow_generic_template": bool(options.get("allow_generic_template"))}
+
+    def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
+        return None
+
+    def _derive(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]):
+        allow_generic = bool(params["allow_generic_template"])
+        key = (checkpoint.root, checkpoint.chat_template, allow_generic)  # plan and build of one publish derive once
+        if key not in self._derived:
+            renderer = services["chat_renderer"]
+            profile = renderer.profile(checkpoint, base)
+            derived = derive_ollama_template(renderer, services["go_templates"], profile, allow_generic=allow_generic)
+            self._derived[key] = (profile, derived)
+        return self._derived[key]
+
+    def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:
+        """Derive the TEMPLATE and run the Go/Jinja check now: an untranslatable template fails the plan."""
+        self._derive(checkpoint, base, params, services)
+
+    def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
+        return Estimate(size_bytes=64 * 1024)  # the GGUF is hard-linked from its own artifact
+
+    def build(self, ctx: BuildContext) -> None:
+        profile, derived = self._derive(ctx.checkpoint, ctx.base, ctx.params, ctx.services)
+        ggufs = sorted(ctx.inputs[self.gguf].glob("*.gguf"))
+        if len(ggufs) != 1:
+            raise PublishError(
+                f"Ollama needs one GGUF file but {self.gguf} has {len(ggufs)}; publish to Ollama without --gguf-split-max-size"
+            )
+        _link(ggufs[0], ctx.out_dir / ggufs[0].name)
+        model = OllamaModel(
+            model_file=ggufs[0].name,
+            template=derived.template,
+            system=derived.system,
+            parameters={"stop": list(derived.stops), **sampling_parameters(profile.generation)},
+            license=profile.license_text or ctx.base.license,
+        )
+        (ctx.out_dir / MODELFILE).write_text(model.modelfile(), encoding="utf-8")
+        (ctx.out_dir / MODEL_JSON).write_text(model.to_json(), encoding="utf-8")
+        metrics = {"ollama_template": "derived" if derived.template is not None else "generic", **derived.check.summary()}
+        verification = {"metrics": metrics, "thresholds": {}, "warnings": list(derived.warnings), "notes": list(derived.notes)}
+        (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    def usage(self, repo_or_path: str) -> str:
+        return (
+            f"```sh\nollama run {repo_or_path}\n```\n\n"
+            "A folder holding this artifact (the GGUF and its `Modelfile`) becomes an Ollama model with"
+            f" `ollama create {repo_or_path} -f Modelfile` run in it."
+        )
+
+
+def ollama_formats() -> list[OllamaFormat]:
+    """The Ollama family (entry point `ollama`): one internal format per GGUF quantization."""
+    return [OllamaFormat(q.name) for q in QUANTS if not q.needs_imatrix]
+
+
+def format_for_quant(quant: str | None) -> str:
+    """The `ollama-<quant>` format for `--ollama-quant` (default q4_k_m); a UserInputError lists the valid ones."""
+    name = (quant or DEFAULT_QUANT).strip().lower().removeprefix("gguf-")
+    valid = [f.quant.lower() for f in ollama_formats()]
+    if name not in valid:
+        raise UserInputError(f"unknown --ollama-quant {quant!r}; use one of {', '.join(valid)}")
+    return f"ollama-{name}"

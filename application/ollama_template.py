@@ -1,0 +1,119 @@
+"""Derive an Ollama TEMPLATE from a checkpoint's chat template, and prove it with Go's text/template.
+
+The derivation renders the Jinja template (ChatRenderer) on probe conversations and learns its
+structure (domain.chat_learning); the proof renders every probe role order and a set of named
+conversations (special characters, multi-turn, system, prefill) with both the Jinja template and the
+derived Go template (GoTemplateRenderer), and wants them byte-identical. A template that cannot be
+described, or whose Go translation renders any conversation differently, is not derivable: a
+UserInputError of one line, unless the caller allows the generic fallback.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from hubship.domain.chat_learning import derive_structure
+from hubship.domain.chat_template import ChatProfile, ChatStructure, TemplateNotDerivable, TemplateRejected, strip_bos
+from hubship.domain.errors import UserInputError
+from hubship.domain.go_template import emit_go_template
+from hubship.domain.ollama_model import stop_words, structure_notes
+from hubship.domain.template_check import CheckReport, RenderOutcome, check_cases, compare
+from hubship.ports.chat_renderer import ChatRenderer
+from hubship.ports.go_template_renderer import GoTemplateRenderer
+
+CHECKED = (
+    "the Modelfile's TEMPLATE was derived from this model's own chat template and rendered against it (Go text/template vs"
+    " Jinja, byte for byte) on {cases} conversations: single and multi-turn, with and without a system message, with special"
+    " characters, with the generation prompt and as a prefill"
+)
+UNCHECKED = "the Modelfile's TEMPLATE was derived from this model's own chat template; the Go/Jinja render check was skipped ({reason})"
+OUT_OF_SCOPE = "tool calling, images and thinking sections are not translated (the template knows system, user and assistant messages)"
+
+
+@attrs.frozen(kw_only=True)
+class OllamaTemplate:
+    """`template` None: generic (Ollama's own fallback), with the reason in `warnings`."""
+
+    template: str | None
+    system: str | None
+    stops: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    check: CheckReport = attrs.field(factory=lambda: CheckReport(status="not run"))
+
+
+def _jinja(renderer: ChatRenderer, profile: ChatProfile, messages, *, prefill: bool) -> RenderOutcome:
+    assert profile.template is not None
+    try:
+        text = renderer.render(profile.template, profile.tokens, messages, add_generation_prompt=not prefill, continue_final=prefill)
+    except TemplateRejected as exc:
+        return RenderOutcome(error=str(exc))
+    return RenderOutcome(text=strip_bos(text, profile.bos))
+
+
+def check_template(
+    renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile, template: str, structure: ChatStructure
+) -> CheckReport:
+    """Render every check conversation with Jinja and with Go; `failed` lists each difference."""
+    cases = check_cases(structure.default_system or None, structure.later_system_supported)
+    version = go.version()
+    if version is None:
+        return CheckReport(status="skipped", cases=len(cases), reason="Go is not installed (Debian: apt-get install golang-go)")
+    expected = [
+        RenderOutcome(error="rejected by design")
+        if c.rejected_by_design
+        else _jinja(renderer, profile, c.messages, prefill=c.messages[-1].role == "assistant")
+        for c in cases
+    ]
+    mismatches = compare(cases, expected, go.render(template, [c.ollama for c in cases]))
+    return CheckReport(status="failed" if mismatches else "passed", cases=len(cases), mismatches=mismatches, go_version=version)
+
+
+def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile) -> OllamaTemplate:
+    if profile.template is None:
+        raise TemplateNotDerivable("the checkpoint has no chat template")
+    template_text = profile.template
+
+    def render(messages, **mode: bool) -> str:
+        return renderer.render(template_text, profile.tokens, messages, **mode)
+
+    structure = derive_structure(render, profile.bos)
+    template = emit_go_template(structure)
+    report = check_template(renderer, go, profile, template, structure)
+    if report.status == "failed":
+        raise TemplateNotDerivable(
+            f"its Go translation renders {len(report.mismatches)} of {report.cases} check conversations differently"
+            f" ({report.mismatches[0]})"
+        )
+    return OllamaTemplate(
+        template=template,
+        system=structure.default_system or None,
+        stops=stop_words(structure, profile.control_tokens, profile.eos_tokens),
+        notes=(
+            CHECKED.format(cases=report.cases) if report.status == "passed" else UNCHECKED.format(reason=report.reason),
+            *structure_notes(structure),
+            OUT_OF_SCOPE,
+        ),
+        check=report,
+    )
+
+
+def derive_ollama_template(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile, *, allow_generic: bool) -> OllamaTemplate:
+    """The checked Ollama template; raise UserInputError (one line) when it cannot be derived faithfully
+    and `allow_generic` is False, else return the generic fallback with a warning."""
+    try:
+        return _derive(renderer, go, profile)
+    except TemplateNotDerivable as exc:
+        reason = str(exc)
+    if not allow_generic:
+        raise UserInputError(
+            f"cannot derive a faithful Ollama template from the chat template: {reason}; nothing is published to Ollama"
+            " (pass --allow-generic-template to publish with Ollama's generic template anyway)"
+        )
+    warning = (
+        f"The Ollama TEMPLATE could not be derived from the model's chat template ({reason}). This model uses Ollama's"
+        " generic fallback (its own template detection, else `{{ .Prompt }}`), so chat prompts may not match the ones it was"
+        " trained on; use `ollama run` with raw prompts in the training format, or fix the chat template and publish again."
+    )
+    eos = tuple(e for e in profile.eos_tokens if e and e != profile.bos)
+    return OllamaTemplate(template=None, system=None, stops=eos, warnings=(warning,), check=CheckReport(status="not run"))

@@ -1,0 +1,166 @@
+"""Chat templates as data: what a rendered conversation looks like, learned by probing a template.
+
+A chat template is treated as a black box `render(messages, ...) -> str` (the Jinja rendering is an
+adapter). It is rendered on every role sequence a chat server can send, with a unique sentinel as each
+message's content; the text around the sentinels is the template's *glue*. The model this module
+learns is:
+
+    prompt = lead[first kind] + content + between[(kind, next kind)] + content + ... + tail[last kind]
+
+where a message's *kind* is its role, except that a system message at index 0 is `system0` (templates
+often treat a leading system message apart). Kinds a template never shows are *hidden*; role orders a
+template rejects (`raise_exception`) are described by a few *rules*. Anything the model cannot
+explain exactly (glue that depends on position or content, reordered or duplicated messages, rejection
+patterns outside the rules) makes the template not derivable, with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+
+import attrs
+
+ROLES = ("system", "user", "assistant")
+SYSTEM0 = "system0"
+KINDS = (SYSTEM0, "system", "user", "assistant")
+MAX_PROBE_LENGTH = 5
+
+
+@attrs.frozen
+class ChatMessage:
+    role: str
+    content: str
+
+
+@attrs.frozen(kw_only=True)
+class ChatProfile:
+    """What a chat front end needs from a checkpoint: its template and the tokens around it.
+
+    `tokens` are the named special tokens the template sees (bos_token, eos_token, ...), exactly as
+    transformers passes them; `control_tokens` every special/added token text of the tokenizer;
+    `eos_tokens` the tokenizer's EOS plus the generation config's `eos_token_id`s; `generation` the
+    checkpoint's generation_config.json values; `license_text` the base's LICENSE file, if any.
+    """
+
+    template: str | None
+    tokens: Mapping[str, str] = attrs.field(factory=dict)
+    control_tokens: tuple[str, ...] = ()
+    eos_tokens: tuple[str, ...] = ()
+    generation: Mapping[str, object] = attrs.field(factory=dict)
+    license_text: str | None = None
+
+    @property
+    def bos(self) -> str | None:
+        return self.tokens.get("bos_token") or None
+
+
+class TemplateRejected(Exception):
+    """The template refused a conversation (it called `raise_exception`, or failed on it)."""
+
+
+class TemplateNotDerivable(Exception):
+    """The template cannot be translated faithfully; the message says why, in one line."""
+
+
+Render = Callable[..., str]
+"""`render(messages, *, add_generation_prompt: bool, continue_final: bool) -> str`; raises TemplateRejected."""
+
+
+@attrs.frozen
+class Rule:
+    """A rejection rule: `name` is one of RULES; `message` is what the template says when it rejects."""
+
+    name: str
+    message: str
+
+
+RULES = ("no_leading_system", "no_later_system", "alternate", "first_user")
+
+
+@attrs.frozen(kw_only=True)
+class ChatStructure:
+    """What a template does with a conversation, in glue strings and rules (see the module docstring).
+
+    `default_system` is the system prompt the template uses when none is given (None: it has none);
+    `later_system_supported` is False when system messages after the first are rejected by hubship
+    because the template treats them inconsistently; `trims_content` says the template strips
+    whitespace around message contents; `assistant_end` is what follows a finished assistant turn.
+    """
+
+    lead: Mapping[str, str]
+    between: Mapping[tuple[str, str], str]
+    tail: Mapping[str, str]
+    hidden: frozenset[str]
+    rules: tuple[Rule, ...]
+    later_system_supported: bool
+    default_system: str | None
+    trims_content: bool
+    assistant_end: str
+    bos: str | None
+
+
+def kinds_of(roles: Sequence[str]) -> tuple[str, ...]:
+    return tuple(SYSTEM0 if i == 0 and r == "system" else r for i, r in enumerate(roles))
+
+
+def probe_sequences(max_length: int = MAX_PROBE_LENGTH) -> list[tuple[str, ...]]:
+    """Every role order a chat server sends: no two equal roles in a row (Ollama merges those), at
+    least one user message, ending with a user (generate) or assistant (prefill) message."""
+    found = []
+    for length in range(1, max_length + 1):
+        for roles in itertools.product(ROLES, repeat=length):
+            if any(a == b for a, b in itertools.pairwise(roles)) or "user" not in roles or roles[-1] == "system":
+                continue
+            found.append(roles)
+    return found
+
+
+def sentinel(index: int) -> str:
+    return f"HUBSHIPMSG{index}X"
+
+
+def violates(rule: str, roles: Sequence[str]) -> bool:
+    """Whether a role order breaks a rejection rule."""
+    lead_system = bool(roles) and roles[0] == "system"
+    core = roles[1:] if lead_system else roles
+    speaking = [r for r in core if r != "system"]
+    if rule == "no_leading_system":
+        return lead_system
+    if rule == "no_later_system":
+        return "system" in roles[1:]
+    if rule == "alternate":
+        return any(r != ("user" if k % 2 == 0 else "assistant") for k, r in enumerate(speaking))
+    if rule == "first_user":
+        return bool(speaking) and speaking[0] != "user"
+    raise ValueError(rule)
+
+
+def strip_bos(text: str, bos: str | None) -> str:
+    """The render minus the leading BOS text, which llama.cpp adds itself as a token."""
+    return text[len(bos) :] if bos and text.startswith(bos) else text
+
+
+def render_prompt(render: Render, messages: Sequence[ChatMessage]) -> str:
+    """Render as a chat server needs it: a generation prompt after a user turn, a prefill after an assistant one."""
+    prefill = bool(messages) and messages[-1].role == "assistant"
+    return render(list(messages), add_generation_prompt=not prefill, continue_final=prefill)
+
+
+@attrs.frozen
+class Observation:
+    roles: tuple[str, ...]
+    text: str | None
+    error: str | None
+
+    @property
+    def rejected(self) -> bool:
+        return self.text is None
+
+
+def observe(render: Render, roles: tuple[str, ...], bos: str | None) -> Observation:
+    messages = [ChatMessage(r, sentinel(i)) for i, r in enumerate(roles)]
+    try:
+        return Observation(roles, strip_bos(render_prompt(render, messages), bos), None)
+    except TemplateRejected as exc:
+        return Observation(roles, None, str(exc) or "rejected")

@@ -1,0 +1,125 @@
+"""The render-equivalence check: conversations rendered by the Jinja template and by the derived Go one.
+
+Each conversation is rendered the way a chat server needs it (a generation prompt after a user turn,
+a prefill after an assistant one). The Jinja render, minus the BOS llama.cpp adds itself, must equal
+the Go render byte for byte; a conversation the Jinja template rejects must make the Go template fail.
+When the template has a default system prompt, every conversation without a system message is also
+rendered with the Modelfile's SYSTEM injected, as Ollama does.
+
+Contents never start or end with whitespace: templates that trim contents (Llama-3, Gemma) differ from
+Ollama there by design, and that difference is reported as a note instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from hubship.domain.chat_template import ChatMessage, probe_sequences, sentinel
+
+
+def _conv(*pairs: tuple[str, str]) -> tuple[ChatMessage, ...]:
+    return tuple(ChatMessage(role, content) for role, content in pairs)
+
+
+SPECIAL = "Braces {{ .Content }} {% if x %}{{- '{{' -}}{% endif %} and \"double\" 'single' quotes"
+MULTILINE = "Line one\nLine two\n\n\tindented \\ backslash\r\nend"
+UNICODE = "Unicode: héllo wörld — 日本語 🤖 ∑x≠y «ok»"
+CONVERSATIONS: dict[str, tuple[ChatMessage, ...]] = {
+    "single turn": _conv(("user", "Hello! What is 2+2?")),
+    "single turn with system": _conv(("system", "You are a terse assistant."), ("user", "Hello!")),
+    "multi-turn": _conv(("user", "Hi"), ("assistant", "Hello! How can I help?"), ("user", "Tell me a joke.")),
+    "multi-turn with system": _conv(
+        ("system", "You answer in French."),
+        ("user", "Hi"),
+        ("assistant", "Bonjour !"),
+        ("user", "How are you?"),
+        ("assistant", "Très bien."),
+        ("user", "Bye"),
+    ),
+    "special characters": _conv(("user", SPECIAL), ("assistant", MULTILINE), ("user", UNICODE)),
+    "special characters with system": _conv(("system", MULTILINE), ("user", SPECIAL)),
+    "prefill": _conv(("user", "Write a haiku."), ("assistant", "Autumn moonlight")),
+}
+
+
+@attrs.frozen
+class OllamaCase:
+    """What Ollama receives: the request's messages and the Modelfile's SYSTEM ("" for none)."""
+
+    messages: tuple[ChatMessage, ...]
+    system: str = ""
+
+
+@attrs.frozen
+class RenderOutcome:
+    """A render: its text, or the error that stopped it (`text` is None then)."""
+
+    text: str | None = None
+    error: str | None = None
+
+
+@attrs.frozen
+class CheckCase:
+    """`rejected_by_design`: hubship's template rejects it on purpose (a later system message the chat
+    template places inconsistently), so the Go render must fail whatever Jinja does."""
+
+    name: str
+    messages: tuple[ChatMessage, ...]
+    ollama: OllamaCase
+    rejected_by_design: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class CheckReport:
+    """`status`: passed, failed or skipped (no Go); `mismatches` one line each."""
+
+    status: str
+    cases: int = 0
+    mismatches: tuple[str, ...] = ()
+    reason: str = ""
+    go_version: str | None = None
+
+    def summary(self) -> dict[str, object]:
+        data: dict[str, object] = {"template_check": self.status, "template_check_cases": self.cases}
+        if self.status == "skipped":
+            data["template_check"] = f"skipped: {self.reason}"
+        if self.mismatches:
+            data["template_check_mismatches"] = len(self.mismatches)
+        if self.go_version:
+            data["template_check_go"] = self.go_version
+        return data
+
+
+def check_cases(default_system: str | None, later_system_supported: bool = True) -> list[CheckCase]:
+    """The probe role orders (sentinel contents) and the named conversations, each once per SYSTEM variant."""
+    conversations = {"/".join(roles): _conv(*((r, sentinel(i)) for i, r in enumerate(roles))) for roles in probe_sequences()}
+    conversations.update(CONVERSATIONS)
+    cases = []
+    for name, messages in conversations.items():
+        by_design = not later_system_supported and any(m.role == "system" for m in messages[1:])
+        cases.append(CheckCase(name, messages, OllamaCase(messages), by_design))
+        if default_system and messages[0].role != "system":
+            cases.append(CheckCase(f"{name} (Modelfile SYSTEM)", messages, OllamaCase(messages, default_system), by_design))
+    return cases
+
+
+def difference(expected: RenderOutcome, actual: RenderOutcome) -> str | None:
+    """None when the renders agree; else one line saying how they differ."""
+    if expected.text is None or actual.text is None:
+        if expected.text is None and actual.text is None:
+            return None
+        if expected.text is None:
+            return f"Jinja rejects it ({expected.error}) but Go renders it"
+        return f"Go fails ({actual.error}) but Jinja renders it"
+    if expected.text == actual.text:
+        return None
+    pairs = enumerate(zip(expected.text, actual.text, strict=False))
+    at = next((i for i, (a, b) in pairs if a != b), min(len(expected.text), len(actual.text)))
+    window = slice(max(0, at - 20), at + 20)
+    return f"differs at character {at}: Jinja {expected.text[window]!r} vs Go {actual.text[window]!r}"
+
+
+def compare(cases: Sequence[CheckCase], expected: Sequence[RenderOutcome], actual: Sequence[RenderOutcome]) -> tuple[str, ...]:
+    return tuple(f"{c.name}: {d}" for c, e, a in zip(cases, expected, actual, strict=True) if (d := difference(e, a)))

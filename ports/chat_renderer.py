@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from hubship.domain.chat_template import ChatMessage, ChatProfile
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+
+
+class ChatRenderer(Protocol):
+    """Renders a checkpoint's chat template exactly as transformers' `apply_chat_template` does."""
+
+    def profile(self, checkpoint: Checkpoint, base: BaseInfo) -> ChatProfile:
+        """The checkpoint's chat template and tokens (the base's when the checkpoint has none); loads no weights."""
+        ...
+
+    def render(
+        self,
+        template: str,
+        tokens: Mapping[str, str],
+        messages: Sequence[ChatMessage],
+        *,
+        add_generation_prompt: bool,
+        continue_final: bool,
+    ) -> str:
+        """The prompt text; raises TemplateRejected when the template rejects the conversation,
+        TemplateNotDerivable when the template itself is broken."""
+        ...

@@ -1,0 +1,72 @@
+"""`hubship publish --to ollama:...` as a user runs it: the stand-in server started by hand
+(`python -m tests.support.ollama_server`), the real merge and GGUF chain, the real `ollama` client."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import ollama
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory):
+    data = tmp_path_factory.mktemp("ollama-standin")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.ollama_server", "--port", "0", "--data", str(data)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        yield url, data
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("hubship: error:")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_cli_publishes_the_real_gguf_to_ollama(cli, tiny_model, standin, tmp_path):
+    url, data = standin
+    done = cli("publish", str(tiny_model[1]), "--to", "ollama:tiny-chat", "--workspace", str(tmp_path / "ws"), env={"OLLAMA_HOST": url})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "published tiny-chat:latest" in done.stdout
+    shown = ollama.Client(host=url).show("tiny-chat")
+    assert shown.template.startswith("{{- /* Derived by hubship") and '"<|im_end|>"' in shown.parameters
+    record = json.loads(next((data / "models").glob("*.json")).read_text())
+    (gguf,) = record["files"]
+    assert gguf.endswith(".Q4_K_M.gguf") and (data / "uploads.log").read_text().count("sha256:") == 1
+
+
+@pytest.mark.slow
+def test_cli_require_server_without_a_server_is_one_line_exit_1(cli, tiny_model, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{s.getsockname()[1]}"
+    done = cli(
+        "publish",
+        str(tiny_model[1]),
+        "--to",
+        "ollama:tiny-chat",
+        "--require-server",
+        "--workspace",
+        str(tmp_path / "ws"),
+        cwd=tmp_path,
+        env={"OLLAMA_HOST": closed},
+    )
+    assert done.returncode == 1 and "no Ollama server answers at http://" in one_line(done.stderr)
+    assert not (tmp_path / "published").exists() and not list((tmp_path / "ws" / "artifacts").glob("*"))

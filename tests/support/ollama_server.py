@@ -1,0 +1,286 @@
+"""A local stand-in for the parts of Ollama's REST API that publishing uses.
+
+- `HEAD /api/blobs/sha256:<hex>`: 200 when the blob is stored, else 404.
+- `POST /api/blobs/sha256:<hex>`: stores the body (plain or chunked) if its sha256 is the digest, 201; else 400.
+- `POST /api/create`: every digest in `files` must be stored and start with the GGUF magic; records the
+  model's files, template, system, parameters and license; streams status lines ending in `success`.
+- `GET /api/tags`, `POST /api/show` (the template, system and parameters each model received), `GET /api/version`.
+
+Blobs live in `<data>/blobs/`, models in `<data>/models/*.json`, so a restarted server keeps them; every
+accepted upload is appended to `<data>/uploads.log`.
+Faults for tests: `fail={"/api/create": 500}` answers that path with that status.
+
+By hand: `python -m tests.support.ollama_server --port PORT --data DIR [--fail /api/create=500]` prints
+its URL and serves until killed; point the real client at it with `OLLAMA_HOST=<url>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$")
+GGUF_MAGIC = b"GGUF"
+
+
+class OllamaState:
+    """Stored blobs and models, plus a log of the requests (for tests: which blobs were uploaded)."""
+
+    def __init__(self, data: Path, fail: dict[str, int] | None = None) -> None:
+        self.data = Path(data)
+        (self.data / "blobs").mkdir(parents=True, exist_ok=True)
+        (self.data / "models").mkdir(parents=True, exist_ok=True)
+        self.fail = dict(fail or {})
+        self.uploads: list[str] = []
+        self.requests: list[tuple[str, str, int]] = []
+        self.lock = threading.Lock()
+
+    def blob(self, digest: str) -> Path:
+        return self.data / "blobs" / digest.replace(":", "-")
+
+    def _model_file(self, name: str) -> Path:
+        return self.data / "models" / (hashlib.sha256(name.encode()).hexdigest()[:32] + ".json")
+
+    def save_model(self, name: str, record: dict[str, Any]) -> None:
+        path = self._model_file(name)
+        tmp = path.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")
+        tmp.write_text(json.dumps(record, indent=2))
+        os.replace(tmp, path)
+
+    def model(self, name: str) -> dict[str, Any] | None:
+        path = self._model_file(full_name(name))
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def models(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted((self.data / "models").glob("*.json"))]
+
+
+def full_name(name: str) -> str:
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def parameters_text(parameters: dict[str, Any]) -> str:
+    """Parameters as Ollama's /api/show prints them: one `name value` line per value."""
+    lines = []
+    for key, value in parameters.items():
+        for item in value if isinstance(value, list) else [value]:
+            lines.append(f"{key:<30} {json.dumps(item) if isinstance(item, str) else item}")
+    return "\n".join(lines)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "ollama-standin/0"
+    state: OllamaState  # set on the subclass made per server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def _send(self, status: int, body: Any = None, *, lines: list[dict[str, Any]] | None = None) -> None:
+        with self.state.lock:
+            self.state.requests.append((self.command, self.path, status))
+        if lines is not None:
+            payload = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+            content_type = "application/x-ndjson"
+        else:
+            payload = b"" if body is None else json.dumps(body).encode()
+            content_type = "application/json; charset=utf-8"
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, {"error": message})
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _json(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self._body() or b"{}")
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _fault(self) -> bool:
+        status = next((s for prefix, s in self.state.fail.items() if self.path.startswith(prefix)), None)
+        if status is None:
+            return False
+        if self.command == "POST":
+            self._body()
+        self._error(status, f"stand-in fault on {self.path}")
+        return True
+
+    def do_HEAD(self) -> None:
+        if self._fault():
+            return
+        digest = self.path.removeprefix("/api/blobs/")
+        if not self.path.startswith("/api/blobs/") or not DIGEST.match(digest):
+            self._send(400)
+        else:
+            self._send(200 if self.state.blob(digest).is_file() else 404)
+
+    def do_GET(self) -> None:
+        if self._fault():
+            return
+        if self.path == "/api/version":
+            self._send(200, {"version": "0.0.0-standin"})
+        elif self.path == "/api/tags":
+            models = [
+                {
+                    "name": m["name"],
+                    "model": m["name"],
+                    "modified_at": m["created_at"],
+                    "size": m["size"],
+                    "digest": m["digest"],
+                    "details": {},
+                }
+                for m in self.state.models()
+            ]
+            self._send(200, {"models": models})
+        else:
+            self._error(404, "not found")
+
+    def do_POST(self) -> None:
+        if self._fault():
+            return
+        if self.path.startswith("/api/blobs/"):
+            self._upload(self.path.removeprefix("/api/blobs/"))
+        elif self.path == "/api/create":
+            self._create()
+        elif self.path == "/api/show":
+            self._show()
+        else:
+            self._body()
+            self._error(404, "not found")
+
+    def _upload(self, digest: str) -> None:
+        data = self._body()
+        if not DIGEST.match(digest):
+            return self._error(400, f"invalid digest {digest!r}")
+        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        if actual != digest:
+            return self._error(400, f"digest mismatch, expected {digest!r}, got {actual!r}")
+        target = self.state.blob(digest)
+        tmp = target.with_name(f"{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        with self.state.lock:
+            self.state.uploads.append(digest)
+            with (self.state.data / "uploads.log").open("a") as log:  # for tests that run the server in another process
+                log.write(digest + "\n")
+        self._send(201)
+
+    def _create(self) -> None:
+        request = self._json()
+        if request is None:
+            return self._error(400, "invalid JSON")
+        name, files = request.get("model") or request.get("name"), request.get("files") or {}
+        if not isinstance(name, str) or not NAME.match(name):
+            return self._error(400, f"invalid model name {name!r}")
+        if not isinstance(files, dict) or not files:
+            return self._error(400, "neither 'from' nor 'files' was specified")
+        for filename, digest in files.items():
+            blob = self.state.blob(str(digest))
+            if not DIGEST.match(str(digest)) or not blob.is_file():
+                return self._error(400, f"file {filename!r}: blob {digest} not found; upload it first")
+            with blob.open("rb") as fh:
+                if fh.read(4) != GGUF_MAGIC:
+                    return self._error(400, f"file {filename!r} is not a GGUF file (invalid magic)")
+        name = full_name(name)
+        fields = {k: request.get(k) for k in ("template", "system", "parameters", "license")}
+        record = {
+            "name": name,
+            "files": files,
+            **fields,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "size": sum(self.state.blob(d).stat().st_size for d in files.values()),
+            "digest": hashlib.sha256(json.dumps([files, fields], sort_keys=True).encode()).hexdigest(),
+        }
+        self.state.save_model(name, record)
+        steps = [{"status": "parsing GGUF"}, *({"status": f"using existing layer {d}"} for d in files.values())]
+        steps += [{"status": "writing manifest"}, {"status": "success"}]
+        self._send(200, lines=steps if request.get("stream", True) else [steps[-1]])
+
+    def _show(self) -> None:
+        request = self._json() or {}
+        name = request.get("model") or request.get("name") or ""
+        record = self.state.model(str(name))
+        if record is None:
+            return self._error(404, f"model '{name}' not found")
+        parameters = record.get("parameters") or {}
+        self._send(
+            200,
+            {
+                "template": record.get("template") or "{{ .Prompt }}",
+                "system": record.get("system") or "",
+                "parameters": parameters_text(parameters),
+                "license": record.get("license") or "",
+                "modelfile": f"FROM {next(iter(record['files'].values()))}",
+                "details": {"format": "gguf"},
+                "model_info": {},
+                "capabilities": ["completion"],
+                "standin": {"parameters": parameters, "files": record["files"]},
+            },
+        )
+
+
+class StandInServer:
+    """The stand-in on a thread (tests): `url`, `state`, `stop()`."""
+
+    def __init__(self, data: Path, port: int = 0, fail: dict[str, int] | None = None) -> None:
+        self.state = OllamaState(data, fail)
+        handler = type("BoundHandler", (Handler,), {"state": self.state})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _fault(text: str) -> tuple[str, int]:
+    path, _, status = text.partition("=")
+    return path, int(status)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A local stand-in for Ollama's blob/create/tags/show API.")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free one)")
+    parser.add_argument("--data", type=Path, required=True, help="folder for blobs and models")
+    parser.add_argument("--fail", type=_fault, action="append", default=[], help="PATH=STATUS: answer PATH with that error status")
+    args = parser.parse_args(argv)
+    server = StandInServer(args.data, args.port, dict(args.fail))
+    print(server.url, flush=True)
+    try:
+        server.thread.join()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""A stand-in `gguf-<quant>` format: a file with a valid minimal GGUF header, built in milliseconds.
+
+Ollama tests need a GGUF to upload, not a real quantization: the stand-in writes the GGUF magic,
+version 3, zero tensors and zero metadata entries (what Ollama's stand-in server checks).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+from hubship.application.format_builder import BuildContext
+from hubship.domain.formats import Format
+from hubship.domain.plan import Estimate
+
+GGUF_HEADER = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
+
+
+class StandInGgufFormat:
+    def __init__(self, quant: str = "Q4_K_M", payload: bytes = b"") -> None:
+        self.quant = quant
+        self.payload = payload
+        self.builds = 0
+        self.format = Format(name=f"gguf-{quant.lower()}", relation="quantized", description="A stand-in GGUF", library_name="gguf")
+
+    def params(self, options: Mapping[str, Any], base: Any) -> dict[str, Any]:
+        return {"quant": self.quant, "payload": self.payload.hex()}
+
+    def check(self, checkpoint: Any, base: Any, params: Mapping[str, Any]) -> None:
+        return None
+
+    def estimate(self, checkpoint: Any, base: Any, params: Mapping[str, Any]) -> Estimate:
+        return Estimate(size_bytes=len(GGUF_HEADER) + len(self.payload))
+
+    def build(self, ctx: BuildContext) -> None:
+        self.builds += 1
+        (ctx.out_dir / f"model.{self.quant}.gguf").write_bytes(GGUF_HEADER + self.payload)
+
+    def usage(self, repo_or_path: str) -> str:
+        return f"llama-cli -m {repo_or_path}/model.{self.quant}.gguf"

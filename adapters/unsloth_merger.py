@@ -1,0 +1,95 @@
+"""Merger through Unsloth, for people who train with it on an NVIDIA GPU.
+
+`FastLanguageModel.from_pretrained` loads the base with the adapter on the GPU, and Unsloth's own
+merged save (`save_pretrained_merged(..., save_method="merged_16bit")`) writes the merged model.
+Unsloth is imported only when a merge runs: importing it needs a GPU and patches transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.errors import PublishError, UserInputError
+from hubship.ports.progress import Progress
+
+SIXTEEN_BIT = {"bf16": "bfloat16", "fp16": "float16"}
+NOT_PUBLISHED = ("README.md",)  # hubship writes the card itself
+
+
+def _unsloth() -> tuple[Any, Any]:
+    try:
+        import torch
+        from unsloth import FastLanguageModel
+    except (ImportError, NotImplementedError, RuntimeError) as exc:  # unsloth raises NotImplementedError without a GPU
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserInputError(
+            f"the unsloth backend cannot start ({first}); pip install 'hubship[unsloth]' on a GPU machine or use --backend hf"
+        ) from None
+    return torch, FastLanguageModel
+
+
+def _adapter_copy(checkpoint: Checkpoint, base: BaseInfo, folder: Path) -> Path:
+    """The adapter, with its config pointing at the resolved base folder (so --base is honoured)."""
+    folder.mkdir(parents=True)
+    config = {**checkpoint.adapter_config, "base_model_name_or_path": base.path}
+    (folder / "adapter_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    for name in (checkpoint.adapter_weights, *checkpoint.tokenizer_files):
+        src = Path(checkpoint.root) / name
+        try:
+            os.link(src, folder / name)
+        except OSError:
+            shutil.copyfile(src, folder / name)
+    return folder
+
+
+class UnslothMerger:
+    def __init__(self, max_seq_length: int = 2048) -> None:
+        self._max_seq_length = max_seq_length
+
+    def merge(
+        self,
+        checkpoint: Checkpoint,
+        base: BaseInfo,
+        out_dir: Path,
+        *,
+        dtype: str | None,
+        max_shard_bytes: int,
+        progress: Progress,
+    ) -> None:
+        target = dtype or base.dtype
+        if target not in SIXTEEN_BIT:
+            raise UserInputError(f"the unsloth backend writes 16-bit merges, not {target}; pass --dtype bf16 or fp16, or --backend hf")
+        torch, fast_model = _unsloth()
+        with (
+            tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".unsloth-") as tmp,
+            progress.task("merge (unsloth)", 2, "steps") as task,
+        ):
+            adapter = _adapter_copy(checkpoint, base, Path(tmp) / "adapter")
+            try:
+                model, tokenizer = fast_model.from_pretrained(
+                    model_name=str(adapter),
+                    max_seq_length=self._max_seq_length,
+                    dtype=getattr(torch, SIXTEEN_BIT[target]),
+                    load_in_4bit=False,
+                )
+                task.advance()
+                model.save_pretrained_merged(
+                    str(out_dir),
+                    tokenizer,
+                    save_method="merged_16bit",
+                    max_shard_size=max_shard_bytes,
+                    safe_serialization=True,
+                    temporary_location=str(Path(tmp) / "buffers"),
+                )
+                task.advance()
+            except (RuntimeError, ValueError, OSError) as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise PublishError(f"the unsloth merge failed: {first}; re-run with --backend hf to merge without unsloth") from None
+        for name in NOT_PUBLISHED:
+            (out_dir / name).unlink(missing_ok=True)

@@ -89,6 +89,7 @@ class HfDemoCheckpointFactory:
         hidden_size: int = 128,
         layers: int = 2,
         seed: int = 0,
+        added_tokens: int = 0,
     ) -> tuple[Path, Path]:
         base_dir, ckpt_dir = Path(root) / "base", Path(root) / "checkpoint"
         torch.manual_seed(seed)
@@ -113,15 +114,25 @@ class HfDemoCheckpointFactory:
         (base_dir / "README.md").write_text("---\nlicense: apache-2.0\n---\n\n# tiny-llama (demo base)\n")
 
         lora_config = LoraConfig(
-            r=8,
-            lora_alpha=16,
-            target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-            init_lora_weights=False,  # random A and B: a non-zero delta, as after training
-            task_type="CAUSAL_LM",
-            **dict(lora or {}),
+            **{
+                "r": 8,
+                "lora_alpha": 16,
+                "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                "init_lora_weights": False,  # random A and B: a non-zero delta, as after training
+                "task_type": "CAUSAL_LM",
+                **dict(lora or {}),
+            }
         )
-        peft_model = get_peft_model(LlamaForCausalLM.from_pretrained(base_dir, dtype=torch.float32), lora_config)
-        peft_model.save_pretrained(ckpt_dir, safe_serialization=True)
+        trained = LlamaForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+        if added_tokens:  # the trainer grew the vocabulary: new rows in embed_tokens (and lm_head), saved in the adapter
+            tokenizer.add_tokens([f"<extra_{i}>" for i in range(added_tokens)])
+            trained.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        peft_model = get_peft_model(trained, lora_config)
+        if added_tokens:  # the new rows were "trained": make them differ from any initial value
+            for param in (peft_model.get_input_embeddings().weight, peft_model.get_output_embeddings().weight):
+                with torch.no_grad():
+                    param[-added_tokens:] = torch.randn_like(param[-added_tokens:]) * 0.02
+        peft_model.save_pretrained(ckpt_dir, safe_serialization=True, save_embedding_layers=bool(added_tokens) or "auto")
         config_path = ckpt_dir / "adapter_config.json"
         adapter_config = json.loads(config_path.read_text())
         adapter_config["base_model_name_or_path"] = str(base_dir.resolve())

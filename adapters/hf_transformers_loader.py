@@ -27,10 +27,20 @@ def _weight_files(path: Path) -> tuple[str, ...]:
 
 
 def _shapes(path: Path, files: tuple[str, ...]) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Every tensor's shape and dtype from the safetensors headers; a truncated or corrupt file is a UserInputError."""
     shapes = {}
     for name in files:
-        with path.joinpath(name).open("rb") as fh:
-            header = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
+        file = path.joinpath(name)
+        try:
+            size = file.stat().st_size
+            with file.open("rb") as fh:
+                length = int.from_bytes(fh.read(8), "little")
+                header = json.loads(fh.read(length)) if 0 < length <= size - 8 else None
+        except (OSError, ValueError, UnicodeDecodeError):
+            header = None
+        ends = [m.get("data_offsets", [0, 0])[1] for k, m in (header or {}).items() if k != "__metadata__"]
+        if not isinstance(header, dict) or 8 + length + max(ends, default=0) > size:
+            raise UserInputError(f"{file} is truncated or not a safetensors file; re-download or re-save that model")
         for key, meta in header.items():
             if key != "__metadata__":
                 shapes[key] = (tuple(meta["shape"]), meta["dtype"])
@@ -66,12 +76,13 @@ class HfTransformersLoader:
         if not files:
             raise UserInputError(f"base model {ref.display} has no .safetensors weights; convert it to safetensors first")
         shapes = _shapes(path, files)
-        nbytes = 0
+        nbytes = largest = 0
         for shape, dtype in shapes.values():
             count = 1
             for dim in shape:
                 count *= dim
             nbytes += count * _BYTES.get(dtype, 2)
+            largest = max(largest, count * _BYTES.get(dtype, 2))
         torch_dtype = str(config.get("torch_dtype") or config.get("dtype") or "float32")
         text_config = config.get("text_config") or {}
         license_ = None
@@ -90,6 +101,8 @@ class HfTransformersLoader:
             license=license_ if isinstance(license_, str) else None,
             tie_word_embeddings=bool(config.get("tie_word_embeddings", text_config.get("tie_word_embeddings", False))),
             vocab_size=config.get("vocab_size") or text_config.get("vocab_size"),
+            largest_tensor_bytes=largest,
+            num_layers=config.get("num_hidden_layers") or text_config.get("num_hidden_layers"),
         )
 
     def check_compatible(self, checkpoint: Checkpoint, base: BaseInfo) -> None:

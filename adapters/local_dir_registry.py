@@ -3,16 +3,20 @@
 Each artifact folder is assembled under a hidden temporary name beside its final place and
 renamed only when complete, so a reader never sees a half-written artifact. Files are hard-linked
 from the workspace when both sit on one filesystem (no copy of a 100 GB merge), else copied.
+A publish holds the `<name>/` folder (flock on the folder itself, released even when the process is
+killed) and first removes the temporary folders a killed publish left there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hubship.domain.destination import Destination
@@ -20,6 +24,30 @@ from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.manifest import CARD_NAME, MANIFEST_NAME
 from hubship.domain.publication import Publication
 from hubship.ports.progress import Progress
+
+try:
+    import fcntl
+except ImportError:  # Windows: no folder lock, no sweep
+    fcntl = None  # type: ignore[assignment]
+
+_LEFTOVER = re.compile(r"^\.[^/]+\.(tmp|old)-")
+
+
+@contextlib.contextmanager
+def _held(folder: Path) -> Iterator[None]:
+    """Exclusive use of `folder` by this process; leftovers of killed publishes there are removed first."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another publish to this folder takes seconds: wait for it
+        for entry in folder.iterdir():
+            if _LEFTOVER.match(entry.name):
+                shutil.rmtree(entry, ignore_errors=True)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _place(src: Path, dst: Path) -> None:
@@ -90,7 +118,10 @@ class LocalDirRegistry:
         total = sum(e.size for p in publications for e in p.manifest.files)
         try:
             root.mkdir(parents=True, exist_ok=True)
-            with progress.task(f"publish to {destination}", total=total, unit="bytes") as task:
+            with progress.task(f"publish to {destination}", total=total, unit="bytes") as task, contextlib.ExitStack() as held:
+                for name in sorted({pub.name for pub in publications}):
+                    (root / name).mkdir(exist_ok=True)
+                    held.enter_context(_held(root / name))
                 return [self._publish_one(root, pub, task) for pub in publications]
         except OSError as exc:
             if exc.errno == errno.ENOSPC:

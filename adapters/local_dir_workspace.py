@@ -45,6 +45,10 @@ class LocalDirWorkspace:
             raise UserInputError(f"workspace {self._root} is a file, not a folder; pass --workspace with a folder") from None
         except PermissionError:
             raise UserInputError(f"workspace {self._root} is not writable; pass --workspace with a folder you can write") from None
+        except OSError as exc:  # a read-only filesystem, a parent that cannot hold folders (/proc)...
+            raise UserInputError(
+                f"workspace {self._root} cannot be created ({exc.strerror or exc}); pass --workspace with a folder you can write"
+            ) from None
         if not os.access(self._root, os.W_OK):
             raise UserInputError(f"workspace {self._root} is not writable; pass --workspace with a folder you can write")
 

@@ -6,21 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.checkpoint import TOKENIZER_FILES, BaseInfo, Checkpoint
 from hubship.ports.progress import Progress
-
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer.model",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.json",
-    "merges.txt",
-    "chat_template.jinja",
-    "chat_template.json",
-)
-NEVER_COPY = ("training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth")
 
 
 def _copy(src: Path, dst: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -20,7 +21,31 @@ DRIVEN = (
     "gguf",
     "unsloth",
     "ollama",
+    "jinja2",
 )
+
+
+def _existing(path: Path) -> Path:
+    """`path`, or its nearest existing parent (a destination is often created by the publish itself)."""
+    probe = Path(path).expanduser().absolute()
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    return probe
+
+
+def _go_version() -> str | None:
+    """The Go toolchain on PATH (Ollama templates are checked with it), from its VERSION file when it has one."""
+    go = shutil.which("go")
+    if go is None:
+        return None
+    stamp = Path(go).resolve().parent.parent / "VERSION"
+    try:
+        if stamp.is_file():
+            return stamp.read_text().split()[0].removeprefix("go")
+        done = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=10)
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip().removeprefix("go") or None
 
 
 class PlatformSystemProbe:
@@ -31,13 +56,15 @@ class PlatformSystemProbe:
                 found[name] = version(name)
             except PackageNotFoundError:
                 continue
+        if go := _go_version():
+            found["go"] = go
         return found
 
     def free_disk_bytes(self, path: Path) -> int:
-        probe = Path(path).expanduser().absolute()
-        while not probe.exists() and probe.parent != probe:
-            probe = probe.parent
-        return shutil.disk_usage(probe).free
+        return shutil.disk_usage(_existing(path)).free
+
+    def volume_id(self, path: Path) -> str:
+        return str(_existing(path).stat().st_dev)
 
     def free_memory_bytes(self) -> int:
         try:
@@ -57,3 +84,14 @@ class PlatformSystemProbe:
 
     def os_name(self) -> str:
         return platform.system().lower()
+
+    def long_paths_supported(self) -> bool:
+        if self.os_name() != "windows":
+            return True
+        try:
+            import winreg  # Windows only
+
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Control\FileSystem") as key:
+                return winreg.QueryValueEx(key, "LongPathsEnabled")[0] == 1
+        except OSError:
+            return False

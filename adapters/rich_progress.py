@@ -19,12 +19,14 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 
 class _EventLog:
@@ -50,6 +52,17 @@ class _Task:
             self._bar.advance(self._id, amount)  # type: ignore[arg-type]
 
 
+class _RateColumn(ProgressColumn):
+    """Speed of a counted step (files/s, tensors/s); byte counts use rich's TransferSpeedColumn."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self._unit = unit or "it"
+
+    def render(self, task: Any) -> Text:
+        return Text("" if task.speed is None else f"{task.speed:.1f} {self._unit}/s", style="progress.data.speed")
+
+
 class RichProgress:
     def __init__(self, quiet: bool = False, events: str | None = None) -> None:
         self._quiet = quiet
@@ -68,7 +81,7 @@ class RichProgress:
             yield _Task(description, None, None, self._log)
             self._log.write(event="end", task=description)
             return
-        counter = (DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else (MofNCompleteColumn(),)
+        counter = (DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else (MofNCompleteColumn(), _RateColumn(unit))
         bar = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),

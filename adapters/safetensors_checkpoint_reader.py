@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from safetensors import safe_open
 
-from hubship.domain.checkpoint import BaseRef, Checkpoint
+from hubship.domain.checkpoint import TOKENIZER_FILES, BaseRef, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.training_method import detect_training_method
 
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer.model",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.json",
-    "merges.txt",
-    "chat_template.jinja",
-    "chat_template.json",
-)
 WEIGHT_FILES = ("adapter_model.safetensors",)
+_FLOAT_BITS = {"F16": ("<u2", 0x7C00), "BF16": ("<u2", 0x7F80), "F32": ("<u4", 0x7F800000), "F64": ("<u8", 0x7FF0000000000000)}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -52,6 +43,27 @@ def _check_safetensors(path: Path) -> None:
     end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
     if 8 + header_len + end > size:
         raise UserInputError(f"{path} is truncated ({size} bytes, header promises {8 + header_len + end}); re-save the adapter")
+    _check_finite(path, header, 8 + header_len)
+
+
+def _check_finite(path: Path, header: dict[str, Any], data_start: int) -> None:
+    """Refuse NaN or infinite adapter weights (a diverged run): all exponent bits set. One read of the
+    adapter (megabytes, not the base), one tensor at a time."""
+    import numpy as np
+
+    with path.open("rb") as fh:
+        for key, meta in header.items():
+            kind = _FLOAT_BITS.get(meta.get("dtype")) if key != "__metadata__" else None
+            if kind is None:
+                continue
+            start, end = meta["data_offsets"]
+            fh.seek(data_start + start)
+            bits = np.frombuffer(fh.read(end - start), dtype=kind[0])
+            if np.any((bits & kind[1]) == kind[1]):
+                raise UserInputError(
+                    f"{path.name} in {path.parent} holds NaN or infinite values ({key}): the training diverged;"
+                    " publish an earlier checkpoint"
+                )
 
 
 def _base_ref(value: str | None, revision: str | None) -> BaseRef:
@@ -93,12 +105,35 @@ def _readme_metadata(readme: Path) -> tuple[list[str], list[str], str]:
     return tags, datasets, text
 
 
+def _logged_metrics(trainer_state: Path) -> set[str]:
+    """The metric names a Trainer logged (`log_history` of trainer_state.json); empty when absent or unreadable."""
+    try:
+        history = json.loads(trainer_state.read_text(encoding="utf-8")).get("log_history") or []
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {key for entry in history if isinstance(entry, dict) for key in entry}
+
+
+def _printable(path: Path | str) -> str:
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _check_utf8(root: Path) -> None:
+    """Names go into manifests, cards and Hub paths, which are UTF-8: refuse a folder or file name that is not."""
+    for name in (str(root), *(entry.name for entry in root.iterdir())):
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserInputError(f"the name {_printable(name)!r} in the checkpoint is not valid UTF-8; rename it") from None
+
+
 class SafetensorsCheckpointReader:
     def read(self, path: Path, base: str | None = None) -> Checkpoint:
         root = path.expanduser()
         if not root.is_dir():
-            raise UserInputError(f"checkpoint {path} is not a folder; pass the folder the trainer saved the adapter to")
+            raise UserInputError(f"checkpoint {_printable(path)} is not a folder; pass the folder the trainer saved the adapter to")
         root = root.resolve()
+        _check_utf8(root)
         config_path = root / "adapter_config.json"
         if not config_path.is_file():
             raise UserInputError(f"{path} is not a PEFT checkpoint (no adapter_config.json); pass the folder holding the adapter")
@@ -114,7 +149,10 @@ class SafetensorsCheckpointReader:
         tokenizer_config = _load_json(tokenizer_config_path) if tokenizer_config_path.is_file() else {}
         tags, datasets, readme_text = _readme_metadata(root / "README.md")
         trainer_state = root / "trainer_state.json"
-        signals = [*tags, *re.findall(r"trained with (\w+)", readme_text, re.IGNORECASE)]
+        signals = [
+            *(t for t in tags if not t.startswith("base_model")),
+            *re.findall(r"trained (?:with|using) \[?(\w+)", readme_text, re.IGNORECASE),
+        ]
         files = [config_path.name, weights.name, *(n for n in TOKENIZER_FILES if (root / n).is_file())]
         generation = root / "generation_config.json"
         if generation.is_file():
@@ -133,7 +171,7 @@ class SafetensorsCheckpointReader:
             generation_config=generation.name if generation.is_file() else None,
             trainer_state=trainer_state.name if trainer_state.is_file() else None,
             readme="README.md" if (root / "README.md").is_file() else None,
-            training_method=detect_training_method(signals),
+            training_method=detect_training_method(signals, _logged_metrics(trainer_state)),
             datasets=tuple(d for d in datasets if d),
             files=tuple(files),
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import posixpath
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hubship.application.format_builder import FormatBuilder
 from hubship.domain.card import CardData, verification_table
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.hub_layout import hub_url
 from hubship.domain.training_method import method
 
 
@@ -21,7 +23,14 @@ def compose_card(
     manifest_key: str,
     verification: Mapping[str, Any],
     extra_tags: tuple[str, ...] = (),
+    siblings: Sequence[tuple[str, str]] = (),
+    scheme: str = "dir",
+    warnings: Sequence[str] = (),
+    notes: Sequence[str] = (),
 ) -> CardData:
+    """The card of one artifact. `siblings` are (format, location) of every artifact of the same publish at
+    the same destination (`scheme`); the card links the others. `warnings` (first) and `notes` (after the
+    usage) are what the build wrote into its `.verification.json` under those keys."""
     fmt = builder.format
     trained = method(checkpoint.training_method)
     base_id = checkpoint.base.card_id
@@ -45,6 +54,13 @@ def compose_card(
         ("Usage", builder.usage(location)),
         ("How it was made", lineage),
     ]
+    if notes:
+        sections.insert(1, ("Notes", "\n".join(f"- {n}" for n in notes)))
+    if warnings:
+        sections.insert(0, ("Warnings", "\n".join(f"- **Warning:** {w}" for w in warnings)))
+    links = sibling_links(location, siblings, scheme)
+    if links:
+        sections.append(("Other formats of this model", links))
     table = verification_table(verification)
     if table:
         sections.append(("Measured quality", table))
@@ -62,3 +78,19 @@ def compose_card(
         summary=summary,
         sections=tuple(sections),
     )
+
+
+def sibling_links(location: str, siblings: Sequence[tuple[str, str]], scheme: str) -> str:
+    """A markdown list linking the other artifacts of one publish: Hub pages for `hf`, relative folders for `dir`."""
+    lines, seen = [], {location}
+    for fmt, there in siblings:
+        if there in seen:
+            continue
+        seen.add(there)
+        if scheme == "hf":
+            lines.append(f"- `{fmt}`: [{there}]({hub_url(there)})")
+        elif scheme == "dir":
+            lines.append(f"- `{fmt}`: [{posixpath.basename(there)}]({posixpath.relpath(there, location)})")
+        else:
+            lines.append(f"- `{fmt}`: `{there}`")
+    return "\n".join(lines)

@@ -24,7 +24,7 @@ from hubship.domain.errors import QualityGateFailed
 from hubship.domain.manifest import CARD_NAME, FileEntry, Manifest
 from hubship.domain.plan import PlanNode
 from hubship.domain.publication import Publication
-from hubship.domain.quality import VERIFICATION_FILE, breaches
+from hubship.domain.quality import VERIFICATION_FILE, breaches, resolve_thresholds
 from hubship.ports.card_renderer import CardRenderer
 from hubship.ports.file_hasher import FileHasher
 from hubship.ports.progress import Progress
@@ -97,9 +97,10 @@ class ExecutePlan:
         if not path.is_file():
             return {}
         measured = json.loads(path.read_text())
-        thresholds = {**measured.get("thresholds", {}), **(options.get("thresholds") or {}).get(node.format, {})}
+        thresholds = resolve_thresholds(measured.get("thresholds", {}), (options.get("thresholds") or {}).get(node.format, {}))
         found = breaches(measured.get("metrics", {}), thresholds)
-        return {"metrics": measured.get("metrics", {}), "thresholds": thresholds, "breaches": found, "passed": not found}
+        card = {k: measured[k] for k in ("warnings", "notes") if measured.get(k)}  # what the build says the card must say
+        return {"metrics": measured.get("metrics", {}), "thresholds": thresholds, "breaches": found, "passed": not found, **card}
 
     def _gate(self, planned: PlannedPublish) -> dict[str, dict[str, Any]]:
         results = {n.format: self._verification(n, planned.options) for n in planned.plan.requested}
@@ -111,7 +112,15 @@ class ExecutePlan:
             )
         return results
 
-    def _publication(self, planned: PlannedPublish, node: PlanNode, location: str, verification: dict[str, Any]) -> Publication:
+    def _publication(
+        self,
+        planned: PlannedPublish,
+        node: PlanNode,
+        location: str,
+        verification: dict[str, Any],
+        siblings: tuple[tuple[str, str], ...] = (),
+        scheme: str = "dir",
+    ) -> Publication:
         plan = planned.plan
         source = self._workspace.path(node.spec.key)
         files = self._hasher.hash_tree(source, self._progress)
@@ -125,6 +134,10 @@ class ExecutePlan:
                 location=location,
                 manifest_key=node.spec.key,
                 verification=verification.get("metrics", {}),
+                siblings=siblings,
+                scheme=scheme,
+                warnings=tuple(verification.get("warnings", ())),
+                notes=tuple(verification.get("notes", ())),
             )
         )
         card_bytes = card.encode()
@@ -161,12 +174,16 @@ class ExecutePlan:
             published: list[str] = []
             skipped: list[str] = []
             for dest_text in dict.fromkeys(t.destination for t in planned.targets):
-                dest = parse_destination(dest_text)
+                dest = next((d for d in plan.destinations if str(d) == dest_text), None) or parse_destination(dest_text)
                 registry = self._registries[dest.scheme]
                 pending = [t for t in planned.targets if t.destination == dest_text and not t.up_to_date]
                 skipped += [t.location for t in planned.targets if t.destination == dest_text and t.up_to_date]
+                siblings = tuple((t.format, t.location) for t in planned.targets if t.destination == dest_text)
                 if pending:
-                    pubs = [self._publication(planned, plan.node(t.format), t.location, verification[t.format]) for t in pending]
+                    pubs = [
+                        self._publication(planned, plan.node(t.format), t.location, verification[t.format], siblings, dest.scheme)
+                        for t in pending
+                    ]
                     published += registry.publish(dest, pubs, self._progress)
         return PublishResult(planned=planned, artifacts=artifacts, published=tuple(published), skipped=tuple(skipped))
 

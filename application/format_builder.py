@@ -45,7 +45,12 @@ class FormatBuilder(Protocol):
         ...
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
-        """Preflight at plan time, in seconds: raise UserInputError if this cannot be built."""
+        """Preflight at plan time, in seconds: raise UserInputError if this cannot be built.
+
+        A builder may also define `preflight(checkpoint, base, params, services)`: a check that needs
+        a port (e.g. a converter's dry run). The plan runs it after every format's `check` passed,
+        before hashing inputs or building anything.
+        """
         ...
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate: ...

@@ -40,10 +40,12 @@ class FormatRegistry:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self._builders))
+        """The formats a user may request (internal ones are built only as inputs of others)."""
+        return tuple(sorted(n for n, b in self._builders.items() if not b.format.internal))
 
     @property
     def formats(self) -> Mapping[str, Format]:
+        """Every format, internal ones included (the plan needs them to expand the DAG)."""
         return {name: b.format for name, b in self._builders.items()}
 
     def get(self, name: str) -> FormatBuilder:

@@ -6,23 +6,29 @@ preflight error, before hours of work start.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.publish_request import PublishRequest, default_name
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
-from hubship.domain.destination import parse_destinations
+from hubship.domain.destination import Destination, parse_destination, parse_destinations
 from hubship.domain.errors import UserInputError
 from hubship.domain.plan import PublishPlan, build_plan, content_key, format_closure
+from hubship.domain.preflight import DiskDemand, check_disk, check_path_length
+from hubship.domain.training_method import method, parse_method
 from hubship.ports.checkpoint_reader import CheckpointReader
 from hubship.ports.file_hasher import FileHasher
 from hubship.ports.model_loader import ModelLoader
 from hubship.ports.progress import Progress
-from hubship.ports.registry import Registry
+from hubship.ports.registry import ChoosesFormats, Registry
 from hubship.ports.system_probe import SystemProbe
 from hubship.ports.workspace import Workspace
+
+WORKSPACE_FIX = "free space or pass --workspace on a bigger disk"
 
 
 @attrs.frozen(kw_only=True)
@@ -58,7 +64,9 @@ class PlanPublish:
         registries: dict[str, Registry],
         probe: SystemProbe,
         progress: Progress,
+        services: Mapping[str, Any] | None = None,
     ) -> None:
+        self._services = services or {}  # ports a format's `preflight` may use (e.g. a converter), made on first use
         self._reader = reader
         self._loader = loader
         self._hasher = hasher
@@ -88,17 +96,64 @@ class PlanPublish:
                     task.advance()
         return result
 
+    def _preflight(self, plan: PublishPlan, targets: tuple[Target, ...]) -> tuple[int, int]:
+        """Refuse a plan that cannot fit: disk for the workspace and each local destination, Windows path lengths.
+
+        A `dir:` destination on the workspace's disk costs no space: artifacts are hard-linked from the workspace.
+        Returns the workspace's (needed, free) bytes.
+        """
+        probe, root = self._probe, self._workspace.root
+        os_name, long_paths = probe.os_name(), probe.long_paths_supported()
+        check_path_length(
+            str(self._workspace.path(plan.source_key)), os_name=os_name, long_paths=long_paths, fix="pass a shorter --workspace"
+        )
+        volume = probe.volume_id(root)
+        needed, free = sum(n.estimate.size_bytes for n in plan.to_build), probe.free_disk_bytes(root)
+        demands = {"": DiskDemand(place=f"the workspace {root}", volume=volume, free_bytes=free, needed_bytes=needed, fix=WORKSPACE_FIX)}
+        for target in targets:
+            if parse_destination(target.destination).scheme != "dir":
+                continue
+            location = Path(target.location)
+            check_path_length(str(location), os_name=os_name, long_paths=long_paths, fix="publish to a shorter --to dir: path")
+            if target.up_to_date or probe.volume_id(location) == volume:
+                continue
+            known = demands.get(target.destination)
+            demands[target.destination] = DiskDemand(
+                place=f"destination {target.destination}",
+                volume=probe.volume_id(location),
+                free_bytes=probe.free_disk_bytes(location),
+                needed_bytes=(known.needed_bytes if known else 0) + plan.node(target.format).estimate.size_bytes,
+                fix="free space there or publish to another folder",
+            )
+        check_disk(demands.values())
+        return needed, free
+
+    def _chosen_formats(self, request: PublishRequest) -> dict[Destination, tuple[str, ...]]:
+        """The formats each destination picks itself (Ollama: its one GGUF); empty means the requested ones."""
+        chosen = {}
+        for dest in parse_destinations(request.destinations):
+            registry = self._registry(dest.scheme)
+            chosen[dest] = registry.formats_for(dest, request.merged_options()) if isinstance(registry, ChoosesFormats) else ()
+        return chosen
+
     def execute(self, request: PublishRequest) -> PlannedPublish:
-        fmt_names = self._formats.parse(request.formats)
-        destinations = parse_destinations(request.destinations)
+        chosen = self._chosen_formats(request)
+        requested = self._formats.parse(request.formats) if request.formats or not all(chosen.values()) else ()
+        fmt_names = tuple(dict.fromkeys([*(f for fs in chosen.values() for f in fs), *requested]))
+        destinations = tuple(  # each registry sees the publish's options and the formats it publishes
+            attrs.evolve(d, options={**request.merged_options(), "formats": fs or requested}) for d, fs in chosen.items()
+        )
         registries = {d: self._registry(d.scheme) for d in destinations}
         checkpoint = self._reader.read(Path(request.checkpoint), request.base)
+        if request.option("method"):  # --method wins over what the checkpoint's files say
+            checkpoint = attrs.evolve(checkpoint, training_method=parse_method(request.option("method")))
         self._workspace.prepare()
         base = self._loader.base_info(checkpoint.base)
         self._loader.check_compatible(checkpoint, base)
         for dest, registry in registries.items():
             registry.check(dest)
-        options = request.merged_options()
+        name = request.name or method(checkpoint.training_method).default_name(default_name(request.checkpoint))
+        options = {**request.merged_options(), "name": name}  # a format may write the name into its files
         formats = self._formats.formats
         params, estimates = {}, {}
         for fmt_name in format_closure(fmt_names, formats):
@@ -106,8 +161,11 @@ class PlanPublish:
             params[fmt_name] = builder.params(options, base)
             builder.check(checkpoint, base, params[fmt_name])
             estimates[fmt_name] = builder.estimate(checkpoint, base, params[fmt_name])
+        for fmt_name in params:  # checks that run a tool (seconds), once every quick check has passed
+            preflight = getattr(self._formats.get(fmt_name), "preflight", None)
+            if preflight is not None:
+                preflight(checkpoint, base, params[fmt_name], self._services)
         inputs = self._hash_inputs(checkpoint, base)
-        name = request.name or default_name(request.checkpoint)
         plan = build_plan(
             name=name,
             checkpoint=checkpoint.root,
@@ -130,14 +188,9 @@ class PlanPublish:
             )
             for dest, registry in registries.items()
             for node in plan.requested
+            if node.format in dest.options["formats"]
         )
-        disk_needed = sum(n.estimate.size_bytes for n in plan.to_build)
-        disk_free = self._probe.free_disk_bytes(self._workspace.root)
-        if disk_needed > disk_free:
-            raise UserInputError(
-                f"the plan needs {disk_needed / 1e9:.1f} GB in the workspace {self._workspace.root} but only"
-                f" {disk_free / 1e9:.1f} GB are free; free space or pass --workspace on a bigger disk"
-            )
+        disk_needed, disk_free = self._preflight(plan, targets)
         return PlannedPublish(
             plan=plan,
             checkpoint=checkpoint,

@@ -35,7 +35,7 @@ def default_name(checkpoint: str) -> str:
     """A publish name from the checkpoint folder (its parent's for `checkpoint-500` style folders)."""
     path = Path(checkpoint).resolve()
     stem = path.name
-    if re.fullmatch(r"checkpoint[-_]?\d+|final|adapter|output", stem, re.IGNORECASE) and path.parent.name:
+    if re.fullmatch(r"checkpoint[-_]?\d+|final|adapter|outputs?|trainer_output", stem, re.IGNORECASE) and path.parent.name:
         stem = path.parent.name
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "model"
     return cleaned[:96]

@@ -10,6 +10,18 @@ import attrs
 from hubship.domain.errors import UserInputError
 
 MERGEABLE_PEFT_TYPES = frozenset({"LORA"})
+# Files that make up a tokenizer and its chat template; all come from the checkpoint when it has any.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+    "chat_template.jinja",
+    "chat_template.json",
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -93,3 +105,5 @@ class BaseInfo:
     license: str | None = None
     tie_word_embeddings: bool = False
     vocab_size: int | None = None
+    largest_tensor_bytes: int = 0  # the biggest single weight, as stored: what a streaming step holds at once
+    num_layers: int | None = None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -16,10 +18,15 @@ _OLLAMA_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*(:[A-Za
 
 @attrs.frozen
 class Destination:
-    """A parsed destination. `target` is a path, a repo id or an Ollama model name."""
+    """A parsed destination. `target` is a path, a repo id or an Ollama model name.
+
+    `options` carries the publish's options (and `formats`, the requested format names) to the
+    registry; it takes no part in equality, so one destination is one destination whatever they are.
+    """
 
     scheme: str
     target: str
+    options: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False, kw_only=True)
 
     def __str__(self) -> str:
         return f"{self.scheme}:{self.target}"

@@ -17,7 +17,9 @@ class Format:
     """A format's static description.
 
     `builds_from` names the formats whose artifacts this one is built from (its DAG edges);
-    an empty tuple means it is built from the checkpoint and base directly.
+    an empty tuple means it is built from the checkpoint and base directly. An `internal` format
+    (e.g. the reference logits verification compares against) is built when another format needs
+    it, but is never requested by a user, listed or published.
     """
 
     name: str
@@ -26,6 +28,7 @@ class Format:
     builds_from: tuple[str, ...] = ()
     library_name: str = "transformers"
     tools: tuple[str, ...] = ()
+    internal: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not _NAME.match(self.name):

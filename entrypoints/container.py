@@ -18,8 +18,10 @@ from platformdirs import user_cache_dir
 from hubship.application.execute_plan import ExecutePlan
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.inspect_checkpoint import InspectCheckpoint
+from hubship.application.lazy_mapping import LazyMapping
 from hubship.application.plan_publish import PlanPublish
 from hubship.application.verify_publication import VerifyPublication
+from hubship.domain.backend import select_backend
 
 
 def _lazy(target: str) -> Callable[..., Any]:
@@ -36,21 +38,53 @@ def _lazy(target: str) -> Callable[..., Any]:
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
-    progress = providers.Singleton(_lazy("rich_progress:RichProgress"), quiet=config.quiet)
+    progress = providers.Singleton(_lazy("rich_progress:RichProgress"), quiet=config.quiet, events=config.progress_events)
     reader = providers.Singleton(_lazy("safetensors_checkpoint_reader:SafetensorsCheckpointReader"))
     loader = providers.Singleton(_lazy("hf_transformers_loader:HfTransformersLoader"))
-    merger = providers.Singleton(_lazy("peft_merger:PeftMerger"))
+    hf_merger = providers.Singleton(_lazy("streaming_merger:StreamingMerger"))  # peft_merger:PeftMerger is the reference
     saver = providers.Singleton(_lazy("local_file_saver:LocalFileSaver"))
     workspace = providers.Singleton(_lazy("local_dir_workspace:LocalDirWorkspace"), root=config.workspace)
     hasher = providers.Singleton(_lazy("sha256_file_hasher:Sha256FileHasher"), cache_file=config.hash_cache)
     probe = providers.Singleton(_lazy("platform_system_probe:PlatformSystemProbe"))
+    backend = providers.Singleton(
+        select_backend, config.backend, nvidia_gpu=probe.provided.has_nvidia_gpu.call(), installed=probe.provided.tool_versions.call()
+    )
+    unsloth_merger = providers.Singleton(_lazy("unsloth_merger:UnslothMerger"))
+    merger = providers.Selector(backend, hf=hf_merger, unsloth=unsloth_merger)
     renderer = providers.Singleton(_lazy("hf_card_renderer:HfCardRenderer"))
     demo_factory = providers.Singleton(_lazy("hf_demo_checkpoint:HfDemoCheckpointFactory"))
     formats = providers.Singleton(FormatRegistry.from_entry_points)
+    converter = providers.Singleton(_lazy("llama_cpp_converter:LlamaCppConverter"))
+    gguf_quantizer = providers.Singleton(_lazy("llama_cpp_quantizer:LlamaCppQuantizer"))
+    gguf_verifier = providers.Singleton(_lazy("llama_cpp_gguf_verifier:LlamaCppGgufVerifier"))
+    verifier = providers.Singleton(_lazy("torch_logits_verifier:TorchLogitsVerifier"))
+    quantizer = providers.Singleton(_lazy("bnb_quantizer:BnbQuantizer"))
 
     dir_registry = providers.Singleton(_lazy("local_dir_registry:LocalDirRegistry"))
-    registries = providers.Dict(dir=dir_registry)
-    services = providers.Dict(merger=merger, saver=saver, loader=loader, probe=probe)
+    hf_registry = providers.Singleton(_lazy("hf_hub_registry:HfHubRegistry"))
+    ollama_registry = providers.Singleton(_lazy("ollama_registry:OllamaRegistry"), fallback=dir_registry)
+    registries = providers.Factory(
+        LazyMapping, providers.Dict(dir=dir_registry.provider, hf=hf_registry.provider, ollama=ollama_registry.provider)
+    )
+    chat_renderer = providers.Singleton(_lazy("jinja_chat_renderer:JinjaChatRenderer"))
+    go_templates = providers.Singleton(_lazy("go_template_checker:GoTemplateChecker"), cache_dir=config.workspace)
+    # every port a format may use, each imported and made only when a step first asks for it
+    services = providers.Factory(
+        LazyMapping,
+        providers.Dict(
+            merger=merger.provider,
+            saver=saver.provider,
+            loader=loader.provider,
+            probe=probe.provider,
+            converter=converter.provider,
+            gguf_quantizer=gguf_quantizer.provider,
+            gguf_verifier=gguf_verifier.provider,
+            verifier=verifier.provider,
+            quantizer=quantizer.provider,
+            chat_renderer=chat_renderer.provider,
+            go_templates=go_templates.provider,
+        ),
+    )
 
     inspect_checkpoint = providers.Factory(InspectCheckpoint, reader=reader, loader=loader)
     plan_publish = providers.Factory(
@@ -63,6 +97,7 @@ class Container(containers.DeclarativeContainer):
         registries=registries,
         probe=probe,
         progress=progress,
+        services=services,
     )
     execute_plan = providers.Factory(
         ExecutePlan,
@@ -84,7 +119,12 @@ def default_workspace() -> Path:
 
 def create_container(settings: Mapping[str, Any] | None = None) -> Container:
     """A container configured from defaults, the environment, then `settings` (CLI flags win)."""
-    values: dict[str, Any] = {"quiet": False, "workspace": None}
+    values: dict[str, Any] = {
+        "quiet": False,
+        "workspace": None,
+        "backend": "auto",
+        "progress_events": os.environ.get("HUBSHIP_PROGRESS_EVENTS") or None,
+    }
     values.update({k: v for k, v in (settings or {}).items() if v is not None})
     workspace = Path(values["workspace"] or default_workspace()).expanduser()
     values["workspace"] = workspace

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -12,6 +13,7 @@ from rich.table import Table
 from hubship.application.execute_plan import PublishResult
 from hubship.application.inspect_checkpoint import Inspection
 from hubship.application.plan_publish import PlannedPublish
+from hubship.application.settings import DEFAULT, FLAG, Setting
 from hubship.application.verify_publication import VerifyReport
 
 out = Console(soft_wrap=True)
@@ -56,6 +58,36 @@ def plan_data(planned: PlannedPublish) -> dict[str, Any]:
     }
 
 
+def settings_data(settings: Mapping[str, Setting], resolved: Mapping[str, Any]) -> dict[str, Any]:
+    """{option: {value, origin[, resolved]}}: the effective settings and where each came from."""
+    data: dict[str, Any] = {}
+    for name, setting in sorted(settings.items()):
+        data[name] = {"value": setting.value, "origin": setting.origin}
+        if name in resolved and resolved[name] != setting.value:
+            data[name]["resolved"] = resolved[name]
+    return data
+
+
+def show_settings(settings: Mapping[str, Setting], resolved: Mapping[str, Any]) -> None:
+    data = settings_data(settings, resolved)
+    files = sorted({item["origin"] for item in data.values()} - {FLAG, DEFAULT})
+    table = Table("setting", "value", "from", title="settings")
+    for name, item in data.items():
+        value = "-" if item["value"] in (None, [], ()) else item["value"]
+        value = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        shown = f"{value} (uses {item['resolved']})" if "resolved" in item else value
+        table.add_row(name, shown, item["origin"] if item["origin"] in (FLAG, DEFAULT) else "config")
+    out.print(table)
+    out.print(f"config: {files[0]}" if files else "config: none (no hubship.toml in the checkpoint folder or here)", highlight=False)
+
+
+def _built_from(builds_from: tuple[str, ...]) -> str:
+    """What a node is made of; the probe reference it is checked against is shown apart."""
+    sources = [d for d in builds_from if d != "reference-logits"] or ["checkpoint + base"]
+    checked = " (checked against reference-logits)" if "reference-logits" in builds_from else ""
+    return ", ".join(sources) + checked
+
+
 def show_plan(planned: PlannedPublish) -> None:
     plan = planned.plan
     out.print(f"[bold]plan[/bold] {plan.name}: {planned.checkpoint.peft_type} adapter from {plan.checkpoint}")
@@ -66,7 +98,7 @@ def show_plan(planned: PlannedPublish) -> None:
         name = n.format if n.requested else f"{n.format} (intermediate)"
         table.add_row(
             name,
-            ", ".join(n.builds_from) or "checkpoint + base",
+            _built_from(n.builds_from),
             n.spec.key[:12],
             _gb(n.estimate.size_bytes),
             _gb(n.estimate.peak_memory_bytes),
@@ -81,6 +113,8 @@ def show_plan(planned: PlannedPublish) -> None:
         f"needs {_gb(planned.disk_needed_bytes)} disk (free {_gb(planned.disk_free_bytes)}),"
         f" {_gb(planned.memory_needed_bytes)} memory (free {_gb(planned.memory_free_bytes)})"
     )
+    if planned.memory_free_bytes and planned.memory_needed_bytes > planned.memory_free_bytes:
+        out.print("[yellow]warning:[/yellow] the largest step may need more memory than is free now; it may swap or be killed")
 
 
 def result_data(result: PublishResult) -> dict[str, Any]:

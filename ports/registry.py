@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from hubship.domain.destination import Destination
 from hubship.domain.publication import Publication
@@ -30,4 +30,17 @@ class Registry(Protocol):
 
     def publish(self, destination: Destination, publications: Sequence[Publication], progress: Progress) -> list[str]:
         """Publish every publication; returns their locations."""
+        ...
+
+
+@runtime_checkable
+class ChoosesFormats(Protocol):
+    """A registry that publishes formats of its own choosing (Ollama: one GGUF, packaged with a Modelfile).
+
+    The plan adds them even when not requested, and publishes only them there; when every destination
+    chooses, no `--format` is needed.
+    """
+
+    def formats_for(self, destination: Destination, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The format names to build and publish at `destination`; raise UserInputError on a bad option."""
         ...

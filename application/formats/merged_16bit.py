@@ -1,4 +1,9 @@
-"""Format `merged-16bit`: base + adapter merged into one model, as safetensors in the base's dtype."""
+"""Format `merged-16bit`: base + adapter merged into one model, as safetensors in the base's dtype.
+
+Built by the Merger port (streaming: bounded memory), then verified against `reference-logits`:
+max abs diff and mean KL of the probe's logits, against per-dtype default thresholds
+(docs/formats-quality.md). With `--verify off` the reference is empty and the check is skipped.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,50 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
+from hubship.application.formats.reference_logits import streamed_forward_bytes, write_verification
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
+COPY_BUFFER = 16 * 1024 * 1024
+# Rounding W + dW once to the output dtype is all a correct merge changes; a broken one (lost scaling,
+# stale tied head) gives KL of 1e-2 and more. max_abs_diff is a coarse guard, mean_kl the sharp one.
+THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
+    "fp32": {"max_abs_diff": {"max": 1e-3}, "mean_kl": {"max": 1e-6}},
+    "fp16": {"max_abs_diff": {"max": 0.25}, "mean_kl": {"max": 1e-4}},
+    "bf16": {"max_abs_diff": {"max": 1.0}, "mean_kl": {"max": 1e-3}},
+}
+METRICS = ("max_abs_diff", "mean_kl")
+# Adapter settings whose trained model is not "base + a LoRA delta", so no merged model can equal it.
+UNMERGEABLE: tuple[tuple[str, str], ...] = (
+    ("alora_invocation_tokens", "an activated LoRA (aLoRA) acts only after its invocation tokens"),
+    ("layer_replication", "layer_replication changes the model's depth"),
+    ("target_parameters", "LoRA on raw parameters (target_parameters)"),
+    ("trainable_token_indices", "trainable tokens (trainable_token_indices)"),
+    ("use_qalora", "QA-LoRA pools the inputs of a GPTQ model"),
+    ("velora_config", "the VeLoRA variant"),
+    ("monteclora_config", "the MonteCLoRA variant"),
+    ("use_bdlora", "the block-diagonal BD-LoRA variant"),
+    ("arrow_config", "Arrow routing between adapters"),
+    ("kasa_config", "the KaSA variant, which truncates the base's singular values"),
+)
+BASE_CHANGING_INITS = ("pissa", "olora", "corda", "loftq", "lora_ga", "mica")
+
+
+def unmergeable_reason(config: Mapping[str, Any]) -> str | None:
+    """Why an adapter cannot be merged exactly, in a few words; None when it can."""
+    peft_type = str(config.get("peft_type", "LORA")).upper()
+    if peft_type != "LORA":
+        return f"a {peft_type} adapter"
+    for key, reason in UNMERGEABLE:
+        if config.get(key):
+            return reason
+    init = str(config.get("init_lora_weights", True)).lower()
+    if init.startswith(BASE_CHANGING_INITS):
+        return f"init_lora_weights={init} trains against a modified base (convert it to a plain LoRA first)"
+    return None
 
 
 class Merged16bitFormat:
@@ -19,6 +62,7 @@ class Merged16bitFormat:
         name="merged-16bit",
         relation="merge",
         description="The model with its LoRA adapter merged in",
+        builds_from=("reference-logits",),
         library_name="transformers",
         tools=("torch", "transformers", "peft", "safetensors"),
     )
@@ -30,12 +74,15 @@ class Merged16bitFormat:
         return {"dtype": dtype, "max_shard_size": int(options.get("max_shard_size") or 5 * 1000**3)}
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
-        if not checkpoint.mergeable:
-            raise UserInputError(f"a {checkpoint.peft_type} adapter cannot be merged into its base; publish it with --format lora")
+        reason = unmergeable_reason(checkpoint.adapter_config)
+        if reason:
+            raise UserInputError(f"{reason} cannot be merged into its base model; publish it with --format lora")
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = base.parameter_bytes * DTYPE_BYTES[params["dtype"]] // max(DTYPE_BYTES.get(base.dtype, 2), 1)
-        return Estimate(size_bytes=size, peak_memory_bytes=size)
+        widen = 4 // DTYPE_BYTES.get(base.dtype, 2)
+        merge = 3 * base.largest_tensor_bytes * widen + COPY_BUFFER  # a weight read, in fp32 (summed in place), cast
+        return Estimate(size_bytes=size, peak_memory_bytes=max(merge, streamed_forward_bytes(base)))
 
     def build(self, ctx: BuildContext) -> None:
         ctx.service("merger").merge(
@@ -47,6 +94,7 @@ class Merged16bitFormat:
             progress=ctx.progress,
         )
         ctx.service("saver").save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)
+        write_verification(ctx, METRICS, THRESHOLDS[ctx.params["dtype"]])
 
     def usage(self, repo_or_path: str) -> str:
         return (

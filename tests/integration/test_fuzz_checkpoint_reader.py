@@ -60,3 +60,29 @@ def test_reader_never_crashes(config, weight_bytes, with_weights):
             assert "\n" not in exc.message and exc.message
             return
         assert checkpoint.adapter_weights == "adapter_model.safetensors" and checkpoint.adapter_bytes > 8
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.floats(width=32), min_size=1, max_size=16), st.sampled_from(["F32", "F16"]))
+def test_reader_refuses_exactly_the_adapters_holding_nan_or_inf(values, dtype):
+    import math
+
+    import numpy as np
+
+    array = np.array(values, dtype=np.float32 if dtype == "F32" else np.float16)  # float16 may overflow to inf
+    header = {"w": {"dtype": dtype, "shape": [len(values)], "data_offsets": [0, array.nbytes]}}
+    with tempfile.TemporaryDirectory() as tmp:
+        _read_one(Path(tmp), header, array, all(math.isfinite(float(v)) for v in array))
+
+
+def _read_one(tmp: Path, header: dict, array, finite: bool) -> None:
+    root = tmp / "ckpt"
+    root.mkdir()
+    (root / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+    (root / "adapter_model.safetensors").write_bytes(safetensors_bytes(header, array.tobytes()))
+    try:
+        SafetensorsCheckpointReader().read(root, base=str(tmp / "base"))
+    except UserInputError as exc:
+        assert not finite and "NaN or infinite" in exc.message
+        return
+    assert finite

@@ -11,6 +11,7 @@ from dependency_injector import providers
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.formats.lora import LoraFormat
 from hubship.application.formats.merged_16bit import Merged16bitFormat
+from hubship.application.formats.reference_logits import ReferenceLogitsFormat
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.errors import QualityGateFailed
 from tests.fakes.checkpoint import FakeCheckpointReader, FakeModelLoader, FakeSaver
@@ -28,7 +29,9 @@ def fakes(container, tmp_path: Path):
     container.merger.override(providers.Object(merger))
     container.saver.override(providers.Object(FakeSaver()))
     container.progress.override(providers.Object(FakeProgress()))
-    container.formats.override(providers.Object(FormatRegistry([LoraFormat(), Merged16bitFormat(), quant_a, quant_b])))
+    container.formats.override(
+        providers.Object(FormatRegistry([LoraFormat(), ReferenceLogitsFormat(), Merged16bitFormat(), quant_a, quant_b]))
+    )
     return merger, quant_a, quant_b
 
 
@@ -37,7 +40,7 @@ def request(tmp_path: Path, formats: str, **options) -> PublishRequest:
         checkpoint=str(tmp_path / "run" / "checkpoint-10"),
         formats=(formats,),
         destinations=(f"dir:{tmp_path / 'out'}",),
-        options=options,
+        options={"verify": "off", **options},  # the fakes hold no model to measure
     )
 
 
@@ -45,8 +48,8 @@ def test_one_merge_feeds_every_format_and_a_rerun_rebuilds_nothing(container, fa
     merger, quant_a, _ = fakes
     result = container.execute_plan().execute(request(tmp_path, "quant-a,merged-16bit,lora"))
     assert merger.calls == 1
-    assert {a.format for a in result.artifacts} == {"lora", "merged-16bit", "quant-a"}
-    assert sorted(p.name for p in (tmp_path / "out" / "run").iterdir()) == ["lora", "merged-16bit", "quant-a"]
+    assert {a.format for a in result.artifacts} == {"reference-logits", "lora", "merged-16bit", "quant-a"}
+    assert sorted(p.name for p in (tmp_path / "out" / "run-sft").iterdir()) == ["lora", "merged-16bit", "quant-a"]
 
     again = container.execute_plan().execute(request(tmp_path, "quant-a,merged-16bit,lora"))
     assert merger.calls == 1 and quant_a.builds == 1
@@ -57,7 +60,7 @@ def test_one_merge_feeds_every_format_and_a_rerun_rebuilds_nothing(container, fa
 
 def test_manifest_lists_every_file_and_the_lineage(container, fakes, tmp_path):
     container.execute_plan().execute(request(tmp_path, "quant-a"))
-    folder = tmp_path / "out" / "run" / "quant-a"
+    folder = tmp_path / "out" / "run-sft" / "quant-a"
     manifest = json.loads((folder / "manifest.json").read_text())
     assert {f["path"] for f in manifest["files"]} == {"quant.bin", "README.md"}
     assert set(manifest["built_from"]) == {"merged-16bit"}
@@ -71,16 +74,18 @@ def test_quality_gate_blocks_publishing_unless_accepted(container, fakes, tmp_pa
     assert not (tmp_path / "out").exists()
 
     container.execute_plan().execute(request(tmp_path, "quant-b,lora", accept_quality_loss=True))
-    manifest = json.loads((tmp_path / "out" / "run" / "quant-b" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / "run-sft" / "quant-b" / "manifest.json").read_text())
     assert manifest["verification"]["metrics"] == {"kl": 0.5} and manifest["verification"]["passed"] is False
-    assert "| kl | 0.5 |" in (tmp_path / "out" / "run" / "quant-b" / "README.md").read_text()
+    assert "| kl | 0.5 |" in (tmp_path / "out" / "run-sft" / "quant-b" / "README.md").read_text()
 
 
 def test_a_failed_build_leaves_no_partial_artifact(container, fakes, tmp_path):
-    container.formats.override(providers.Object(FormatRegistry([Merged16bitFormat(), FakeQuantFormat("quant-a", fail=True)])))
+    container.formats.override(
+        providers.Object(FormatRegistry([ReferenceLogitsFormat(), Merged16bitFormat(), FakeQuantFormat("quant-a", fail=True)]))
+    )
     with pytest.raises(RuntimeError, match="quantizer crashed"):
         container.execute_plan().execute(request(tmp_path, "quant-a"))
     workspace = tmp_path / "workspace"
     assert list((workspace / "tmp").iterdir()) == []
-    assert len(list((workspace / "artifacts").iterdir())) == 1  # the finished merge is kept for the re-run
+    assert len(list((workspace / "artifacts").iterdir())) == 2  # the finished (empty) reference and merge is kept for the re-run
     assert not (tmp_path / "out").exists()

@@ -27,7 +27,6 @@ from typing import Any, BinaryIO
 import attrs
 import torch
 from accelerate import init_empty_weights
-from peft.utils.other import get_pattern_key
 from transformers import AutoConfig, AutoModelForCausalLM
 from transformers.pytorch_utils import Conv1D
 
@@ -151,10 +150,19 @@ def _base_tensors(base_dir: Path, files: Iterable[str]) -> dict[str, Stored]:
     return dict(sorted(found.items(), key=lambda item: (str(item[1].path), item[1].start)))
 
 
+def pattern_value(pattern: dict[str, Any], module: str, default: Any) -> Any:
+    """The value of the first key of a rank_pattern / alpha_pattern matching `module`, as peft matches them
+    (`peft.utils.other.get_pattern_key`: the key is a regex for the name's tail). Not imported from peft, whose
+    import alone takes seconds that a merge does not otherwise spend."""
+    for key in pattern:
+        if re.match(rf"(.*\.)?({key})$", module):
+            return pattern[key]
+    return default
+
+
 def _scaling(config: dict[str, Any], module: str, rank: int) -> float:
-    rank_pattern, alpha_pattern = config.get("rank_pattern") or {}, config.get("alpha_pattern") or {}
-    r = rank_pattern.get(get_pattern_key(rank_pattern.keys(), module), config.get("r", 8))
-    alpha = alpha_pattern.get(get_pattern_key(alpha_pattern.keys(), module), config.get("lora_alpha", 8))
+    r = pattern_value(config.get("rank_pattern") or {}, module, config.get("r", 8))
+    alpha = pattern_value(config.get("alpha_pattern") or {}, module, config.get("lora_alpha", 8))
     if int(r) != rank:
         raise UserInputError(f"adapter_config.json gives {module} rank {r} but its weights have rank {rank}; re-save the adapter")
     return float(alpha) / (math.sqrt(rank) if config.get("use_rslora") else rank)

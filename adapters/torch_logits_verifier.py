@@ -25,8 +25,6 @@ from typing import Any
 
 import torch
 from accelerate import init_empty_weights
-from peft import PeftModel
-from peft.tuners.tuners_utils import BaseTunerLayer
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
@@ -265,6 +263,8 @@ class _StreamedWeights:
 @contextlib.contextmanager
 def _adapter_kept_where_loaded() -> Iterator[None]:
     """peft moves a loaded adapter to its base layer's device; with the base on meta that would drop the adapter's values."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
     original = BaseTunerLayer._move_adapter_to_device_of_base_layer
     BaseTunerLayer._move_adapter_to_device_of_base_layer = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
     try:
@@ -275,6 +275,8 @@ def _adapter_kept_where_loaded() -> Iterator[None]:
 
 def _peft_model(skeleton: nn.Module, checkpoint: Checkpoint) -> nn.Module:
     """The base skeleton with the adapter, as peft runs it unmerged: adapter weights real, base weights still on meta."""
+    from peft import PeftModel  # imported when used: peft's import takes seconds a publish with --verify off skips
+
     with _adapter_kept_where_loaded():
         model = PeftModel.from_pretrained(skeleton, checkpoint.root, low_cpu_mem_usage=True).eval()
     missing = [n for n, p in model.named_parameters() if p.device.type == "meta" and _ADAPTER_PART.search(n)]

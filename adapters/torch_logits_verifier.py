@@ -55,7 +55,6 @@ PROBE_CHAT = (
 _ADAPTER_PREFIX = "base_model.model."
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
 _WRAPPERS = re.compile(r"\.(base_layer|original_module)(?=\.)")
-_ADAPTER_PART = re.compile(r"\.(lora_[A-Za-z_]+|modules_to_save)\.")
 _SAVED_MODULE = re.compile(r"\.(base_layer|modules_to_save(\.[^.]+)?)(?=\.weight$)")
 
 
@@ -177,10 +176,12 @@ class _StreamedWeights:
         prefix: str,
         progress_task: Any,
         *,
+        adapter: tuple[Path, dict[str, str]] | None = None,
         slab: int = SLAB_ELEMENTS,
         big_leaf_bytes: int = BIG_LEAF_BYTES,
     ) -> None:
         self._where = _file_keys(files)
+        self._adapter_file, self._adapter_keys = adapter or (Path(), {})
         self._slab = slab
         self._aliases = aliases
         self._prefix = prefix
@@ -203,6 +204,8 @@ class _StreamedWeights:
             self._handles.append(module.register_forward_hook(self._unloader(slots)))
 
     def _located(self, name: str) -> tuple[Path, str]:
+        if name in self._adapter_keys:
+            return self._adapter_file, self._adapter_keys[name]
         plain = _WRAPPERS.sub("", name.removeprefix(self._prefix))
         for candidate in (plain, *self._aliases.get(plain, ())):
             if candidate in self._where:
@@ -273,16 +276,38 @@ def _adapter_kept_where_loaded() -> Iterator[None]:
         BaseTunerLayer._move_adapter_to_device_of_base_layer = original  # type: ignore[method-assign]
 
 
-def _peft_model(skeleton: nn.Module, checkpoint: Checkpoint) -> nn.Module:
-    """The base skeleton with the adapter, as peft runs it unmerged: adapter weights real, base weights still on meta."""
-    from peft import PeftModel  # imported when used: peft's import takes seconds a publish with --verify off skips
+def _peft_model(skeleton: nn.Module, checkpoint: Checkpoint) -> tuple[nn.Module, dict[str, str]]:
+    """The base skeleton wrapped by peft as it runs the adapter unmerged, every weight still on meta, and where each
+    adapter weight lies in the adapter file.
 
+    peft itself maps the file's keys to its parameters: it is handed stand-ins (the right shape, one element of
+    storage each) instead of the values, and each parameter is then matched to the stand-in it received. So no
+    adapter weight is loaded up front; they are read block by block like the base's (an adapter can be large:
+    full embeddings for added tokens, modules_to_save)."""
+    from peft import PeftConfig, get_peft_model  # imported when used: peft's import takes seconds --verify off skips
+    from peft.utils import set_peft_model_state_dict
+
+    config = PeftConfig.from_pretrained(checkpoint.root)
+    config.inference_mode = True
+    with safe_open(str(Path(checkpoint.root) / checkpoint.adapter_weights), framework="pt") as f:
+        stand_ins = {key: torch.zeros(()).expand(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
     with _adapter_kept_where_loaded():
-        model = PeftModel.from_pretrained(skeleton, checkpoint.root, low_cpu_mem_usage=True).eval()
-    missing = [n for n, p in model.named_parameters() if p.device.type == "meta" and _ADAPTER_PART.search(n)]
-    if missing:
-        raise PublishError(f"peft left adapter weight {missing[0]} unloaded; this peft version is not supported")
-    return model
+        model = get_peft_model(skeleton, config, low_cpu_mem_usage=True).eval()
+        set_peft_model_state_dict(model, stand_ins, low_cpu_mem_usage=True)
+    by_storage = {tensor.data_ptr(): key for key, tensor in stand_ins.items()}
+    where = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        if param.device.type != "meta" and param.data_ptr() in by_storage:
+            where[name] = by_storage[param.data_ptr()]
+            owner, _, attr = name.rpartition(".")
+            module = model.get_submodule(owner)
+            module._parameters[attr] = nn.Parameter(param.to("meta"), requires_grad=False)
+    loaded = {n for n, p in model.named_parameters(remove_duplicate=False) if p.device.type != "meta"}
+    if loaded:
+        raise PublishError(
+            f"peft gave {sorted(loaded)[0]} a value hubship cannot trace to the adapter file; this peft version is not supported"
+        )
+    return model, where
 
 
 def _spare_threads() -> int:
@@ -374,8 +399,9 @@ class TorchLogitsVerifier:
             vocab = _adapter_vocab(checkpoint, skeleton)
             if vocab:
                 skeleton = _skeleton(base_dir, vocab)
-            model = _peft_model(skeleton, checkpoint)
-            logits = self._run(model, _weight_files(base_dir), aliases, _ADAPTER_PREFIX, ids, progress, "reference logits")
+            model, adapter_keys = _peft_model(skeleton, checkpoint)
+            adapter = (Path(checkpoint.root) / checkpoint.adapter_weights, adapter_keys)
+            logits = self._run(model, _weight_files(base_dir), aliases, _ADAPTER_PREFIX, ids, progress, "reference logits", adapter)
             del model, skeleton
         _release_freed_memory(collect=True)
         out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -390,9 +416,10 @@ class TorchLogitsVerifier:
         ids: torch.Tensor,
         progress: Progress,
         what: str,
+        adapter: tuple[Path, dict[str, str]] | None = None,
     ) -> torch.Tensor:
         with progress.task(what, total=len(_blocks(model)), unit="blocks") as task:
-            hooks = _StreamedWeights(model, files, aliases, prefix, task, slab=self._slab, big_leaf_bytes=self._big_leaf)
+            hooks = _StreamedWeights(model, files, aliases, prefix, task, adapter=adapter, slab=self._slab, big_leaf_bytes=self._big_leaf)
             try:
                 return _forward(model, ids)
             finally:

@@ -82,10 +82,8 @@ def show_settings(settings: Mapping[str, Setting], resolved: Mapping[str, Any]) 
 
 
 def _built_from(builds_from: tuple[str, ...]) -> str:
-    """What a node is made of; the probe reference it is checked against is shown apart."""
-    sources = [d for d in builds_from if d != "reference-logits"] or ["checkpoint + base"]
-    checked = " (checked against reference-logits)" if "reference-logits" in builds_from else ""
-    return ", ".join(sources) + checked
+    """What a node is made of (the reference it is checked against is in --json's builds_from)."""
+    return ", ".join(d for d in builds_from if d != "reference-logits") or "checkpoint + base"
 
 
 def show_plan(planned: PlannedPublish) -> None:

@@ -10,15 +10,12 @@ import socket
 from pathlib import Path
 
 import pytest
-from dependency_injector import providers
 
-from hubship.adapters.hf_hub_registry import HfHubRegistry
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.destination import Destination
 from hubship.domain.errors import HubshipError, PublishError, UserInputError
 from hubship.domain.manifest import FileEntry, Manifest
 from hubship.domain.publication import Publication
-from hubship.entrypoints.container import create_container
 from tests.fakes.progress import FakeProgress
 from tests.support import hub_fixtures
 from tests.support.hub_fixtures import ALICE_TOKEN
@@ -28,13 +25,7 @@ hub, hub_env = hub_fixtures.hub, hub_fixtures.hub_env  # the module's fixtures
 WRONG_TOKEN = "hf_" + "WrongToken" * 4
 
 
-@pytest.fixture(scope="module")
-def container(hub_env, tmp_path_factory):
-    made = create_container({"workspace": tmp_path_factory.mktemp("workspace"), "quiet": True})
-    made.hf_registry.override(providers.Singleton(HfHubRegistry, backoff_seconds=0.0))
-    made.progress.override(providers.Singleton(FakeProgress))
-    yield made
-    made.reset_override()
+container = hub_fixtures.hub_container  # a module-scoped container publishing to the stand-in Hub
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dependency_injector import providers
 
-from hubship.adapters.hf_hub_registry import HfHubRegistry
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.destination import Destination
 from hubship.domain.manifest import Manifest
 from hubship.domain.publication import Publication
-from hubship.entrypoints.container import create_container
 from tests.fakes.progress import FakeProgress
 from tests.support import hub_fixtures
 from tests.support.hub_fixtures import BASE_REPO, changed_paths, check_against_manifest, download, host_base, lfs_objects, sha256_of
@@ -29,13 +26,7 @@ pytestmark = pytest.mark.slow
 BOTH = ("lora", "merged-16bit")
 
 
-@pytest.fixture(scope="module")
-def container(hub_env, tmp_path_factory):
-    made = create_container({"workspace": tmp_path_factory.mktemp("workspace"), "quiet": True})
-    made.hf_registry.override(providers.Singleton(HfHubRegistry, backoff_seconds=0.0))
-    made.progress.override(providers.Singleton(FakeProgress))
-    yield made
-    made.reset_override()
+container = hub_fixtures.hub_container  # a module-scoped container publishing to the stand-in Hub
 
 
 @pytest.fixture(scope="module")

@@ -8,26 +8,16 @@ tests/integration/test_hf_hub_errors.py; this adds connections that die mid-requ
 from __future__ import annotations
 
 import pytest
-from dependency_injector import providers
 
-from hubship.adapters.hf_hub_registry import HfHubRegistry
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.errors import HubshipError
-from hubship.entrypoints.container import create_container
-from tests.fakes.progress import FakeProgress
 from tests.support import hub_fixtures
 from tests.support.hub_fixtures import ALICE_TOKEN, check_against_manifest, download
 
 hub_env = hub_fixtures.hub_env  # `hub` comes from tests/reliability/conftest.py
 
 
-@pytest.fixture(scope="module")
-def container(hub_env, tmp_path_factory):
-    made = create_container({"workspace": tmp_path_factory.mktemp("workspace"), "quiet": True})
-    made.hf_registry.override(providers.Singleton(HfHubRegistry, backoff_seconds=0.0))
-    made.progress.override(providers.Singleton(FakeProgress))
-    yield made
-    made.reset_override()
+container = hub_fixtures.hub_container  # a module-scoped container publishing to the stand-in Hub
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 
+from hubship.adapters.hf_hub_registry import HfHubRegistry
+from hubship.entrypoints.container import create_container
+from tests.fakes.progress import FakeProgress
 from tests.support.hub_server import HubServer
 
 ALICE_TOKEN = "hf_" + "AliceWritesModels" * 2  # 34 letters: the Hub's token format
@@ -119,3 +123,13 @@ def changed_paths(server: HubServer, repo_id: str, commit: dict[str, Any]) -> se
 def lfs_objects(server: HubServer, repo_id: str, revision: str = "main") -> set[str]:
     """The sha256 of every LFS file in the repo at `revision`."""
     return {e["sha256"] for e in server.files(repo_id, revision).values() if e["lfs"]}
+
+
+@pytest.fixture(scope="module")
+def hub_container(hub_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A container publishing to the stand-in Hub with no retry back-off and no progress bars."""
+    made = create_container({"workspace": tmp_path_factory.mktemp("workspace"), "quiet": True})
+    made.hf_registry.override(providers.Singleton(HfHubRegistry, backoff_seconds=0.0))
+    made.progress.override(providers.Singleton(FakeProgress))
+    yield made
+    made.reset_override()

@@ -2,10 +2,11 @@
 
 Memory stays bounded whatever the model's size: the model is built on the meta device, and the
 weights of one block (a decoder layer, the embeddings, the head) are read from the safetensors
-files just before the block runs and dropped right after. The probe passes once, so every weight
-is read once: as fast as loading the model, with a peak of about one block in fp32 plus the
-activations. Everything runs in fp32, so a comparison measures the artifact, not the arithmetic.
-A bitsandbytes 4-bit artifact is loaded whole (it is a quarter of the 16-bit size).
+files (the base's and the adapter's) just before the block runs and dropped right after; a big
+embedding or output head runs slab by slab. The probe passes once, so every weight is read once:
+as fast as loading the model, with a peak of about one layer in fp32 plus the logits. Everything
+runs in fp32, so a comparison measures the artifact, not the arithmetic. A bitsandbytes 4-bit
+artifact is loaded whole (it is a quarter of the 16-bit size). Design: docs/adr/004.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import gc
 import json
 import math
@@ -34,7 +36,7 @@ from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.ports.progress import Progress
 
-MAX_PROBE_TOKENS = 320
+MAX_PROBE_TOKENS = 256
 SLAB_ELEMENTS = 4 * 1024 * 1024  # rows converted at once when a weight is read
 BIG_LEAF_BYTES = 32 * 1024 * 1024  # a Linear/Embedding this big in fp32 runs slab by slab
 TIE_NATS = 0.1  # the reference's top token and the artifact's pick differ by less: a near-tie
@@ -47,13 +49,22 @@ PROBE_SENTENCES = (
     "Fine-tuning adapts a pretrained network to a narrower task with little data.",
     "Prices rose 3.5% in March, while wages grew by only 1.2 percent.",
     "She asked whether the library opens at nine o'clock on Sundays.",
+    'for i in range(10):\n    if i % 3 == 0:\n        print(f"{i} is divisible by three")\n',
+    "Der schnelle braune Fuchs springt über den faulen Hund, und niemand weiß warum.",
+    "El modelo ajustado responde en español cuando la pregunta llega en español.",
+    "Water boils at 100 degrees Celsius at sea level, but at lower temperatures on a mountain.",
+    "Please summarise the meeting notes in three bullet points and send them to the team by Friday.",
+    "SELECT name, COUNT(*) FROM orders WHERE total > 250 GROUP BY name ORDER BY 2 DESC;",
+    "The committee postponed its decision, citing incomplete data and a pending legal review.",
+    "Once upon a time, in a village by the sea, there lived an old fisherman and his curious granddaughter.",
+    "Photosynthesis turns light, water and carbon dioxide into glucose and oxygen.",
+    "Error: connection refused (errno 111); retrying in 5 seconds...",
 )
 PROBE_CHAT = (
     {"role": "user", "content": "What is the capital of France? Answer in one word."},
     {"role": "assistant", "content": "Paris."},
 )
 _ADAPTER_PREFIX = "base_model.model."
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
 _WRAPPERS = re.compile(r"\.(base_layer|original_module)(?=\.)")
 _SAVED_MODULE = re.compile(r"\.(base_layer|modules_to_save(\.[^.]+)?)(?=\.weight$)")
 
@@ -125,13 +136,26 @@ def _blocks(model: nn.Module) -> list[str]:
     return blocks
 
 
+@functools.cache
+def _libc() -> Any:
+    """glibc, for malloc_trim; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
 def _release_freed_memory(collect: bool = False) -> None:
     """Hand freed heap pages back to the OS (glibc keeps them otherwise, and RSS would grow by a layer's worth);
     `collect` first frees a model's reference cycles."""
     if collect:
         gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def _read_rows(path: Path, key: str, start: int = 0, stop: int | None = None, slab: int = SLAB_ELEMENTS) -> torch.Tensor:
@@ -354,24 +378,44 @@ def _adapter_vocab(checkpoint: Checkpoint, model: nn.Module) -> int | None:
     return max(grown) if grown and max(grown) > rows else None
 
 
-def kl_metrics(logits: torch.Tensor, reference: torch.Tensor, chunk: int = 16) -> dict[str, float]:
+class _StoredRows:
+    """Rows of a 2-d tensor in a safetensors file, read on indexing (`rows[a:b]`), so only those rows are resident."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self._path, self._key = path, key
+        with safe_open(str(path), framework="pt") as f:
+            self.shape = torch.Size(f.get_slice(key).get_shape())
+
+    def __getitem__(self, rows: slice) -> torch.Tensor:
+        with safe_open(str(self._path), framework="pt") as f:
+            return f.get_slice(self._key)[rows]
+
+
+def kl_metrics(logits: torch.Tensor, reference: torch.Tensor | _StoredRows, chunk: int = 16) -> dict[str, float]:
     """Position by position against the reference: max |a - r|; mean KL(reference || artifact) in nats (fp64);
     top1_exact, the share where both pick the same top token; top1_agreement, the same up to near-ties: the
     artifact's pick counts when the reference rates it within TIE_NATS of its own top token (on a flat
-    distribution, which of two near-equal tokens wins says nothing about quality)."""
+    distribution, which of two near-equal tokens wins says nothing about quality). Works through `chunk`
+    positions at a time in buffers allocated once (fresh temporaries per chunk fragment the heap)."""
     if logits.shape != reference.shape:
         raise PublishError(f"the artifact's logits have shape {tuple(logits.shape)}, the reference's {tuple(reference.shape)}")
+    positions, vocab = reference.shape
+    log_a, log_r, work, probs = (torch.empty((min(chunk, positions), vocab), dtype=torch.float64) for _ in range(4))
     max_abs, kl_sum, agree, exact = 0.0, 0.0, 0, 0
-    for start in range(0, reference.shape[0], chunk):
-        a, r = logits[start : start + chunk].double(), reference[start : start + chunk].double()
-        max_abs = max(max_abs, float((a - r).abs().max()))
-        log_r, log_a = torch.log_softmax(r, -1), torch.log_softmax(a, -1)
-        kl_sum += float((log_r.exp() * (log_r - log_a)).sum(-1).clamp_min(0).sum())
-        pick = a.argmax(-1)
-        gap = log_r.max(-1).values - log_r.gather(-1, pick[:, None])[:, 0]
+    for start in range(0, positions, chunk):
+        n = min(chunk, positions - start)
+        la, lr, w, p = log_a[:n], log_r[:n], work[:n], probs[:n]
+        la.copy_(logits[start : start + n])
+        lr.copy_(reference[start : start + n])
+        max_abs = max(max_abs, float(torch.sub(la, lr, out=w).abs_().max()))
+        la.sub_(torch.logsumexp(la, -1, keepdim=True))  # log-softmax, in place
+        lr.sub_(torch.logsumexp(lr, -1, keepdim=True))
+        kl_sum += float(torch.sub(lr, la, out=w).mul_(torch.exp(lr, out=p)).sum(-1).clamp_min(0).sum())
+        pick = la.argmax(-1)
+        gap = lr.max(-1).values - lr.gather(-1, pick[:, None])[:, 0]
         agree += int((gap <= TIE_NATS).sum())
-        exact += int((pick == r.argmax(-1)).sum())
-    count = max(reference.shape[0], 1)
+        exact += int((pick == lr.argmax(-1)).sum())
+    count = max(positions, 1)
     return {"max_abs_diff": max_abs, "mean_kl": kl_sum / count, "top1_agreement": agree / count, "top1_exact": exact / count}
 
 
@@ -427,7 +471,7 @@ class TorchLogitsVerifier:
 
     def compare(self, model_dir: Path, reference_file: Path, progress: Progress) -> dict[str, float]:
         with safe_open(str(reference_file), framework="pt") as f:
-            ids, reference = f.get_tensor("input_ids"), f.get_tensor("logits")
+            ids = f.get_tensor("input_ids")
         with _translated(f"running the built model in {model_dir}"):
             config = json.loads((model_dir / "config.json").read_text())
             if config.get("quantization_config"):
@@ -440,4 +484,4 @@ class TorchLogitsVerifier:
                 logits = self._run(model, _weight_files(model_dir), _aliases(model), "", ids, progress, "artifact logits")
             del model
         _release_freed_memory(collect=True)
-        return kl_metrics(logits, reference)
+        return kl_metrics(logits, _StoredRows(reference_file, "logits"))

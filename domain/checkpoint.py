@@ -9,7 +9,6 @@ import attrs
 
 from hubship.domain.errors import UserInputError
 
-MERGEABLE_PEFT_TYPES = frozenset({"LORA"})
 # Files that make up a tokenizer and its chat template; all come from the checkpoint when it has any.
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -22,6 +21,36 @@ TOKENIZER_FILES = (
     "chat_template.jinja",
     "chat_template.json",
 )
+
+
+# Adapter settings whose trained model is not "base + a LoRA delta", so no merged model can equal it.
+UNMERGEABLE: tuple[tuple[str, str], ...] = (
+    ("alora_invocation_tokens", "an activated LoRA (aLoRA) acts only after its invocation tokens"),
+    ("layer_replication", "layer_replication changes the model's depth"),
+    ("target_parameters", "LoRA on raw parameters (target_parameters)"),
+    ("trainable_token_indices", "trainable tokens (trainable_token_indices)"),
+    ("use_qalora", "QA-LoRA pools the inputs of a GPTQ model"),
+    ("velora_config", "the VeLoRA variant"),
+    ("monteclora_config", "the MonteCLoRA variant"),
+    ("use_bdlora", "the block-diagonal BD-LoRA variant"),
+    ("arrow_config", "Arrow routing between adapters"),
+    ("kasa_config", "the KaSA variant, which truncates the base's singular values"),
+)
+BASE_CHANGING_INITS = ("pissa", "olora", "corda", "loftq", "lora_ga", "mica")
+
+
+def unmergeable_reason(config: Mapping[str, Any]) -> str | None:
+    """Why an adapter cannot be merged exactly, in a few words; None when it can."""
+    peft_type = str(config.get("peft_type", "LORA")).upper()
+    if peft_type != "LORA":
+        return f"a {peft_type} adapter"
+    for key, reason in UNMERGEABLE:
+        if config.get(key):
+            return reason
+    init = str(config.get("init_lora_weights", True)).lower()
+    if init.startswith(BASE_CHANGING_INITS):
+        return f"init_lora_weights={init} trains against a modified base (convert it to a plain LoRA first)"
+    return None
 
 
 @attrs.frozen(kw_only=True)
@@ -89,7 +118,7 @@ class Checkpoint:
 
     @property
     def mergeable(self) -> bool:
-        return self.peft_type in MERGEABLE_PEFT_TYPES
+        return unmergeable_reason(self.adapter_config) is None
 
 
 @attrs.frozen(kw_only=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.reference_logits import streamed_forward_bytes, write_verification
-from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.checkpoint import BaseInfo, Checkpoint, unmergeable_reason
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
@@ -27,34 +27,6 @@ THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
     "bf16": {"max_abs_diff": {"max": 1.0}, "mean_kl": {"max": 1e-3}},
 }
 METRICS = ("max_abs_diff", "mean_kl")
-# Adapter settings whose trained model is not "base + a LoRA delta", so no merged model can equal it.
-UNMERGEABLE: tuple[tuple[str, str], ...] = (
-    ("alora_invocation_tokens", "an activated LoRA (aLoRA) acts only after its invocation tokens"),
-    ("layer_replication", "layer_replication changes the model's depth"),
-    ("target_parameters", "LoRA on raw parameters (target_parameters)"),
-    ("trainable_token_indices", "trainable tokens (trainable_token_indices)"),
-    ("use_qalora", "QA-LoRA pools the inputs of a GPTQ model"),
-    ("velora_config", "the VeLoRA variant"),
-    ("monteclora_config", "the MonteCLoRA variant"),
-    ("use_bdlora", "the block-diagonal BD-LoRA variant"),
-    ("arrow_config", "Arrow routing between adapters"),
-    ("kasa_config", "the KaSA variant, which truncates the base's singular values"),
-)
-BASE_CHANGING_INITS = ("pissa", "olora", "corda", "loftq", "lora_ga", "mica")
-
-
-def unmergeable_reason(config: Mapping[str, Any]) -> str | None:
-    """Why an adapter cannot be merged exactly, in a few words; None when it can."""
-    peft_type = str(config.get("peft_type", "LORA")).upper()
-    if peft_type != "LORA":
-        return f"a {peft_type} adapter"
-    for key, reason in UNMERGEABLE:
-        if config.get(key):
-            return reason
-    init = str(config.get("init_lora_weights", True)).lower()
-    if init.startswith(BASE_CHANGING_INITS):
-        return f"init_lora_weights={init} trains against a modified base (convert it to a plain LoRA first)"
-    return None
 
 
 class Merged16bitFormat:

@@ -41,7 +41,7 @@ class Container(containers.DeclarativeContainer):
     progress = providers.Singleton(_lazy("rich_progress:RichProgress"), quiet=config.quiet, events=config.progress_events)
     reader = providers.Singleton(_lazy("safetensors_checkpoint_reader:SafetensorsCheckpointReader"))
     loader = providers.Singleton(_lazy("hf_transformers_loader:HfTransformersLoader"))
-    hf_merger = providers.Singleton(_lazy("streaming_merger:StreamingMerger"))  # peft_merger:PeftMerger is the reference
+    hf_merger = providers.Singleton(_lazy("streaming_merger:StreamingMerger"))
     saver = providers.Singleton(_lazy("local_file_saver:LocalFileSaver"))
     workspace = providers.Singleton(_lazy("local_dir_workspace:LocalDirWorkspace"), root=config.workspace)
     hasher = providers.Singleton(_lazy("sha256_file_hasher:Sha256FileHasher"), cache_file=config.hash_cache)

@@ -21,7 +21,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(base_dir, checkpoint_dir): a fp32 tiny Llama with a SentencePiece tokenizer and a non-zero LoRA (read-only: copy to modify)."""
-    from hubship.adapters.hf_demo_checkpoint import HfDemoCheckpointFactory
+    from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 
     root = tmp_path_factory.mktemp("tiny")
     return HfDemoCheckpointFactory().create(root, dtype="float32")

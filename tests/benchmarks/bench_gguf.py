@@ -50,7 +50,7 @@ def by_hand(merged: Path, out: Path) -> dict[str, float]:
     """(a): the converter's own CLI, then each quantization through llama.cpp's quantize API; seconds per step."""
     import llama_cpp
 
-    from hubship.adapters.llama_cpp_converter import converter_home
+    from hubship.adapters.llama_cpp.converter import converter_home
 
     logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # no per-tensor log lines
 
@@ -84,7 +84,7 @@ def main() -> None:
     try:
         from safetensors import safe_open
 
-        from hubship.adapters.hf_demo_checkpoint import HfDemoCheckpointFactory
+        from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 
         base, checkpoint = HfDemoCheckpointFactory().create(root / "model", dtype="bfloat16", hidden_size=HIDDEN, layers=LAYERS)
         with safe_open(str(base / "model.safetensors"), "np") as weights:

@@ -71,9 +71,9 @@ def main() -> None:
     try:
         from huggingface_hub import HfApi
 
-        from hubship.adapters.hf_hub_registry import HfHubRegistry
-        from hubship.adapters.rich_progress import RichProgress
-        from hubship.adapters.sha256_file_hasher import Sha256FileHasher
+        from hubship.adapters.hub.registry import HfHubRegistry
+        from hubship.adapters.local.file_hasher import Sha256FileHasher
+        from hubship.adapters.platform.progress import RichProgress
         from hubship.domain.destination import Destination
         from hubship.domain.manifest import CARD_NAME, FileEntry, Manifest
         from hubship.domain.publication import Publication

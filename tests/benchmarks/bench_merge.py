@@ -197,7 +197,7 @@ def main() -> None:
     root = Path(args.work or tempfile.mkdtemp(prefix="hubship-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        from hubship.adapters.hf_demo_checkpoint import HfDemoCheckpointFactory
+        from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 
         _, tokenizer_from = HfDemoCheckpointFactory().create(root / "tokenizer", layers=1, hidden_size=64)
         baseline = measure([sys.executable, "-c", IMPORT_ONLY])["peak_rss_bytes"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from hubship.adapters.hf_demo_checkpoint import HfDemoCheckpointFactory
-from hubship.adapters.hf_transformers_loader import HfTransformersLoader
-from hubship.adapters.safetensors_checkpoint_reader import SafetensorsCheckpointReader
+from hubship.adapters.torch.checkpoint_reader import SafetensorsCheckpointReader
+from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
+from hubship.adapters.torch.loader import HfTransformersLoader
 from hubship.application.formats.merged_16bit import Merged16bitFormat, unmergeable_reason
 from hubship.domain.errors import UserInputError
 

@@ -162,7 +162,7 @@ def test_sft_trainer_publishes_through_the_sh_wrapper_in_one_line(tiny_model, tm
 
 @pytest.mark.slow
 def test_kto_trainer_publishes_through_the_py_wrapper_and_its_card_says_kto(tmp_path_factory, tmp_path):
-    from hubship.adapters.hf_demo_checkpoint import HfDemoCheckpointFactory
+    from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 
     _, checkpoint = HfDemoCheckpointFactory().create(tmp_path_factory.mktemp("kto"), dtype="float32", method="kto", layers=1)
     folder = _trainer("kto-trainer", checkpoint, tmp_path)

@@ -25,7 +25,7 @@ PROMPT_IDS = [[1, 17, 42, 99, 7, 250, 3, 64]]
 
 @pytest.fixture(scope="module")
 def bf16_model(tmp_path_factory) -> tuple[Path, Path]:
-    from hubship.adapters.hf_demo_checkpoint import HfDemoCheckpointFactory
+    from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 
     return HfDemoCheckpointFactory().create(tmp_path_factory.mktemp("bf16"), dtype="bfloat16")
 

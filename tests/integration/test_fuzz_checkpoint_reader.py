@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hubship.adapters.safetensors_checkpoint_reader import SafetensorsCheckpointReader
+from hubship.adapters.torch.checkpoint_reader import SafetensorsCheckpointReader
 from hubship.domain.errors import UserInputError
 
 json_values = st.recursive(

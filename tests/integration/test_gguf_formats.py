@@ -18,8 +18,8 @@ from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from hubship.adapters.llama_cpp_converter import LlamaCppConverter
-from hubship.adapters.llama_cpp_gguf_verifier import LlamaCppGgufVerifier, compare, gguf_logits
+from hubship.adapters.llama_cpp.converter import LlamaCppConverter
+from hubship.adapters.llama_cpp.gguf_verifier import LlamaCppGgufVerifier, compare, gguf_logits
 from hubship.application.formats.gguf import REFERENCE
 from hubship.application.publish_request import PublishRequest
 from hubship.entrypoints.container import create_container

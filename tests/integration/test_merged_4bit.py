@@ -10,10 +10,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from hubship.adapters.bnb_quantizer import BnbQuantizer
-from hubship.adapters.hf_transformers_loader import HfTransformersLoader
-from hubship.adapters.safetensors_checkpoint_reader import SafetensorsCheckpointReader
-from hubship.adapters.streaming_merger import StreamingMerger
+from hubship.adapters.torch.bnb_quantizer import BnbQuantizer
+from hubship.adapters.torch.checkpoint_reader import SafetensorsCheckpointReader
+from hubship.adapters.torch.loader import HfTransformersLoader
+from hubship.adapters.torch.streaming_merger import StreamingMerger
 from hubship.domain.checkpoint import BaseRef
 from tests.fakes.progress import FakeProgress
 

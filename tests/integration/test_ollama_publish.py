@@ -16,9 +16,9 @@ import ollama
 import pytest
 from dependency_injector import providers
 
-from hubship.adapters.go_template_checker import GoTemplateChecker
-from hubship.adapters.local_dir_registry import LocalDirRegistry
-from hubship.adapters.ollama_registry import OllamaRegistry, server_url
+from hubship.adapters.local.dir_registry import LocalDirRegistry
+from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
+from hubship.adapters.ollama.registry import OllamaRegistry, server_url
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.formats.lora import LoraFormat
 from hubship.application.formats.ollama import OllamaFormat

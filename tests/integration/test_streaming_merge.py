@@ -18,10 +18,10 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
-from hubship.adapters.hf_demo_checkpoint import HfDemoCheckpointFactory
-from hubship.adapters.hf_transformers_loader import HfTransformersLoader
-from hubship.adapters.safetensors_checkpoint_reader import SafetensorsCheckpointReader
-from hubship.adapters.streaming_merger import StreamingMerger
+from hubship.adapters.torch.checkpoint_reader import SafetensorsCheckpointReader
+from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
+from hubship.adapters.torch.loader import HfTransformersLoader
+from hubship.adapters.torch.streaming_merger import StreamingMerger
 from hubship.domain.checkpoint import BaseRef
 from hubship.domain.errors import UserInputError
 from tests.fakes.progress import FakeProgress

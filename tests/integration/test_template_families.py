@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hubship.adapters.go_template_checker import GoTemplateChecker
-from hubship.adapters.jinja_chat_renderer import JinjaChatRenderer
+from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
+from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.application.ollama_template import check_template, derive_ollama_template
 from hubship.domain.chat_learning import derive_structure
 from hubship.domain.chat_template import ChatMessage, ChatProfile

@@ -13,11 +13,11 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from hubship.adapters.hf_demo_checkpoint import HfDemoCheckpointFactory
-from hubship.adapters.hf_transformers_loader import HfTransformersLoader
-from hubship.adapters.safetensors_checkpoint_reader import SafetensorsCheckpointReader
-from hubship.adapters.streaming_merger import StreamingMerger
-from hubship.adapters.torch_logits_verifier import TorchLogitsVerifier, kl_metrics
+from hubship.adapters.torch.checkpoint_reader import SafetensorsCheckpointReader
+from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
+from hubship.adapters.torch.loader import HfTransformersLoader
+from hubship.adapters.torch.logits_verifier import TorchLogitsVerifier, kl_metrics
+from hubship.adapters.torch.streaming_merger import StreamingMerger
 from hubship.application.format_registry import FormatRegistry
 from hubship.domain.checkpoint import BaseRef
 from hubship.domain.errors import UserInputError
@@ -93,10 +93,10 @@ MEMORY_SCRIPT = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    from hubship.adapters.hf_transformers_loader import HfTransformersLoader
-    from hubship.adapters.safetensors_checkpoint_reader import SafetensorsCheckpointReader
-    from hubship.adapters.streaming_merger import StreamingMerger
-    from hubship.adapters.torch_logits_verifier import TorchLogitsVerifier
+    from hubship.adapters.torch.loader import HfTransformersLoader
+    from hubship.adapters.torch.checkpoint_reader import SafetensorsCheckpointReader
+    from hubship.adapters.torch.streaming_merger import StreamingMerger
+    from hubship.adapters.torch.logits_verifier import TorchLogitsVerifier
     from hubship.domain.checkpoint import BaseRef
     from tests.fakes.progress import FakeProgress
 

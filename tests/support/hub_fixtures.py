@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from hubship.adapters.hf_hub_registry import HfHubRegistry
+from hubship.adapters.hub.registry import HfHubRegistry
 from hubship.entrypoints.container import create_container
 from tests.fakes.progress import FakeProgress
 from tests.support.hub_server import HubServer

@@ -71,7 +71,7 @@ def test_unsloth_merger_is_built_without_importing_unsloth(container):
 
 @pytest.mark.skipif(importlib.util.find_spec("unsloth") is not None, reason="unsloth is installed here")
 def test_unsloth_merger_without_unsloth_fails_with_one_line(tmp_path):
-    from hubship.adapters.unsloth_merger import UnslothMerger
+    from hubship.adapters.unsloth.merger import UnslothMerger
 
     checkpoint = FakeCheckpointReader().read(tmp_path / "ckpt")
     base = FakeModelLoader(tmp_path / "base").base_info(checkpoint.base)

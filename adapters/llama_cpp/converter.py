@@ -3,7 +3,7 @@
 The scripts, their `conversion/` package and `gguf-py/` are taken from the llama-cpp-python source
 package of the installed llama-cpp-python version, so the converter and the library that quantizes
 and verifies are one llama.cpp commit (docs/adr/002-gguf-converter.md). `make setup` installs them
-into the virtual environment with `python -m hubship.adapters.llama_cpp_converter install`; nothing
+into the virtual environment with `python -m hubship.adapters.llama_cpp.converter install`; nothing
 is fetched or compiled at publish time. The PyPI `gguf` package is never installed: the subprocess
 finds the matching `gguf-py` on its PYTHONPATH.
 """
@@ -308,10 +308,10 @@ def install(sdist: Path | None = None) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m hubship.adapters.llama_cpp_converter install [SDIST]` (what `make setup` runs)."""
+    """`python -m hubship.adapters.llama_cpp.converter install [SDIST]` (what `make setup` runs)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] != "install" or len(args) > 2:
-        print("usage: python -m hubship.adapters.llama_cpp_converter install [LLAMA_CPP_PYTHON_SDIST]", file=sys.stderr)
+        print("usage: python -m hubship.adapters.llama_cpp.converter install [LLAMA_CPP_PYTHON_SDIST]", file=sys.stderr)
         return 2
     try:
         home = install(Path(args[1]) if len(args) == 2 else None)

@@ -23,7 +23,7 @@ from hubship.domain.chat_template import TemplateNotDerivable
 from hubship.domain.errors import PublishError
 from hubship.domain.template_check import OllamaCase, RenderOutcome
 
-SOURCE = files("hubship.adapters").joinpath("go_template", "main.go")
+SOURCE = files("hubship.adapters.ollama").joinpath("go_template", "main.go")
 TIMEOUT_S = 300
 
 

@@ -1,0 +1,1 @@
+"""Speaks the local file system: the dir: registry, the workspace, file hashing and copying tokenizer files."""

@@ -1,0 +1,1 @@
+"""Speaks Ollama: the ollama: registry through the official client, and Go text/template renders of TEMPLATEs."""

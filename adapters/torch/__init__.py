@@ -1,0 +1,1 @@
+"""Speaks PyTorch with transformers, peft, safetensors and bitsandbytes: checkpoints, bases, merges, logits."""

@@ -1,0 +1,1 @@
+"""Speaks Unsloth: merges through FastLanguageModel on an NVIDIA GPU."""

@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(VENV)/bin/python -c "import torch" 2>/dev/null; then \
 	  $(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),) "$(TORCH_CPU)"; fi
 	$(PIP) install -e ".[dev,gguf]"
-	$(VENV)/bin/python -m hubship.adapters.llama_cpp.converter install
+	$(VENV)/bin/python -m hubship.adapters.llama_cpp.install install
 	touch $@
 
 demo: setup

@@ -3,9 +3,9 @@
 The scripts, their `conversion/` package and `gguf-py/` are taken from the llama-cpp-python source
 package of the installed llama-cpp-python version, so the converter and the library that quantizes
 and verifies are one llama.cpp commit (docs/adr/002-gguf-converter.md). `make setup` installs them
-into the virtual environment with `python -m hubship.adapters.llama_cpp.converter install`; nothing
-is fetched or compiled at publish time. The PyPI `gguf` package is never installed: the subprocess
-finds the matching `gguf-py` on its PYTHONPATH.
+into the virtual environment with `python -m hubship.adapters.llama_cpp.install install` (install.py);
+nothing is fetched or compiled at publish time. The PyPI `gguf` package is never installed: the
+subprocess finds the matching `gguf-py` on its PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -19,21 +19,15 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from hubship.adapters.llama_cpp.install import installed_home, library_version
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.ports.progress import Progress
 
-HOME_ENV = "HUBSHIP_GGUF_CONVERTER"
-DISTRIBUTION = "llama_cpp_python"
-VERSION_FILE = "LLAMA_CPP_PYTHON_VERSION"
 CHECKED_DIR = "passed-checks"  # one empty file per (config, tokenizer, version) that converted
-# What is taken from the sdist's vendor/llama.cpp/ (nothing else: no C++ sources, no build).
-WANTED = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion/", "gguf-py/gguf/", "LICENSE")
 _PERCENT = re.compile(rb"(\d{1,3})%\|")
 _UNSUPPORTED = re.compile(r"Model (\S+) is not supported")
 _EXCEPTION = re.compile(r"^(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$")
@@ -60,33 +54,6 @@ writer.write_tensors_to_file(progress=True)
 writer.close()
 print(json.dumps([str(s) for s in shards]))
 """
-
-
-def converter_home() -> Path:
-    """Where `install` puts the converter: $HUBSHIP_GGUF_CONVERTER, else <venv>/share/hubship/llama-cpp-converter."""
-    override = os.environ.get(HOME_ENV)
-    return Path(override) if override else Path(sys.prefix) / "share" / "hubship" / "llama-cpp-converter"
-
-
-def _library_version() -> str:
-    try:
-        return version(DISTRIBUTION)
-    except PackageNotFoundError:
-        raise UserInputError("llama-cpp-python is not installed, so GGUF formats are unavailable; run `make setup`") from None
-
-
-def _installed_home() -> Path:
-    """The converter folder, checked to come from the same llama-cpp-python version as the library."""
-    home, wanted = converter_home(), _library_version()
-    stamp = home / VERSION_FILE
-    if not (home / "convert_hf_to_gguf.py").is_file() or not stamp.is_file():
-        raise UserInputError(f"llama.cpp's GGUF converter is not installed (looked in {home}); run `make setup`")
-    found = stamp.read_text().strip()
-    if found != wanted:
-        raise UserInputError(
-            f"llama.cpp's GGUF converter in {home} comes from llama-cpp-python {found} but {wanted} is installed; run `make setup`"
-        )
-    return home
 
 
 def _place(src: Path, dst: Path) -> None:
@@ -142,12 +109,12 @@ def _reason(lines: Sequence[str]) -> str:
 
 
 class LlamaCppConverter:
-    """Runs llama.cpp's converter scripts from `converter_home()` with the current Python."""
+    """Runs llama.cpp's converter scripts from `install.installed_home()` with the current Python."""
 
     def _run(self, args: Sequence[str], progress: Progress, description: str) -> list[str]:
         """Run `python ARGS` in the converter's folder (a script name, or `-c CODE`, then absolute paths); stream its
         tqdm percentages into a progress bar; return its output lines."""
-        home = _installed_home()
+        home = installed_home()
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(home / "gguf-py"), os.environ.get("PYTHONPATH")])),
@@ -182,13 +149,13 @@ class LlamaCppConverter:
             match = next((m for m in map(_UNSUPPORTED.search, lines) if m), None)
             if match:
                 raise UserInputError(
-                    f"llama.cpp's converter (llama-cpp-python {_library_version()}) does not support architecture {match.group(1)};"
+                    f"llama.cpp's converter (llama-cpp-python {library_version()}) does not support architecture {match.group(1)};"
                     " GGUF formats cannot be built for this model (publish lora or merged-16bit instead)"
                 )
             if any("pre-tokenizer was not recognized" in line for line in lines):
                 raise UserInputError(
                     f"the checkpoint's tokenizer has a BPE pre-tokenizer that llama.cpp's converter (llama-cpp-python"
-                    f" {_library_version()}) does not recognize; GGUF formats cannot be built for it (publish lora or merged-16bit instead)"
+                    f" {library_version()}) does not recognize; GGUF formats cannot be built for it (publish lora or merged-16bit instead)"
                 )
             raise PublishError(f"{description} failed in llama.cpp's converter: {_reason(lines)}")
         return list(tail)
@@ -197,10 +164,10 @@ class LlamaCppConverter:
         """A vocab-only conversion; a pass is remembered (by the inputs' bytes and the converter's version) so a
         re-run of the same checkpoint skips it."""
         inputs = [config_dir / "config.json", *sorted(p for p in tokenizer_dir.iterdir() if p.is_file())]
-        digest = hashlib.sha256(_library_version().encode())
+        digest = hashlib.sha256(library_version().encode())
         for path in inputs:
             digest.update(f"\0{path.name}\0".encode() + path.read_bytes())
-        passed = _installed_home() / CHECKED_DIR / digest.hexdigest()  # a stale converter fails here, cache or not
+        passed = installed_home() / CHECKED_DIR / digest.hexdigest()  # a stale converter fails here, cache or not
         if passed.is_file():
             return
         with tempfile.TemporaryDirectory(prefix="hubship-gguf-check-") as tmp:
@@ -271,56 +238,3 @@ class _Quiet:
 
     def message(self, text: str) -> None:
         return None
-
-
-def install(sdist: Path | None = None) -> Path:
-    """Put the converter of the installed llama-cpp-python version into `converter_home()`.
-
-    Downloads that version's source package with pip (no build) unless `sdist` is given, and
-    extracts only the converter, its `conversion/` package, `gguf-py/gguf/` and llama.cpp's LICENSE.
-    """
-    wanted, home = _library_version(), converter_home()
-    stamp = home / VERSION_FILE
-    if stamp.is_file() and stamp.read_text().strip() == wanted and sdist is None:
-        return home
-    home.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".llama-cpp-converter-", dir=home.parent) as tmp:
-        if sdist is None:
-            pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d", tmp]
-            subprocess.run([*pip, f"llama-cpp-python=={wanted}"], check=True)
-            sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
-        staged = Path(tmp) / "converter"
-        prefix = f"llama_cpp_python-{wanted}/vendor/llama.cpp/"
-        with tarfile.open(sdist) as tar:  # one pass over the compressed stream
-            for member in tar:
-                relative = member.name[len(prefix) :]
-                if member.isfile() and member.name.startswith(prefix) and relative.startswith(WANTED):
-                    member.name = relative
-                    tar.extract(member, staged, filter="data")
-        if not (staged / "convert_hf_to_gguf.py").is_file():
-            raise PublishError(f"{sdist.name} holds no vendor/llama.cpp/convert_hf_to_gguf.py for llama-cpp-python {wanted}")
-        (staged / "gguf-py" / "gguf" / "py.typed").touch()
-        (staged / VERSION_FILE).write_text(wanted + "\n")
-        if home.exists():
-            shutil.rmtree(home)
-        os.replace(staged, home)
-    return home
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m hubship.adapters.llama_cpp.converter install [SDIST]` (what `make setup` runs)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] != "install" or len(args) > 2:
-        print("usage: python -m hubship.adapters.llama_cpp.converter install [LLAMA_CPP_PYTHON_SDIST]", file=sys.stderr)
-        return 2
-    try:
-        home = install(Path(args[1]) if len(args) == 2 else None)
-    except (UserInputError, PublishError, subprocess.CalledProcessError, OSError, tarfile.TarError) as exc:
-        print(f"hubship: error: installing llama.cpp's GGUF converter failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"llama.cpp's GGUF converter (llama-cpp-python {_library_version()}) is in {home}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

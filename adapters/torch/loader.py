@@ -11,19 +11,13 @@ from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 from huggingface_hub.repocard import metadata_load
 
+from hubship.adapters.torch.model_files import weight_files
 from hubship.domain.checkpoint import BaseInfo, BaseRef, Checkpoint
 from hubship.domain.errors import UserInputError
 
 _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 _BYTES = {"BF16": 2, "F16": 2, "F32": 4, "F64": 8, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 _LORA_KEY = re.compile(r"^(?:base_model\.model\.)?(.+)\.(lora_A|lora_B)(?:\.[^.]+)?\.weight$")
-
-
-def _weight_files(path: Path) -> tuple[str, ...]:
-    index = path / "model.safetensors.index.json"
-    if index.is_file():
-        return tuple(sorted(set(json.loads(index.read_text())["weight_map"].values())))
-    return tuple(sorted(p.name for p in path.glob("*.safetensors")))
 
 
 def _shapes(path: Path, files: tuple[str, ...]) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -72,7 +66,7 @@ class HfTransformersLoader:
             config: dict[str, Any] = json.loads(config_path.read_text())
         except json.JSONDecodeError:
             raise UserInputError(f"config.json of base model {ref.display} is not valid JSON") from None
-        files = _weight_files(path)
+        files = weight_files(path)
         if not files:
             raise UserInputError(f"base model {ref.display} has no .safetensors weights; convert it to safetensors first")
         shapes = _shapes(path, files)

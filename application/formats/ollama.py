@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf import QUANTS
 from hubship.application.ollama_template import OllamaTemplate, derive_ollama_template
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.formats import Format
+from hubship.domain.gguf_quants import QUANTS
 from hubship.domain.ollama_model import MODEL_JSON, MODELFILE, OllamaModel, sampling_parameters
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE

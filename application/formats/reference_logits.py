@@ -21,7 +21,7 @@ from hubship.domain.quality import VERIFICATION_FILE
 from hubship.ports.verifier import REFERENCE_FILE
 
 VERIFY_MODES = ("full", "off")
-PROBE_TOKENS = 256  # hubship.adapters.torch.logits_verifier.MAX_PROBE_TOKENS
+PROBE_TOKENS = 256  # hubship.adapters.torch.verify.probe.MAX_PROBE_TOKENS
 SLAB_BYTES = 16 * 1024 * 1024
 
 

@@ -50,7 +50,7 @@ def by_hand(merged: Path, out: Path) -> dict[str, float]:
     """(a): the converter's own CLI, then each quantization through llama.cpp's quantize API; seconds per step."""
     import llama_cpp
 
-    from hubship.adapters.llama_cpp.converter import converter_home
+    from hubship.adapters.llama_cpp.install import converter_home
 
     logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # no per-tensor log lines
 

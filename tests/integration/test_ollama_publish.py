@@ -1,5 +1,5 @@
 """Publishing to Ollama through the container: the real tiny checkpoint, Jinja, Go, the real `ollama`
-client, and the stand-in server (tests/support/ollama_server.py) on a thread. The GGUF is a stand-in
+client, and the stand-in server (tests/support/ollama_server/) on a thread. The GGUF is a stand-in
 format (a valid GGUF header) so these tests need no merge; test_ollama_cli.py runs the real one.
 """
 

@@ -1,72 +1,25 @@
-"""A local stand-in for the parts of Ollama's REST API that publishing uses.
+"""The Ollama stand-in's HTTP API: blob upload and lookup, create, tags, show and version (see __init__.py).
 
-- `HEAD /api/blobs/sha256:<hex>`: 200 when the blob is stored, else 404.
-- `POST /api/blobs/sha256:<hex>`: stores the body (plain or chunked) if its sha256 is the digest, 201; else 400.
-- `POST /api/create`: every digest in `files` must be stored and start with the GGUF magic; records the
-  model's files, template, system, parameters and license; streams status lines ending in `success`.
-- `GET /api/tags`, `POST /api/show` (the template, system and parameters each model received), `GET /api/version`.
-
-Blobs live in `<data>/blobs/`, models in `<data>/models/*.json`, so a restarted server keeps them; every
-accepted upload is appended to `<data>/uploads.log`.
-Faults for tests: `fail={"/api/create": 500}` answers that path with that status.
-
-By hand: `python -m tests.support.ollama_server --port PORT --data DIR [--fail /api/create=500]` prints
-its URL and serves until killed; point the real client at it with `OLLAMA_HOST=<url>`.
+`Handler.state` is set on a subclass made per server (server.py); faults in `state.fail` answer a path
+prefix with an error status before anything else happens.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import re
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.ollama_server.state import OllamaState, full_name
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$")
 GGUF_MAGIC = b"GGUF"
-
-
-class OllamaState:
-    """Stored blobs and models, plus a log of the requests (for tests: which blobs were uploaded)."""
-
-    def __init__(self, data: Path, fail: dict[str, int] | None = None) -> None:
-        self.data = Path(data)
-        (self.data / "blobs").mkdir(parents=True, exist_ok=True)
-        (self.data / "models").mkdir(parents=True, exist_ok=True)
-        self.fail = dict(fail or {})
-        self.uploads: list[str] = []
-        self.requests: list[tuple[str, str, int]] = []
-        self.lock = threading.Lock()
-
-    def blob(self, digest: str) -> Path:
-        return self.data / "blobs" / digest.replace(":", "-")
-
-    def _model_file(self, name: str) -> Path:
-        return self.data / "models" / (hashlib.sha256(name.encode()).hexdigest()[:32] + ".json")
-
-    def save_model(self, name: str, record: dict[str, Any]) -> None:
-        path = self._model_file(name)
-        tmp = path.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")
-        tmp.write_text(json.dumps(record, indent=2))
-        os.replace(tmp, path)
-
-    def model(self, name: str) -> dict[str, Any] | None:
-        path = self._model_file(full_name(name))
-        return json.loads(path.read_text()) if path.is_file() else None
-
-    def models(self) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted((self.data / "models").glob("*.json"))]
-
-
-def full_name(name: str) -> str:
-    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
 def parameters_text(parameters: dict[str, Any]) -> str:
@@ -245,42 +198,3 @@ class Handler(BaseHTTPRequestHandler):
                 "standin": {"parameters": parameters, "files": record["files"]},
             },
         )
-
-
-class StandInServer:
-    """The stand-in on a thread (tests): `url`, `state`, `stop()`."""
-
-    def __init__(self, data: Path, port: int = 0, fail: dict[str, int] | None = None) -> None:
-        self.state = OllamaState(data, fail)
-        handler = type("BoundHandler", (Handler,), {"state": self.state})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _fault(text: str) -> tuple[str, int]:
-    path, _, status = text.partition("=")
-    return path, int(status)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A local stand-in for Ollama's blob/create/tags/show API.")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free one)")
-    parser.add_argument("--data", type=Path, required=True, help="folder for blobs and models")
-    parser.add_argument("--fail", type=_fault, action="append", default=[], help="PATH=STATUS: answer PATH with that error status")
-    args = parser.parse_args(argv)
-    server = StandInServer(args.data, args.port, dict(args.fail))
-    print(server.url, flush=True)
-    try:
-        server.thread.join()
-    except KeyboardInterrupt:
-        server.stop()
-
-
-if __name__ == "__main__":
-    main()

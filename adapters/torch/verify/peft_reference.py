@@ -1,0 +1,80 @@
+"""The reference model: the base's meta skeleton wrapped by peft exactly as it runs the adapter unmerged in training,
+with no adapter weight loaded up front (they stream block by block like the base's)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from torch import nn
+
+from hubship.adapters.torch.meta_model import embedding_modules
+from hubship.adapters.torch.model_files import ADAPTER_PREFIX
+from hubship.domain.checkpoint import Checkpoint
+from hubship.domain.errors import PublishError
+
+_SAVED_MODULE = re.compile(r"\.(base_layer|modules_to_save(\.[^.]+)?)(?=\.weight$)")
+
+
+@contextlib.contextmanager
+def _adapter_kept_where_loaded() -> Iterator[None]:
+    """peft moves a loaded adapter to its base layer's device; with the base on meta that would drop the adapter's values."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    original = BaseTunerLayer._move_adapter_to_device_of_base_layer
+    BaseTunerLayer._move_adapter_to_device_of_base_layer = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseTunerLayer._move_adapter_to_device_of_base_layer = original  # type: ignore[method-assign]
+
+
+def peft_model(skeleton: nn.Module, checkpoint: Checkpoint) -> tuple[nn.Module, dict[str, str]]:
+    """The base skeleton wrapped by peft as it runs the adapter unmerged, every weight still on meta, and where each
+    adapter weight lies in the adapter file.
+
+    peft itself maps the file's keys to its parameters: it is handed stand-ins (the right shape, one element of
+    storage each) instead of the values, and each parameter is then matched to the stand-in it received. So no
+    adapter weight is loaded up front; they are read block by block like the base's (an adapter can be large:
+    full embeddings for added tokens, modules_to_save)."""
+    from peft import PeftConfig, get_peft_model  # imported when used: peft's import takes seconds --verify off skips
+    from peft.utils import set_peft_model_state_dict
+
+    config = PeftConfig.from_pretrained(checkpoint.root)
+    config.inference_mode = True
+    with safe_open(str(Path(checkpoint.root) / checkpoint.adapter_weights), framework="pt") as f:
+        stand_ins = {key: torch.zeros(()).expand(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
+    with _adapter_kept_where_loaded():
+        model = get_peft_model(skeleton, config, low_cpu_mem_usage=True).eval()
+        set_peft_model_state_dict(model, stand_ins, low_cpu_mem_usage=True)
+    by_storage = {tensor.data_ptr(): key for key, tensor in stand_ins.items()}
+    where = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        if param.device.type != "meta" and param.data_ptr() in by_storage:
+            where[name] = by_storage[param.data_ptr()]
+            owner, _, attr = name.rpartition(".")
+            module = model.get_submodule(owner)
+            module._parameters[attr] = nn.Parameter(param.to("meta"), requires_grad=False)
+    loaded = {n for n, p in model.named_parameters(remove_duplicate=False) if p.device.type != "meta"}
+    if loaded:
+        raise PublishError(
+            f"peft gave {sorted(loaded)[0]} a value hubship cannot trace to the adapter file; this peft version is not supported"
+        )
+    return model, where
+
+
+def adapter_vocab(checkpoint: Checkpoint, model: nn.Module) -> int | None:
+    """The vocabulary the adapter was trained with when it carries grown embedding rows (added tokens); else None."""
+    names = embedding_modules(model)
+    rows = model.get_input_embeddings().num_embeddings
+    with safe_open(str(Path(checkpoint.root) / checkpoint.adapter_weights), framework="pt") as f:
+        grown = [
+            f.get_slice(key).get_shape()[0]
+            for key in f.keys()  # noqa: SIM118 (a safetensors handle, not a dict)
+            if _SAVED_MODULE.sub("", key.removeprefix(ADAPTER_PREFIX)).removesuffix(".weight") in names
+        ]
+    return max(grown) if grown and max(grown) > rows else None

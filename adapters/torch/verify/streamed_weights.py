@@ -1,0 +1,151 @@
+"""A model run block by block from its files: each block's weights are read just before it runs and dropped right
+after, and a big Linear/Embedding computes its output from slabs of rows, so at most about one block is resident."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from torch import nn
+
+from hubship.adapters.torch.meta_model import blocks
+from hubship.adapters.torch.model_files import file_keys
+from hubship.adapters.torch.verify.memory import release_freed_memory
+from hubship.domain.errors import UserInputError
+
+SLAB_ELEMENTS = 4 * 1024 * 1024  # rows converted at once when a weight is read
+BIG_LEAF_BYTES = 32 * 1024 * 1024  # a Linear/Embedding this big in fp32 runs slab by slab
+_WRAPPERS = re.compile(r"\.(base_layer|original_module)(?=\.)")
+
+
+def read_rows(path: Path, key: str, start: int = 0, stop: int | None = None, slab: int = SLAB_ELEMENTS) -> torch.Tensor:
+    """Rows [start, stop) of a tensor in a safetensors file, in fp32, converted a slab at a time. The file is mapped
+    anew for each slab, so at most one slab of its pages is resident beside the result (never a stored copy)."""
+    with safe_open(str(path), framework="pt") as f:
+        shape = list(f.get_slice(key).get_shape())
+        if len(shape) < 2:
+            return f.get_tensor(key).to(torch.float32)[start:stop]
+    stop = shape[0] if stop is None else min(stop, shape[0])
+    value = torch.empty([stop - start, *shape[1:]], dtype=torch.float32)
+    step = max(1, slab // max(1, math.prod(shape[1:])))
+    for first in range(start, stop, step):
+        with safe_open(str(path), framework="pt") as f:
+            value[first - start : first - start + step] = f.get_slice(key)[first : min(first + step, stop)]
+    return value
+
+
+def streamable_leaves(model: nn.Module, big_leaf_bytes: int) -> dict[str, nn.Module]:
+    """Plain Linear/Embedding modules too big to hold in fp32 at once (an embedding, an output head), whose weight
+    only their own forward reads (not under DoRA, which reads its base weight directly)."""
+    found = {}
+    for name, module in model.named_modules():
+        weight = getattr(module, "weight", None)
+        if type(module) not in (nn.Linear, nn.Embedding) or weight is None or weight.device.type != "meta":
+            continue
+        parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+        if weight.numel() * 4 >= big_leaf_bytes and not getattr(parent, "lora_magnitude_vector", None):
+            found[name] = module
+    return found
+
+
+class StreamedWeights:
+    """Fills a block's meta parameters from the safetensors files before it runs and empties them after; a big
+    Linear/Embedding instead computes its output from slabs of rows read as it goes. `remove()` undoes the hooks."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        files: list[Path],
+        aliases: dict[str, list[str]],
+        prefix: str,
+        progress_task: Any,
+        *,
+        adapter: tuple[Path, dict[str, str]] | None = None,
+        slab: int = SLAB_ELEMENTS,
+        big_leaf_bytes: int = BIG_LEAF_BYTES,
+    ) -> None:
+        self._where = file_keys(files)
+        self._adapter_file, self._adapter_keys = adapter or (Path(), {})
+        self._slab = slab
+        self._aliases = aliases
+        self._prefix = prefix
+        self._task = progress_task
+        self._handles: list[Any] = []
+        self._patched: list[nn.Module] = []
+        streamed = set()
+        for name, leaf in streamable_leaves(model, big_leaf_bytes).items():
+            leaf.forward = self._slab_forward(leaf, name)  # an instance attribute: removed again in remove()
+            self._patched.append(leaf)
+            streamed.add(id(leaf))
+        for block in blocks(model):
+            module = model.get_submodule(block)
+            slots = []
+            for sub, param in module.named_parameters(remove_duplicate=False):
+                owner = module.get_submodule(sub.rpartition(".")[0]) if "." in sub else module
+                if param.device.type == "meta" and id(owner) not in streamed:
+                    slots.append((owner, sub.rpartition(".")[2], f"{block}.{sub}"))
+            self._handles.append(module.register_forward_pre_hook(self._loader(slots)))
+            self._handles.append(module.register_forward_hook(self._unloader(slots)))
+
+    def _located(self, name: str) -> tuple[Path, str]:
+        if name in self._adapter_keys:
+            return self._adapter_file, self._adapter_keys[name]
+        plain = _WRAPPERS.sub("", name.removeprefix(self._prefix))
+        for candidate in (plain, *self._aliases.get(plain, ())):
+            if candidate in self._where:
+                return self._where[candidate], candidate
+        raise UserInputError(
+            f"the model files hold no weight named {plain!r} (incomplete, or named differently from the modules),"
+            " so it cannot be verified block by block; check the folder, or publish with --verify off"
+        )
+
+    def _slab_forward(self, leaf: nn.Module, name: str) -> Any:
+        path, key = self._located(f"{name}.weight")
+        rows = leaf.weight.shape[0]
+        step = max(1, self._slab // leaf.weight.shape[1])
+        bias = self._located(f"{name}.bias") if getattr(leaf, "bias", None) is not None else None
+
+        def linear(x: torch.Tensor) -> torch.Tensor:
+            out = x.new_empty((*x.shape[:-1], rows))
+            for start in range(0, rows, step):
+                out[..., start : start + step] = x @ read_rows(path, key, start, start + step, self._slab).T
+            return out + read_rows(*bias) if bias is not None else out
+
+        def embedding(ids: torch.Tensor) -> torch.Tensor:
+            wanted, where = ids.unique(return_inverse=True)
+            picked = torch.empty((len(wanted), leaf.weight.shape[1]), dtype=torch.float32)
+            for start in range(0, rows, step):
+                inside = (wanted >= start) & (wanted < start + step)
+                if inside.any():
+                    picked[inside] = read_rows(path, key, start, start + step, self._slab)[wanted[inside] - start]
+            return picked[where]
+
+        return embedding if isinstance(leaf, nn.Embedding) else linear
+
+    def _loader(self, slots: list[tuple[nn.Module, str, str]]) -> Any:
+        def load(module: nn.Module, args: Any) -> None:
+            for owner, attr, name in slots:
+                owner._parameters[attr] = nn.Parameter(read_rows(*self._located(name), slab=self._slab), requires_grad=False)
+
+        return load
+
+    def _unloader(self, slots: list[tuple[nn.Module, str, str]]) -> Any:
+        metas = [(owner, attr, owner._parameters[attr]) for owner, attr, _ in slots]
+
+        def unload(module: nn.Module, args: Any, output: Any) -> None:
+            for owner, attr, meta in metas:
+                owner._parameters[attr] = meta
+            release_freed_memory()
+            self._task.advance()
+
+        return unload
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        for leaf in self._patched:
+            del leaf.forward

@@ -1,0 +1,50 @@
+"""`gguf-intermediate` (internal): the merged model converted once, losslessly, the source of every `gguf-<quant>`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from hubship.application.format_builder import BuildContext
+from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase, metadata, n_params
+from hubship.application.formats.merged_16bit import Merged16bitFormat
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.formats import Format
+from hubship.domain.plan import Estimate
+
+OUTTYPES = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}  # merged dtype -> lossless GGUF type
+
+
+class GgufIntermediateFormat(GgufBase):
+    """The merged model as one lossless GGUF, converted once by llama.cpp's converter (internal).
+
+    The build leaves `INTERMEDIATE_INFO` beside the file: its name and GGUF type, for the quantizations.
+    """
+
+    format = Format(
+        name=INTERMEDIATE,
+        relation="quantized",
+        description="The merged model converted to GGUF without loss, the source of every quantization",
+        builds_from=("merged-16bit",),
+        library_name="gguf",
+        tools=TOOLS,
+        internal=True,
+    )
+
+    def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
+        dtype = Merged16bitFormat().params(options, base)["dtype"]
+        return {**super().params(options, base), "outtype": OUTTYPES[dtype]}
+
+    def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
+        size = n_params(base) * (4 if params["outtype"] == "f32" else 2)
+        return Estimate(size_bytes=size, peak_memory_bytes=min(size, 2 * 1000**3))
+
+    def build(self, ctx: BuildContext) -> None:
+        outtype = ctx.params["outtype"]
+        out_file = ctx.out_dir / f"{ctx.params['name']}.{outtype.upper()}.gguf"
+        ctx.service("converter").convert(ctx.inputs["merged-16bit"], out_file, outtype=outtype, progress=ctx.progress, **metadata(ctx))
+        (ctx.out_dir / INTERMEDIATE_INFO).write_text(json.dumps({"file": out_file.name, "type": outtype.upper()}))
+
+    def usage(self, repo_or_path: str) -> str:
+        return ""

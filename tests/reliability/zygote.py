@@ -113,8 +113,8 @@ def main() -> None:
     import hubship.adapters
     from hubship.entrypoints import cli  # noqa: F401
 
-    for module in pkgutil.iter_modules(hubship.adapters.__path__):  # torch, transformers, peft, bitsandbytes...
-        importlib.import_module(f"hubship.adapters.{module.name}")  # imported once here, not in every child
+    for module in pkgutil.walk_packages(hubship.adapters.__path__, "hubship.adapters."):  # torch, transformers, peft...
+        importlib.import_module(module.name)  # imported once here, not in every child (every adapter package's modules)
 
     replies = os.fdopen(os.dup(1), "w")
     print(json.dumps({"ready": os.getpid()}), file=replies, flush=True)

@@ -17,7 +17,8 @@ from hubship.application.publish_request import PublishRequest, default_name
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.destination import Destination, parse_destination, parse_destinations
 from hubship.domain.errors import UserInputError
-from hubship.domain.plan import PublishPlan, build_plan, content_key, format_closure
+from hubship.domain.names import FROM_FOLDER, chosen_name, folder_name
+from hubship.domain.plan import PlanNode, PublishPlan, build_plan, content_key, format_closure
 from hubship.domain.preflight import DiskDemand, check_disk, check_path_length
 from hubship.domain.training_method import method, parse_method
 from hubship.ports.checkpoint_reader import CheckpointReader
@@ -51,6 +52,7 @@ class PlannedPublish:
     memory_needed_bytes: int
     memory_free_bytes: int
     options: dict[str, object]
+    name_origin: str = FROM_FOLDER  # `--name`, `hf:OWNER/NAME` or the checkpoint folder
 
 
 class PlanPublish:
@@ -136,7 +138,16 @@ class PlanPublish:
             chosen[dest] = registry.formats_for(dest, request.merged_options()) if isinstance(registry, ChoosesFormats) else ()
         return chosen
 
+    def _target(self, dest: Destination, registry: Registry, name: str, node: PlanNode) -> Target:
+        return Target(
+            destination=str(dest),
+            format=node.format,
+            location=registry.locate(dest, name, node.format),
+            up_to_date=registry.is_published(dest, name, node.format, node.spec.key),
+        )
+
     def execute(self, request: PublishRequest) -> PlannedPublish:
+        named = chosen_name(request.name, parse_destinations(request.destinations))  # a bad --name stops here, before any work
         chosen = self._chosen_formats(request)
         requested = self._formats.parse(request.formats) if request.formats or not all(chosen.values()) else ()
         fmt_names = tuple(dict.fromkeys([*(f for fs in chosen.values() for f in fs), *requested]))
@@ -152,7 +163,8 @@ class PlanPublish:
         self._loader.check_compatible(checkpoint, base)
         for dest, registry in registries.items():
             registry.check(dest)
-        name = request.name or method(checkpoint.training_method).default_name(default_name(request.checkpoint))
+        named = named or folder_name(method(checkpoint.training_method).default_name(default_name(request.checkpoint)))
+        name = named.value
         options = {**request.merged_options(), "name": name}  # a format may write the name into its files
         formats = self._formats.formats
         params, estimates = {}, {}
@@ -180,12 +192,7 @@ class PlanPublish:
         )
         plan = plan.with_status(frozenset(n.spec.key for n in plan.nodes if self._workspace.has(n.spec.key)))
         targets = tuple(
-            Target(
-                destination=str(dest),
-                format=node.format,
-                location=registry.locate(dest, name, node.format),
-                up_to_date=registry.is_published(dest, name, node.format, node.spec.key),
-            )
+            self._target(dest, registry, name, node)
             for dest, registry in registries.items()
             for node in plan.requested
             if node.format in dest.options["formats"]
@@ -202,4 +209,5 @@ class PlanPublish:
             memory_needed_bytes=max((n.estimate.peak_memory_bytes for n in plan.to_build), default=0),
             memory_free_bytes=self._probe.free_memory_bytes(),
             options=options,
+            name_origin=named.origin,
         )

@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from hubship.domain.names import clean_name
+
 DEFAULT_OPTIONS: Mapping[str, Any] = {
     "dtype": None,
     "max_shard_size": 5 * 1000**3,
@@ -32,10 +34,9 @@ class PublishRequest:
 
 
 def default_name(checkpoint: str) -> str:
-    """A publish name from the checkpoint folder (its parent's for `checkpoint-500` style folders)."""
+    """A publish name from the checkpoint folder (its parent's for `checkpoint-500` style folders), cleaned into a valid one."""
     path = Path(checkpoint).resolve()
     stem = path.name
     if re.fullmatch(r"checkpoint[-_]?\d+|final|adapter|outputs?|trainer_output", stem, re.IGNORECASE) and path.parent.name:
         stem = path.parent.name
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "model"
-    return cleaned[:96]
+    return clean_name(stem)

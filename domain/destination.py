@@ -9,10 +9,10 @@ from typing import Any
 import attrs
 
 from hubship.domain.errors import UserInputError
+from hubship.domain.names import hub_name_problem
 
 SCHEMES = ("dir", "hf", "ollama")
 DEFAULT_DESTINATION = "dir:./published"
-_HF_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _OLLAMA_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$")
 
 
@@ -34,11 +34,7 @@ class Destination:
 
 def _check_hf(target: str) -> None:
     parts = target.split("/")
-    if (
-        len(parts) != 2
-        or not all(_HF_PART.match(p) for p in parts)
-        or any(p.endswith((".git", ".")) or ".." in p or "--" in p for p in parts)
-    ):
+    if len(parts) != 2 or any(hub_name_problem(p) for p in parts):
         raise UserInputError(f"invalid Hub repo id {target!r}: use hf:OWNER/NAME (letters, digits, '-', '_', '.')")
 
 

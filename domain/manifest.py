@@ -37,6 +37,11 @@ class Manifest:
     built_from: Mapping[str, str] = attrs.field(factory=dict)
     verification: Mapping[str, Any] = attrs.field(factory=dict)
 
+    def publishes(self, name: str, key: str) -> bool:
+        """Whether this manifest records the artifact `key` published under `name`: a rename changes the card's
+        title (and GGUF file names), so the same key under another name is not published yet."""
+        return self.key == key and self.name == name
+
     def to_json(self) -> str:
         data = {
             "schema": SCHEMA,

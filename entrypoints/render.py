@@ -31,6 +31,7 @@ def plan_data(planned: PlannedPublish) -> dict[str, Any]:
     plan = planned.plan
     return {
         "name": plan.name,
+        "name_origin": planned.name_origin,
         "checkpoint": plan.checkpoint,
         "base": plan.base,
         "training_method": planned.checkpoint.training_method,
@@ -89,6 +90,7 @@ def _built_from(builds_from: tuple[str, ...]) -> str:
 def show_plan(planned: PlannedPublish) -> None:
     plan = planned.plan
     out.print(f"[bold]plan[/bold] {plan.name}: {planned.checkpoint.peft_type} adapter from {plan.checkpoint}")
+    out.print(f"name {plan.name} (from {planned.name_origin})", highlight=False)
     out.print(f"base {plan.base} ({planned.base.architecture}, {planned.base.dtype}); method {planned.checkpoint.training_method}")
     table = Table("artifact", "built from", "key", "size", "peak memory", "status")
     for n in plan.nodes:

@@ -67,7 +67,7 @@ class HfHubRegistry:
         if remote is None or path not in remote.files:
             return False
         manifest = read_manifest(hub, target.repo_id, path, remote.head)
-        if manifest is None or manifest.key != key:
+        if manifest is None or not manifest.publishes(name, key):
             return False
         for entry in manifest.files:  # complete: every file there, with its size (and LFS hash)
             found = remote.files.get(target.path(entry.path))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import re
 import shutil
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from hubship.domain.destination import Destination
 from hubship.domain.errors import PublishError, UserInputError
-from hubship.domain.manifest import CARD_NAME, MANIFEST_NAME
+from hubship.domain.manifest import CARD_NAME, MANIFEST_NAME, Manifest
 from hubship.domain.publication import Publication
 from hubship.ports.progress import Progress
 
@@ -69,8 +68,8 @@ class LocalDirRegistry:
     def is_published(self, destination: Destination, name: str, fmt: str, key: str) -> bool:
         manifest = Path(self.locate(destination, name, fmt)) / MANIFEST_NAME
         try:
-            return json.loads(manifest.read_text()).get("key") == key
-        except (OSError, ValueError):
+            return Manifest.from_json(manifest.read_text(encoding="utf-8")).publishes(name, key)
+        except (OSError, ValueError, KeyError, TypeError):
             return False
 
     def check(self, destination: Destination) -> None:

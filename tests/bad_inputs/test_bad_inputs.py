@@ -241,6 +241,34 @@ def _non_utf8_folder_name(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
     return [os.fsdecode(renamed), "-f", "lora"], "not valid UTF-8"
 
 
+def _name_escaping_the_destination(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
+    return [str(ckpt), "-f", "lora", "-n", "../../escaped"], "invalid --name '../../escaped': it holds a path separator"
+
+
+def _name_with_a_backslash(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
+    return [str(ckpt), "-f", "lora", "-n", "..\\escaped"], "it holds a path separator"
+
+
+def _name_dot_dot(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
+    return [str(ckpt), "-f", "lora", "-n", ".."], "invalid --name '..': it holds '..'"
+
+
+def _name_with_spaces(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
+    return [str(ckpt), "-f", "lora", "-n", "my model"], "use letters, digits, '.', '_' and '-'"
+
+
+def _name_a_windows_device(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
+    return [str(ckpt), "-f", "lora", "-n", "aux"], "it is a device name on Windows"
+
+
+def _name_not_a_hub_repo_name(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
+    return [str(ckpt), "-f", "lora", "-n", "smol--bot", "--to", "hf:alice/smol"], "the Hub allows no '--' or '..'"
+
+
+def _name_too_long_for_ollama(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
+    return [str(ckpt), "-n", "x" * 81, "--to", "ollama:bot"], "Ollama allows at most 80 characters"
+
+
 CASES: dict[str, Case] = {  # every `_case_name` function above, as "case-name"
     name[1:].replace("_", "-"): fn for name, fn in list(globals().items()) if name[:1] == "_" and name[1:2] != "_" and callable(fn)
 }

@@ -15,7 +15,7 @@ import attrs
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.publish_request import PublishRequest, default_name
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
-from hubship.domain.destination import Destination, parse_destination, parse_destinations
+from hubship.domain.destination import Destination, local_folder, parse_destination, parse_destinations
 from hubship.domain.errors import UserInputError
 from hubship.domain.names import FROM_FOLDER, chosen_name, folder_name
 from hubship.domain.plan import PlanNode, PublishPlan, build_plan, content_key, format_closure
@@ -25,7 +25,7 @@ from hubship.ports.checkpoint_reader import CheckpointReader
 from hubship.ports.file_hasher import FileHasher
 from hubship.ports.model_loader import ModelLoader
 from hubship.ports.progress import Progress
-from hubship.ports.registry import ChoosesFormats, Registry
+from hubship.ports.registry import ChoosesFormats, FallsBack, Registry
 from hubship.ports.system_probe import SystemProbe
 from hubship.ports.workspace import Workspace
 
@@ -38,6 +38,7 @@ class Target:
     format: str
     location: str
     up_to_date: bool
+    fallback: str | None = None  # where it goes if the service does not answer (Ollama without a server: a folder)
 
 
 @attrs.frozen(kw_only=True)
@@ -139,11 +140,13 @@ class PlanPublish:
         return chosen
 
     def _target(self, dest: Destination, registry: Registry, name: str, node: PlanNode) -> Target:
+        fallback = registry.fallback_location(dest, name, node.format) if isinstance(registry, FallsBack) else None
         return Target(
             destination=str(dest),
             format=node.format,
             location=registry.locate(dest, name, node.format),
             up_to_date=registry.is_published(dest, name, node.format, node.spec.key),
+            fallback=fallback,
         )
 
     def execute(self, request: PublishRequest) -> PlannedPublish:
@@ -151,8 +154,10 @@ class PlanPublish:
         chosen = self._chosen_formats(request)
         requested = self._formats.parse(request.formats) if request.formats or not all(chosen.values()) else ()
         fmt_names = tuple(dict.fromkeys([*(f for fs in chosen.values() for f in fs), *requested]))
-        destinations = tuple(  # each registry sees the publish's options and the formats it publishes
-            attrs.evolve(d, options={**request.merged_options(), "formats": fs or requested}) for d, fs in chosen.items()
+        folder = str(local_folder(tuple(chosen)))  # where a registry that falls back publishes (the first dir:, else the default)
+        destinations = tuple(  # each registry sees the publish's options, the formats it publishes and the local folder
+            attrs.evolve(d, options={**request.merged_options(), "formats": fs or requested, "local_folder": folder})
+            for d, fs in chosen.items()
         )
         registries = {d: self._registry(d.scheme) for d in destinations}
         checkpoint = self._reader.read(Path(request.checkpoint), request.base)

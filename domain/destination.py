@@ -67,3 +67,9 @@ def parse_destinations(values: list[str] | tuple[str, ...]) -> tuple[Destination
         if dest not in parsed:
             parsed.append(dest)
     return tuple(parsed)
+
+
+def local_folder(destinations: tuple[Destination, ...] | list[Destination]) -> Destination:
+    """The folder a publish keeps what a service could not take (an Ollama-ready folder when no server answers):
+    its first `dir:` destination, else the default local registry."""
+    return next((d for d in destinations if d.scheme == "dir"), None) or parse_destination(DEFAULT_DESTINATION)

@@ -109,6 +109,9 @@ def show_plan(planned: PlannedPublish) -> None:
     for t in planned.targets:
         targets.add_row(t.destination, t.format, t.location, "[green]up to date[/green]" if t.up_to_date else "[yellow]publish[/yellow]")
     out.print(targets)
+    for t in planned.targets:
+        if t.fallback:
+            out.print(f"{t.destination}: if no server answers, {t.format} goes to {t.fallback}", highlight=False)
     out.print(
         f"needs {_gb(planned.disk_needed_bytes)} disk (free {_gb(planned.disk_free_bytes)}),"
         f" {_gb(planned.memory_needed_bytes)} memory (free {_gb(planned.memory_free_bytes)})"

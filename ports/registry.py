@@ -44,3 +44,12 @@ class ChoosesFormats(Protocol):
     def formats_for(self, destination: Destination, options: Mapping[str, Any]) -> tuple[str, ...]:
         """The format names to build and publish at `destination`; raise UserInputError on a bad option."""
         ...
+
+
+@runtime_checkable
+class FallsBack(Protocol):
+    """A registry that publishes elsewhere when its service does not answer (Ollama: an Ollama-ready folder)."""
+
+    def fallback_location(self, destination: Destination, name: str, fmt: str) -> str:
+        """Where the artifact `fmt` of `name` goes when the service at `destination` does not answer."""
+        ...

@@ -7,8 +7,9 @@ manifest, so Ollama gets exactly the file the manifest describes. The server is 
 (default http://127.0.0.1:11434), read when publishing.
 
 When no server answers, the Ollama-ready folder (GGUF + Modelfile) is published to the local
-registry instead, with the exact `ollama create` command to run: a warning, not an error, unless
-`--require-server` was given (then it is an error, found at plan time).
+registry instead, under the publish's first `dir:` destination (else the default, ./published), with
+the exact `ollama create` command to run: a warning, not an error, unless `--require-server` was given
+(then it is an error, found at plan time).
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ class OllamaRegistry:
     def locate(self, destination: Destination, name: str, fmt: str) -> str:
         return model_name(destination.target)
 
+    def _folder(self, destination: Destination) -> Destination:
+        """The `dir:` destination the plan chose for what falls back (`local_folder`), else this registry's default."""
+        return parse_destination(destination.options.get("local_folder") or self._fallback_destination)
+
+    def fallback_location(self, destination: Destination, name: str, fmt: str) -> str:
+        return self._fallback.locate(self._folder(destination), name, fmt)
+
     def is_published(self, destination: Destination, name: str, fmt: str, key: str) -> bool:
         return False  # Ollama keeps no content key; re-creating is cheap: no blob already there is uploaded again
 
@@ -100,7 +108,7 @@ class OllamaRegistry:
             return [self._create(http, client, host, name, pub, progress) for pub in publications]
 
     def _publish_folder(self, destination: Destination, host: str, publications: Sequence[Publication], progress: Progress) -> list[str]:
-        folders = self._fallback.publish(parse_destination(self._fallback_destination), publications, progress)
+        folders = self._fallback.publish(self._folder(destination), publications, progress)
         for folder in folders:
             modelfile = Path(folder).resolve() / MODELFILE
             progress.message(

@@ -70,3 +70,16 @@ def test_cli_require_server_without_a_server_is_one_line_exit_1(cli, tiny_model,
     )
     assert done.returncode == 1 and "no Ollama server answers at http://" in one_line(done.stderr)
     assert not (tmp_path / "published").exists() and not list((tmp_path / "ws" / "artifacts").glob("*"))
+
+
+def test_cli_plan_shows_where_the_ollama_ready_folder_goes_without_a_server(cli, tiny_model, tmp_path):
+    to = ["--to", "ollama:tiny-chat", "--to", "dir:mine"]
+    argv = ["plan", str(tiny_model[1]), "-f", "lora", *to, "-n", "tiny", "-w", str(tmp_path / "ws")]
+    shown = cli(*argv, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "ollama:tiny-chat: if no server answers, ollama-q4_k_m goes to mine/tiny/ollama-q4_k_m\n" in shown.stdout
+    data = json.loads(cli(*argv, "--json", cwd=tmp_path).stdout)
+    assert [(t["location"], t["fallback"]) for t in data["targets"]] == [
+        ("tiny-chat:latest", "mine/tiny/ollama-q4_k_m"),
+        ("mine/tiny/lora", None),
+    ]

@@ -160,12 +160,36 @@ def test_unreachable_server_writes_an_ollama_ready_folder_unless_a_server_is_req
         publish(env, tiny_model[1], "ollama:tiny-chat", require_server=True)
     assert "\n" not in str(failed.value) and env.gguf.builds == 0, "--require-server must fail at plan time"
 
+    planned = env.container.plan_publish().execute(
+        PublishRequest(checkpoint=str(tiny_model[1]), formats=(), destinations=("ollama:tiny-chat",))
+    )
+    assert planned.targets[0].fallback == f"published/{planned.plan.name}/ollama-q4_k_m"  # no dir: given: the default registry
     result = publish(env, tiny_model[1], "ollama:tiny-chat")
     folder = (tmp_path / result.published[0]).resolve()
     assert folder.name == "ollama-q4_k_m" and folder.parent.parent == (tmp_path / "published").resolve()
     assert {p.name for p in folder.iterdir()} >= {"Modelfile", "model.Q4_K_M.gguf", "README.md", "manifest.json"}
     warning = next(m for m in env.progress.messages if m.startswith("warning: no Ollama server"))
     assert url in warning and f"ollama create tiny-chat:latest -f {folder / 'Modelfile'}" in warning
+
+
+def test_without_a_server_the_ollama_ready_folder_goes_under_the_dir_destination_of_the_same_publish(
+    env, tiny_model, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OLLAMA_HOST", closed_port_url())
+    mine = tmp_path / "mine"
+    to = ("ollama:tiny-chat", f"dir:{mine}")
+    request = PublishRequest(checkpoint=str(tiny_model[1]), formats=("lora",), destinations=to, options={})
+    planned = env.container.plan_publish().execute(request)
+    ollama_target = next(t for t in planned.targets if t.destination == "ollama:tiny-chat")
+    expected = mine / planned.plan.name / "ollama-q4_k_m"
+    assert (ollama_target.location, ollama_target.fallback) == ("tiny-chat:latest", str(expected))
+    assert all(t.fallback is None for t in planned.targets if t is not ollama_target)
+
+    result = publish(env, tiny_model[1], *to, formats=("lora",))
+    assert sorted(result.published) == sorted([str(expected), str(mine / planned.plan.name / "lora")])
+    assert (expected / "Modelfile").is_file() and not (tmp_path / "published").exists()
+    warning = next(m for m in env.progress.messages if m.startswith("warning: no Ollama server"))
+    assert f"ollama create tiny-chat:latest -f {expected.resolve() / 'Modelfile'}" in warning
 
 
 def test_blob_digest_mismatch_is_one_line_and_nothing_is_created(server, tmp_path):

@@ -14,6 +14,7 @@ import attrs
 
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.publish_request import PublishRequest, default_name
+from hubship.domain.backend import backend_tool
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.destination import Destination, local_folder, parse_destination, parse_destinations
 from hubship.domain.errors import UserInputError
@@ -68,7 +69,9 @@ class PlanPublish:
         probe: SystemProbe,
         progress: Progress,
         services: Mapping[str, Any] | None = None,
+        backend: str = "hf",
     ) -> None:
+        self._backend = backend  # who merges (the container selects it): part of the merged artifacts' keys
         self._services = services or {}  # ports a format's `preflight` may use (e.g. a converter), made on first use
         self._reader = reader
         self._loader = loader
@@ -191,7 +194,7 @@ class PlanPublish:
             requested=fmt_names,
             formats=formats,
             params=params,
-            tool_versions=self._probe.tool_versions(),
+            tool_versions=(versions := self._probe.tool_versions()) | backend_tool(self._backend, versions),
             destinations=destinations,
             estimates=estimates,
         )

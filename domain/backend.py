@@ -5,12 +5,13 @@ Pure: the caller passes the facts (GPU present, packages installed) a system pro
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from hubship.domain.errors import UserInputError
 
 BACKENDS = ("auto", "hf", "unsloth")
 UNSLOTH_PACKAGE = "unsloth"
+BACKEND_TOOL = "backend"  # the tool name a format that merges lists, so the backend is in its key and manifest
 
 
 def select_backend(requested: str, *, nvidia_gpu: bool, installed: Collection[str]) -> str:
@@ -32,3 +33,14 @@ def select_backend(requested: str, *, nvidia_gpu: bool, installed: Collection[st
         )
         raise UserInputError(f"--backend unsloth needs {missing}, which this machine lacks; use --backend hf or auto")
     return choice
+
+
+def backend_tool(backend: str, versions: Mapping[str, str]) -> dict[str, str]:
+    """The `BACKEND_TOOL` entry of the tool versions: `hf` (hubship's own merge), or `unsloth VERSION`.
+
+    A format listing `BACKEND_TOOL` in its tools then has the backend in its content key and its manifest,
+    so an Unsloth merge and an hf merge never share a key in the workspace.
+    """
+    if backend == UNSLOTH_PACKAGE:
+        return {BACKEND_TOOL: f"{UNSLOTH_PACKAGE} {versions.get(UNSLOTH_PACKAGE, 'absent')}"}
+    return {BACKEND_TOOL: backend}

@@ -98,6 +98,7 @@ class Container(containers.DeclarativeContainer):
         probe=probe,
         progress=progress,
         services=services,
+        backend=backend,
     )
     execute_plan = providers.Factory(
         ExecutePlan,

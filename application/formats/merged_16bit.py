@@ -12,6 +12,7 @@ from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.reference_logits import streamed_forward_bytes, write_verification
+from hubship.domain.backend import BACKEND_TOOL
 from hubship.domain.checkpoint import BaseInfo, Checkpoint, unmergeable_reason
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -36,7 +37,7 @@ class Merged16bitFormat:
         description="The model with its LoRA adapter merged in",
         builds_from=("reference-logits",),
         library_name="transformers",
-        tools=("torch", "transformers", "peft", "safetensors"),
+        tools=("torch", "transformers", "peft", "safetensors", BACKEND_TOOL),  # hf or unsloth: in the key and manifest
     )
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -11,11 +12,15 @@ from dependency_injector import providers
 
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.formats.lora import LoraFormat
+from hubship.application.formats.merged_16bit import Merged16bitFormat
+from hubship.application.formats.reference_logits import ReferenceLogitsFormat
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.backend import select_backend
 from hubship.domain.errors import UserInputError
 from hubship.domain.preflight import DiskDemand, check_disk
-from tests.fakes.checkpoint import FakeCheckpointReader, FakeModelLoader
+from tests.fakes.checkpoint import FakeCheckpointReader, FakeModelLoader, FakeSaver
+from tests.fakes.formats import FakeQuantFormat
+from tests.fakes.merger import FakeMerger
 from tests.fakes.progress import FakeProgress
 from tests.fakes.system_probe import FakeSystemProbe
 
@@ -128,3 +133,34 @@ def test_preflight_on_windows_refuses_paths_past_260_characters_unless_long_path
     else:
         with pytest.raises(UserInputError, match=r"too deep for Windows.*LongPathsEnabled"):
             make.execute(_request(tmp_path, deep))
+
+
+def test_the_backend_is_in_the_merge_key_and_its_manifest_so_two_backends_never_share_an_artifact(container, tmp_path):
+    """One checkpoint published with --backend hf, then unsloth: two merges in the workspace, each manifest naming its backend."""
+    merger = FakeMerger()
+    container.reader.override(providers.Object(FakeCheckpointReader()))
+    container.loader.override(providers.Object(FakeModelLoader(tmp_path / "base")))
+    container.merger.override(providers.Object(merger))
+    container.saver.override(providers.Object(FakeSaver()))
+    container.progress.override(providers.Object(FakeProgress()))
+    container.probe.override(providers.Object(FakeSystemProbe(gpu=True, versions=UNSLOTH)))
+    registry = [LoraFormat(), ReferenceLogitsFormat(), Merged16bitFormat(), FakeQuantFormat("quant-a")]
+    container.formats.override(providers.Object(FormatRegistry(registry)))
+    results = {}
+    for backend in ("hf", "unsloth"):
+        container.config.backend.from_value(backend)
+        container.backend.reset()  # one command, one backend: a new command selects again
+        request = PublishRequest(
+            checkpoint=str(tmp_path / "run" / "checkpoint-1"),
+            formats=("merged-16bit,quant-a,lora",),
+            destinations=(f"dir:{tmp_path / backend}",),
+            options={"verify": "off"},
+        )
+        results[backend] = container.execute_plan().execute(request)
+    keys = {b: {n.format: n.spec.key for n in r.planned.plan.nodes} for b, r in results.items()}
+    assert keys["hf"]["merged-16bit"] != keys["unsloth"]["merged-16bit"] and keys["hf"]["quant-a"] != keys["unsloth"]["quant-a"]
+    assert keys["hf"]["lora"] == keys["unsloth"]["lora"]  # nothing merged: the backend plays no part
+    assert merger.calls == 2, "the unsloth publish reused the hf merge"
+    for backend, expected in (("hf", "hf"), ("unsloth", "unsloth 2025.9.1")):
+        manifest = json.loads((tmp_path / backend / "run-sft" / "merged-16bit" / "manifest.json").read_text())
+        assert manifest["tools"]["backend"] == expected

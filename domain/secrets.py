@@ -36,6 +36,8 @@ def is_pickle(name: str, head: bytes) -> bool:
     lower = name.rsplit("/", 1)[-1].lower()
     if lower in NEVER_PUBLISH or lower.endswith(ALWAYS_PICKLE_SUFFIXES):
         return True
+    if lower.endswith(".safetensors"):  # read by safetensors, which never unpickles; its header length may start 0x80 0x02
+        return False
     pickled = len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
     zipped = head.startswith(b"PK\x03\x04")
     return pickled or (zipped and lower.endswith(MAYBE_PICKLE_SUFFIXES))

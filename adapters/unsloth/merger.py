@@ -3,6 +3,12 @@
 `FastLanguageModel.from_pretrained` loads the base with the adapter on the GPU, and Unsloth's own
 merged save (`save_pretrained_merged(..., save_method="merged_16bit")`) writes the merged model.
 Unsloth is imported only when a merge runs: importing it needs a GPU and patches transformers.
+
+Unsloth's merged save turns `safe_serialization=True` into pickled `.bin` files (torch.save) on machines
+with 2 or fewer CPUs; only `safe_serialization=None` makes it write safetensors on every machine. So the
+save is asked with None, and its output is checked before anything continues (`check_safetensors`): a
+pickle, or no safetensors at all, is a PublishError and the build's staging folder is thrown away.
+Untested on a GPU here (docs/adr/007-config-and-backends.md); tests/gpu runs it where a GPU is.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
+from hubship.domain.secrets import SNIFF_BYTES, is_pickle
 from hubship.ports.progress import Progress
 
 SIXTEEN_BIT = {"bf16": "bfloat16", "fp16": "float16"}
@@ -48,9 +56,29 @@ def _adapter_copy(checkpoint: Checkpoint, base: BaseInfo, folder: Path) -> Path:
     return folder
 
 
+def check_safetensors(out_dir: Path) -> None:
+    """Refuse a merged save holding a pickle, or no safetensors weights: a PublishError naming the files."""
+    files = sorted(p for p in out_dir.rglob("*") if p.is_file())
+    pickled = []
+    for path in files:
+        with path.open("rb") as fh:
+            if is_pickle(path.name, fh.read(SNIFF_BYTES)):
+                pickled.append(path.relative_to(out_dir).as_posix())
+    if pickled:
+        raise PublishError(
+            f"the unsloth merge wrote pickled weights ({', '.join(pickled)}), not safetensors; nothing is published from it;"
+            " re-run with --backend hf"
+        )
+    if not any(p.suffix == ".safetensors" for p in files):
+        raise PublishError("the unsloth merge wrote no .safetensors weights; nothing is published from it; re-run with --backend hf")
+
+
 class UnslothMerger:
-    def __init__(self, max_seq_length: int = 2048) -> None:
+    """`library` returns (torch, FastLanguageModel); the default imports them when a merge runs."""
+
+    def __init__(self, max_seq_length: int = 2048, library: Callable[[], tuple[Any, Any]] = _unsloth) -> None:
         self._max_seq_length = max_seq_length
+        self._library = library
 
     def merge(
         self,
@@ -65,7 +93,7 @@ class UnslothMerger:
         target = dtype or base.dtype
         if target not in SIXTEEN_BIT:
             raise UserInputError(f"the unsloth backend writes 16-bit merges, not {target}; pass --dtype bf16 or fp16, or --backend hf")
-        torch, fast_model = _unsloth()
+        torch, fast_model = self._library()
         with (
             tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".unsloth-") as tmp,
             progress.task("merge (unsloth)", 2, "steps") as task,
@@ -84,7 +112,7 @@ class UnslothMerger:
                     tokenizer,
                     save_method="merged_16bit",
                     max_shard_size=max_shard_bytes,
-                    safe_serialization=True,
+                    safe_serialization=None,  # None, not True: True means pickles on machines with <= 2 CPUs
                     temporary_location=str(Path(tmp) / "buffers"),
                 )
                 task.advance()
@@ -93,3 +121,4 @@ class UnslothMerger:
                 raise PublishError(f"the unsloth merge failed: {first}; re-run with --backend hf to merge without unsloth") from None
         for name in NOT_PUBLISHED:
             (out_dir / name).unlink(missing_ok=True)
+        check_safetensors(out_dir)

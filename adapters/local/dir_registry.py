@@ -3,8 +3,9 @@
 Each artifact folder is assembled under a hidden temporary name beside its final place and
 renamed only when complete, so a reader never sees a half-written artifact. Files are hard-linked
 from the workspace when both sit on one filesystem (no copy of a 100 GB merge), else copied.
-A publish holds the `<name>/` folder (flock on the folder itself, released even when the process is
-killed) and first removes the temporary folders a killed publish left there.
+A publish holds `<name>/` through the lock file `PATH/.<name>.lock` (the `filelock` library: flock on
+Linux and macOS, msvcrt on Windows; released by the operating system even when the process is killed)
+and first removes the temporary folders a killed publish left there.
 """
 
 from __future__ import annotations
@@ -18,35 +19,26 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from filelock import FileLock
+
 from hubship.domain.destination import Destination
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.manifest import CARD_NAME, MANIFEST_NAME, Manifest
 from hubship.domain.publication import Publication
 from hubship.ports.progress import Progress
 
-try:
-    import fcntl
-except ImportError:  # Windows: no folder lock, no sweep
-    fcntl = None  # type: ignore[assignment]
-
 _LEFTOVER = re.compile(r"^\.[^/]+\.(tmp|old)-")
 
 
 @contextlib.contextmanager
-def _held(folder: Path) -> Iterator[None]:
-    """Exclusive use of `folder` by this process; leftovers of killed publishes there are removed first."""
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # another publish to this folder takes seconds: wait for it
+def _held(root: Path, name: str) -> Iterator[None]:
+    """Exclusive use of `root/name` by this process; leftovers of killed publishes there are removed first."""
+    folder = root / name
+    with FileLock(root / f".{name}.lock"):  # another publish to this folder takes seconds: wait for it
         for entry in folder.iterdir():
             if _LEFTOVER.match(entry.name):
                 shutil.rmtree(entry, ignore_errors=True)
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _place(src: Path, dst: Path) -> None:
@@ -120,7 +112,7 @@ class LocalDirRegistry:
             with progress.task(f"publish to {destination}", total=total, unit="bytes") as task, contextlib.ExitStack() as held:
                 for name in sorted({pub.name for pub in publications}):
                     (root / name).mkdir(exist_ok=True)
-                    held.enter_context(_held(root / name))
+                    held.enter_context(_held(root, name))
                 return [self._publish_one(root, pub, task) for pub in publications]
         except OSError as exc:
             if exc.errno == errno.ENOSPC:

@@ -1,21 +1,23 @@
-"""Workspace in a local folder: `artifacts/<key>/` appear by atomic rename from `tmp/`; locks by flock."""
+"""Workspace in a local folder: `artifacts/<key>/` appear by atomic rename from `tmp/`; one publish per source at a time.
+
+The lock is `locks/<name>.lock`, held through the `filelock` library: flock on Linux and macOS, msvcrt on
+Windows; the operating system releases it when the holder dies, even by SIGKILL.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from hubship.domain.errors import PublishError, UserInputError
 
-try:
-    import fcntl
-except ImportError:  # Windows: lock files only
-    fcntl = None  # type: ignore[assignment]
+POLL_SECONDS = 0.5
 
 
 def _pid_alive(pid: int) -> bool:
@@ -89,28 +91,17 @@ class LocalDirWorkspace:
 
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
+        """Hold `name` for this process; another holder makes it wait `wait_seconds`, then a UserInputError."""
         self.prepare()
-        path = self._root / "locks" / f"{name}.lock"
-        fh = path.open("a+")
+        held = FileLock(self._root / "locks" / f"{name}.lock")
         try:
-            if fcntl is None:
-                yield
-                return
-            deadline = time.monotonic() + self._wait
-            while True:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise UserInputError(
-                            f"another hubship publish of this checkpoint is running in workspace {self._root};"
-                            " wait for it to finish, or pass --workspace with another folder"
-                        ) from None
-                    time.sleep(0.5)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            held.acquire(timeout=self._wait, poll_interval=POLL_SECONDS)
+        except Timeout:
+            raise UserInputError(
+                f"another hubship publish of this checkpoint is running in workspace {self._root};"
+                " wait for it to finish, or pass --workspace with another folder"
+            ) from None
+        try:
+            yield
         finally:
-            fh.close()
+            held.release()

@@ -1,8 +1,9 @@
 """The trainer wrappers: upload_model.sh run as a trainer runs it, and upload_model.ps1 kept in step with it.
 
 PowerShell cannot run here, so the .ps1 is parsed and compared with the .sh: same Python search
-(environment variable, the repository's .venv, python3), same command, every argument forwarded,
-hubship's exit code returned. The .sh is also run with stand-in Pythons to prove that behaviour.
+(environment variable, the repository's .venv, then each OS's own name for Python 3: `python3` for sh,
+the launcher `py -3` then `python` for PowerShell), same command, every argument forwarded, hubship's
+exit code returned. The .sh is also run with stand-in Pythons to prove that behaviour.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ SHELL = REPO / "entrypoints" / "shell"
 EXAMPLES = REPO / "docs" / "examples"
 ARGS = "<every argument>"
 RECORDER = '#!/bin/sh\nprintf "%s\\n" "$0" "$@" > "$RECORD"\nexit 7\n'
+SH_FALLBACK = ["python3"]
+PS1_FALLBACK = ["py -3", "python"]  # Windows has no python3: the Python launcher, then python
 
 
 def _order(code: str, **kinds: str) -> list[str]:
@@ -47,26 +50,38 @@ def parse_sh(text: str) -> dict[str, object]:
 
 def parse_ps1(text: str) -> dict[str, object]:
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    call = re.search(r"^& \$python (.+)$", code, re.MULTILINE)
+    call = re.search(r"^& \$python (@launcher )?(.+)$", code, re.MULTILINE)
+    launched = bool(call and call.group(1))  # the launcher's arguments (py's -3) reach it only through @launcher
     repo = re.search(r"^\$repo = (.+)$", code, re.MULTILINE).group(1)
     venv = {p.replace("Scripts/python.exe", "bin/python") for p in re.findall(r'Test-Path \(Join-Path \$repo "([^"]+)"\)', code)}
     return {
         "env": re.findall(r"\(\$env:(\w+)\)", code),
         "levels_up": repo.count("Split-Path -Parent") if "$PSScriptRoot" in repo else -1,
         "venv": sorted(venv),
-        "fallback": re.findall(r'\$python = "(\w+)"', code),
+        "fallback": [
+            " ".join([name, *(re.findall(r'"([^"]+)"', launcher) if launched else ())])
+            for name, launcher in re.findall(r'\$python = "(\w+)"(?:; \$launcher = @\(([^)]*)\))?', code)
+        ],
         "order": _order(code, env=r"\(\$env:\w+\)", venv=r"Test-Path \(Join-Path \$repo", fallback=r'\$python = "\w+"'),
-        "argv": [ARGS if t == "@args" else t for t in call.group(1).split()] if call else None,
+        "argv": [ARGS if t == "@args" else t for t in call.group(2).split()] if call else None,
         "exit": "exec" if call and re.search(r"^exit \$LASTEXITCODE$", code, re.MULTILINE) else None,
     }
+
+
+def in_step(ps1: dict[str, object], sh: dict[str, object]) -> bool:
+    """The same lookup and command, each with its own OS's names for Python 3 at the end."""
+    same = {k: v for k, v in ps1.items() if k != "fallback"} == {k: v for k, v in sh.items() if k != "fallback"}
+    return same and ps1["fallback"] == PS1_FALLBACK and sh["fallback"] == SH_FALLBACK
 
 
 def test_ps1_wrapper_is_in_step_with_the_sh_wrapper():
     sh = parse_sh((SHELL / "upload_model.sh").read_text())
     ps1 = parse_ps1((SHELL / "upload_model.ps1").read_text())
     assert sh["argv"] == ["-m", "hubship", "publish", ARGS]
-    assert sh["env"] == ["HUBSHIP_PYTHON"] and sh["venv"] == [".venv/bin/python"] and sh["fallback"] == ["python3"]
-    assert ps1 == sh
+    assert sh["env"] == ["HUBSHIP_PYTHON"] and sh["venv"] == [".venv/bin/python"] and sh["fallback"] == SH_FALLBACK
+    assert ps1["fallback"] == PS1_FALLBACK and ps1["order"] == ["env", "venv", "fallback"]
+    assert "} elseif (Get-Command py -ErrorAction SilentlyContinue) {" in (SHELL / "upload_model.ps1").read_text()  # py only if there
+    assert in_step(ps1, sh)
     for name in ("upload_model.sh", "upload_model.ps1"):
         assert len((SHELL / name).read_text().splitlines()) <= 25
 
@@ -78,10 +93,12 @@ def test_the_comparison_notices_a_ps1_that_drifted():
         text.replace(" @args", ""),
         text.replace("publish", "plan"),
         text.replace("exit $LASTEXITCODE", "exit 0"),
-        text.replace('"python3"', '"python"'),
+        text.replace('"python"', '"python3"'),
+        text.replace('@("-3")', "@()"),  # a bare `py` may start a Python 2
         text.replace("$env:HUBSHIP_PYTHON)", "$env:PYTHON)"),
+        text.replace("& $python @launcher", "& $python"),
     ):
-        assert parse_ps1(drifted) != sh
+        assert drifted != text and not in_step(parse_ps1(drifted), sh)
 
 
 def _fake_repo(tmp_path: Path) -> Path:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hubship.application.publish_request import default_name
 from hubship.domain.destination import parse_destination, parse_destinations
 from hubship.domain.errors import UserInputError
+from hubship.domain.manifest import Manifest
 from hubship.domain.names import FROM_FLAG, FROM_FOLDER, PublishName, chosen_name, clean_name, folder_name, name_problem
 
 ALL = ("dir", "hf", "ollama")
@@ -89,3 +90,10 @@ def test_a_cleaned_name_keeps_every_destinations_rules(text):
 def test_the_folder_name_is_cleaned(tmp_path):
     folder = tmp_path / "My Run: sft (final)" / "checkpoint-500"
     assert default_name(str(folder)) == "My-Run-sft-final"
+
+
+def test_a_manifest_publishes_its_key_under_its_name_only():
+    manifest = Manifest(name="smol-support", format="lora", key="k" * 64, params={}, files=(), inputs={}, tools={})
+    assert manifest.publishes("smol-support", "k" * 64)
+    assert not manifest.publishes("support-bot", "k" * 64)  # renamed: the card's title must change
+    assert not manifest.publishes("smol-support", "j" * 64)

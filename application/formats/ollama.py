@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.ollama_template import OllamaTemplate, derive_ollama_template
+from hubship.application.ollama_template import OllamaTemplate, derive_ollama_template, ollama_model
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.gguf_quants import QUANTS
-from hubship.domain.ollama_model import MODEL_JSON, MODELFILE, OllamaModel, sampling_parameters
+from hubship.domain.ollama_model import MODEL_JSON, MODELFILE
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
 
@@ -53,21 +53,27 @@ class OllamaFormat:
             tools=TOOLS,
             internal=True,
         )
-        self._derived: dict[tuple[str, str | None, bool], tuple[Any, OllamaTemplate]] = {}
+        self._derived: dict[tuple[str, str | None, bool, bool], tuple[Any, OllamaTemplate]] = {}
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
-        return {"quant": self.quant, "allow_generic_template": bool(options.get("allow_generic_template"))}
+        return {
+            "quant": self.quant,
+            "allow_generic_template": bool(options.get("allow_generic_template")),
+            "allow_frozen_date": bool(options.get("allow_frozen_date")),
+        }
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
         return None
 
     def _derive(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]):
-        allow_generic = bool(params["allow_generic_template"])
-        key = (checkpoint.root, checkpoint.chat_template, allow_generic)  # plan and build of one publish derive once
+        allow_generic, allow_frozen = bool(params["allow_generic_template"]), bool(params.get("allow_frozen_date"))
+        key = (checkpoint.root, checkpoint.chat_template, allow_generic, allow_frozen)  # plan and build of one publish derive once
         if key not in self._derived:
             renderer = services["chat_renderer"]
             profile = renderer.profile(checkpoint, base)
-            derived = derive_ollama_template(renderer, services["go_templates"], profile, allow_generic=allow_generic)
+            derived = derive_ollama_template(
+                renderer, services["go_templates"], profile, allow_generic=allow_generic, allow_frozen_date=allow_frozen
+            )
             self._derived[key] = (profile, derived)
         return self._derived[key]
 
@@ -86,16 +92,14 @@ class OllamaFormat:
                 f"Ollama needs one GGUF file but {self.gguf} has {len(ggufs)}; publish to Ollama without --gguf-split-max-size"
             )
         _link(ggufs[0], ctx.out_dir / ggufs[0].name)
-        model = OllamaModel(
-            model_file=ggufs[0].name,
-            template=derived.template,
-            system=derived.system,
-            parameters={"stop": list(derived.stops), **sampling_parameters(profile.generation)},
-            license=profile.license_text or ctx.base.license,
-        )
+        model = ollama_model(derived, profile, model_file=ggufs[0].name, license=ctx.base.license)
         (ctx.out_dir / MODELFILE).write_text(model.modelfile(), encoding="utf-8")
         (ctx.out_dir / MODEL_JSON).write_text(model.to_json(), encoding="utf-8")
         metrics = {"ollama_template": "derived" if derived.template is not None else "generic", **derived.check.summary()}
+        if derived.structure is not None and derived.structure.trimmed:
+            metrics["template_trimmed_contents"] = "; ".join(derived.structure.trimmed)
+        if derived.structure is not None and derived.structure.dates:
+            metrics["template_dates"] = ", ".join(derived.structure.dates)
         verification = {"metrics": metrics, "thresholds": {}, "warnings": list(derived.warnings), "notes": list(derived.notes)}
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False), encoding="utf-8")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from hubship.adapters.torch.jinja_clock import PREFIX_LINES, clock_prefix
+from hubship.adapters.torch.jinja_clock import PREFIX, PREFIX_LINES, clock_variables
 from hubship.domain.chat_dates import Clock
 from hubship.domain.chat_template import ChatMessage, ChatProfile, TemplateNotDerivable, TemplateRejected
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
@@ -99,7 +99,7 @@ class JinjaChatRenderer:
         from transformers.utils.chat_template_utils import render_jinja_template
 
         chat = [{"role": m.role, "content": m.content} for m in messages]
-        prefix = clock_prefix(clock)
+        prefix = PREFIX if clock is not None else ""
         try:
             rendered, _ = render_jinja_template(
                 conversations=[chat],
@@ -107,6 +107,7 @@ class JinjaChatRenderer:
                 add_generation_prompt=add_generation_prompt,
                 continue_final_message=continue_final,
                 **dict(tokens),
+                **(clock_variables(clock) if clock is not None else {}),
             )
         except jinja2.TemplateSyntaxError as exc:
             line = (exc.lineno or 0) - (PREFIX_LINES if prefix else 0)

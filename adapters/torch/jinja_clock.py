@@ -1,31 +1,37 @@
 """A Jinja `strftime_now` that answers a chosen clock: date markers, or the dates of a fixed day.
 
 transformers makes `strftime_now` a global of its (cached) Jinja environment, reading the real time,
-and passes no callable into a template. A macro of that name defined in front of the template shadows
-it for that render only, with nothing global changed: it returns the marker of its format
-(domain.chat_dates), or the format with every directive replaced by that day's value. The macro is one
-line ended by a block tag, whose newline trim_blocks removes, so the template keeps its own first line
-(one line later: syntax errors are reported with `PREFIX_LINES` subtracted).
+and passes no callable into a template. A macro of that name defined in front of the template (PREFIX)
+shadows it for that render only, with nothing global changed: it returns the marker of its format
+(domain.chat_dates) when the render variable `hubship_strftime` is none, else the format with each
+directive replaced by the value that variable gives for it. The prefix is one constant text, so a
+template is compiled once whatever the clock. It is one line ended by a block tag, whose newline
+trim_blocks removes, so the template keeps its own first line (one line later: syntax errors are
+reported with `PREFIX_LINES` subtracted).
 """
 
 from __future__ import annotations
 
 import string
+from typing import Any
 
 from hubship.domain.chat_dates import Clock, strftime
 
 PREFIX_LINES = 1
-_LETTERS = string.ascii_letters
-
-
-def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+PREFIX = (
+    "{% macro strftime_now(format) %}"
+    '{% if hubship_strftime is none %}{{ "HUBSHIPDATE[" ~ format ~ "]X" }}'
+    '{% else %}{% set ns = namespace(text=format|replace("%%", "\\x00")) %}'
+    "{% for pair in hubship_strftime %}{% set ns.text = ns.text|replace(pair[0], pair[1]) %}{% endfor %}"
+    '{{ ns.text|replace("\\x00", "%") }}{% endif %}'
+    "{% endmacro %}\n"
+)
 
 
 def _directives(clock: Clock) -> list[tuple[str, str]]:
     assert clock.day is not None
     pairs = []
-    for directive in ["%-d", "%-m", *(f"%{c}" for c in _LETTERS)]:
+    for directive in ["%-d", "%-m", *(f"%{c}" for c in string.ascii_letters)]:
         try:
             value = strftime(clock.day, directive)
         except ValueError:
@@ -35,13 +41,6 @@ def _directives(clock: Clock) -> list[tuple[str, str]]:
     return pairs
 
 
-def clock_prefix(clock: Clock | None) -> str:
-    """Jinja text to put in front of a template so that `strftime_now` answers `clock` ("" for the real time)."""
-    if clock is None:
-        return ""
-    if clock.day is None:
-        body = '{{ "HUBSHIPDATE[" ~ format ~ "]X" }}'
-    else:
-        chain = "".join(f"|replace({_quoted(d)}, {_quoted(v)})" for d, v in _directives(clock))
-        body = '{{ format|replace("%%", "\\x00")' + chain + '|replace("\\x00", "%") }}'
-    return "{% macro strftime_now(format) %}" + body + "{% endmacro %}\n"
+def clock_variables(clock: Clock) -> dict[str, Any]:
+    """The render variable PREFIX reads: None for markers, else (directive, value) pairs of `clock.day`."""
+    return {"hubship_strftime": None if clock.day is None else _directives(clock)}

@@ -129,7 +129,8 @@ def _default_system(s: ChatStructure, render: Render, bos: str | None) -> str | 
     return found
 
 
-def _assistant_end(render: Render, bos: str | None) -> str:
+def assistant_end(render: Render, bos: str | None) -> str:
+    """What follows a finished assistant turn (its end-of-turn marker and what else the template writes there)."""
     turn = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", sentinel(1))]
     text = _probe_text(render, bos, turn, add_generation_prompt=False, continue_final=False) or ""
     return text.partition(sentinel(1))[2]
@@ -144,7 +145,7 @@ def derive_structure(render: Render, bos: str | None) -> ChatStructure:
         learned,
         default_system=_default_system(learned, render, bos),
         trimmed=trimmed_contents(lambda messages, **mode: _probe_text(render, bos, messages, **mode)),
-        assistant_end=_assistant_end(render, bos),
+        assistant_end=assistant_end(render, bos),
         bos=bos,
         dates=date_formats([o.text for o in observations if o.text]),
     )

@@ -2,10 +2,11 @@
 from the checkpoint's chat template and proven against it (application.ollama_template).
 
 Internal formats: a user never requests them; the `ollama:` destination picks one (`--ollama-quant`,
-default q4_k_m), and the plan builds the matching `gguf-<quant>` for it. The template is derived and
-checked at plan time (`preflight`, seconds), so an untranslatable template stops the publish before
-any merge. The artifact folder is Ollama-ready: the GGUF (hard-linked), `Modelfile`, and
-`ollama.json` (the same model as `/api/create` fields).
+default q4_k_m), and the plan builds the matching `gguf-<quant>` for it. The template is derived (with
+the BOS rule of the GGUF the converter makes of this tokenizer), checked against Jinja, and proven at
+token level (application.chat_proof) at plan time (`preflight`, seconds), so an untranslatable template
+or a wrong chat format stops the publish before any merge. The artifact folder is Ollama-ready: the
+GGUF (hard-linked), `Modelfile`, and `ollama.json` (the same model as `/api/create` fields).
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
+from hubship.application.chat_proof import gate, prove_ollama, vocab_gguf
 from hubship.application.format_builder import BuildContext
 from hubship.application.ollama_template import OllamaTemplate, derive_ollama_template, ollama_model
+from hubship.domain.chat_proof import TokenProof
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.formats import Format
@@ -53,7 +58,7 @@ class OllamaFormat:
             tools=TOOLS,
             internal=True,
         )
-        self._derived: dict[tuple[str, str | None, bool, bool], tuple[Any, OllamaTemplate]] = {}
+        self._derived: dict[tuple[str, str | None, bool, bool], tuple[Any, OllamaTemplate, TokenProof]] = {}
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
         return {
@@ -69,23 +74,24 @@ class OllamaFormat:
         allow_generic, allow_frozen = bool(params["allow_generic_template"]), bool(params.get("allow_frozen_date"))
         key = (checkpoint.root, checkpoint.chat_template, allow_generic, allow_frozen)  # plan and build of one publish derive once
         if key not in self._derived:
-            renderer = services["chat_renderer"]
-            profile = renderer.profile(checkpoint, base)
-            derived = derive_ollama_template(
-                renderer, services["go_templates"], profile, allow_generic=allow_generic, allow_frozen_date=allow_frozen
-            )
-            self._derived[key] = (profile, derived)
+            renderer, runtime, go = services["chat_renderer"], services["chat_runtime"], services["go_templates"]
+            vocab = vocab_gguf(checkpoint, base, services)  # the tokenizer and BOS rule the GGUF gets
+            profile = attrs.evolve(renderer.profile(checkpoint, base), add_bos=runtime.vocab(vocab).add_bos)
+            derived = derive_ollama_template(renderer, go, profile, allow_generic=allow_generic, allow_frozen_date=allow_frozen)
+            proof = prove_ollama(renderer, runtime, go, checkpoint, base, vocab, derived)
+            self._derived[key] = (profile, derived, proof)
         return self._derived[key]
 
     def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:
-        """Derive the TEMPLATE and run the Go/Jinja check now: an untranslatable template fails the plan."""
-        self._derive(checkpoint, base, params, services)
+        """Derive the TEMPLATE, run the Go/Jinja check and the token-level proof now: an untranslatable template
+        fails the plan (exit 2), a wrong chat format the quality gate (exit 3)."""
+        gate(self._derive(checkpoint, base, params, services)[2], "the Ollama model")
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         return Estimate(size_bytes=64 * 1024)  # the GGUF is hard-linked from its own artifact
 
     def build(self, ctx: BuildContext) -> None:
-        profile, derived = self._derive(ctx.checkpoint, ctx.base, ctx.params, ctx.services)
+        profile, derived, proof = self._derive(ctx.checkpoint, ctx.base, ctx.params, ctx.services)
         ggufs = sorted(ctx.inputs[self.gguf].glob("*.gguf"))
         if len(ggufs) != 1:
             raise PublishError(
@@ -100,7 +106,13 @@ class OllamaFormat:
             metrics["template_trimmed_contents"] = "; ".join(derived.structure.trimmed)
         if derived.structure is not None and derived.structure.dates:
             metrics["template_dates"] = ", ".join(derived.structure.dates)
-        verification = {"metrics": metrics, "thresholds": {}, "warnings": list(derived.warnings), "notes": list(derived.notes)}
+        chat = proof.verification()
+        verification = {
+            "metrics": {**metrics, **chat["metrics"]},
+            "thresholds": chat["thresholds"],
+            "warnings": [*derived.warnings, *chat["warnings"]],
+            "notes": [*derived.notes, *chat["notes"]],
+        }
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False), encoding="utf-8")
 
     def usage(self, repo_or_path: str) -> str:

@@ -59,12 +59,12 @@ def runtime_prompt(text: str, vocab: RuntimeVocab) -> str:
 def first_difference(expected: Sequence[int], actual: Sequence[int], bos_id: int | None) -> str:
     """One line: where `actual` (the runtime's ids) leaves `expected` (training's), BOS trouble named."""
     if bos_id is not None:
+        if list(actual[:2]) == [bos_id, bos_id] and list(expected[:2]) != [bos_id, bos_id]:
+            return "the prompt starts with two BOS tokens"
         if list(actual[:1]) == [bos_id] and list(actual[1:]) == list(expected):
             return "the runtime adds a BOS token the chat template does not write"
         if list(expected[:1]) == [bos_id] and list(actual) == list(expected[1:]):
             return "the runtime drops the BOS token the chat template writes"
-        if list(actual[:2]) == [bos_id, bos_id] and list(expected[:2]) != [bos_id, bos_id]:
-            return "the prompt starts with two BOS tokens"
     at = next((i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b), min(len(expected), len(actual)))
     return f"ids differ at position {at}: training {list(expected[at : at + 4])} vs runtime {list(actual[at : at + 4])}"
 

@@ -18,11 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-
-from hubship.application.chat_proof import gate, prove_ollama, vocab_gguf
+from hubship.application.chat_proof import gate
 from hubship.application.format_builder import BuildContext
-from hubship.application.ollama_template import OllamaTemplate, derive_ollama_template, ollama_model
+from hubship.application.ollama_derivation import derive_for_gguf
+from hubship.application.ollama_template import OllamaTemplate, ollama_model
 from hubship.domain.chat_proof import TokenProof
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
@@ -74,12 +73,7 @@ class OllamaFormat:
         allow_generic, allow_frozen = bool(params["allow_generic_template"]), bool(params.get("allow_frozen_date"))
         key = (checkpoint.root, checkpoint.chat_template, allow_generic, allow_frozen)  # plan and build of one publish derive once
         if key not in self._derived:
-            renderer, runtime, go = services["chat_renderer"], services["chat_runtime"], services["go_templates"]
-            vocab = vocab_gguf(checkpoint, base, services)  # the tokenizer and BOS rule the GGUF gets
-            profile = attrs.evolve(renderer.profile(checkpoint, base), add_bos=runtime.vocab(vocab).add_bos)
-            derived = derive_ollama_template(renderer, go, profile, allow_generic=allow_generic, allow_frozen_date=allow_frozen)
-            proof = prove_ollama(renderer, runtime, go, checkpoint, base, vocab, derived)
-            self._derived[key] = (profile, derived, proof)
+            self._derived[key] = derive_for_gguf(checkpoint, base, services, allow_generic=allow_generic, allow_frozen_date=allow_frozen)
         return self._derived[key]
 
     def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:

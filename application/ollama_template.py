@@ -3,29 +3,36 @@
 The derivation renders the Jinja template (ChatRenderer) on probe conversations and learns its
 structure (domain.chat_learning); the proof renders every probe role order and a set of named
 conversations (special characters, multi-turn, system, prefill) with both the Jinja template and the
-derived Go template (GoTemplateRenderer), and wants them byte-identical. A template that cannot be
-described, or whose Go translation renders any conversation differently, is not derivable: a
-UserInputError of one line, unless the caller allows the generic fallback.
+derived Go template (GoTemplateRenderer), and wants them byte-identical, on two days when the template
+writes the date. A template that cannot be described, or whose Go translation renders any
+conversation differently, is not derivable: a UserInputError of one line, unless the caller allows
+the generic fallback. `ollama_model` turns a derivation into the Modelfile's fields (TEMPLATE, SYSTEM,
+stops and sampling parameters), for any destination that ships them.
 """
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Sequence
+
 import attrs
 
+from hubship.domain.chat_dates import CHECK_DAYS, inexpressible
 from hubship.domain.chat_learning import derive_structure
-from hubship.domain.chat_template import ChatProfile, ChatStructure, TemplateNotDerivable, TemplateRejected, strip_bos
+from hubship.domain.chat_template import ChatMessage, ChatProfile, ChatStructure, TemplateNotDerivable, TemplateRejected, strip_bos
 from hubship.domain.errors import UserInputError
 from hubship.domain.go_template import emit_go_template
-from hubship.domain.ollama_model import stop_words, structure_notes
-from hubship.domain.template_check import CheckReport, RenderOutcome, check_cases, compare
+from hubship.domain.ollama_model import OllamaModel, date_notes, modelfile_system, sampling_parameters, stop_words, structure_notes
+from hubship.domain.template_check import CheckCase, CheckReport, RenderOutcome, check_cases, compare
 from hubship.ports.chat_renderer import ChatRenderer
 from hubship.ports.go_template_renderer import GoTemplateRenderer
 
 CHECKED = (
     "the Modelfile's TEMPLATE was derived from this model's own chat template and rendered against it (Go text/template vs"
-    " Jinja, byte for byte) on {cases} conversations: single and multi-turn, with and without a system message, with special"
+    " Jinja, byte for byte{trim}) on {cases} conversations: single and multi-turn, with and without a system message, with special"
     " characters, with the generation prompt and as a prefill"
 )
+TRIM_QUALIFIER = ", for contents without leading or trailing whitespace"
 UNCHECKED = "the Modelfile's TEMPLATE was derived from this model's own chat template; the Go/Jinja render check was skipped ({reason})"
 OUT_OF_SCOPE = "tool calling, images and thinking sections are not translated (the template knows system, user and assistant messages)"
 
@@ -40,69 +47,90 @@ class OllamaTemplate:
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     check: CheckReport = attrs.field(factory=lambda: CheckReport(status="not run"))
+    structure: ChatStructure | None = None
 
 
-def _jinja(renderer: ChatRenderer, profile: ChatProfile, messages, *, prefill: bool) -> RenderOutcome:
+def _jinja(renderer: ChatRenderer, profile: ChatProfile, case: CheckCase) -> RenderOutcome:
     assert profile.template is not None
+    if case.rejected_by_design:
+        return RenderOutcome(error="rejected by design")
+    prefill = case.messages[-1].role == "assistant"
     try:
-        text = renderer.render(profile.template, profile.tokens, messages, add_generation_prompt=not prefill, continue_final=prefill)
+        text = renderer.render(
+            profile.template, profile.tokens, case.messages, add_generation_prompt=not prefill, continue_final=prefill, clock=case.clock
+        )
     except TemplateRejected as exc:
         return RenderOutcome(error=str(exc))
-    return RenderOutcome(text=strip_bos(text, profile.bos))
+    return RenderOutcome(text=strip_bos(text, profile.runtime_bos))
 
 
 def check_template(
-    renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile, template: str, structure: ChatStructure
+    renderer: ChatRenderer,
+    go: GoTemplateRenderer,
+    profile: ChatProfile,
+    template: str,
+    structure: ChatStructure,
+    days: Sequence[datetime.date | None] = CHECK_DAYS[:1],
 ) -> CheckReport:
-    """Render every check conversation with Jinja and with Go; `failed` lists each difference."""
-    cases = check_cases(structure.default_system or None, structure.later_system_supported)
+    """Render every check conversation with Jinja and with Go, on each of `days`; `failed` lists each difference."""
+    cases = check_cases(modelfile_system(structure), structure.later_system_supported, days)
     version = go.version()
     if version is None:
         return CheckReport(status="skipped", cases=len(cases), reason="Go is not installed (Debian: apt-get install golang-go)")
-    expected = [
-        RenderOutcome(error="rejected by design")
-        if c.rejected_by_design
-        else _jinja(renderer, profile, c.messages, prefill=c.messages[-1].role == "assistant")
-        for c in cases
-    ]
+    expected = [_jinja(renderer, profile, c) for c in cases]
     mismatches = compare(cases, expected, go.render(template, [c.ollama for c in cases]))
     return CheckReport(status="failed" if mismatches else "passed", cases=len(cases), mismatches=mismatches, go_version=version)
 
 
-def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile) -> OllamaTemplate:
+def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile, frozen: datetime.date | None) -> OllamaTemplate:
     if profile.template is None:
         raise TemplateNotDerivable("the checkpoint has no chat template")
     template_text = profile.template
 
-    def render(messages, **mode: bool) -> str:
-        return renderer.render(template_text, profile.tokens, messages, **mode)
+    def render(messages: Sequence[ChatMessage], **mode: object) -> str:
+        return renderer.render(template_text, profile.tokens, messages, **mode)  # type: ignore[arg-type]
 
-    structure = derive_structure(render, profile.bos)
-    template = emit_go_template(structure)
-    report = check_template(renderer, go, profile, template, structure)
+    structure = derive_structure(render, profile.runtime_bos)
+    frozen = frozen if inexpressible(structure.dates) else None
+    template = emit_go_template(structure, frozen)
+    days = (frozen,) if frozen else CHECK_DAYS if structure.dates else CHECK_DAYS[:1]
+    report = check_template(renderer, go, profile, template, structure, days)
     if report.status == "failed":
         raise TemplateNotDerivable(
             f"its Go translation renders {len(report.mismatches)} of {report.cases} check conversations differently"
             f" ({report.mismatches[0]})"
         )
+    trim = TRIM_QUALIFIER if structure.trimmed else ""
     return OllamaTemplate(
         template=template,
-        system=structure.default_system or None,
+        system=modelfile_system(structure),
         stops=stop_words(structure, profile.control_tokens, profile.eos_tokens),
         notes=(
-            CHECKED.format(cases=report.cases) if report.status == "passed" else UNCHECKED.format(reason=report.reason),
+            CHECKED.format(cases=report.cases, trim=trim) if report.status == "passed" else UNCHECKED.format(reason=report.reason),
             *structure_notes(structure),
+            *date_notes(structure, frozen, days if report.status == "passed" else ()),
             OUT_OF_SCOPE,
         ),
         check=report,
+        structure=structure,
     )
 
 
-def derive_ollama_template(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile, *, allow_generic: bool) -> OllamaTemplate:
+def derive_ollama_template(
+    renderer: ChatRenderer,
+    go: GoTemplateRenderer,
+    profile: ChatProfile,
+    *,
+    allow_generic: bool,
+    allow_frozen_date: bool = False,
+    today: datetime.date | None = None,
+) -> OllamaTemplate:
     """The checked Ollama template; raise UserInputError (one line) when it cannot be derived faithfully
-    and `allow_generic` is False, else return the generic fallback with a warning."""
+    and `allow_generic` is False, else return the generic fallback with a warning. A date format Ollama
+    cannot build is frozen at `today` (default: the real day) only with `allow_frozen_date`."""
+    frozen = (today or datetime.date.today()) if allow_frozen_date else None
     try:
-        return _derive(renderer, go, profile)
+        return _derive(renderer, go, profile, frozen)
     except TemplateNotDerivable as exc:
         reason = str(exc)
     if not allow_generic:
@@ -115,5 +143,16 @@ def derive_ollama_template(renderer: ChatRenderer, go: GoTemplateRenderer, profi
         " generic fallback (its own template detection, else `{{ .Prompt }}`), so chat prompts may not match the ones it was"
         " trained on; use `ollama run` with raw prompts in the training format, or fix the chat template and publish again."
     )
-    eos = tuple(e for e in profile.eos_tokens if e and e != profile.bos)
+    eos = tuple(e for e in profile.eos_tokens if e and e != profile.runtime_bos)
     return OllamaTemplate(template=None, system=None, stops=eos, warnings=(warning,), check=CheckReport(status="not run"))
+
+
+def ollama_model(derived: OllamaTemplate, profile: ChatProfile, *, model_file: str, license: str | None) -> OllamaModel:
+    """The Ollama model a derivation gives: TEMPLATE, SYSTEM, the stops and the checkpoint's sampling parameters."""
+    return OllamaModel(
+        model_file=model_file,
+        template=derived.template,
+        system=derived.system,
+        parameters={"stop": list(derived.stops), **sampling_parameters(profile.generation)},
+        license=profile.license_text or license,
+    )

@@ -17,7 +17,7 @@ from hubship.application.publish_request import PublishRequest, default_name
 from hubship.domain.backend import backend_tool
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.destination import Destination, local_folder, parse_destination, parse_destinations
-from hubship.domain.errors import UserInputError
+from hubship.domain.errors import QualityGateFailed, UserInputError
 from hubship.domain.names import FROM_FOLDER, chosen_name, folder_name
 from hubship.domain.plan import PlanNode, PublishPlan, build_plan, content_key, format_closure
 from hubship.domain.preflight import DiskDemand, check_disk, check_path_length
@@ -134,6 +134,16 @@ class PlanPublish:
         check_disk(demands.values())
         return needed, free
 
+    def _run_preflight(self, preflight: Any, checkpoint: Checkpoint, base: BaseInfo, params: Any, options: Mapping[str, Any]) -> None:
+        """A format's tool check; a quality gate it fails (exit 3) is a warning under --accept-quality-loss (the
+        build measures again, and the card and manifest carry the failure)."""
+        try:
+            preflight(checkpoint, base, params, self._services)
+        except QualityGateFailed as exc:
+            if not options.get("accept_quality_loss"):
+                raise
+            self._progress.message(f"warning: {exc.message} (accepted: --accept-quality-loss)")
+
     def _chosen_formats(self, request: PublishRequest) -> dict[Destination, tuple[str, ...]]:
         """The formats each destination picks itself (Ollama: its one GGUF); empty means the requested ones."""
         chosen = {}
@@ -184,7 +194,7 @@ class PlanPublish:
         for fmt_name in params:  # checks that run a tool (seconds), once every quick check has passed
             preflight = getattr(self._formats.get(fmt_name), "preflight", None)
             if preflight is not None:
-                preflight(checkpoint, base, params[fmt_name], self._services)
+                self._run_preflight(preflight, checkpoint, base, params[fmt_name], options)
         inputs = self._hash_inputs(checkpoint, base)
         plan = build_plan(
             name=name,

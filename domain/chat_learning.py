@@ -1,11 +1,11 @@
 """Learn a ChatStructure from a chat template by rendering it on probe conversations (see chat_template).
 
-`derive_structure(render, bos)` renders every probe role order once, splits each prompt at the
-sentinel contents into glue strings, and checks that one glue string per (kind, next kind) pair, one
-lead per first kind, one tail per last kind and a handful of rejection rules explain every render.
-System messages after the first are the usual troublemaker (some templates drop them at one position
-and reject them at another); when they alone break the model, they are declared unsupported and
-everything else is learned without them.
+`derive_structure(render, bos)` renders every probe role order once (dates as markers), splits each
+prompt at the sentinel contents into glue strings (chat_glue), and checks that one glue string per slot,
+under the fewest position features, and a handful of rejection rules explain every render. Two things
+are tried only when the plain model fails: a leading system message that floats into a later turn, and
+system messages after the first declared unsupported (some templates drop them at one position and
+reject them at another); everything else is then learned without them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+import attrs
+
+from hubship.domain.chat_dates import MARKERS, date_formats
+from hubship.domain.chat_glue import floats, glue_table, split
 from hubship.domain.chat_template import (
     RULES,
     SYSTEM0,
@@ -30,61 +34,22 @@ from hubship.domain.chat_template import (
     strip_bos,
     violates,
 )
+from hubship.domain.chat_whitespace import trimmed_contents
 
 UNSUPPORTED_LATER_SYSTEM = "hubship: this model's chat template has no consistent place for a system message after the first one"
 
 
-def _split(obs: Observation, hidden: frozenset[str]) -> tuple[list[str], list[str]]:
-    """(kinds shown, glue strings around them); raises TemplateNotDerivable on reordered or repeated contents."""
-    text = obs.text or ""
-    kinds = kinds_of(obs.roles)
-    shown = [(i, k) for i, k in enumerate(kinds) if k not in hidden]
-    glue, cursor = [], 0
-    for i, kind in shown:
-        mark = sentinel(i)
-        if text.count(mark) != 1:
-            problem = "repeats" if text.count(mark) > 1 else "leaves out"
-            raise TemplateNotDerivable(f"the template {problem} the content of a {kind} message in {'/'.join(obs.roles)}")
-        at = text.find(mark)
-        if at < cursor:
-            raise TemplateNotDerivable(f"the template moves message contents out of order in {'/'.join(obs.roles)}")
-        glue.append(text[cursor:at])
-        cursor = at + len(mark)
-    glue.append(text[cursor:])
-    return [k for _, k in shown], glue
-
-
-def _hidden_kinds(accepted: list[Observation]) -> frozenset[str]:
+def _hidden_kinds(accepted: list[Observation], floating: bool) -> frozenset[str]:
     shown: dict[str, set[bool]] = {}
     for obs in accepted:
         for i, kind in enumerate(kinds_of(obs.roles)):
             shown.setdefault(kind, set()).add(sentinel(i) in (obs.text or ""))
-    partial = [k for k, seen in shown.items() if seen == {True, False}]
+    partial = [k for k, seen in shown.items() if seen == {True, False} and not (floating and k == SYSTEM0)]
     if partial:
         raise TemplateNotDerivable(
             f"the template shows a {partial[0].replace(SYSTEM0, 'system')} message in some conversations and drops it in others"
         )
     return frozenset(k for k, seen in shown.items() if seen == {False})
-
-
-def _record(table: dict, key: object, value: str, what: str) -> None:
-    if table.setdefault(key, value) != value:
-        raise TemplateNotDerivable(f"the text {what} depends on more than the roles (e.g. {table[key]!r} vs {value!r})")
-
-
-def _glue(accepted: list[Observation], hidden: frozenset[str]) -> tuple[dict, dict, dict]:
-    lead: dict[str, str] = {}
-    between: dict[tuple[str, str], str] = {}
-    tail: dict[str, str] = {}
-    for obs in accepted:
-        kinds, glue = _split(obs, hidden)
-        if not kinds:
-            continue
-        _record(lead, kinds[0], glue[0], f"before a first {kinds[0]} message")
-        for (a, b), text in zip(itertools.pairwise(kinds), glue[1:-1], strict=True):
-            _record(between, (a, b), text, f"between a {a} and a {b} message")
-        _record(tail, kinds[-1], glue[-1], f"after a last {kinds[-1]} message")
-    return lead, between, tail
 
 
 def _rules(observations: list[Observation]) -> tuple[Rule, ...]:
@@ -103,84 +68,84 @@ def _message(name: str, names: tuple[str, ...], observations: list[Observation])
     return (only[0].error if only else None) or f"the model's chat template rejects this conversation ({name})"
 
 
-def _learn(observations: list[Observation], later_system: bool) -> ChatStructure:
+def _learn(observations: list[Observation], later_system: bool, floating: bool) -> ChatStructure:
     if not later_system:
         observations = [o for o in observations if "system" not in o.roles[1:]]
     accepted = [o for o in observations if not o.rejected]
     if not accepted:
         raise TemplateNotDerivable(f"the template rejects every conversation ({observations[0].error})")
-    hidden = _hidden_kinds(accepted)
+    if floating and not floats(accepted):
+        raise TemplateNotDerivable("no floating system message")
+    hidden = _hidden_kinds(accepted, floating)
     if {"user", "assistant"} & hidden:
         raise TemplateNotDerivable("the template drops user or assistant messages")
-    lead, between, tail = _glue(accepted, hidden)
-    if tail.get("assistant", ""):
+    features, glue = glue_table([slot for obs in accepted for slot in split(obs, hidden, floating)])
+    if any(key[0] == "assistant" and not key[1] and text for key, text in glue.items()):
         raise TemplateNotDerivable("the template adds text after a prefilled assistant message")
     rules = _rules(observations)
     if not later_system:
         rules = (*[r for r in rules if r.name != "no_later_system"], Rule("no_later_system", UNSUPPORTED_LATER_SYSTEM))
     return ChatStructure(
-        lead=lead,
-        between=between,
-        tail=tail,
-        hidden=hidden,
-        rules=rules,
-        later_system_supported=later_system,
-        default_system=None,
-        trims_content=False,
-        assistant_end="",
-        bos=None,
+        glue=glue, features=features, floating_system=floating, hidden=hidden, rules=rules, later_system_supported=later_system
     )
 
 
-def _default_system(s: ChatStructure) -> str | None:
-    """The system prompt the template writes when none is given, if that equals rendering it as a system message."""
-    if SYSTEM0 in s.hidden or SYSTEM0 not in s.lead:
-        return None
-    found = set()
-    for kind in ("user", "assistant"):
-        if kind in s.lead and (SYSTEM0, kind) in s.between:
-            text, pre, post = s.lead[kind], s.lead[SYSTEM0], s.between[(SYSTEM0, kind)]
-            if not (text.startswith(pre) and text.endswith(post) and len(text) >= len(pre) + len(post)):
-                return None
-            found.add(text[len(pre) : len(text) - len(post)])
-    return found.pop() if len(found) == 1 else None
+def _attempts(observations: list[Observation]) -> ChatStructure:
+    first: TemplateNotDerivable | None = None
+    for later_system, floating in ((True, False), (True, True), (False, False), (False, True)):
+        try:
+            return _learn(observations, later_system, floating)
+        except TemplateNotDerivable as exc:
+            first = first or exc
+    assert first is not None
+    raise first
 
 
 def _probe_text(render: Render, bos: str | None, messages: Sequence[ChatMessage], **mode: bool) -> str | None:
     try:
-        return strip_bos(render(list(messages), **mode), bos)
+        return strip_bos(render(list(messages), **mode, clock=MARKERS), bos)
     except TemplateRejected:
         return None
 
 
-def _trims(render: Render, bos: str | None) -> bool:
-    padded = [ChatMessage("user", f"  {sentinel(0)} \n"), ChatMessage("assistant", f" \n{sentinel(1)}  "), ChatMessage("user", sentinel(2))]
-    text = _probe_text(render, bos, padded, add_generation_prompt=True, continue_final=False)
-    return text is not None and any(m.content not in text for m in padded[:2])
+def _default_system(s: ChatStructure, render: Render, bos: str | None) -> str | None:
+    """The system prompt the template writes when none is given: the text D for which a conversation
+    renders the same with and without a leading system message D."""
+    if SYSTEM0 in s.hidden or s.floating_system:
+        return None
+    alone = s.text("", "user", last=True, system=False)
+    pre, post = s.text("", SYSTEM0, last=False, system=True), s.text(SYSTEM0, "user", last=True, system=True)
+    if alone is None or pre is None or post is None or not (alone.startswith(pre) and alone.endswith(post)):
+        return None
+    if len(alone) < len(pre) + len(post):
+        return None
+    found = alone[len(pre) : len(alone) - len(post)]
+    turns = [ChatMessage("user", sentinel(1)), ChatMessage("assistant", sentinel(2)), ChatMessage("user", sentinel(3))]
+    for messages in (turns[:1], turns):
+        without = _probe_text(render, bos, messages, add_generation_prompt=True, continue_final=False)
+        with_default = _probe_text(render, bos, [ChatMessage("system", found), *messages], add_generation_prompt=True, continue_final=False)
+        if without is None or without != with_default:
+            return None
+    return found
 
 
-def _assistant_end(render: Render, bos: str | None) -> str:
+def assistant_end(render: Render, bos: str | None) -> str:
+    """What follows a finished assistant turn (its end-of-turn marker and what else the template writes there)."""
     turn = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", sentinel(1))]
     text = _probe_text(render, bos, turn, add_generation_prompt=False, continue_final=False) or ""
     return text.partition(sentinel(1))[2]
 
 
 def derive_structure(render: Render, bos: str | None) -> ChatStructure:
-    """Learn how `render` lays out conversations; raise TemplateNotDerivable (one line) when it cannot be described."""
+    """Learn how `render` lays out conversations; raise TemplateNotDerivable (one line) when it cannot be described.
+    `bos` is the BOS text the runtime adds itself (None when it adds none): it is cut from every render."""
     observations = [observe(render, roles, bos) for roles in probe_sequences()]
-    try:
-        learned = _learn(observations, later_system=True)
-    except TemplateNotDerivable as first:
-        try:
-            learned = _learn(observations, later_system=False)
-        except TemplateNotDerivable:
-            raise first from None
-    return ChatStructure(
-        **{
-            **{f: getattr(learned, f) for f in ("lead", "between", "tail", "hidden", "rules", "later_system_supported")},
-            "default_system": _default_system(learned),
-            "trims_content": _trims(render, bos),
-            "assistant_end": _assistant_end(render, bos),
-            "bos": bos,
-        }
+    learned = _attempts(observations)
+    return attrs.evolve(
+        learned,
+        default_system=_default_system(learned, render, bos),
+        trimmed=trimmed_contents(lambda messages, **mode: _probe_text(render, bos, messages, **mode)),
+        assistant_end=assistant_end(render, bos),
+        bos=bos,
+        dates=date_formats([o.text for o in observations if o.text]),
     )

@@ -8,10 +8,16 @@ learns is:
     prompt = lead[first kind] + content + between[(kind, next kind)] + content + ... + tail[last kind]
 
 where a message's *kind* is its role, except that a system message at index 0 is `system0` (templates
-often treat a leading system message apart). Kinds a template never shows are *hidden*; role orders a
-template rejects (`raise_exception`) are described by a few *rules*. Anything the model cannot
-explain exactly (glue that depends on position or content, reordered or duplicated messages, rejection
-patterns outside the rules) makes the template not derivable, with a one-line reason.
+often treat a leading system message apart). A glue string may also depend on whether its message is
+the last one (Qwen3's empty think block before a prefilled answer) and on whether the conversation
+opens with a system message; a leading system message may *float* into a later glue string (Mistral
+puts it inside the last user turn). Kinds a template never shows are *hidden*; role orders a template
+rejects (`raise_exception`) are described by a few *rules*. Anything the model cannot explain exactly
+(glue that depends on turn numbers or content, reordered or duplicated messages, rejection patterns
+outside the rules) makes the template not derivable, with a one-line reason.
+
+The BOS rule comes from the runtime: llama.cpp and Ollama add the BOS token themselves only when the
+GGUF says so (`tokenizer.ggml.add_bos_token`), so the leading BOS text of a render is removed only then.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 
 import attrs
+
+from hubship.domain.chat_dates import MARKERS, Clock
 
 ROLES = ("system", "user", "assistant")
 SYSTEM0 = "system0"
@@ -38,13 +46,16 @@ class ChatProfile:
     """What a chat front end needs from a checkpoint: its template and the tokens around it.
 
     `tokens` are the named special tokens the template sees (bos_token, eos_token, ...), exactly as
-    transformers passes them; `control_tokens` every special/added token text of the tokenizer;
-    `eos_tokens` the tokenizer's EOS plus the generation config's `eos_token_id`s; `generation` the
-    checkpoint's generation_config.json values; `license_text` the base's LICENSE file, if any.
+    transformers passes them; `add_bos` whether the runtime adds the BOS token itself (the tokenizer
+    adds it when encoding, which the GGUF converter writes as `tokenizer.ggml.add_bos_token`);
+    `control_tokens` every special/added token text of the tokenizer; `eos_tokens` the tokenizer's EOS
+    plus the generation config's `eos_token_id`s; `generation` the checkpoint's generation_config.json
+    values; `license_text` the base's LICENSE file, if any.
     """
 
     template: str | None
     tokens: Mapping[str, str] = attrs.field(factory=dict)
+    add_bos: bool = False
     control_tokens: tuple[str, ...] = ()
     eos_tokens: tuple[str, ...] = ()
     generation: Mapping[str, object] = attrs.field(factory=dict)
@@ -53,6 +64,11 @@ class ChatProfile:
     @property
     def bos(self) -> str | None:
         return self.tokens.get("bos_token") or None
+
+    @property
+    def runtime_bos(self) -> str | None:
+        """The BOS text the runtime adds as a token (None when it adds none): what a render must not repeat."""
+        return self.bos if self.add_bos else None
 
 
 class TemplateRejected(Exception):
@@ -64,7 +80,8 @@ class TemplateNotDerivable(Exception):
 
 
 Render = Callable[..., str]
-"""`render(messages, *, add_generation_prompt: bool, continue_final: bool) -> str`; raises TemplateRejected."""
+"""`render(messages, *, add_generation_prompt: bool, continue_final: bool, clock: Clock | None = None) -> str`;
+raises TemplateRejected. `clock` is what `strftime_now` answers (None: the real time)."""
 
 
 @attrs.frozen
@@ -78,26 +95,67 @@ class Rule:
 RULES = ("no_leading_system", "no_later_system", "alternate", "first_user")
 
 
+GlueKey = tuple[str, str, bool | None, bool | None]
+"""(previous shown kind or "" before the first, kind of the next message or "" for the tail, the next
+message is the last, the conversation opens with a system message); a feature the template does not
+depend on is None."""
+FEATURES = ("last", "system")
+SYSTEM_SLOT = "\x00HUBSHIPSYSTEM\x00"
+"""Where a floating leading system message's content goes inside a glue string."""
+
+
+def glue_key(prev: str, kind: str, *, last: bool, system: bool, features: Sequence[str]) -> GlueKey:
+    return (prev, kind, last if "last" in features else None, system if "system" in features else None)
+
+
 @attrs.frozen(kw_only=True)
 class ChatStructure:
     """What a template does with a conversation, in glue strings and rules (see the module docstring).
 
-    `default_system` is the system prompt the template uses when none is given (None: it has none);
-    `later_system_supported` is False when system messages after the first are rejected by hubship
-    because the template treats them inconsistently; `trims_content` says the template strips
-    whitespace around message contents; `assistant_end` is what follows a finished assistant turn.
+    `glue` maps each GlueKey (projected on `features`) to its text; `floating_system` says the leading
+    system message is written inside glue strings (SYSTEM_SLOT) instead of at its place; `dates` the
+    strftime formats the template writes (as date markers in the glue). `default_system` is the system
+    prompt the template uses when none is given (None: it has none); `later_system_supported` is False
+    when system messages after the first are rejected by hubship because the template treats them
+    inconsistently; `trimmed` the kinds whose contents lose surrounding whitespace (`"user: leading"`
+    ...); `assistant_end` is what follows a finished assistant turn; `bos` the BOS the runtime adds.
     """
 
-    lead: Mapping[str, str]
-    between: Mapping[tuple[str, str], str]
-    tail: Mapping[str, str]
-    hidden: frozenset[str]
-    rules: tuple[Rule, ...]
-    later_system_supported: bool
-    default_system: str | None
-    trims_content: bool
-    assistant_end: str
-    bos: str | None
+    glue: Mapping[GlueKey, str]
+    features: tuple[str, ...] = ()
+    floating_system: bool = False
+    hidden: frozenset[str] = frozenset()
+    rules: tuple[Rule, ...] = ()
+    later_system_supported: bool = True
+    default_system: str | None = None
+    trimmed: tuple[str, ...] = ()
+    assistant_end: str = ""
+    bos: str | None = None
+    dates: tuple[str, ...] = ()
+
+    def text(self, prev: str, kind: str, *, last: bool, system: bool) -> str | None:
+        """The glue before a `kind` message (or the tail, kind "") after a `prev` one; None if never seen."""
+        return self.glue.get(glue_key(prev, kind, last=last, system=system, features=self.features))
+
+    def after(self, kind: str) -> list[str]:
+        """Every glue string that follows a `kind` message."""
+        return [text for key, text in self.glue.items() if key[0] == kind]
+
+    @property
+    def lead(self) -> dict[str, str]:
+        return {k[1]: t for k, t in self.glue.items() if k[0] == "" and k[1]}
+
+    @property
+    def between(self) -> dict[tuple[str, str], str]:
+        return {(k[0], k[1]): t for k, t in self.glue.items() if k[0] and k[1]}
+
+    @property
+    def tail(self) -> dict[str, str]:
+        return {k[0]: t for k, t in self.glue.items() if not k[1]}
+
+    @property
+    def trims_content(self) -> bool:
+        return bool(self.trimmed)
 
 
 def kinds_of(roles: Sequence[str]) -> tuple[str, ...]:
@@ -137,14 +195,15 @@ def violates(rule: str, roles: Sequence[str]) -> bool:
 
 
 def strip_bos(text: str, bos: str | None) -> str:
-    """The render minus the leading BOS text, which llama.cpp adds itself as a token."""
+    """The render minus the leading BOS text when the runtime adds that BOS itself (`bos`: the runtime's
+    BOS, None when it adds none, as ChatProfile.runtime_bos)."""
     return text[len(bos) :] if bos and text.startswith(bos) else text
 
 
-def render_prompt(render: Render, messages: Sequence[ChatMessage]) -> str:
+def render_prompt(render: Render, messages: Sequence[ChatMessage], clock: Clock | None = MARKERS) -> str:
     """Render as a chat server needs it: a generation prompt after a user turn, a prefill after an assistant one."""
     prefill = bool(messages) and messages[-1].role == "assistant"
-    return render(list(messages), add_generation_prompt=not prefill, continue_final=prefill)
+    return render(list(messages), add_generation_prompt=not prefill, continue_final=prefill, clock=clock)
 
 
 @attrs.frozen

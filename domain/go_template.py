@@ -4,11 +4,20 @@ Every literal is emitted as a quoted Go string inside an action, so the layout w
 actions can be trimmed freely (`{{-`/`-}}`) without touching a byte of the prompt. A conversation the
 model's template rejects makes the Go template fail too: `{{ template "<message>" }}` names a template
 that does not exist, which text/template reports at execution time with the message in it.
+
+Glue that depends on the position is chosen by comparisons: `$last` (the message is the last one:
+`len (slice $.Messages $i)` is 1) and `$sys` (the conversation opens with a system message). A floating
+system message is kept in `$system` and written where its glue says; dates are written from Ollama's
+`currentDate` (chat_dates), or frozen at a given day when the format cannot be built from it.
 """
 
 from __future__ import annotations
 
-from hubship.domain.chat_template import KINDS, SYSTEM0, ChatStructure
+import datetime
+import re
+
+from hubship.domain.chat_dates import DATE_MARKER, go_date_head, inexpressible, strftime
+from hubship.domain.chat_template import KINDS, SYSTEM0, SYSTEM_SLOT, ChatStructure, GlueKey, TemplateNotDerivable
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 UNKNOWN_ROLE = "hubship: this Ollama template knows only system, user and assistant messages (tool calling is not supported)"
@@ -27,23 +36,41 @@ def go_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _text(text: str) -> str:
+def _literal(text: str) -> str:
     return "{{ " + go_string(text) + " }}" if text else ""
+
+
+_PIECES = re.compile(f"({DATE_MARKER.pattern}|{re.escape(SYSTEM_SLOT)})")
+
+
+def _text(text: str, s: ChatStructure, frozen: datetime.date | None = None) -> str:
+    """Go actions printing a glue string: its literal parts quoted, the floating system message, the dates."""
+    out, cursor = [], 0
+    for match in _PIECES.finditer(text):
+        out.append(_literal(text[cursor : match.start()]))
+        if match.group(0) == SYSTEM_SLOT:
+            out.append("{{ $system }}")
+        else:
+            out.append(_date(match.group(2), s, frozen))
+        cursor = match.end()
+    out.append(_literal(text[cursor:]))
+    return "".join(out)
+
+
+def _date(fmt: str, s: ChatStructure, frozen: datetime.date | None) -> str:
+    built = [f for f in s.dates if f not in inexpressible(s.dates)]
+    if fmt in built:
+        return f"{{{{ $date{built.index(fmt)} }}}}"
+    if frozen is None:
+        raise TemplateNotDerivable(
+            f"the template writes the date as {fmt!r}, which Ollama's template cannot build from currentDate"
+            " (pass --allow-frozen-date to freeze it at the publish day)"
+        )
+    return _literal(strftime(frozen, fmt))
 
 
 def _fail(message: str) -> str:
     return "{{ template " + go_string(message) + " }}"
-
-
-def _kind_switch(variable: str, texts: dict[str, str]) -> list[str]:
-    """`if eq $var "k1" }}text1{{ else if ... }}` over the kinds with non-empty text."""
-    branches = [(k, t) for k, t in texts.items() if t]
-    if not branches:
-        return []
-    parts = []
-    for n, (kind, text) in enumerate(branches):
-        parts.append(("{{- if " if n == 0 else "{{- else if ") + f'eq {variable} "{kind}" }}}}{_text(text)}')
-    return [*parts, "{{- end }}"]
 
 
 def _checks(s: ChatStructure) -> list[str]:
@@ -70,35 +97,76 @@ def _checks(s: ChatStructure) -> list[str]:
     return lines
 
 
-def _glue(s: ChatStructure) -> list[str]:
-    lines = ['{{- if eq $prev "" }}']
-    lines += _kind_switch("$kind", dict(s.lead)) or ["{{- /* no text before the first message */ -}}"]
-    for (prev, kind), text in sorted(s.between.items(), key=lambda kv: (KINDS.index(kv[0][0]), KINDS.index(kv[0][1]))):
-        if text:
-            lines.append(f'{{{{- else if and (eq $prev "{prev}") (eq $kind "{kind}") }}}}{_text(text)}')
-    lines.append("{{- end }}")
-    return lines
+def _conditions(key: GlueKey, *, tail: bool) -> str:
+    prev, kind, last, system = key
+    parts = [f'(eq $prev "{prev}")'] + ([] if tail else [f'(eq $kind "{kind}")'])
+    if last is not None and not tail:
+        parts.append("$last" if last else "(not $last)")
+    if system is not None:
+        parts.append("$sys" if system else "(not $sys)")
+    return "and " + " ".join(parts)
 
 
-def emit_go_template(s: ChatStructure) -> str:
-    """The Go text/template that renders Ollama's messages exactly as the learned structure says."""
+def _order(key: GlueKey) -> tuple:
+    prev, kind, last, system = key
+    return (KINDS.index(prev) if prev else -1, KINDS.index(kind) if kind else -1, bool(last), bool(system))
+
+
+def _compact(entries: list[tuple[GlueKey, str]]) -> list[tuple[GlueKey, str]]:
+    """The entries, with the position features dropped from each (prev, kind) whose texts are all equal."""
+    groups: dict[tuple[str, str], list[tuple[GlueKey, str]]] = {}
+    for key, text in entries:
+        groups.setdefault(key[:2], []).append((key, text))
+    out = []
+    for (prev, kind), members in groups.items():
+        texts = {t for _, t in members}
+        out += [((prev, kind, None, None), texts.pop())] if len(texts) == 1 else members
+    return out
+
+
+def _chain(entries: list[tuple[GlueKey, str]], s: ChatStructure, *, tail: bool, frozen: datetime.date | None) -> list[str]:
+    """`if <key> }}text{{ else if ... }}` over the keys with non-empty text (keys never overlap)."""
+    branches = [(k, t) for k, t in sorted(_compact(entries), key=lambda kv: _order(kv[0])) if t]
+    if not branches:
+        return []
+    lines = []
+    for n, (key, text) in enumerate(branches):
+        lines.append(("{{- if " if n == 0 else "{{- else if ") + _conditions(key, tail=tail) + " }}" + _text(text, s, frozen))
+    return [*lines, "{{- end }}"]
+
+
+def emit_go_template(s: ChatStructure, frozen: datetime.date | None = None) -> str:
+    """The Go text/template that renders Ollama's messages exactly as the learned structure says; a date
+    format Go cannot build is frozen at `frozen` (None: raise TemplateNotDerivable, one line)."""
     head = [
         "{{- /* Derived by hubship from this model's Jinja chat template and checked against it. */ -}}",
         '{{- $prev := "" }}',
     ]
+    if s.dates:
+        head += go_date_head(tuple(f for f in s.dates if f not in inexpressible(s.dates)), go_string)
+    if "system" in s.features:
+        head.append("{{- $sys := false }}")
+    if s.floating_system:
+        head.append('{{- $system := "" }}')
     if any(r.name == "alternate" for r in s.rules):
         head.append('{{- $want := "user" }}')
     if any(r.name == "first_user" for r in s.rules):
         head.append("{{- $spoke := false }}")
+    first = [f'{{{{ $kind = "{SYSTEM0}" }}}}']
+    if "system" in s.features:
+        first.append("{{ $sys = true }}")
+    if s.floating_system:
+        first.append("{{ $system = $m.Content }}")
     body = [
         "{{- range $i, $m := .Messages }}",
         "{{- $kind := $m.Role }}",
-        f'{{{{- if and (eq $i 0) (eq $m.Role "system") }}}}{{{{ $kind = "{SYSTEM0}" }}}}{{{{ end }}}}',
+        '{{- if and (eq $i 0) (eq $m.Role "system") }}' + "".join(first) + "{{ end }}",
+        *(["{{- $last := eq (len (slice $.Messages $i)) 1 }}"] if "last" in s.features else []),
         *_checks(s),
     ]
-    shown = [k for k in KINDS if k not in s.hidden]
+    shown = [k for k in KINDS if k not in s.hidden and not (s.floating_system and k == SYSTEM0)]
     body.append("{{- if eq $kind " + " ".join(f'"{k}"' for k in shown) + " }}")
-    body += _glue(s)
+    body += _chain([(k, t) for k, t in s.glue.items() if k[1]], s, tail=False, frozen=frozen)
     body += ["{{- $m.Content }}", "{{- $prev = $kind }}", "{{- end }}", "{{- end }}"]
-    tail = _kind_switch("$prev", {k: v for k, v in s.tail.items() if k != "assistant"})
+    tail = _chain([(k, t) for k, t in s.glue.items() if not k[1] and k[0] != "assistant"], s, tail=True, frozen=frozen)
     return "\n".join([*head, *body, *tail])

@@ -6,13 +6,15 @@ One `OllamaModel` gives both the Modelfile (for `ollama create -f`) and the fiel
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from hubship.domain.chat_dates import DATE_MARKER, inexpressible, strftime
 from hubship.domain.chat_template import SYSTEM0, ChatStructure
 
 MODEL_JSON = "ollama.json"
@@ -47,14 +49,14 @@ def stop_words(structure: ChatStructure, control_tokens: Iterable[str], eos_toke
     `<|im_end|>`, `<|im_start|>`), plus the EOS tokens, minus BOS. A template that ends assistant
     turns with no token at all stops on the next user turn's header text instead.
     """
-    after = [structure.assistant_end, *(t for (prev, _), t in structure.between.items() if prev == "assistant")]
+    after = [structure.assistant_end, *structure.after("assistant")]
     controls = [c for c in dict.fromkeys(control_tokens) if c and c != structure.bos]
     stops: list[str] = []
     for text in after:
         stops += _in_order(text, controls) or _TOKENISH.findall(text)
     stops += [e for e in eos_tokens if e and e != structure.bos]
     if not stops:
-        header = structure.between.get(("assistant", "user"), "").strip()
+        header = next((t for k, t in structure.glue.items() if k[:2] == ("assistant", "user")), "").strip()
         stops = [header.splitlines()[0]] if header else []
     return tuple(dict.fromkeys(stops))
 
@@ -63,8 +65,15 @@ def structure_notes(structure: ChatStructure) -> tuple[str, ...]:
     """What the derived template does differently from, or on top of, plain role blocks (for the card)."""
     notes = []
     rules = {r.name for r in structure.rules}
-    if structure.trims_content:
-        notes.append("the chat template strips whitespace around message contents; Ollama passes contents as sent")
+    if structure.trimmed:
+        notes.append(
+            "the chat template strips whitespace around these contents and Ollama passes them as sent, so the two differ"
+            f" for such contents that start or end with spaces or newlines: {', '.join(structure.trimmed)}"
+        )
+    if "last" in structure.features:
+        notes.append("the text before a message depends on whether it is the last one; the Ollama template compares message indexes")
+    if structure.floating_system:
+        notes.append("the chat template writes the system message inside a later turn (the last user turn); so does the Ollama template")
     if {"system", SYSTEM0} & structure.hidden:
         notes.append("the chat template ignores system messages, and so does the Ollama template")
     if "no_leading_system" in rules:
@@ -73,6 +82,33 @@ def structure_notes(structure: ChatStructure) -> tuple[str, ...]:
         notes.append("a system message is accepted only as the first message")
     if "alternate" in rules:
         notes.append("user and assistant messages must alternate, starting with the user, as the chat template requires")
+    return tuple(notes)
+
+
+def modelfile_system(structure: ChatStructure) -> str | None:
+    """The Modelfile's SYSTEM: the template's default system prompt, unless it holds the date (the Go template
+    then writes it itself, with today's date, whenever no system message arrives)."""
+    default = structure.default_system
+    return default if default and not DATE_MARKER.search(default) else None
+
+
+def date_notes(structure: ChatStructure, frozen: datetime.date | None, days: Sequence[datetime.date | None]) -> tuple[str, ...]:
+    """What the card says about the dates the chat template writes (none: nothing)."""
+    if not structure.dates:
+        return ()
+    formats = ", ".join(f"`{f}`" for f in structure.dates)
+    notes = []
+    if frozen is not None:
+        fixed = ", ".join(f"`{f}` as {strftime(frozen, f)!r}" for f in inexpressible(structure.dates))
+        notes.append(f"the chat template writes the current date; in the Ollama template it is frozen at the publish day ({fixed})")
+    else:
+        proven = " and ".join(d.isoformat() for d in days if d)
+        notes.append(
+            f"the chat template writes the current date ({formats}); the Ollama template writes it from Ollama's currentDate"
+            f" (Ollama 0.11.1 or later){f', proven on {proven}' if proven else ''}"
+        )
+    if structure.default_system and DATE_MARKER.search(structure.default_system):
+        notes.append("the default system prompt holds the date, so the Modelfile has no SYSTEM: the Ollama template writes it")
     return tuple(notes)
 
 

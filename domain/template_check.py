@@ -4,18 +4,22 @@ Each conversation is rendered the way a chat server needs it (a generation promp
 a prefill after an assistant one). The Jinja render, minus the BOS llama.cpp adds itself, must equal
 the Go render byte for byte; a conversation the Jinja template rejects must make the Go template fail.
 When the template has a default system prompt, every conversation without a system message is also
-rendered with the Modelfile's SYSTEM injected, as Ollama does.
+rendered with the Modelfile's SYSTEM injected, as Ollama does. Each case is rendered on given days:
+Jinja's `strftime_now` and Go's `currentDate` answer that day, so a template that writes the date is
+proven on two days other than the one it was derived on.
 
 Contents never start or end with whitespace: templates that trim contents (Llama-3, Gemma) differ from
-Ollama there by design, and that difference is reported as a note instead.
+Ollama there by design, and that difference is reported as a note instead (chat_whitespace).
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 
 import attrs
 
+from hubship.domain.chat_dates import Clock
 from hubship.domain.chat_template import ChatMessage, probe_sequences, sentinel
 
 
@@ -38,6 +42,11 @@ CONVERSATIONS: dict[str, tuple[ChatMessage, ...]] = {
         ("assistant", "Très bien."),
         ("user", "Bye"),
     ),
+    "long multi-turn with system": _conv(
+        ("system", "Keep answers short."),
+        *((role, f"Turn {i}: {'question' if role == 'user' else 'answer'}") for i in range(7) for role in ("user", "assistant")),
+        ("user", "Last question"),
+    ),
     "special characters": _conv(("user", SPECIAL), ("assistant", MULTILINE), ("user", UNICODE)),
     "special characters with system": _conv(("system", MULTILINE), ("user", SPECIAL)),
     "prefill": _conv(("user", "Write a haiku."), ("assistant", "Autumn moonlight")),
@@ -46,10 +55,12 @@ CONVERSATIONS: dict[str, tuple[ChatMessage, ...]] = {
 
 @attrs.frozen
 class OllamaCase:
-    """What Ollama receives: the request's messages and the Modelfile's SYSTEM ("" for none)."""
+    """What Ollama receives: the request's messages, the Modelfile's SYSTEM ("" for none), and the day
+    `currentDate` answers (YYYY-MM-DD; None: the real day)."""
 
     messages: tuple[ChatMessage, ...]
     system: str = ""
+    date: str | None = None
 
 
 @attrs.frozen
@@ -69,6 +80,7 @@ class CheckCase:
     messages: tuple[ChatMessage, ...]
     ollama: OllamaCase
     rejected_by_design: bool = False
+    clock: Clock | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -92,16 +104,21 @@ class CheckReport:
         return data
 
 
-def check_cases(default_system: str | None, later_system_supported: bool = True) -> list[CheckCase]:
-    """The probe role orders (sentinel contents) and the named conversations, each once per SYSTEM variant."""
+def check_cases(
+    default_system: str | None, later_system_supported: bool = True, days: Sequence[datetime.date | None] = (None,)
+) -> list[CheckCase]:
+    """The probe role orders (sentinel contents) and the named conversations, each once per SYSTEM variant and day."""
     conversations = {"/".join(roles): _conv(*((r, sentinel(i)) for i, r in enumerate(roles))) for roles in probe_sequences()}
     conversations.update(CONVERSATIONS)
     cases = []
-    for name, messages in conversations.items():
-        by_design = not later_system_supported and any(m.role == "system" for m in messages[1:])
-        cases.append(CheckCase(name, messages, OllamaCase(messages), by_design))
-        if default_system and messages[0].role != "system":
-            cases.append(CheckCase(f"{name} (Modelfile SYSTEM)", messages, OllamaCase(messages, default_system), by_design))
+    for day in days:
+        clock, date, on = (Clock(day), day.isoformat(), f" on {day.isoformat()}") if day else (None, None, "")
+        for name, messages in conversations.items():
+            by_design = not later_system_supported and any(m.role == "system" for m in messages[1:])
+            cases.append(CheckCase(name + on, messages, OllamaCase(messages, "", date), by_design, clock))
+            if default_system and messages[0].role != "system":
+                injected = OllamaCase(messages, default_system, date)
+                cases.append(CheckCase(f"{name} (Modelfile SYSTEM){on}", messages, injected, by_design, clock))
     return cases
 
 

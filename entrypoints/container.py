@@ -68,6 +68,7 @@ class Container(containers.DeclarativeContainer):
     )
     chat_renderer = providers.Singleton(_lazy("torch.chat_renderer:JinjaChatRenderer"))
     go_templates = providers.Singleton(_lazy("ollama.go_template_checker:GoTemplateChecker"), cache_dir=config.workspace)
+    chat_runtime = providers.Singleton(_lazy("llama_cpp.chat_runtime:LlamaCppChatRuntime"))
     # every port a format may use, each imported and made only when a step first asks for it
     services = providers.Factory(
         LazyMapping,
@@ -83,6 +84,7 @@ class Container(containers.DeclarativeContainer):
             quantizer=quantizer.provider,
             chat_renderer=chat_renderer.provider,
             go_templates=go_templates.provider,
+            chat_runtime=chat_runtime.provider,
         ),
     )
 

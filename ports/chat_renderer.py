@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from hubship.domain.chat_dates import Clock
 from hubship.domain.chat_template import ChatMessage, ChatProfile
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 
@@ -22,7 +23,16 @@ class ChatRenderer(Protocol):
         *,
         add_generation_prompt: bool,
         continue_final: bool,
+        clock: Clock | None = None,
     ) -> str:
-        """The prompt text; raises TemplateRejected when the template rejects the conversation,
-        TemplateNotDerivable when the template itself is broken."""
+        """The prompt text, with `strftime_now` answering `clock` (None: the real time); raises
+        TemplateRejected when the template rejects the conversation, TemplateNotDerivable when the
+        template itself is broken."""
+        ...
+
+    def token_ids(
+        self, checkpoint: Checkpoint, base: BaseInfo, template: str, conversations: Sequence[Sequence[ChatMessage]]
+    ) -> list[list[int] | None]:
+        """Per conversation, the ids `apply_chat_template(..., tokenize=True, add_generation_prompt=True)` gives
+        with the checkpoint's tokenizer and `template` (the ids training saw); None where the template rejects it."""
         ...

@@ -15,9 +15,10 @@ class Converter(Protocol):
     written as GGUF metadata; chat template and special tokens come from the folder's tokenizer files.
     """
 
-    def check(self, config_dir: Path, tokenizer_dir: Path) -> None:
+    def check(self, config_dir: Path, tokenizer_dir: Path) -> Path:
         """Preflight in seconds, before any merge: the architecture in `config_dir`/config.json is
-        supported and the tokenizer files in `tokenizer_dir` convert (a vocab-only conversion)."""
+        supported and the tokenizer files in `tokenizer_dir` convert; returns that vocab-only GGUF
+        (tokenizer, chat template, no weights), kept for later runs of the same inputs."""
         ...
 
     def convert(

@@ -27,7 +27,7 @@ from hubship.adapters.llama_cpp.install import installed_home, library_version
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.ports.progress import Progress
 
-CHECKED_DIR = "passed-checks"  # one empty file per (config, tokenizer, version) that converted
+CHECKED_DIR = "passed-checks"  # the vocab-only GGUF of each (config, tokenizer, version) that converted
 _PERCENT = re.compile(rb"(\d{1,3})%\|")
 _UNSUPPORTED = re.compile(r"Model (\S+) is not supported")
 _EXCEPTION = re.compile(r"^(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$")
@@ -160,16 +160,17 @@ class LlamaCppConverter:
             raise PublishError(f"{description} failed in llama.cpp's converter: {_reason(lines)}")
         return list(tail)
 
-    def check(self, config_dir: Path, tokenizer_dir: Path) -> None:
-        """A vocab-only conversion; a pass is remembered (by the inputs' bytes and the converter's version) so a
-        re-run of the same checkpoint skips it."""
+    def check(self, config_dir: Path, tokenizer_dir: Path) -> Path:
+        """A vocab-only conversion, kept (by the inputs' bytes and the converter's version) so a re-run of the same
+        checkpoint skips it; returns that vocab-only GGUF."""
         inputs = [config_dir / "config.json", *sorted(p for p in tokenizer_dir.iterdir() if p.is_file())]
         digest = hashlib.sha256(library_version().encode())
         for path in inputs:
             digest.update(f"\0{path.name}\0".encode() + path.read_bytes())
-        passed = installed_home() / CHECKED_DIR / digest.hexdigest()  # a stale converter fails here, cache or not
-        if passed.is_file():
-            return
+        name = f"{digest.hexdigest()}.gguf"
+        for folder in (installed_home() / CHECKED_DIR, Path(tempfile.gettempdir()) / "hubship-gguf-vocab"):  # a stale converter fails here
+            if (folder / name).is_file():
+                return folder / name
         with tempfile.TemporaryDirectory(prefix="hubship-gguf-check-") as tmp:
             root = Path(tmp)
             view = root / "model"
@@ -183,9 +184,7 @@ class LlamaCppConverter:
                 )
             except PublishError as exc:
                 raise UserInputError(f"the checkpoint's tokenizer does not convert to GGUF: {exc.message.split(': ', 1)[-1]}") from None
-        with contextlib.suppress(OSError):  # a read-only converter folder only loses the shortcut
-            passed.parent.mkdir(exist_ok=True)
-            passed.touch()
+            return _keep(root / "vocab.gguf", name)
 
     def convert(
         self,
@@ -224,6 +223,18 @@ class LlamaCppConverter:
         if len(shards) > 1:
             gguf_file.unlink()
         return shards
+
+
+def _keep(vocab: Path, name: str) -> Path:
+    """Move a fresh vocab-only GGUF into the converter's folder (else, read-only, the temporary folder)."""
+    for folder in (installed_home() / CHECKED_DIR, Path(tempfile.gettempdir()) / "hubship-gguf-vocab"):
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+            staged = folder / f".{name}.{os.getpid()}"
+            shutil.copyfile(vocab, staged)
+            os.replace(staged, folder / name)
+            return folder / name
+    raise PublishError(f"cannot keep the vocab-only GGUF of the preflight (no writable folder for {name})")
 
 
 class _Quiet:

@@ -3,6 +3,8 @@
 The scripts, their `conversion/` package and `gguf-py/` come from the llama-cpp-python source package
 of the installed llama-cpp-python version, so the converter and the library that quantizes and
 verifies are one llama.cpp commit (docs/adr/002-gguf-converter.md); a stamp file holds that version.
+llama.cpp's collection of real chat templates (`models/templates/`, as models ship them) comes along:
+the template derivation is measured on it (tests/benchmarks/bench_templates.py).
 
 `python -m hubship.adapters.llama_cpp.install install [SDIST]` (what `make setup` runs) downloads that
 source package with pip, or takes SDIST (offline), and extracts only what the converter needs.
@@ -26,7 +28,8 @@ HOME_ENV = "HUBSHIP_GGUF_CONVERTER"
 DISTRIBUTION = "llama_cpp_python"
 VERSION_FILE = "LLAMA_CPP_PYTHON_VERSION"
 # What is taken from the sdist's vendor/llama.cpp/ (nothing else: no C++ sources, no build).
-WANTED = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion/", "gguf-py/gguf/", "LICENSE")
+WANTED = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion/", "gguf-py/gguf/", "LICENSE", "models/templates/")
+TEMPLATES = Path("models") / "templates"
 
 
 def converter_home() -> Path:
@@ -61,11 +64,12 @@ def install(sdist: Path | None = None) -> Path:
     """Put the converter of the installed llama-cpp-python version into `converter_home()`.
 
     Downloads that version's source package with pip (no build) unless `sdist` is given, and
-    extracts only the converter, its `conversion/` package, `gguf-py/gguf/` and llama.cpp's LICENSE.
+    extracts only the converter, its `conversion/` package, `gguf-py/gguf/`, llama.cpp's LICENSE and
+    its chat template collection; an install of this version without the collection is redone.
     """
     wanted, home = library_version(), converter_home()
     stamp = home / VERSION_FILE
-    if stamp.is_file() and stamp.read_text().strip() == wanted and sdist is None:
+    if stamp.is_file() and stamp.read_text().strip() == wanted and (home / TEMPLATES).is_dir() and sdist is None:
         return home
     home.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".llama-cpp-converter-", dir=home.parent) as tmp:

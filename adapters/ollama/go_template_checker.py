@@ -86,7 +86,10 @@ class GoTemplateChecker:
     def render(self, template: str, cases: Sequence[OllamaCase]) -> list[RenderOutcome]:
         payload = {
             "template": template,
-            "cases": [{"system": c.system, "messages": [{"role": m.role, "content": m.content} for m in c.messages]} for c in cases],
+            "cases": [
+                {"system": c.system, "date": c.date or "", "messages": [{"role": m.role, "content": m.content} for m in c.messages]}
+                for c in cases
+            ],
         }
         done = subprocess.run(
             [str(self._helper())], input=json.dumps(payload), capture_output=True, text=True, encoding="utf-8", timeout=TIMEOUT_S

@@ -2,8 +2,10 @@
 
 `render` calls `transformers.utils.chat_template_utils.render_jinja_template`, the function
 `apply_chat_template` uses, with the tokenizer's named special tokens as template variables, so the
-text is byte-identical to what the model saw in training. `profile` reads the tokenizer with
-AutoTokenizer (no weights) to get those tokens, the control tokens and the EOS ids.
+text is byte-identical to what the model saw in training; a `clock` makes `strftime_now` answer it
+(jinja_clock). `profile` reads the tokenizer with AutoTokenizer (no weights) to get those tokens, whether
+encoding adds BOS (what the GGUF converter writes as add_bos_token), the control tokens and the EOS ids;
+`token_ids` are `apply_chat_template(..., tokenize=True)`'s, the ids the model was trained on.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import jinja2
 
+from hubship.adapters.torch.jinja_clock import PREFIX, PREFIX_LINES, clock_variables
+from hubship.domain.chat_dates import Clock
 from hubship.domain.chat_template import ChatMessage, ChatProfile, TemplateNotDerivable, TemplateRejected
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
@@ -36,18 +40,32 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _adds_bos(tokenizer: Any) -> bool:
+    bos = tokenizer.bos_token_id
+    ids = tokenizer("a", add_special_tokens=True)["input_ids"]
+    return bos is not None and bool(ids) and ids[0] == bos
+
+
 class JinjaChatRenderer:
-    def profile(self, checkpoint: Checkpoint, base: BaseInfo) -> ChatProfile:
+    def __init__(self) -> None:
+        self._tokenizers: dict[str, Any] = {}
+
+    def _tokenizer(self, checkpoint: Checkpoint, base: BaseInfo) -> Any:
         from transformers import AutoTokenizer  # imported when used: plan-time services stay light
 
         source = Path(checkpoint.root) if checkpoint.tokenizer_files else Path(base.path)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(source))
-        except Exception as exc:
-            raise UserInputError(
-                f"cannot read the tokenizer in {source} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''});"
-                " re-save it from the trainer"
-            ) from None
+        if str(source) not in self._tokenizers:
+            try:
+                self._tokenizers[str(source)] = AutoTokenizer.from_pretrained(str(source))
+            except Exception as exc:
+                raise UserInputError(
+                    f"cannot read the tokenizer in {source} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''});"
+                    " re-save it from the trainer"
+                ) from None
+        return self._tokenizers[str(source)]
+
+    def profile(self, checkpoint: Checkpoint, base: BaseInfo) -> ChatProfile:
+        tokenizer = self._tokenizer(checkpoint, base)
         template = checkpoint.chat_template or tokenizer.chat_template
         if isinstance(template, dict):
             template = template.get("default")
@@ -61,6 +79,7 @@ class JinjaChatRenderer:
         return ChatProfile(
             template=template if isinstance(template, str) else None,
             tokens=dict(tokenizer.special_tokens_map),
+            add_bos=_adds_bos(tokenizer),
             control_tokens=tuple(dict.fromkeys([*tokenizer.all_special_tokens, *controls])),
             eos_tokens=tuple(dict.fromkeys(eos)),
             generation=generation,
@@ -75,20 +94,40 @@ class JinjaChatRenderer:
         *,
         add_generation_prompt: bool,
         continue_final: bool,
+        clock: Clock | None = None,
     ) -> str:
         from transformers.utils.chat_template_utils import render_jinja_template
 
         chat = [{"role": m.role, "content": m.content} for m in messages]
+        prefix = PREFIX if clock is not None else ""
         try:
             rendered, _ = render_jinja_template(
                 conversations=[chat],
-                chat_template=template,
+                chat_template=prefix + template,
                 add_generation_prompt=add_generation_prompt,
                 continue_final_message=continue_final,
                 **dict(tokens),
+                **(clock_variables(clock) if clock is not None else {}),
             )
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateNotDerivable(f"the chat template does not parse (line {exc.lineno}: {exc.message})") from None
+            line = (exc.lineno or 0) - (PREFIX_LINES if prefix else 0)
+            raise TemplateNotDerivable(f"the chat template does not parse (line {line}: {exc.message})") from None
         except Exception as exc:  # raise_exception, or the template failing on this conversation
             raise TemplateRejected(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
         return rendered[0]
+
+    def token_ids(
+        self, checkpoint: Checkpoint, base: BaseInfo, template: str, conversations: Sequence[Sequence[ChatMessage]]
+    ) -> list[list[int] | None]:
+        tokenizer = self._tokenizer(checkpoint, base)
+        found: list[list[int] | None] = []
+        for messages in conversations:
+            chat = [{"role": m.role, "content": m.content} for m in messages]
+            try:
+                ids = tokenizer.apply_chat_template(chat, chat_template=template, tokenize=True, add_generation_prompt=True)
+            except Exception:  # the template rejects this conversation
+                found.append(None)
+                continue
+            ids = ids["input_ids"] if not isinstance(ids, list) else ids
+            found.append([int(i) for i in ids])
+        return found

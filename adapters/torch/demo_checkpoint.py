@@ -21,7 +21,7 @@ from peft import LoraConfig, get_peft_model
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, LlamaTokenizer
 
 CHAT_TEMPLATE = (
-    "{% for message in messages %}"
+    "{{ bos_token }}{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
@@ -54,7 +54,8 @@ This model was trained with {method_upper}.
 """
 
 
-def _tokenizer(out: Path) -> LlamaTokenizer:
+def _tokenizer(out: Path, chat_tokens: tuple[str, ...] = ()) -> LlamaTokenizer:
+    """A SentencePiece BPE tokenizer trained on CORPUS; `chat_tokens` become single pieces (user-defined symbols)."""
     out.mkdir(parents=True, exist_ok=True)
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(CORPUS * 40),
@@ -70,11 +71,27 @@ def _tokenizer(out: Path) -> LlamaTokenizer:
         hard_vocab_limit=False,
         minloglevel=2,
         num_threads=1,
+        user_defined_symbols=list(chat_tokens),
     )
     (out / "tokenizer.vocab").unlink(missing_ok=True)
-    tokenizer = LlamaTokenizer.from_pretrained(str(out))
+    tokenizer = LlamaTokenizer.from_pretrained(str(out), legacy=True)
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
+
+
+def _save_tokenizer(tokenizer: LlamaTokenizer, folder: Path, chat_tokens: tuple[str, ...]) -> None:
+    """Save it as a legacy SentencePiece tokenizer (a space piece after special tokens, as llama.cpp's SPM
+    tokenizer does): transformers does not write `legacy` itself and would load it back as non-legacy. The
+    chat tokens are listed in `added_tokens_decoder` as special, as transformers 4 wrote them (and as
+    llama.cpp's converter reads them: it types SentencePiece's own user-defined pieces as normal text)."""
+    tokenizer.save_pretrained(folder)
+    config_file = folder / "tokenizer_config.json"
+    config = {**json.loads(config_file.read_text()), "legacy": True}
+    if chat_tokens:
+        ids = tokenizer.convert_tokens_to_ids(list(chat_tokens))
+        flags = {"lstrip": False, "normalized": False, "rstrip": False, "single_word": False, "special": True}
+        config["added_tokens_decoder"] = {str(i): {"content": t, **flags} for i, t in zip(ids, chat_tokens, strict=True)}
+    config_file.write_text(json.dumps(config, indent=2) + "\n")
 
 
 class HfDemoCheckpointFactory:
@@ -90,10 +107,13 @@ class HfDemoCheckpointFactory:
         layers: int = 2,
         seed: int = 0,
         added_tokens: int = 0,
+        chat_tokens: tuple[str, ...] = (),
     ) -> tuple[Path, Path]:
+        """`chat_tokens` (e.g. `<|im_start|>`, `<|im_end|>`) are made single tokens of the vocabulary, as a
+        chat model's turn markers are."""
         base_dir, ckpt_dir = Path(root) / "base", Path(root) / "checkpoint"
         torch.manual_seed(seed)
-        tokenizer = _tokenizer(base_dir)
+        tokenizer = _tokenizer(base_dir, chat_tokens)
         config = LlamaConfig(
             vocab_size=len(tokenizer),
             hidden_size=hidden_size,
@@ -109,7 +129,7 @@ class HfDemoCheckpointFactory:
         model = LlamaForCausalLM(config).to(getattr(torch, dtype))
         model.save_pretrained(base_dir, safe_serialization=True)
         tokenizer.chat_template = None
-        tokenizer.save_pretrained(base_dir)
+        _save_tokenizer(tokenizer, base_dir, chat_tokens)
         GenerationConfig(bos_token_id=1, eos_token_id=2, max_new_tokens=32).save_pretrained(base_dir)
         (base_dir / "README.md").write_text("---\nlicense: apache-2.0\n---\n\n# tiny-llama (demo base)\n")
 
@@ -138,7 +158,7 @@ class HfDemoCheckpointFactory:
         adapter_config["base_model_name_or_path"] = str(base_dir.resolve())
         config_path.write_text(json.dumps(adapter_config, indent=2))
         tokenizer.chat_template = CHAT_TEMPLATE
-        tokenizer.save_pretrained(ckpt_dir)
+        _save_tokenizer(tokenizer, ckpt_dir, chat_tokens)
         shutil.copyfile(base_dir / "tokenizer.model", ckpt_dir / "tokenizer.model")
         GenerationConfig(bos_token_id=1, eos_token_id=2, max_new_tokens=64, temperature=0.7, do_sample=True).save_pretrained(ckpt_dir)
         (ckpt_dir / "trainer_state.json").write_text(json.dumps({"global_step": 10, "epoch": 1.0, "log_history": []}))

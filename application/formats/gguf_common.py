@@ -1,14 +1,16 @@
-"""What every GGUF format shares: the internal format names, the converter preflight (run once per
-checkpoint and base however many GGUF formats share it), and the params every GGUF format carries."""
+"""What every GGUF format shares: the internal format names, the converter preflight and the plan-time
+token-level proof of the chat format (each run once per checkpoint and base however many GGUF formats
+share it), and the params every GGUF format carries."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hubship.application.chat_proof import gate, prove_gguf, vocab_gguf
 from hubship.application.format_builder import BuildContext
+from hubship.domain.chat_proof import TokenProof
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.formats import Format
 
@@ -31,19 +33,26 @@ def metadata(ctx: BuildContext) -> dict[str, Any]:
 
 
 class Preflight:
-    """The converter's plan-time check, run once per checkpoint and base however many GGUF formats share it."""
+    """The converter's plan-time check, run once per checkpoint and base however many GGUF formats share it,
+    and the token-level proof of the chat format on its vocab-only GGUF (`prove`)."""
 
     def __init__(self) -> None:
-        self._passed: set[tuple[str, str]] = set()
+        self._vocab: dict[tuple[str, str], Path] = {}
+        self._proofs: dict[Path, TokenProof] = {}
 
-    def run(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any]) -> None:
+    def run(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any]) -> Path:
+        """The vocab-only GGUF of the tokenizer the merged model will carry (converting it checks the tokenizer)."""
         key = (checkpoint.root, base.path)
-        if key in self._passed:
-            return
-        with tempfile.TemporaryDirectory(prefix="hubship-gguf-tokenizer-") as tmp:
-            services["saver"].save_tokenizer(checkpoint, base, Path(tmp))  # the tokenizer the merged model will carry
-            services["converter"].check(Path(base.path), Path(tmp))
-        self._passed.add(key)
+        if key not in self._vocab:
+            self._vocab[key] = vocab_gguf(checkpoint, base, services)
+        return self._vocab[key]
+
+    def prove(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any]) -> None:
+        """The chat format at token level on the vocab-only GGUF: QualityGateFailed (exit 3) before any merge."""
+        vocab = self.run(checkpoint, base, services)
+        if vocab not in self._proofs:
+            self._proofs[vocab] = prove_gguf(services["chat_renderer"], services["chat_runtime"], checkpoint, base, vocab, complete=False)
+        gate(self._proofs[vocab], "the GGUF")
 
 
 class GgufBase:

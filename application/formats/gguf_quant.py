@@ -1,5 +1,7 @@
-"""`gguf-<quant>`: the intermediate quantized by llama.cpp's quantizer, split above --gguf-split-max-size, and
-measured against `reference-logits` (KL, top-1) when that internal format is in the plan."""
+"""`gguf-<quant>`: the intermediate quantized by llama.cpp's quantizer, split above --gguf-split-max-size,
+measured against `reference-logits` (KL, top-1) when that internal format is in the plan, and its chat
+format proven at token level (application.chat_proof): on the vocab-only GGUF at plan time, on the file
+itself after the build, with a greedy chat completion recorded."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hubship.application.chat_proof import prove_gguf
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight, n_params
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
@@ -57,6 +60,10 @@ class GgufQuantFormat(GgufBase):
                 " choose gguf-q2_k, gguf-iq3_xxs or a larger quantization"
             )
 
+    def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:
+        super().preflight(checkpoint, base, params, services)
+        self._preflight.prove(checkpoint, base, services)
+
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = int(n_params(base) * self.quant.bpw / 8)
         return Estimate(size_bytes=size, peak_memory_bytes=size)  # verification maps the whole file
@@ -77,9 +84,15 @@ class GgufQuantFormat(GgufBase):
         metrics = ctx.service("gguf_verifier").measure(
             files, reference if reference and reference.is_file() else None, progress=ctx.progress
         )
-        thresholds = {"mean_kl": {"max": self.quant.kl_max}}
-        verification = {"metrics": {"quantization": self.quant.name, **metrics}, "thresholds": thresholds}
-        (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2))
+        chat = prove_gguf(ctx.service("chat_renderer"), ctx.service("chat_runtime"), ctx.checkpoint, ctx.base, files[0], complete=True)
+        proof = chat.verification()
+        verification = {
+            "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"]},
+            "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},
+            "notes": proof["notes"],
+            "warnings": proof["warnings"],
+        }
+        (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False))
 
     def usage(self, repo_or_path: str) -> str:
         tag = self.quant.name

@@ -2,10 +2,11 @@
 from the checkpoint's chat template and proven against it (application.ollama_template).
 
 Internal formats: a user never requests them; the `ollama:` destination picks one (`--ollama-quant`,
-default q4_k_m), and the plan builds the matching `gguf-<quant>` for it. The template is derived and
-checked at plan time (`preflight`, seconds), so an untranslatable template stops the publish before
-any merge. The artifact folder is Ollama-ready: the GGUF (hard-linked), `Modelfile`, and
-`ollama.json` (the same model as `/api/create` fields).
+default q4_k_m), and the plan builds the matching `gguf-<quant>` for it. The template is derived (with
+the BOS rule of the GGUF the converter makes of this tokenizer), checked against Jinja, and proven at
+token level (application.chat_proof) at plan time (`preflight`, seconds), so an untranslatable template
+or a wrong chat format stops the publish before any merge. The artifact folder is Ollama-ready: the
+GGUF (hard-linked), `Modelfile`, and `ollama.json` (the same model as `/api/create` fields).
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hubship.application.chat_proof import gate
 from hubship.application.format_builder import BuildContext
-from hubship.application.ollama_template import OllamaTemplate, derive_ollama_template
+from hubship.application.ollama_derivation import derive_for_gguf
+from hubship.application.ollama_template import OllamaTemplate, ollama_model
+from hubship.domain.chat_proof import TokenProof
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.gguf_quants import QUANTS
-from hubship.domain.ollama_model import MODEL_JSON, MODELFILE, OllamaModel, sampling_parameters
+from hubship.domain.ollama_model import MODEL_JSON, MODELFILE
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
 
@@ -53,50 +57,56 @@ class OllamaFormat:
             tools=TOOLS,
             internal=True,
         )
-        self._derived: dict[tuple[str, str | None, bool], tuple[Any, OllamaTemplate]] = {}
+        self._derived: dict[tuple[str, str | None, bool, bool], tuple[Any, OllamaTemplate, TokenProof]] = {}
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
-        return {"quant": self.quant, "allow_generic_template": bool(options.get("allow_generic_template"))}
+        return {
+            "quant": self.quant,
+            "allow_generic_template": bool(options.get("allow_generic_template")),
+            "allow_frozen_date": bool(options.get("allow_frozen_date")),
+        }
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
         return None
 
     def _derive(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]):
-        allow_generic = bool(params["allow_generic_template"])
-        key = (checkpoint.root, checkpoint.chat_template, allow_generic)  # plan and build of one publish derive once
+        allow_generic, allow_frozen = bool(params["allow_generic_template"]), bool(params.get("allow_frozen_date"))
+        key = (checkpoint.root, checkpoint.chat_template, allow_generic, allow_frozen)  # plan and build of one publish derive once
         if key not in self._derived:
-            renderer = services["chat_renderer"]
-            profile = renderer.profile(checkpoint, base)
-            derived = derive_ollama_template(renderer, services["go_templates"], profile, allow_generic=allow_generic)
-            self._derived[key] = (profile, derived)
+            self._derived[key] = derive_for_gguf(checkpoint, base, services, allow_generic=allow_generic, allow_frozen_date=allow_frozen)
         return self._derived[key]
 
     def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:
-        """Derive the TEMPLATE and run the Go/Jinja check now: an untranslatable template fails the plan."""
-        self._derive(checkpoint, base, params, services)
+        """Derive the TEMPLATE, run the Go/Jinja check and the token-level proof now: an untranslatable template
+        fails the plan (exit 2), a wrong chat format the quality gate (exit 3)."""
+        gate(self._derive(checkpoint, base, params, services)[2], "the Ollama model")
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         return Estimate(size_bytes=64 * 1024)  # the GGUF is hard-linked from its own artifact
 
     def build(self, ctx: BuildContext) -> None:
-        profile, derived = self._derive(ctx.checkpoint, ctx.base, ctx.params, ctx.services)
+        profile, derived, proof = self._derive(ctx.checkpoint, ctx.base, ctx.params, ctx.services)
         ggufs = sorted(ctx.inputs[self.gguf].glob("*.gguf"))
         if len(ggufs) != 1:
             raise PublishError(
                 f"Ollama needs one GGUF file but {self.gguf} has {len(ggufs)}; publish to Ollama without --gguf-split-max-size"
             )
         _link(ggufs[0], ctx.out_dir / ggufs[0].name)
-        model = OllamaModel(
-            model_file=ggufs[0].name,
-            template=derived.template,
-            system=derived.system,
-            parameters={"stop": list(derived.stops), **sampling_parameters(profile.generation)},
-            license=profile.license_text or ctx.base.license,
-        )
+        model = ollama_model(derived, profile, model_file=ggufs[0].name, license=ctx.base.license)
         (ctx.out_dir / MODELFILE).write_text(model.modelfile(), encoding="utf-8")
         (ctx.out_dir / MODEL_JSON).write_text(model.to_json(), encoding="utf-8")
         metrics = {"ollama_template": "derived" if derived.template is not None else "generic", **derived.check.summary()}
-        verification = {"metrics": metrics, "thresholds": {}, "warnings": list(derived.warnings), "notes": list(derived.notes)}
+        if derived.structure is not None and derived.structure.trimmed:
+            metrics["template_trimmed_contents"] = "; ".join(derived.structure.trimmed)
+        if derived.structure is not None and derived.structure.dates:
+            metrics["template_dates"] = ", ".join(derived.structure.dates)
+        chat = proof.verification()
+        verification = {
+            "metrics": {**metrics, **chat["metrics"]},
+            "thresholds": chat["thresholds"],
+            "warnings": [*derived.warnings, *chat["warnings"]],
+            "notes": [*derived.notes, *chat["notes"]],
+        }
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False), encoding="utf-8")
 
     def usage(self, repo_or_path: str) -> str:

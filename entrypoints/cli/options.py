@@ -64,17 +64,26 @@ AllowGenericTemplate = Annotated[
     bool,
     typer.Option("--allow-generic-template", help="ollama: publish even when no faithful TEMPLATE can be derived (the card warns)."),
 ]
+AllowFrozenDate = Annotated[
+    bool,
+    typer.Option(
+        "--allow-frozen-date", help="ollama: freeze at the publish day a date format the TEMPLATE cannot build (the card says which)."
+    ),
+]
 RequireServer = Annotated[
     bool, typer.Option("--require-server", help="ollama: fail when no server answers (default: write an Ollama-ready folder).")
 ]
 
 
-def ollama_options(ollama_quant: str | None, allow_generic_template: bool, require_server: bool) -> dict[str, Any]:
+def ollama_options(
+    ollama_quant: str | None, allow_generic_template: bool, require_server: bool, allow_frozen_date: bool = False
+) -> dict[str, Any]:
     """The ollama: options as request options (unset ones left out)."""
     return {
         "ollama_quant": ollama_quant,
         "allow_generic_template": allow_generic_template or None,
         "require_server": require_server or None,
+        "allow_frozen_date": allow_frozen_date or None,
     }
 
 

@@ -16,6 +16,7 @@ from hubship.application.publish_request import PublishRequest
 from hubship.entrypoints import render
 from hubship.entrypoints.cli.options import (
     AcceptLoss,
+    AllowFrozenDate,
     AllowGenericTemplate,
     Backend,
     Base,
@@ -76,6 +77,7 @@ def _publish_parameters(
     overwrite_card: OverwriteCard = False,
     ollama_quant: OllamaQuant = None,
     allow_generic_template: AllowGenericTemplate = False,
+    allow_frozen_date: AllowFrozenDate = False,
     require_server: RequireServer = False,
     verify: Verify = None,
     accept_quality_loss: AcceptLoss = False,
@@ -106,7 +108,7 @@ def _publish_request(p: dict[str, Any]) -> PublishRequest:
         method=p["method"],
         gguf_split_max_size=parse_size(p["gguf_split_max_size"]),
         **hub_options(p["private"], p["revision"], p["create_pr"], p["tag"], p["repo_layout"], p["token_file"], p["overwrite_card"]),
-        **ollama_options(p["ollama_quant"], p["allow_generic_template"], p["require_server"]),
+        **ollama_options(p["ollama_quant"], p["allow_generic_template"], p["require_server"], p["allow_frozen_date"]),
         **quality_options(p["verify"], p["accept_quality_loss"], p["threshold"], p["bnb_quant_type"], p["bnb_double_quant"]),
     )
 

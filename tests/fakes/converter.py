@@ -17,9 +17,9 @@ class FakeConverter:
         self.real = real
         self.calls: collections.Counter[str] = collections.Counter()
 
-    def check(self, config_dir: Path, tokenizer_dir: Path) -> None:
+    def check(self, config_dir: Path, tokenizer_dir: Path) -> Path:
         self.calls["check"] += 1
-        self.real.check(config_dir, tokenizer_dir)
+        return self.real.check(config_dir, tokenizer_dir)
 
     def convert(self, model_dir: Path, out_file: Path, **kwargs: Any) -> None:
         self.calls["convert"] += 1

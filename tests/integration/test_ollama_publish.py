@@ -19,12 +19,13 @@ from dependency_injector import providers
 from hubship.adapters.local.dir_registry import LocalDirRegistry
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.adapters.ollama.registry import OllamaRegistry, server_url
+from hubship.adapters.torch.demo_checkpoint import CHAT_TEMPLATE
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.formats.lora import LoraFormat
 from hubship.application.formats.ollama import OllamaFormat
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.destination import parse_destination
-from hubship.domain.errors import PublishError, UserInputError
+from hubship.domain.errors import PublishError, QualityGateFailed, UserInputError
 from hubship.domain.manifest import FileEntry, Manifest
 from hubship.domain.ollama_model import OllamaModel
 from hubship.domain.publication import Publication
@@ -122,6 +123,15 @@ def test_untranslatable_template_is_one_line_and_nothing_is_created(env, server,
     assert "\n" not in str(refused.value) and "cannot derive a faithful Ollama template" in str(refused.value)
     assert env.gguf.builds == 0, "the template must be refused at plan time, before any build"
     assert server.state.models() == [] and server.state.uploads == []
+
+
+def test_a_chat_format_wrong_at_token_level_fails_the_quality_gate_at_plan_time(env, server, checkpoint_copy):
+    """The tokenizer adds BOS but this template does not write it: Ollama would feed a BOS training never saw."""
+    (checkpoint_copy / "chat_template.jinja").write_text(CHAT_TEMPLATE.removeprefix("{{ bos_token }}"))
+    with pytest.raises(QualityGateFailed, match="the Ollama model is wrong at token level") as failed:
+        publish(env, checkpoint_copy, "ollama:no-bos")
+    assert "the runtime adds a BOS token the chat template does not write" in str(failed.value) and "\n" not in str(failed.value)
+    assert env.gguf.builds == 0 and server.state.models() == []
 
 
 def test_generic_template_is_published_only_when_allowed_and_the_card_warns(env, checkpoint_copy, monkeypatch, tmp_path):

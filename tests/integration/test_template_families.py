@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
-from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.application.ollama_template import check_template, derive_ollama_template
 from hubship.domain.chat_learning import derive_structure
 from hubship.domain.chat_template import ChatMessage, ChatProfile
@@ -34,19 +33,10 @@ def profile(name: str) -> ChatProfile:
     return ChatProfile(
         template=(TEMPLATES / f"{name}.jinja").read_text(encoding="utf-8"),
         tokens=info["tokens"],
+        add_bos=info["add_bos"],
         control_tokens=tuple(info["control_tokens"]),
         eos_tokens=(info["tokens"]["eos_token"],),
     )
-
-
-@pytest.fixture(scope="module")
-def renderer() -> JinjaChatRenderer:
-    return JinjaChatRenderer()
-
-
-@pytest.fixture(scope="module")
-def go(tmp_path_factory: pytest.TempPathFactory) -> GoTemplateChecker:
-    return GoTemplateChecker(tmp_path_factory.mktemp("go-cache"))
 
 
 @needs_go

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from hubship.domain.chat_learning import derive_structure
 from hubship.domain.chat_template import (
     ChatMessage,
+    ChatProfile,
     TemplateNotDerivable,
     TemplateRejected,
     probe_sequences,
@@ -21,7 +23,7 @@ from hubship.domain.template_check import CONVERSATIONS, RenderOutcome, check_ca
 DEFAULT = "You are a helpful assistant."
 
 
-def chatml(messages, *, add_generation_prompt, continue_final, default=None, bos=""):
+def chatml(messages, *, add_generation_prompt, continue_final, default=None, bos="", clock=None):
     """ChatML as Qwen writes it, in Python: an optional default system block and a generation prompt."""
     out = bos
     if default and messages[0].role != "system":
@@ -33,7 +35,7 @@ def chatml(messages, *, add_generation_prompt, continue_final, default=None, bos
     return out + ("<|im_start|>assistant\n" if add_generation_prompt else "")
 
 
-def inst(messages, *, add_generation_prompt, continue_final):
+def inst(messages, *, add_generation_prompt, continue_final, clock=None):
     """Mistral-style [INST] with no system role and strict alternation, both enforced by raising."""
     out = "<s>"
     for i, m in enumerate(messages):
@@ -81,7 +83,7 @@ def test_rejection_rules_explain_every_raise():
 
 
 def test_glue_that_depends_on_position_is_not_derivable():
-    def numbered(messages, *, add_generation_prompt, continue_final):
+    def numbered(messages, *, add_generation_prompt, continue_final, clock=None):
         out = "".join(f"#{i} {m.role}: {m.content}\n" for i, m in enumerate(messages))
         return out.rstrip("\n") if continue_final else out + f"#{len(messages)} assistant: "
 
@@ -90,7 +92,7 @@ def test_glue_that_depends_on_position_is_not_derivable():
 
 
 def test_reordered_contents_are_not_derivable():
-    def system_last(messages, *, add_generation_prompt, continue_final):
+    def system_last(messages, *, add_generation_prompt, continue_final, clock=None):
         system = [m.content for m in messages if m.role == "system"]
         body = "".join(f"{m.role}: {m.content}\n" for m in messages if m.role != "system")
         return body + "".join(system) + ("" if continue_final else "assistant: ")
@@ -166,3 +168,38 @@ def test_difference_says_where_renders_part():
     assert "character 2" in difference(RenderOutcome(text="abc"), RenderOutcome(text="abd"))
     assert "Jinja rejects" in difference(RenderOutcome(error="no"), RenderOutcome(text="a"))
     assert ChatMessage("user", "x") == ChatMessage("user", "x")
+
+
+def test_the_bos_is_kept_when_the_runtime_adds_none():
+    """SmolLM2: its BOS is <|im_start|>, which the GGUF does not add (add_bos false): the text stays."""
+    profile = ChatProfile(template="x", tokens={"bos_token": "<|im_start|>"}, add_bos=False)
+    assert profile.runtime_bos is None
+    s = derive_structure(lambda m, **k: chatml(m, default=DEFAULT, **k), profile.runtime_bos)
+    assert s.lead["user"].startswith("<|im_start|>system\n") and s.bos is None
+    assert ChatProfile(template="x", tokens={"bos_token": "<s>"}, add_bos=True).runtime_bos == "<s>"
+
+
+def test_check_cases_run_on_each_day_with_the_same_clock_for_both_engines():
+    days = (datetime.date(2031, 1, 5), datetime.date(2032, 11, 23))
+    cases = check_cases(None, days=days)
+    assert len(cases) == 2 * len(check_cases(None))
+    assert {(c.clock.day.isoformat(), c.ollama.date) for c in cases} == {(d.isoformat(), d.isoformat()) for d in days}
+    assert all(c.name.endswith(f" on {c.ollama.date}") for c in cases)
+
+
+def test_a_prefilled_last_message_may_get_its_own_glue():
+    """Qwen3: an empty think block before the last assistant message only."""
+
+    def qwen3(messages, *, add_generation_prompt, continue_final, clock=None):
+        out = ""
+        for i, m in enumerate(messages):
+            last = i == len(messages) - 1
+            think = "<think>\n\n</think>\n\n" if m.role == "assistant" and last else ""
+            out += f"<|im_start|>{m.role}\n{think}{m.content}" + ("" if last and continue_final else "<|im_end|>\n")
+        return out + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+    s = derive_structure(qwen3, None)
+    assert s.features == ("last",)
+    assert s.text("user", "assistant", last=True, system=False) == "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    assert s.text("user", "assistant", last=False, system=False) == "<|im_end|>\n<|im_start|>assistant\n"
+    assert "$last" in emit_go_template(s)

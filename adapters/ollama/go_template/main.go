@@ -1,12 +1,13 @@
 // gotmpl renders prompts with a Go text/template exactly as Ollama's server does, for hubship's
 // render-equivalence check.
 //
-// Input (stdin, JSON):  {"template": "...", "cases": [{"system": "...", "messages": [{"role": "...", "content": "..."}]}]}
+// Input (stdin, JSON):  {"template": "...", "cases": [{"system": "...", "date": "YYYY-MM-DD", "messages": [{"role": "...", "content": "..."}]}]}
 // Output (stdout, JSON): {"results": [{"output": "...", "error": "..."}], "parse_error": "..."}
 //
 // What it mirrors from Ollama (server/routes.go ChatHandler and template/template.go):
 //   - the Modelfile SYSTEM is prepended as a system message when the first message is not one;
-//   - Parse: missingkey=zero, the "json" function, {{ .Response }} appended to templates that use
+//   - Parse: missingkey=zero, the "json", "currentDate" and "yesterdayDate" functions (the dates answer the
+//     case's "date", else today, as YYYY-MM-DD), {{ .Response }} appended to templates that use
 //     neither .Messages nor .Response;
 //   - Execute: consecutive messages of one role are merged ("\n\n"), .System joins every system
 //     message; templates that use .Messages get {System, Messages, Tools, Response: "", ...}, others
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"text/template"
 	"text/template/parse"
+	"time"
 )
 
 type Message struct {
@@ -34,6 +36,7 @@ type Message struct {
 
 type Case struct {
 	System   string    `json:"system"`
+	Date     string    `json:"date,omitempty"`
 	Messages []Message `json:"messages"`
 }
 
@@ -52,10 +55,19 @@ type Output struct {
 	ParseError string   `json:"parse_error,omitempty"`
 }
 
+// today is the day currentDate answers while a case renders (Ollama: time.Now()).
+var today = time.Now()
+
 var funcs = template.FuncMap{
 	"json": func(v any) string {
 		b, _ := json.Marshal(v)
 		return string(b)
+	},
+	"currentDate": func(args ...string) string {
+		return today.Format("2006-01-02")
+	},
+	"yesterdayDate": func(args ...string) string {
+		return today.AddDate(0, 0, -1).Format("2006-01-02")
 	},
 }
 
@@ -258,6 +270,14 @@ func legacy(t *template.Template, messages []*Message) (string, error) {
 }
 
 func render(t *template.Template, c Case) (string, error) {
+	today = time.Now()
+	if c.Date != "" {
+		day, err := time.ParseInLocation("2006-01-02", c.Date, time.Local)
+		if err != nil {
+			return "", err
+		}
+		today = day
+	}
 	msgs := append([]Message{}, c.Messages...)
 	if len(msgs) > 0 && msgs[0].Role != "system" && c.System != "" {
 		msgs = append([]Message{{Role: "system", Content: c.System}}, msgs...)

@@ -46,7 +46,7 @@ def edit_config(ckpt: Path, **changes: object) -> None:
 
 def _not_a_checkpoint(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
     (tmp / "empty").mkdir()
-    return [str(tmp / "empty"), "-f", "lora"], "is not a PEFT checkpoint (no adapter_config.json)"
+    return [str(tmp / "empty"), "-f", "lora"], "holds no checkpoint: looked for adapter_config.json (a LoRA adapter)"
 
 
 def _checkpoint_is_a_file(ckpt: Path, tmp: Path) -> tuple[list[str], str]:

@@ -95,6 +95,11 @@ def test_a_run_folder_publishes_the_final_model_else_the_last_or_the_chosen_chec
     best = hubship(capsys, "plan", str(killed), *ws, "--checkpoint", "best")
     assert best["checkpoint"] == str(killed / "checkpoint-2") and "best_model_checkpoint" in best["checkpoint_choice"]
     assert hubship(capsys, "plan", str(full), *ws, "--checkpoint", "4")["checkpoint"] == str(full / "checkpoint-4")
+    (tmp_path / "hubship.toml").write_text('base-model-id = "acme/the-original"\ncheckpoint = "best"\n')
+    configured = hubship(capsys, "plan", str(killed), *ws, "--config", str(tmp_path / "hubship.toml"))
+    assert configured["lineage"]["upstream"] == {"id": "acme/the-original", "from": "--base-model-id"}
+    assert configured["checkpoint"] == str(killed / "checkpoint-2")
+    assert configured["settings"]["base-model-id"]["origin"] == str(tmp_path / "hubship.toml")
 
     adapter_run = without_root_model(qlora, tmp_path / "qlora-run")
     inspected = hubship(capsys, "inspect", str(adapter_run), "--checkpoint", "2")

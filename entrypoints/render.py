@@ -166,9 +166,13 @@ def show_result(result: PublishResult) -> None:
         out.print(f"[dim]up to date[/dim] {location}")
 
 
+ADAPTER_ONLY = ("peft_type", "mergeable", "rank", "target_modules", "adapter_bytes")
+
+
 def inspection_data(inspection: Inspection) -> dict[str, Any]:
+    """What `inspect` reports; a full fine-tune has no adapter fields."""
     ckpt = inspection.checkpoint
-    return {
+    data = {
         "checkpoint": ckpt.root,
         "kind": ckpt.kind,
         "checkpoint_choice": ckpt.selection,
@@ -188,6 +192,7 @@ def inspection_data(inspection: Inspection) -> dict[str, Any]:
         "datasets": list(ckpt.datasets),
         "adapter_bytes": ckpt.adapter_bytes,
     }
+    return {k: v for k, v in data.items() if not (ckpt.is_full and k in ADAPTER_ONLY)}
 
 
 def show_inspection(inspection: Inspection) -> None:

@@ -6,9 +6,11 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hubship.application.card_lineage import lineage_lines, summary
 from hubship.application.format_builder import FormatBuilder
 from hubship.domain.card import CardData, verification_table
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.formats import relation_for
 from hubship.domain.hub_layout import hub_url
 from hubship.domain.training_method import method
 
@@ -33,23 +35,8 @@ def compose_card(
     usage) are what the build wrote into its `.verification.json` under those keys."""
     fmt = builder.format
     trained = method(checkpoint.training_method)
-    base_id = checkpoint.base.card_id
-    base_name = checkpoint.base.public_name
-    base_text = f"[{base_id}](https://huggingface.co/{base_id})" if base_id else f"`{base_name}` (a local model)"
-    summary = (
-        f"**{name}** is a {trained.wording} of {base_text} with a {checkpoint.peft_type} adapter"
-        f" (r={checkpoint.rank}). This repository holds: {fmt.description[0].lower()}{fmt.description[1:].rstrip('.')}."
-        " Built and published by hubship."
-    )
-    lineage = "\n".join(
-        [
-            f"- base model: {base_name}",
-            f"- adapter: {checkpoint.peft_type}, r={checkpoint.rank}, targets {', '.join(checkpoint.target_modules) or 'n/a'}",
-            f"- training method: {trained.title}",
-            f"- format: `{fmt.name}`; content key `{manifest_key[:16]}`",
-            "- every file's sha256 is in `manifest.json`; check it with `hubship verify DIR`",
-        ]
-    )
+    lineage = "\n".join(lineage_lines(checkpoint, base, fmt, manifest_key))
+    notes = (*notes, *base.lineage.notes)
     sections: list[tuple[str, str]] = [
         ("Usage", builder.usage(location)),
         ("How it was made", lineage),
@@ -65,17 +52,17 @@ def compose_card(
     if table:
         sections.append(("Measured quality", table))
     tags = (*trained.tags, fmt.name, "hubship", *extra_tags)
-    if checkpoint.peft_type == "LORA":
+    if not checkpoint.is_full and checkpoint.peft_type == "LORA":
         tags = ("lora", *tags)
     return CardData(
         title=f"{name} ({fmt.name})",
-        base_model=base_id,
-        base_model_relation=fmt.relation,
+        base_model=base.lineage.upstream.id if base.lineage.upstream else None,
+        base_model_relation=relation_for(fmt, checkpoint.is_full),
         library_name=fmt.library_name,
         license=base.license,
         tags=tuple(dict.fromkeys(tags)),
         datasets=checkpoint.datasets,
-        summary=summary,
+        summary=summary(name, checkpoint, base, fmt),
         sections=tuple(sections),
     )
 

@@ -21,6 +21,7 @@ from hubship.application.plan_publish import PlannedPublish, PlanPublish
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.destination import parse_destination
 from hubship.domain.errors import QualityGateFailed
+from hubship.domain.formats import relation_for
 from hubship.domain.manifest import CARD_NAME, FileEntry, Manifest
 from hubship.domain.plan import PlanNode
 from hubship.domain.publication import Publication
@@ -148,10 +149,7 @@ class ExecutePlan:
             key=node.spec.key,
             params=node.spec.params,
             files=(*files, card_entry),
-            inputs={
-                "checkpoint": {"name": Path(planned.checkpoint.root).name, "files": planned.inputs["checkpoint"]},
-                "base": {"ref": planned.checkpoint.base.public_name, "files": planned.inputs["base"]},
-            },
+            inputs=_manifest_inputs(planned),
             tools=node.spec.tools,
             built_from={dep: plan.node(dep).spec.key for dep in node.builds_from},
             verification=verification,
@@ -162,7 +160,7 @@ class ExecutePlan:
             source_dir=str(source),
             card=card,
             manifest=manifest,
-            relation=builder.format.relation,
+            relation=relation_for(builder.format, planned.checkpoint.is_full),
         )
 
     def execute(self, request: PublishRequest) -> PublishResult:
@@ -186,6 +184,21 @@ class ExecutePlan:
                     ]
                     published += registry.publish(dest, pubs, self._progress)
         return PublishResult(planned=planned, artifacts=artifacts, published=tuple(published), skipped=tuple(skipped))
+
+
+def _manifest_inputs(planned: PlannedPublish) -> dict[str, Any]:
+    """What the manifest records a publication was built from: each input group's files by sha256, named safely
+    (a hub id or a folder name, never a local path)."""
+    base = planned.base
+    inputs: dict[str, Any] = {
+        "checkpoint": {"name": Path(planned.checkpoint.root).name, "files": planned.inputs["checkpoint"]},
+        "base": {"ref": planned.checkpoint.base.public_name, "files": planned.inputs["base"]},
+    }
+    if base.lineage.upstream is not None:
+        inputs["base"]["hub_id"] = (base.lineage.base or base.lineage.upstream).id
+    if base.merge_onto is not None:
+        inputs["merge_onto"] = {"ref": base.merge_onto.name, "files": planned.inputs.get("merge_onto", {})}
+    return inputs
 
 
 def _sha256(data: bytes) -> str:

@@ -15,6 +15,8 @@ from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.formats import Format, parse_format_list
 
 ENTRY_POINT_GROUP = "hubship.formats"
+# Names that read better for a full fine-tune, which was never merged: the same formats (docs/formats.md).
+ALIASES = {"model-16bit": "merged-16bit", "model-4bit": "merged-4bit"}
 
 
 def _as_builders(made: FormatBuilder | Iterable[FormatBuilder]) -> list[FormatBuilder]:
@@ -55,4 +57,4 @@ class FormatRegistry:
             raise UserInputError(f"unknown format {name!r}; valid formats: {', '.join(self.names)}") from None
 
     def parse(self, values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-        return parse_format_list(values, self.names)
+        return parse_format_list(values, self.names, ALIASES)

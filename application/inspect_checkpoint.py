@@ -6,6 +6,7 @@ from pathlib import Path
 
 import attrs
 
+from hubship.application.base_resolution import with_lineage
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import HubshipError
 from hubship.ports.checkpoint_reader import CheckpointReader
@@ -16,6 +17,8 @@ from hubship.ports.model_loader import ModelLoader
 class InspectRequest:
     checkpoint: str
     base: str | None = None
+    pick: str | None = None  # --checkpoint: which checkpoint of a run folder
+    base_model_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -31,10 +34,11 @@ class InspectCheckpoint:
         self._loader = loader
 
     def execute(self, request: InspectRequest) -> Inspection:
-        checkpoint = self._reader.read(Path(request.checkpoint), request.base)
+        checkpoint = self._reader.read(Path(request.checkpoint), request.base, request.pick)
         try:
             base = self._loader.base_info(checkpoint.base)
             self._loader.check_compatible(checkpoint, base)
+            base = with_lineage(checkpoint, base, flag=request.base_model_id, base_given=request.base is not None)
         except HubshipError as exc:  # the checkpoint is still worth describing
             return Inspection(checkpoint=checkpoint, base=None, base_problem=exc.message)
         return Inspection(checkpoint=checkpoint, base=base, base_problem=None)

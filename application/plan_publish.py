@@ -12,12 +12,14 @@ from typing import Any
 
 import attrs
 
+from hubship.application.base_resolution import merge_line, merge_onto_info, merge_onto_ref, with_lineage, with_merge_onto
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.publish_request import PublishRequest, default_name
 from hubship.domain.backend import backend_tool
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.destination import Destination, local_folder, parse_destination, parse_destinations
 from hubship.domain.errors import QualityGateFailed, UserInputError
+from hubship.domain.lineage import require_base_id
 from hubship.domain.names import FROM_FOLDER, chosen_name, folder_name
 from hubship.domain.plan import PlanNode, PublishPlan, build_plan, content_key, format_closure
 from hubship.domain.preflight import DiskDemand, check_disk, check_path_length
@@ -31,6 +33,11 @@ from hubship.ports.system_probe import SystemProbe
 from hubship.ports.workspace import Workspace
 
 WORKSPACE_FIX = "free space or pass --workspace on a bigger disk"
+
+
+def _folder(path: str) -> tuple[Path, list[str]]:
+    """A folder and the names of its files (hidden ones left out)."""
+    return Path(path), sorted(p.name for p in Path(path).iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 @attrs.frozen(kw_only=True)
@@ -55,6 +62,7 @@ class PlannedPublish:
     memory_free_bytes: int
     options: dict[str, object]
     name_origin: str = FROM_FOLDER  # `--name`, `hf:OWNER/NAME` or the checkpoint folder
+    merge: str | None = None  # which weights merged-16bit merges onto, and why (None when nothing says more)
 
 
 class PlanPublish:
@@ -88,19 +96,23 @@ class PlanPublish:
         except KeyError:
             raise UserInputError(f"destination {scheme}: is not available in this installation") from None
 
-    def _hash_inputs(self, checkpoint: Checkpoint, base: BaseInfo) -> dict[str, dict[str, str]]:
-        ckpt_root = Path(checkpoint.root)
-        base_root = Path(base.path)
-        ckpt_files = sorted(set(checkpoint.files))
-        base_files = sorted(p.name for p in base_root.iterdir() if p.is_file() and not p.name.startswith("."))
-        total = len(ckpt_files) + len(base_files)
-        result: dict[str, dict[str, str]] = {"checkpoint": {}, "base": {}}
-        with self._progress.task("hash inputs", total=total, unit="files") as task:
-            for group, root, names in (("checkpoint", ckpt_root, ckpt_files), ("base", base_root, base_files)):
+    def _hash_inputs(self, groups: dict[str, tuple[Path, list[str]]], what: str = "hash inputs") -> dict[str, dict[str, str]]:
+        """The sha256 of each group's files (group -> (folder, file names)), by group and name."""
+        result: dict[str, dict[str, str]] = {group: {} for group in groups}
+        with self._progress.task(what, total=sum(len(names) for _, names in groups.values()), unit="files") as task:
+            for group, (root, names) in groups.items():
                 for name in names:
                     result[group][name] = self._hasher.hash_file(root / name).sha256
                     task.advance()
         return result
+
+    @staticmethod
+    def _input_groups(checkpoint: Checkpoint, base: BaseInfo) -> dict[str, tuple[Path, list[str]]]:
+        """The input files: the checkpoint's own, and every file of the base folder (none for a full fine-tune,
+        which is its own base: its files are the checkpoint's)."""
+        groups = {"checkpoint": (Path(checkpoint.root), sorted(set(checkpoint.files)))}
+        groups["base"] = (Path(base.path), []) if checkpoint.is_full else _folder(base.path)
+        return groups
 
     def _preflight(self, plan: PublishPlan, targets: tuple[Target, ...]) -> tuple[int, int]:
         """Refuse a plan that cannot fit: disk for the workspace and each local destination, Windows path lengths.
@@ -162,6 +174,12 @@ class PlanPublish:
             fallback=fallback,
         )
 
+    def _adapters_to_hub(self, destinations: tuple[Destination, ...]) -> set[str]:
+        """The adapter formats (relation `adapter`: they load onto a named base) that go to an hf: destination."""
+        formats = self._formats.formats
+        to_hub = {f for d in destinations if d.scheme == "hf" for f in d.options["formats"]}
+        return {f for f in to_hub if f in formats and formats[f].relation == "adapter"}
+
     def execute(self, request: PublishRequest) -> PlannedPublish:
         named = chosen_name(request.name, parse_destinations(request.destinations))  # a bad --name stops here, before any work
         chosen = self._chosen_formats(request)
@@ -173,14 +191,22 @@ class PlanPublish:
             for d, fs in chosen.items()
         )
         registries = {d: self._registry(d.scheme) for d in destinations}
-        checkpoint = self._reader.read(Path(request.checkpoint), request.base)
+        checkpoint = self._reader.read(Path(request.checkpoint), request.base, request.option("pick"))
         if request.option("method"):  # --method wins over what the checkpoint's files say
             checkpoint = attrs.evolve(checkpoint, training_method=parse_method(request.option("method")))
         self._workspace.prepare()
         base = self._loader.base_info(checkpoint.base)
         self._loader.check_compatible(checkpoint, base)
+        base = with_lineage(checkpoint, base, flag=request.option("base_model_id"), base_given=request.base is not None)
+        onto_hashes: dict[str, dict[str, str]] = {}
+        if request.option("merge_onto"):
+            onto = merge_onto_info(self._loader, checkpoint, request.option("merge_onto"))
+            onto_hashes = self._hash_inputs({"merge_onto": _folder(onto.path)}, "hash --merge-onto")
+            key = content_key(onto_hashes["merge_onto"])
+            base = with_merge_onto(base, onto, merge_onto_ref(request.option("merge_onto")), key)
         for dest, registry in registries.items():
             registry.check(dest)
+        require_base_id(base.lineage, self._adapters_to_hub(destinations))
         named = named or folder_name(method(checkpoint.training_method).default_name(default_name(request.checkpoint)))
         name = named.value
         options = {**request.merged_options(), "name": name}  # a format may write the name into its files
@@ -195,12 +221,12 @@ class PlanPublish:
             preflight = getattr(self._formats.get(fmt_name), "preflight", None)
             if preflight is not None:
                 self._run_preflight(preflight, checkpoint, base, params[fmt_name], options)
-        inputs = self._hash_inputs(checkpoint, base)
+        inputs = self._hash_inputs(self._input_groups(checkpoint, base)) | onto_hashes
         plan = build_plan(
             name=name,
             checkpoint=checkpoint.root,
             base=checkpoint.base.display,
-            source_key=content_key(inputs),
+            source_key=content_key({k: v for k, v in inputs.items() if k != "merge_onto"}),  # merged-16bit keys the merge-onto
             requested=fmt_names,
             formats=formats,
             params=params,
@@ -228,4 +254,5 @@ class PlanPublish:
             memory_free_bytes=self._probe.free_memory_bytes(),
             options=options,
             name_origin=named.origin,
+            merge=merge_line(checkpoint, base) if any(n.format == "merged-16bit" for n in plan.nodes) else None,
         )

@@ -8,6 +8,12 @@ from typing import Any
 import attrs
 
 from hubship.domain.errors import UserInputError
+from hubship.domain.lineage import Lineage, LineageFacts
+from hubship.domain.quantization import Quantization
+
+ADAPTER = "adapter"  # a PEFT adapter trained on a base model
+FULL = "full"  # a whole model: a full fine-tune, its weights are the model
+KINDS = (ADAPTER, FULL)
 
 # Files that make up a tokenizer and its chat template; all come from the checkpoint when it has any.
 TOKENIZER_FILES = (
@@ -84,13 +90,16 @@ class BaseRef:
 
 @attrs.frozen(kw_only=True)
 class Checkpoint:
-    """A PEFT adapter folder left by a trainer (SFT, KTO, DPO...)."""
+    """A checkpoint left by a trainer (SFT, KTO, DPO...): a PEFT adapter (`kind` adapter) trained on `base`, or a
+    whole model (`kind` full, a full fine-tune; `base` is then its own folder and there is no adapter). `selection`
+    says which checkpoint of a trainer's run folder this is, when there was one to choose."""
 
     root: str
-    adapter_config: Mapping[str, Any]
-    adapter_weights: str
-    adapter_bytes: int
     base: BaseRef
+    kind: str = attrs.field(default=ADAPTER, validator=attrs.validators.in_(KINDS))
+    adapter_config: Mapping[str, Any] = attrs.field(factory=dict)
+    adapter_weights: str | None = None
+    adapter_bytes: int = 0
     tokenizer_files: tuple[str, ...] = ()
     chat_template: str | None = None
     generation_config: str | None = None
@@ -99,6 +108,11 @@ class Checkpoint:
     training_method: str = "unknown"
     datasets: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    selection: str | None = None
+
+    @property
+    def is_full(self) -> bool:
+        return self.kind == FULL
 
     @property
     def peft_type(self) -> str:
@@ -134,5 +148,19 @@ class BaseInfo:
     license: str | None = None
     tie_word_embeddings: bool = False
     vocab_size: int | None = None
-    largest_tensor_bytes: int = 0  # the biggest single weight, as stored: what a streaming step holds at once
+    largest_tensor_bytes: int = 0  # the biggest single weight, in `dtype`: what a streaming step holds at once
     num_layers: int | None = None
+    quantization: Quantization | None = None  # how its weights are stored (sizes above are the logical, unquantized ones)
+    facts: LineageFacts = attrs.field(factory=LineageFacts)  # what the folder says about its own hub id
+    lineage: Lineage = attrs.field(factory=Lineage)  # the ids a publication names, resolved by the plan
+    merge_onto: MergeOnto | None = None  # the weights merged-16bit merges onto instead of these (--merge-onto)
+
+
+@attrs.frozen(kw_only=True)
+class MergeOnto:
+    """Weights to merge an adapter onto instead of its base's own (`--merge-onto`): `info` describes them, `name`
+    is safe to publish (a hub id or a folder name), `files_key` the content key of their files' hashes."""
+
+    info: BaseInfo
+    name: str
+    files_key: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import attrs
 
@@ -37,12 +38,21 @@ class Format:
             raise ValueError(f"invalid base_model_relation {self.relation!r}")
 
 
-def parse_format_list(values: list[str] | tuple[str, ...], known: tuple[str, ...]) -> tuple[str, ...]:
-    """Split repeated, comma-separated `--format` values; keep order, drop repeats, reject unknown names."""
+def relation_for(fmt: Format, full: bool) -> str:
+    """The card's `base_model_relation` of `fmt` built from a checkpoint: a full fine-tune's 16-bit model is a
+    fine-tune of its base, not a merge; every other relation is the format's own."""
+    return "finetune" if full and fmt.relation == "merge" else fmt.relation
+
+
+def parse_format_list(
+    values: list[str] | tuple[str, ...], known: tuple[str, ...], aliases: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
+    """Split repeated, comma-separated `--format` values; keep order, drop repeats, reject unknown names. An alias
+    (`aliases`: alias -> format name) stands for its format."""
     names: list[str] = []
     for value in values:
         for part in value.split(","):
-            name = part.strip().lower()
+            name = (aliases or {}).get(part.strip().lower(), part.strip().lower())
             if not name:
                 continue
             if name not in known:

@@ -15,6 +15,8 @@ from hubship.application.inspect_checkpoint import Inspection
 from hubship.application.plan_publish import PlannedPublish
 from hubship.application.settings import DEFAULT, FLAG, Setting
 from hubship.application.verify_publication import VerifyReport
+from hubship.domain.checkpoint import BaseInfo
+from hubship.domain.lineage import NamedId
 
 out = Console(soft_wrap=True)
 
@@ -34,6 +36,10 @@ def plan_data(planned: PlannedPublish) -> dict[str, Any]:
         "name_origin": planned.name_origin,
         "checkpoint": plan.checkpoint,
         "base": plan.base,
+        "kind": planned.checkpoint.kind,
+        "checkpoint_choice": planned.checkpoint.selection,
+        "lineage": lineage_data(planned.base),
+        "merge": planned.merge,
         "training_method": planned.checkpoint.training_method,
         "nodes": [
             {
@@ -56,6 +62,22 @@ def plan_data(planned: PlannedPublish) -> dict[str, Any]:
             "memory_free_bytes": planned.memory_free_bytes,
         },
         "options": planned.options,
+    }
+
+
+def lineage_data(base: BaseInfo) -> dict[str, Any]:
+    """The hub ids a publication names, each with where it came from, and the base's quantization."""
+    lineage = base.lineage
+
+    def named(value: NamedId | None) -> dict[str, str] | None:
+        return {"id": value.id, "from": value.source} if value else None
+
+    return {
+        "base_id": named(lineage.base),
+        "upstream": named(lineage.upstream),
+        "trained_on": named(lineage.trained_on),
+        "quantization": base.quantization.label if base.quantization else None,
+        "notes": list(lineage.notes),
     }
 
 
@@ -89,9 +111,18 @@ def _built_from(builds_from: tuple[str, ...]) -> str:
 
 def show_plan(planned: PlannedPublish) -> None:
     plan = planned.plan
-    out.print(f"[bold]plan[/bold] {plan.name}: {planned.checkpoint.peft_type} adapter from {plan.checkpoint}")
+    ckpt, base = planned.checkpoint, planned.base
+    what = "full fine-tune" if ckpt.is_full else f"{ckpt.peft_type} adapter"
+    out.print(f"[bold]plan[/bold] {plan.name}: {what} from {plan.checkpoint}", highlight=False)
     out.print(f"name {plan.name} (from {planned.name_origin})", highlight=False)
-    out.print(f"base {plan.base} ({planned.base.architecture}, {planned.base.dtype}); method {planned.checkpoint.training_method}")
+    if ckpt.selection:
+        out.print(ckpt.selection, highlight=False)
+    held = f", {base.quantization.label}" if base.quantization else ""
+    origin = "model" if ckpt.is_full else f"base {plan.base}"
+    out.print(f"{origin} ({base.architecture}, {base.dtype}{held}); method {ckpt.training_method}", highlight=False)
+    out.print(base.lineage.describe(), highlight=False)
+    if planned.merge:
+        out.print(planned.merge, highlight=False)
     table = Table("artifact", "built from", "key", "size", "peak memory", "status")
     for n in plan.nodes:
         status = "[green]up to date[/green]" if n.up_to_date else "[yellow]build[/yellow]"
@@ -140,16 +171,23 @@ def show_result(result: PublishResult) -> None:
         out.print(f"[dim]up to date[/dim] {location}")
 
 
+ADAPTER_ONLY = ("peft_type", "mergeable", "rank", "target_modules", "adapter_bytes")
+
+
 def inspection_data(inspection: Inspection) -> dict[str, Any]:
+    """What `inspect` reports; a full fine-tune has no adapter fields."""
     ckpt = inspection.checkpoint
-    return {
+    data = {
         "checkpoint": ckpt.root,
+        "kind": ckpt.kind,
+        "checkpoint_choice": ckpt.selection,
         "peft_type": ckpt.peft_type,
         "mergeable": ckpt.mergeable,
         "rank": ckpt.rank,
         "target_modules": list(ckpt.target_modules),
         "base": ckpt.base.display,
-        "base_info": attrs.asdict(inspection.base) if inspection.base else None,
+        "base_info": attrs.asdict(inspection.base, filter=lambda a, _: a.name not in ("lineage", "facts")) if inspection.base else None,
+        "lineage": lineage_data(inspection.base) if inspection.base else None,
         "base_problem": inspection.base_problem,
         "training_method": ckpt.training_method,
         "tokenizer_files": list(ckpt.tokenizer_files),
@@ -159,19 +197,23 @@ def inspection_data(inspection: Inspection) -> dict[str, Any]:
         "datasets": list(ckpt.datasets),
         "adapter_bytes": ckpt.adapter_bytes,
     }
+    return {k: v for k, v in data.items() if not (ckpt.is_full and k in ADAPTER_ONLY)}
 
 
 def show_inspection(inspection: Inspection) -> None:
     data = inspection_data(inspection)
     table = Table("field", "value", show_header=False)
     for key, value in data.items():
-        if key != "base_info":
+        if key not in ("base_info", "lineage"):
             table.add_row(key, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
     if inspection.base:
         table.add_row(
             "base architecture", f"{inspection.base.architecture} ({inspection.base.dtype}, {_gb(inspection.base.parameter_bytes)})"
         )
         table.add_row("base license", str(inspection.base.license))
+        if inspection.base.quantization:
+            table.add_row("base quantization", inspection.base.quantization.label)
+        table.add_row("hub ids", inspection.base.lineage.describe())
     out.print(table)
 
 

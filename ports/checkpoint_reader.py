@@ -7,6 +7,8 @@ from hubship.domain.checkpoint import Checkpoint
 
 
 class CheckpointReader(Protocol):
-    """Reads a trainer's output folder into a Checkpoint, or raises UserInputError saying what is wrong."""
+    """Reads a trainer's output folder into a Checkpoint (an adapter or a full model; in a run folder of
+    `checkpoint-N/` folders, the one `pick` names: last, best or N, by default the root's final model, else the
+    last), or raises UserInputError saying what is wrong."""
 
-    def read(self, path: Path, base: str | None = None) -> Checkpoint: ...
+    def read(self, path: Path, base: str | None = None, pick: str | None = None) -> Checkpoint: ...

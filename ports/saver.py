@@ -14,6 +14,8 @@ class Saver(Protocol):
     checkpoint when it has them, and from the base only otherwise.
     """
 
-    def save_adapter(self, checkpoint: Checkpoint, out_dir: Path, progress: Progress) -> None: ...
+    def save_adapter(self, checkpoint: Checkpoint, out_dir: Path, progress: Progress, *, base_model_id: str | None = None) -> None:
+        """The adapter's weights and config, the config naming `base_model_id` (a hub id, or None: no local path)."""
+        ...
 
     def save_tokenizer(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path) -> None: ...

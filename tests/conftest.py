@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,13 +19,31 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 
+TINY_BASE_ID = "acme/tiny-llama"  # the hub id the tiny base's config names (tests/support/hub_fixtures.BASE_REPO)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(base_dir, checkpoint_dir): a fp32 tiny Llama with a SentencePiece tokenizer and a non-zero LoRA (read-only: copy to modify)."""
+    """(base_dir, checkpoint_dir): a fp32 tiny Llama with a SentencePiece tokenizer and a non-zero LoRA (read-only: copy to modify).
+
+    The base's config.json names its hub id (`_name_or_path`, as transformers wrote it for a model loaded from the
+    Hub), so a published adapter can name its base; tests of an unnamed base remove it from a copy."""
     from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 
     root = tmp_path_factory.mktemp("tiny")
-    return HfDemoCheckpointFactory().create(root, dtype="float32")
+    base, checkpoint = HfDemoCheckpointFactory().create(root, dtype="float32")
+    config = json.loads((base / "config.json").read_text())
+    (base / "config.json").write_text(json.dumps({**config, "_name_or_path": TINY_BASE_ID}, indent=2))
+    return base, checkpoint
+
+
+@pytest.fixture(scope="session")
+def real_checkpoints(tiny_model: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """What trainers really leave (tests/support/checkpoints.py): bitsandbytes bases `base-<variant>` (nf4, nf4-dq,
+    int8, nf4-skip), QLoRA runs on them `qlora-<variant>` and a full fine-tune run `full` (read-only: copy to modify)."""
+    from tests.support.checkpoints import build_all
+
+    return build_all(tmp_path_factory.mktemp("real"), *tiny_model)
 
 
 @pytest.fixture

@@ -15,16 +15,14 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 class LocalFileSaver:
-    def save_adapter(self, checkpoint: Checkpoint, out_dir: Path, progress: Progress) -> None:
+    def save_adapter(self, checkpoint: Checkpoint, out_dir: Path, progress: Progress, *, base_model_id: str | None = None) -> None:
         root = Path(checkpoint.root)
         config = dict(checkpoint.adapter_config)
-        if checkpoint.base.hub_id:
-            config["base_model_name_or_path"] = checkpoint.base.hub_id
-        else:  # a local path means nothing to a reader of the published adapter
-            config["base_model_name_or_path"] = Path(checkpoint.base.display).name
+        config["base_model_name_or_path"] = base_model_id  # a hub id, or null: a local path means nothing to a reader
         (out_dir / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        weights = str(checkpoint.adapter_weights)
         with progress.task("copy adapter", total=checkpoint.adapter_bytes, unit="bytes") as task:
-            _copy(root / checkpoint.adapter_weights, out_dir / checkpoint.adapter_weights)
+            _copy(root / weights, out_dir / weights)
             task.advance(checkpoint.adapter_bytes)
 
     def save_tokenizer(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path) -> None:

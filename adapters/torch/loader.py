@@ -1,44 +1,31 @@
-"""ModelLoader over local transformers folders and the Hugging Face cache (offline: nothing is downloaded)."""
+"""ModelLoader over local transformers folders and the Hugging Face cache (offline: nothing is downloaded).
+
+A bitsandbytes-quantized base (QLoRA) is described by its logical shapes and sizes, the ones the model stands
+for (bnb_weights reads them from the quant states); a base whose quant state is missing or corrupt is refused.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
-from huggingface_hub.repocard import metadata_load
 
-from hubship.adapters.torch.model_files import weight_files
+from hubship.adapters.torch.bnb_weights import QuantizedWeight
+from hubship.adapters.torch.lineage_facts import lineage_facts, readme_metadata
+from hubship.adapters.torch.merge.safetensors_reader import Stored
+from hubship.adapters.torch.model_files import model_tensors, weight_files
 from hubship.domain.checkpoint import BaseInfo, BaseRef, Checkpoint
 from hubship.domain.errors import UserInputError
+from hubship.domain.quantization import parse_quantization
 
 _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
-_BYTES = {"BF16": 2, "F16": 2, "F32": 4, "F64": 8, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 _LORA_KEY = re.compile(r"^(?:base_model\.model\.)?(.+)\.(lora_A|lora_B)(?:\.[^.]+)?\.weight$")
-
-
-def _shapes(path: Path, files: tuple[str, ...]) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Every tensor's shape and dtype from the safetensors headers; a truncated or corrupt file is a UserInputError."""
-    shapes = {}
-    for name in files:
-        file = path.joinpath(name)
-        try:
-            size = file.stat().st_size
-            with file.open("rb") as fh:
-                length = int.from_bytes(fh.read(8), "little")
-                header = json.loads(fh.read(length)) if 0 < length <= size - 8 else None
-        except (OSError, ValueError, UnicodeDecodeError):
-            header = None
-        ends = [m.get("data_offsets", [0, 0])[1] for k, m in (header or {}).items() if k != "__metadata__"]
-        if not isinstance(header, dict) or 8 + length + max(ends, default=0) > size:
-            raise UserInputError(f"{file} is truncated or not a safetensors file; re-download or re-save that model")
-        for key, meta in header.items():
-            if key != "__metadata__":
-                shapes[key] = (tuple(meta["shape"]), meta["dtype"])
-    return shapes
 
 
 def _resolve(ref: BaseRef) -> Path:
@@ -56,6 +43,13 @@ def _resolve(ref: BaseRef) -> Path:
         ) from None
 
 
+def _element_bytes(source: Stored | QuantizedWeight, dtype: str) -> int:
+    """Bytes per element as the model stands: a quantized weight counts in the model's dtype."""
+    if isinstance(source, QuantizedWeight):
+        return _BYTES[dtype]
+    return source.nbytes // max(math.prod(source.shape), 1)
+
+
 class HfTransformersLoader:
     def base_info(self, ref: BaseRef) -> BaseInfo:
         path = _resolve(ref)
@@ -69,45 +63,42 @@ class HfTransformersLoader:
         files = weight_files(path)
         if not files:
             raise UserInputError(f"base model {ref.display} has no .safetensors weights; convert it to safetensors first")
-        shapes = _shapes(path, files)
-        nbytes = largest = 0
-        for shape, dtype in shapes.values():
-            count = 1
-            for dim in shape:
-                count *= dim
-            nbytes += count * _BYTES.get(dtype, 2)
-            largest = max(largest, count * _BYTES.get(dtype, 2))
+        quantization = parse_quantization(config, f"base model {ref.display}")
         torch_dtype = str(config.get("torch_dtype") or config.get("dtype") or "float32")
+        dtype = _DTYPES.get(torch_dtype, "fp32")
+        tensors = model_tensors(path, files, quantization.bits if quantization else None)
+        sizes = [math.prod(t.shape) * _element_bytes(t, dtype) for t in tensors.values()]
         text_config = config.get("text_config") or {}
-        license_ = None
-        if (path / "README.md").is_file():
-            try:
-                license_ = metadata_load(path / "README.md").get("license")  # type: ignore[union-attr]
-            except Exception:
-                license_ = None
+        readme = readme_metadata(path)
+        license_ = readme.get("license")
         return BaseInfo(
             path=str(path),
             architecture=(config.get("architectures") or ["unknown"])[0],
             model_type=str(config.get("model_type", "unknown")),
-            dtype=_DTYPES.get(torch_dtype, "fp32"),
-            parameter_bytes=nbytes,
+            dtype=dtype,
+            parameter_bytes=sum(sizes),
             weight_files=files,
             license=license_ if isinstance(license_, str) else None,
             tie_word_embeddings=bool(config.get("tie_word_embeddings", text_config.get("tie_word_embeddings", False))),
             vocab_size=config.get("vocab_size") or text_config.get("vocab_size"),
-            largest_tensor_bytes=largest,
+            largest_tensor_bytes=max(sizes, default=0),
             num_layers=config.get("num_hidden_layers") or text_config.get("num_hidden_layers"),
+            quantization=quantization,
+            facts=lineage_facts(path, config, readme),
         )
 
     def check_compatible(self, checkpoint: Checkpoint, base: BaseInfo) -> None:
-        """Every LoRA pair must target a base weight of matching shape (headers only, seconds)."""
-        base_shapes = _shapes(Path(base.path), base.weight_files)
-        adapter_shapes = _shapes(Path(checkpoint.root), (checkpoint.adapter_weights,))
+        """Every LoRA pair must target a base weight of matching (logical) shape (headers only, seconds)."""
+        if checkpoint.adapter_weights is None:
+            return  # a full fine-tune: its weights are the model
+        bits = base.quantization.bits if base.quantization else None
+        base_shapes = model_tensors(Path(base.path), base.weight_files, bits)
+        adapter_shapes = model_tensors(Path(checkpoint.root), (checkpoint.adapter_weights,))
         pairs: dict[str, dict[str, tuple[int, ...]]] = {}
-        for key, (shape, _) in adapter_shapes.items():
+        for key, stored in adapter_shapes.items():
             match = _LORA_KEY.match(key)
             if match:
-                pairs.setdefault(match.group(1), {})[match.group(2)] = shape
+                pairs.setdefault(match.group(1), {})[match.group(2)] = stored.shape
         fan_in_fan_out = bool(checkpoint.adapter_config.get("fan_in_fan_out"))
         for module, pair in sorted(pairs.items()):
             weight = base_shapes.get(f"{module}.weight")
@@ -116,7 +107,7 @@ class HfTransformersLoader:
                     f"the adapter targets {module}, which base model {checkpoint.base.display} does not have;"
                     " pass --base with the model the adapter was trained on"
                 )
-            shape = weight[0]
+            shape = weight.shape
             if len(shape) != 2 or "lora_A" not in pair or "lora_B" not in pair:
                 continue
             out_dim, in_dim = (shape[1], shape[0]) if fan_in_fan_out else shape

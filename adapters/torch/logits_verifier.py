@@ -8,6 +8,9 @@ as fast as loading the model, with a peak of about one layer in fp32 plus the lo
 runs in fp32, so a comparison measures the artifact, not the arithmetic. A bitsandbytes 4-bit
 artifact is loaded whole (it is a quarter of the 16-bit size).
 
+The reference is what was trained: a QLoRA adapter runs on its quantized base's weights as bitsandbytes
+dequantizes them (one tensor at a time, in fp32); a full fine-tune is its own reference (its logits in fp32).
+
 The parts live in `hubship.adapters.torch.verify`: probe, streamed_weights, peft_reference, metrics and
 memory. Design: docs/adr/004.
 """
@@ -89,18 +92,24 @@ class TorchLogitsVerifier:
 
     def reference(self, checkpoint: Checkpoint, base: BaseInfo, out_file: Path, progress: Progress) -> None:
         base_dir = Path(base.path)
-        with _translated(f"running base model {checkpoint.base.display} with the adapter"):
+        bits = base.quantization.bits if base.quantization else None
+        what = f"running base model {checkpoint.base.display} with the adapter"
+        what = f"running the model in {checkpoint.root}" if checkpoint.is_full else what
+        with _translated(what):
             config = AutoConfig.from_pretrained(base_dir)
             limit = min(MAX_PROBE_TOKENS, int(getattr(config, "max_position_embeddings", None) or MAX_PROBE_TOKENS))
             ids = probe_ids(self._tokenizer(checkpoint, base), checkpoint.chat_template, limit)
-            base_model = skeleton(base_dir)
+            model = base_model = skeleton(base_dir)
             names = aliases(base_model)
-            vocab = adapter_vocab(checkpoint, base_model)
-            if vocab:
-                base_model = skeleton(base_dir, vocab)
-            model, adapter_keys = peft_model(base_model, checkpoint)
-            adapter = (Path(checkpoint.root) / checkpoint.adapter_weights, adapter_keys)
-            logits = self._run(model, _weight_paths(base_dir), names, ADAPTER_PREFIX, ids, progress, "reference logits", adapter)
+            if checkpoint.is_full:  # the checkpoint's own weights: no adapter
+                logits = self._run(model, _weight_paths(base_dir), names, "", ids, progress, "reference logits", bits=bits)
+            else:
+                vocab = adapter_vocab(checkpoint, base_model)
+                if vocab:
+                    base_model = skeleton(base_dir, vocab)
+                model, adapter_keys = peft_model(base_model, checkpoint)
+                adapter = (Path(checkpoint.root) / str(checkpoint.adapter_weights), adapter_keys)
+                logits = self._run(model, _weight_paths(base_dir), names, ADAPTER_PREFIX, ids, progress, "reference logits", adapter, bits)
             del model, base_model
         release_freed_memory(collect=True)
         out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -116,9 +125,12 @@ class TorchLogitsVerifier:
         progress: Progress,
         what: str,
         adapter: tuple[Path, dict[str, str]] | None = None,
+        bits: int | None = None,
     ) -> torch.Tensor:
         with progress.task(what, total=len(blocks(model)), unit="blocks") as task:
-            hooks = StreamedWeights(model, files, names, prefix, task, adapter=adapter, slab=self._slab, big_leaf_bytes=self._big_leaf)
+            hooks = StreamedWeights(
+                model, files, names, prefix, task, adapter=adapter, slab=self._slab, big_leaf_bytes=self._big_leaf, bits=bits
+            )
             try:
                 return _forward(model, ids)
             finally:

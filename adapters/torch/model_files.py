@@ -7,6 +7,8 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
+from hubship.adapters.torch.bnb_weights import QuantizedWeight, logical_tensors
+from hubship.adapters.torch.merge.safetensors_reader import Stored, read_header
 from hubship.domain.errors import UserInputError
 
 ADAPTER_PREFIX = "base_model.model."  # what peft puts before a module's name in an adapter file's keys
@@ -32,3 +34,14 @@ def file_keys(files: list[Path]) -> dict[str, Path]:
         except (SafetensorError, OSError) as exc:
             raise UserInputError(f"{path} is not a readable safetensors file ({exc}); re-download or re-save the model") from None
     return where
+
+
+def model_tensors(path: Path, files: tuple[str, ...], bits: int | None = None) -> dict[str, Stored | QuantizedWeight]:
+    """Every tensor of the folder's weight files, quantized weights as their logical tensors; a missing, truncated
+    or corrupt file (or quant state) is a UserInputError."""
+    found: dict[str, Stored] = {}
+    for name in files:
+        if not path.joinpath(name).is_file():
+            raise UserInputError(f"{path / name} is missing (the model's index names it); re-download or re-save that model")
+        found.update(read_header(path / name, "that model"))
+    return logical_tensors(found, bits)

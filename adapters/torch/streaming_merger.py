@@ -13,6 +13,11 @@ tensors saved in the adapter (modules_to_save, saved embedding layers, grown voc
 model ties its input and output embeddings and the adapter changes either, the two are written
 separately (tie_word_embeddings false), each as peft computes it, so neither is left stale.
 
+A base quantized with bitsandbytes (QLoRA) is merged onto its weights as bitsandbytes dequantizes them, one
+tensor at a time, in fp32 (bnb_weights): what the adapter was trained on; the merged config has no
+quantization_config. A full fine-tune (no adapter) goes through the same path with nothing to add: its weights
+copied, cast to `dtype` and re-sharded.
+
 The parts live in `hubship.adapters.torch.merge`: safetensors_reader, lora, model_facts, plan,
 tensor_math, merged_config and shard_writer. Design: docs/adr/003.
 """
@@ -47,13 +52,14 @@ class StreamingMerger:
         max_shard_bytes: int,
         progress: Progress,
     ) -> None:
-        """Write base + adapter, merged as peft runs it unmerged, into `out_dir` in `dtype` (default: the base's):
-        safetensors shards of at most `max_shard_bytes` (an index when there are several) and config.json. Either
-        every file appears or none; bad input is a UserInputError, a failed write a PublishError."""
+        """Write base + adapter, merged as peft runs it unmerged (a full fine-tune: its own weights), into `out_dir`
+        in `dtype` (default: the base's): safetensors shards of at most `max_shard_bytes` (an index when there are
+        several) and config.json. Either every file appears or none; bad input is a UserInputError, a failed write
+        a PublishError."""
         out_dtype = dtype or base.dtype
         base_dir = Path(base.path)
-        tensors = base_tensors(base_dir, base.weight_files)
-        adapter = read_header(Path(checkpoint.root) / checkpoint.adapter_weights, "the adapter")
+        tensors = base_tensors(base_dir, base.weight_files, base.quantization.bits if base.quantization else None)
+        adapter = read_header(Path(checkpoint.root) / checkpoint.adapter_weights, "the adapter") if checkpoint.adapter_weights else {}
         facts = model_facts(base_dir)
         loras, replaced = adapter_parts(dict(checkpoint.adapter_config), adapter, facts.transposed)
         outputs, untie, vocab = plan_outputs(

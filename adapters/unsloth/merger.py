@@ -90,6 +90,9 @@ class UnslothMerger:
         max_shard_bytes: int,
         progress: Progress,
     ) -> None:
+        if checkpoint.is_full or base.quantization is not None:  # the streaming merger's cases: no adapter, or a QLoRA base
+            what = "a full fine-tune" if checkpoint.is_full else "an adapter on a quantized base"
+            raise UserInputError(f"the unsloth backend does not merge {what} the way hubship verifies it; pass --backend hf")
         target = dtype or base.dtype
         if target not in SIXTEEN_BIT:
             raise UserInputError(f"the unsloth backend writes 16-bit merges, not {target}; pass --dtype bf16 or fp16, or --backend hf")

@@ -27,9 +27,8 @@ def n_params(base: BaseInfo) -> int:
 
 
 def metadata(ctx: BuildContext) -> dict[str, Any]:
-    """The name, base model and license the converter writes into the GGUF."""
-    base_ref = ctx.checkpoint.base
-    return {"name": ctx.params["name"], "base_model": base_ref.card_id or base_ref.public_name, "license": ctx.params["license"]}
+    """The name, base model (a hub id, or None) and license the converter writes into the GGUF."""
+    return {"name": ctx.params["name"], "base_model": ctx.params["base_model"], "license": ctx.params["license"]}
 
 
 class Preflight:
@@ -64,7 +63,8 @@ class GgufBase:
         self._preflight = preflight
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
-        return {"name": str(options.get("name") or "model"), "license": base.license}
+        upstream = base.lineage.upstream
+        return {"name": str(options.get("name") or "model"), "license": base.license, "base_model": upstream.id if upstream else None}
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
         return None

@@ -1,7 +1,8 @@
 """`gguf-lora`: the adapter as a GGUF LoRA, through llama.cpp's LoRA converter, for runtimes that load base + adapter.
 
 llama.cpp applies plain LoRA only: `check` refuses what it cannot express (DoRA, rsLoRA, per-module
-alphas, fully trained modules, other PEFT types) before anything is built.
+alphas, fully trained modules, other PEFT types) before anything is built, and so an adapter trained on a
+quantized base (llama.cpp would apply it to a 16-bit one) and a full fine-tune (no adapter).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import TOOLS, GgufBase, metadata
+from hubship.application.formats.lora import refuse_full
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -33,6 +35,12 @@ class GgufLoraFormat(GgufBase):
         return {**super().params(options, base), "outtype": "f16"}
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
+        refuse_full(checkpoint, self.format.name)
+        if base.quantization is not None:
+            raise UserInputError(
+                f"gguf-lora of an adapter trained on a quantized base ({base.quantization.label}) would be applied by llama.cpp"
+                " to a base other than the one it was trained on; publish a merged GGUF such as gguf-q4_k_m instead"
+            )
         config = checkpoint.adapter_config
         unsupported = [
             label

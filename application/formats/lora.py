@@ -1,4 +1,8 @@
-"""Format `lora`: the adapter itself, with the tokenizer and chat template it was trained with."""
+"""Format `lora`: the adapter itself, with the tokenizer and chat template it was trained with.
+
+Its adapter_config.json names the base by hub id (the plan's lineage: the quantized base for a QLoRA adapter),
+never by a local path, so `AutoPeftModelForCausalLM.from_pretrained` of the published adapter finds its base.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,18 @@ from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
+
+
+def refuse_full(checkpoint: Checkpoint, fmt: str) -> None:
+    """An adapter format of a full fine-tune is a UserInputError: there is no adapter."""
+    if checkpoint.is_full:
+        raise UserInputError(
+            f"{fmt} publishes an adapter, and {checkpoint.root} is a full fine-tune (a whole model, no adapter);"
+            " publish model-16bit (merged-16bit), model-4bit or a GGUF instead"
+        )
 
 
 class LoraFormat:
@@ -21,17 +35,17 @@ class LoraFormat:
     )
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
-        return {}
+        return {"base_model_id": base.lineage.base.id if base.lineage.base else None}
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
-        return None
+        refuse_full(checkpoint, self.format.name)
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         return Estimate(size_bytes=checkpoint.adapter_bytes + 5_000_000, peak_memory_bytes=checkpoint.adapter_bytes)
 
     def build(self, ctx: BuildContext) -> None:
         saver = ctx.service("saver")
-        saver.save_adapter(ctx.checkpoint, ctx.out_dir, ctx.progress)
+        saver.save_adapter(ctx.checkpoint, ctx.out_dir, ctx.progress, base_model_id=ctx.params["base_model_id"])
         saver.save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)
 
     def usage(self, repo_or_path: str) -> str:

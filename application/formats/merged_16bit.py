@@ -1,8 +1,14 @@
-"""Format `merged-16bit`: base + adapter merged into one model, as safetensors in the base's dtype.
+"""Format `merged-16bit` (alias `model-16bit`): base + adapter merged into one model, as safetensors in the
+base's dtype; for a full fine-tune, the model itself (cast to `--dtype` and re-sharded).
 
 Built by the Merger port (streaming: bounded memory), then verified against `reference-logits`:
 max abs diff and mean KL of the probe's logits, against per-dtype default thresholds
 (docs/formats-quality.md). With `--verify off` the reference is empty and the check is skipped.
+
+An adapter trained on a quantized base (QLoRA) merges onto that base as bitsandbytes dequantizes it: what it
+was trained on. `--merge-onto PATH` merges onto other weights instead (the original 16-bit model); that merge is
+not expected to equal the reference, so it is gated like a quantization (ONTO_THRESHOLDS) and its card says
+how far it is.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
     "bf16": {"max_abs_diff": {"max": 1.0}, "mean_kl": {"max": 1e-3}},
 }
 METRICS = ("max_abs_diff", "mean_kl")
+# Merged onto weights other than those trained on: held to what a 4-bit quantization must keep (merged-4bit's).
+ONTO_THRESHOLDS = {"mean_kl": {"max": 0.1}, "top1_agreement": {"min": 0.85}}
+ONTO_METRICS = ("max_abs_diff", "mean_kl", "top1_agreement", "top1_exact")
 
 
 class Merged16bitFormat:
@@ -44,7 +53,10 @@ class Merged16bitFormat:
         dtype = options.get("dtype") or base.dtype
         if dtype not in DTYPE_BYTES:
             raise UserInputError(f"unsupported dtype {dtype!r}; use --dtype bf16, fp16 or fp32")
-        return {"dtype": dtype, "max_shard_size": int(options.get("max_shard_size") or 5 * 1000**3)}
+        params = {"dtype": dtype, "max_shard_size": int(options.get("max_shard_size") or 5 * 1000**3)}
+        if base.merge_onto is not None:  # the weights merged onto, by name and content (never a local path)
+            params["merge_onto"] = {"name": base.merge_onto.name, "files_key": base.merge_onto.files_key}
+        return params
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
         reason = unmergeable_reason(checkpoint.adapter_config)
@@ -52,22 +64,31 @@ class Merged16bitFormat:
             raise UserInputError(f"{reason} cannot be merged into its base model; publish it with --format lora")
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        size = base.parameter_bytes * DTYPE_BYTES[params["dtype"]] // max(DTYPE_BYTES.get(base.dtype, 2), 1)
-        widen = 4 // DTYPE_BYTES.get(base.dtype, 2)
-        merge = 3 * base.largest_tensor_bytes * widen + COPY_BUFFER  # a weight read, in fp32 (summed in place), cast
+        onto = base.merge_onto.info if base.merge_onto else base
+        size = onto.parameter_bytes * DTYPE_BYTES[params["dtype"]] // max(DTYPE_BYTES.get(onto.dtype, 2), 1)
+        widen = 4 // DTYPE_BYTES.get(onto.dtype, 2)
+        merge = 3 * onto.largest_tensor_bytes * widen + COPY_BUFFER  # a weight read, in fp32 (summed in place), cast
         return Estimate(size_bytes=size, peak_memory_bytes=max(merge, streamed_forward_bytes(base)))
 
     def build(self, ctx: BuildContext) -> None:
+        onto = ctx.base.merge_onto
         ctx.service("merger").merge(
             ctx.checkpoint,
-            ctx.base,
+            onto.info if onto else ctx.base,
             ctx.out_dir,
             dtype=ctx.params["dtype"],
             max_shard_bytes=ctx.params["max_shard_size"],
             progress=ctx.progress,
         )
         ctx.service("saver").save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)
-        write_verification(ctx, METRICS, THRESHOLDS[ctx.params["dtype"]])
+        if onto is None:
+            write_verification(ctx, METRICS, THRESHOLDS[ctx.params["dtype"]])
+        else:
+            note = (
+                f"merged onto {onto.name} (--merge-onto), not the weights the adapter was trained on: the figures say how far"
+                " this model is from the adapter as trained"
+            )
+            write_verification(ctx, ONTO_METRICS, ONTO_THRESHOLDS, notes=(note,))
 
     def usage(self, repo_or_path: str) -> str:
         return (

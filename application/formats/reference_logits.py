@@ -1,4 +1,5 @@
-"""Internal format `reference-logits`: what base + adapter, unmerged, predict on a fixed probe, computed once.
+"""Internal format `reference-logits`: what base + adapter, unmerged, predict on a fixed probe, computed once
+(an adapter on a quantized base: on the base as bitsandbytes dequantizes it; a full fine-tune: the model itself).
 
 Every artifact that is verified (merged-16bit, merged-4bit, the GGUF quantizations) lists it in
 `builds_from` and compares its own logits with `reference.safetensors` (tensors `input_ids`,
@@ -42,13 +43,21 @@ def streamed_forward_bytes(base: BaseInfo) -> int:
     return layer + SLAB_BYTES + logits
 
 
-def write_verification(ctx: BuildContext, metrics: tuple[str, ...], thresholds: Mapping[str, Mapping[str, float]]) -> None:
-    """Compare the built model with the reference logits (when there are any) and record the figures for the quality gate."""
+def write_verification(
+    ctx: BuildContext, metrics: tuple[str, ...], thresholds: Mapping[str, Mapping[str, float]], notes: tuple[str, ...] = ()
+) -> None:
+    """Compare the built model with the reference logits (when there are any) and record the figures for the quality
+    gate, with `notes` for the card."""
     reference = ctx.inputs.get("reference-logits")
     if reference is None or not (reference / REFERENCE_FILE).is_file():
         return  # --verify off
     measured = ctx.service("verifier").compare(ctx.out_dir, reference / REFERENCE_FILE, ctx.progress)
-    record = {"metrics": {m: measured[m] for m in metrics}, "thresholds": {m: dict(t) for m, t in thresholds.items() if m in metrics}}
+    record: dict[str, Any] = {
+        "metrics": {m: measured[m] for m in metrics},
+        "thresholds": {m: dict(t) for m, t in thresholds.items() if m in metrics},
+    }
+    if notes:
+        record["notes"] = list(notes)
     (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 

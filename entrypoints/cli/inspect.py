@@ -6,10 +6,13 @@ from pathlib import Path
 
 from hubship.application.inspect_checkpoint import InspectRequest
 from hubship.entrypoints import render
-from hubship.entrypoints.cli.options import Base, Json, Quiet, container_for
+from hubship.entrypoints.cli.options import Base, BaseModelId, Json, Pick, Quiet, container_for
 
 
-def inspect(checkpoint: Path, base: Base = None, json_out: Json = False, quiet: Quiet = False) -> None:
+def inspect(
+    checkpoint: Path, base: Base = None, base_model_id: BaseModelId = None, pick: Pick = None, json_out: Json = False, quiet: Quiet = False
+) -> None:
     """Say what a checkpoint holds and which base it needs (no weights loaded)."""
-    inspection = container_for(None, True).inspect_checkpoint().execute(InspectRequest(checkpoint=str(checkpoint), base=base))
+    asked = InspectRequest(checkpoint=str(checkpoint), base=base, pick=pick, base_model_id=base_model_id)
+    inspection = container_for(None, True).inspect_checkpoint().execute(asked)
     render.emit_json(render.inspection_data(inspection)) if json_out else render.show_inspection(inspection)

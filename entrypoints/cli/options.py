@@ -19,6 +19,18 @@ from hubship.entrypoints.container import Container, create_container
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
 Base = Annotated[str | None, typer.Option("--base", "-b", help="Base model folder or hub id (default: the adapter config's).")]
+BaseModelId = Annotated[
+    str | None,
+    typer.Option("--base-model-id", help="Hub id of the base model, for cards and published adapter configs (default: found)."),
+]
+Pick = Annotated[
+    str | None,
+    typer.Option("--checkpoint", help="In a trainer's run folder: last, best or N (default: the final model at its root, else the last)."),
+]
+MergeOnto = Annotated[
+    str | None,
+    typer.Option("--merge-onto", help="merged-16bit: merge onto these weights (a folder or a cached hub id), e.g. a QLoRA's 16-bit model."),
+]
 Formats = Annotated[list[str], typer.Option("--format", "-f", help="Formats, comma-separated; repeatable.")]
 To = Annotated[
     list[str] | None, typer.Option("--to", "-t", help="dir:PATH | hf:OWNER/NAME | ollama:NAME[:TAG]; repeatable. Default dir:./published.")

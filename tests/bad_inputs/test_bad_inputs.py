@@ -46,7 +46,7 @@ def edit_config(ckpt: Path, **changes: object) -> None:
 
 def _not_a_checkpoint(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
     (tmp / "empty").mkdir()
-    return [str(tmp / "empty"), "-f", "lora"], "is not a PEFT checkpoint (no adapter_config.json)"
+    return [str(tmp / "empty"), "-f", "lora"], "holds no checkpoint: looked for adapter_config.json (a LoRA adapter)"
 
 
 def _checkpoint_is_a_file(ckpt: Path, tmp: Path) -> tuple[list[str], str]:
@@ -274,15 +274,14 @@ CASES: dict[str, Case] = {  # every `_case_name` function above, as "case-name"
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(case: str, checkpoint_copy: Path, tmp_path: Path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the default destination would be ./published
-    args, expected = CASES[case](checkpoint_copy, tmp_path)
-    to = [] if "--to" in args else ["--to", f"dir:{tmp_path / 'dest'}"]
-    ws = [] if "--workspace" in args else ["--workspace", str(tmp_path / "ws")]
+def assert_refused(argv: list[str], expected: str, tmp_path: Path, capsys) -> None:
+    """`hubship publish ARGV` (to tmp/dest and a tmp/ws workspace unless ARGV names its own) exits 2 with one
+    stderr line holding `expected`, no traceback, and writes nothing: no destination folder, no workspace artifact."""
+    to = [] if "--to" in argv else ["--to", f"dir:{tmp_path / 'dest'}"]
+    ws = [] if "--workspace" in argv else ["--workspace", str(tmp_path / "ws")]
     capsys.readouterr()
     with pytest.raises(SystemExit) as exited:
-        cli.main(["publish", *args, *to, *ws, "-q"])
+        cli.main(["publish", *argv, *to, *ws, "-q"])
     err = capsys.readouterr().err
     assert exited.value.code == 2, err
     lines = err.strip().splitlines()
@@ -291,3 +290,10 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case: str, checkpoint_c
     assert "Traceback" not in err
     assert not (tmp_path / "dest").exists() and not (tmp_path / "published").exists()
     assert not any((tmp_path / "ws" / "artifacts").glob("*"))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case: str, checkpoint_copy: Path, tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default destination would be ./published
+    args, expected = CASES[case](checkpoint_copy, tmp_path)
+    assert_refused(args, expected, tmp_path, capsys)

@@ -1,6 +1,6 @@
 """Benchmark: hubship's streaming merge against peft's merge_and_unload and a plain copy (a script, not a test).
 
-Run:  .venv/bin/python tests/benchmarks/bench_merge.py [--work DIR] [--keep]
+Run:  .venv/bin/python tests/benchmarks/bench_merge.py [--work DIR] [--keep] [--four-bit]
 
 Builds a synthetic Llama of about 0.5B parameters in bf16 (about 1 GB, 3 shards) with an r=16 LoRA
 on every linear layer of every decoder layer, then a model twice as deep, and measures, each in a
@@ -13,6 +13,11 @@ Peak RSS is the process's high-water mark (getrusage of the waited-for child); i
 the import baseline, since importing the libraries alone costs hundreds of MB. Each step runs
 --repeat times (default 3), interleaved; the fastest wall time counts, as the least disturbed by
 other work on the machine.
+
+--four-bit: the 4-bit-base case instead. The same models with every LoRA-targeted weight quantized to
+nf4 by bitsandbytes (quantized_base.py), so the adapter is a QLoRA adapter and hubship merges it onto
+the base as bitsandbytes dequantizes it, one tensor at a time (peft's merge is not run: it would load
+the whole 4-bit model). The figure to watch: peak RSS growth when the model doubles.
 """
 
 from __future__ import annotations
@@ -152,18 +157,28 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> dict[str, 
     return result
 
 
-def run_model(root: Path, layers: int, tokenizer_from: Path, baseline: float, repeat: int) -> dict[str, dict[str, float]]:
+def run_model(
+    root: Path, layers: int, tokenizer_from: Path, baseline: float, repeat: int, four_bit: bool = False
+) -> dict[str, dict[str, float]]:
     """Each step `repeat` times, interleaved; the fastest wall time (least disturbed by other load) and the
     highest peak RSS count. Every run starts from nothing: a fresh output folder and an empty workspace."""
     started = time.perf_counter()
     base, ckpt = build_model(root / f"model-{layers}", layers, tokenizer_from)
+    if four_bit:
+        from quantized_base import quantize_base
+
+        quantized = quantize_base(base, root / f"model-{layers}" / "base-nf4", TARGETS)
+        shutil.rmtree(base)
+        base = quantized
+        adapter_config = json.loads((ckpt / "adapter_config.json").read_text())
+        (ckpt / "adapter_config.json").write_text(json.dumps({**adapter_config, "base_model_name_or_path": str(base)}))
     size = sum(p.stat().st_size for p in base.glob("*.safetensors"))
     print(f"\n## {layers} layers: {size / 1e9:.2f} GB in 3 shards (built in {time.perf_counter() - started:.0f} s)", flush=True)
     python, scratch = sys.executable, root / "scratch"
     hubship = [python, "-m", "hubship", "publish", str(ckpt), "--format", "merged-16bit", "--quiet"]
     hubship += ["--workspace", str(scratch / "ws"), "--to", f"dir:{scratch / 'published'}"]
     steps = {
-        "peft": [python, "-c", PEFT_MERGE, str(base), str(ckpt), str(scratch / "peft-out")],
+        **({} if four_bit else {"peft": [python, "-c", PEFT_MERGE, str(base), str(ckpt), str(scratch / "peft-out")]}),
         "hubship": hubship,
         "hubship --verify off": [*hubship, "--verify", "off"],
         "copy": ["cp", "-r", str(base), str(scratch / "copy")],
@@ -193,6 +208,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="folder for the synthetic models (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic models")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step; the fastest counts (default 3)")
+    parser.add_argument("--four-bit", action="store_true", help="the 4-bit-base (QLoRA) case instead of the 16-bit one")
     args = parser.parse_args()
     root = Path(args.work or tempfile.mkdtemp(prefix="hubship-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -202,9 +218,9 @@ def main() -> None:
         _, tokenizer_from = HfDemoCheckpointFactory().create(root / "tokenizer", layers=1, hidden_size=64)
         baseline = measure([sys.executable, "-c", IMPORT_ONLY])["peak_rss_bytes"]
         print(f"import baseline (torch, transformers, peft): peak RSS {baseline / 1e9:.2f} GB")
-        figures = {layers: run_model(root, layers, tokenizer_from, baseline, args.repeat) for layers in (LAYERS, 2 * LAYERS)}
+        figures = {n: run_model(root, n, tokenizer_from, baseline, args.repeat, args.four_bit) for n in (LAYERS, 2 * LAYERS)}
         print("\n## ratios (peak RSS counted above the import baseline)")
-        for layers, r in figures.items():
+        for layers, r in figures.items() if not args.four_bit else ():
             peft_rss = r["peft"]["peak_rss_bytes"] - baseline
             for label in ("hubship", "hubship --verify off"):
                 rss = (r[label]["peak_rss_bytes"] - baseline) / peft_rss

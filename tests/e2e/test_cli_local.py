@@ -91,7 +91,7 @@ def _bad_cases(checkpoint: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
     not_a_checkpoint.mkdir()
     (not_a_checkpoint / "notes.txt").write_text("hello")
     return {
-        "not a checkpoint": ([str(not_a_checkpoint), "-f", "lora"], "not a PEFT checkpoint"),
+        "not a checkpoint": ([str(not_a_checkpoint), "-f", "lora"], "holds no checkpoint: looked for adapter_config.json"),
         "missing base": ([str(checkpoint), "-f", "lora", "--base", str(tmp / "no-such-base")], "does not exist"),
         "unknown format": ([str(checkpoint), "-f", "lora,gguf-q9_z"], "unknown format 'gguf-q9_z'"),
         "malformed --to": ([str(checkpoint), "-f", "lora", "--to", "published"], "malformed destination"),

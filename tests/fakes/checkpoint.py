@@ -8,7 +8,7 @@ from hubship.domain.checkpoint import BaseInfo, BaseRef, Checkpoint
 class FakeCheckpointReader:
     """Reads nothing: describes a LoRA checkpoint in `root` (files are created so they can be hashed)."""
 
-    def read(self, path: Path, base: str | None = None) -> Checkpoint:
+    def read(self, path: Path, base: str | None = None, pick: str | None = None) -> Checkpoint:
         path.mkdir(parents=True, exist_ok=True)
         (path / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 4}')
         (path / "adapter_model.safetensors").write_bytes(b"adapter")
@@ -45,7 +45,7 @@ class FakeModelLoader:
 
 
 class FakeSaver:
-    def save_adapter(self, checkpoint: Checkpoint, out_dir: Path, progress) -> None:
+    def save_adapter(self, checkpoint: Checkpoint, out_dir: Path, progress, *, base_model_id: str | None = None) -> None:
         (out_dir / "adapter_model.safetensors").write_bytes(b"adapter")
 
     def save_tokenizer(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path) -> None:

@@ -146,7 +146,8 @@ def test_chat_template_special_tokens_and_metadata_travel_inside_the_gguf(quants
         assert (meta["tokenizer.ggml.bos_token_id"], meta["tokenizer.ggml.eos_token_id"]) == ("1", "2")
         assert meta["general.name"] == NAME
         assert meta["general.license"] == "apache-2.0"
-        assert meta["general.base_model.0.name"] == "base"
+        assert meta["general.base_model.0.name"] == "Tiny Llama"  # the base's hub id (its config names acme/tiny-llama)
+        assert meta["general.base_model.0.repo_url"] == "https://huggingface.co/acme/tiny-llama"
 
 
 def test_manifest_and_card_carry_size_bits_per_weight_and_quality(quants):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +10,7 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hubship.application.publish_request import PublishRequest
+from tests.conftest import TINY_BASE_ID
 
 PROMPT = "Hello world, the quick brown fox publishes a tiny model."
 
@@ -64,7 +64,8 @@ def test_lora_artifact_loads_with_peft_and_matches(published, reference):
     tokenizer = AutoTokenizer.from_pretrained(out / "lora")
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), out / "lora").eval()
     assert (logits(model, tokenizer) - expected).abs().max().item() <= 1e-5
-    assert json.loads((out / "lora" / "adapter_config.json").read_text())["base_model_name_or_path"] == Path(base).name
+    # a hub id (the base's config names it), never a local path
+    assert json.loads((out / "lora" / "adapter_config.json").read_text())["base_model_name_or_path"] == TINY_BASE_ID
 
 
 def test_tokenizer_template_and_generation_config_come_from_the_checkpoint(published):

@@ -61,14 +61,14 @@ class Zygote:
         self._proc.wait(timeout=60)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")  # one server and one warm zygote for the whole reliability suite (each takes ~20 s to start)
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     server = start_hub(tmp_path_factory.mktemp("hub-data"))
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def zygote(hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zygote]:
     """A zygote whose children publish to `hub` (token, endpoint and a private HF_HOME in their environment)."""
     home = tmp_path_factory.mktemp("hf-home")

@@ -76,7 +76,7 @@ def _run_killed(publish: dict[str, Any], at: dict[str, Any]) -> int:
         name=publish["name"],
         formats=(publish["formats"],),
         destinations=tuple(publish["to"]),
-        options={},
+        options=publish.get("options", {}),  # the request options those flags set (e.g. dtype)
     )
     container.execute_plan().execute(request)
     return 0

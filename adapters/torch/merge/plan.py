@@ -9,17 +9,20 @@ from pathlib import Path
 import attrs
 import torch
 
+from hubship.adapters.torch.bnb_weights import QuantizedWeight
 from hubship.adapters.torch.merge.lora import Lora
-from hubship.adapters.torch.merge.safetensors_reader import ST_DTYPES, Stored, read_header
+from hubship.adapters.torch.merge.safetensors_reader import ST_DTYPES, Stored
+from hubship.adapters.torch.model_files import model_tensors
 from hubship.domain.errors import UserInputError
 
 
 @attrs.frozen
 class Output:
-    """One tensor of the merged model: where its values come from and what it becomes."""
+    """One tensor of the merged model: where its values come from (a stored tensor, or a quantized one that is
+    dequantized) and what it becomes."""
 
     name: str
-    source: Stored
+    source: Stored | QuantizedWeight
     shape: tuple[int, ...]
     dtype: torch.dtype
     lora: Lora | None = None
@@ -30,14 +33,13 @@ class Output:
 
     @property
     def is_copy(self) -> bool:
-        return self.lora is None and ST_DTYPES[self.source.dtype] == self.dtype
+        return self.lora is None and isinstance(self.source, Stored) and ST_DTYPES[self.source.dtype] == self.dtype
 
 
-def base_tensors(base_dir: Path, files: Iterable[str]) -> dict[str, Stored]:
-    """Every tensor of the base's weight files, in file and offset order (the order they are read and written in)."""
-    found: dict[str, Stored] = {}
-    for name in files:
-        found.update(read_header(base_dir / name, f"base model shard {name}"))
+def base_tensors(base_dir: Path, files: Iterable[str], bits: int | None = None) -> dict[str, Stored | QuantizedWeight]:
+    """Every tensor of the base's weight files (quantized with bitsandbytes `bits`, or not: None) as the model
+    stands, in file and offset order (the order they are read and written in)."""
+    found = model_tensors(base_dir, tuple(files), bits)
     return dict(sorted(found.items(), key=lambda item: (str(item[1].path), item[1].start)))
 
 
@@ -58,7 +60,7 @@ def _check_lora(lora: Lora, shape: tuple[int, ...], base_name: str) -> None:
 
 
 def plan_outputs(
-    base: dict[str, Stored],
+    base: dict[str, Stored | QuantizedWeight],
     loras: dict[str, Lora],
     replaced: dict[str, Stored],
     tied: list[set[str]],
@@ -79,7 +81,7 @@ def plan_outputs(
     touched = {f"{m}.weight" for m in loras} | {f"{m}.bias" for m, lo in loras.items() if lo.bias is not None} | set(replaced)
     untie = any(group & touched for group in tied)
 
-    def output(name: str, stored: Stored) -> Output:
+    def output(name: str, stored: Stored | QuantizedWeight) -> Output:
         source = replaced.get(name, stored)
         grows = name in embeddings and source.shape[1:] == stored.shape[1:] and source.shape[0] > stored.shape[0]
         if source.shape != stored.shape and not grows:

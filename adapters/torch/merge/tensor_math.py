@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from hubship.adapters.torch.bnb_weights import read_source
 from hubship.adapters.torch.merge.plan import Output
 from hubship.adapters.torch.merge.safetensors_reader import read_tensor
 
@@ -27,8 +28,8 @@ class Buffers:
 
 def merged_tensor(out: Output, buffers: Buffers) -> torch.Tensor:
     """The output tensor's values: the source plus the LoRA delta, summed in fp32 in place, cast once to the output
-    dtype. The result lives in `buffers` until the next call."""
-    value = read_tensor(out.source, buffers.source)
+    dtype (a quantized source is dequantized first, in fp32). The result lives in `buffers` until the next call."""
+    value = read_source(out.source, buffers.source)
     lora = out.lora
     if lora is None:
         return buffers.cast(value, out)

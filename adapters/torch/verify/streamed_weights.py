@@ -1,5 +1,7 @@
 """A model run block by block from its files: each block's weights are read just before it runs and dropped right
-after, and a big Linear/Embedding computes its output from slabs of rows, so at most about one block is resident."""
+after, and a big Linear/Embedding computes its output from slabs of rows, so at most about one block is resident.
+Weights quantized with bitsandbytes are dequantized (bnb_weights) as they are read, one tensor at a time; a big
+quantized Linear is dequantized whole (4-bit blocks do not split into rows), then dropped."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
+from hubship.adapters.torch.bnb_weights import dequantize, quantized_weights
 from hubship.adapters.torch.meta_model import blocks
 from hubship.adapters.torch.model_files import file_keys
 from hubship.adapters.torch.verify.memory import release_freed_memory
@@ -67,8 +70,10 @@ class StreamedWeights:
         adapter: tuple[Path, dict[str, str]] | None = None,
         slab: int = SLAB_ELEMENTS,
         big_leaf_bytes: int = BIG_LEAF_BYTES,
+        bits: int | None = None,
     ) -> None:
         self._where = file_keys(files)
+        self._quantized = quantized_weights(files, bits)
         self._adapter_file, self._adapter_keys = adapter or (Path(), {})
         self._slab = slab
         self._aliases = aliases
@@ -103,17 +108,25 @@ class StreamedWeights:
             " so it cannot be verified block by block; check the folder, or publish with --verify off"
         )
 
+    def _read(self, name: str, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Rows [start, stop) of the named parameter in fp32: read from its file, or dequantized."""
+        path, key = self._located(name)
+        if path != self._adapter_file and key in self._quantized:
+            return dequantize(self._quantized[key])[start:stop]
+        return read_rows(path, key, start, stop, self._slab)
+
     def _slab_forward(self, leaf: nn.Module, name: str) -> Any:
-        path, key = self._located(f"{name}.weight")
+        weight = f"{name}.weight"
         rows = leaf.weight.shape[0]
-        step = max(1, self._slab // leaf.weight.shape[1])
-        bias = self._located(f"{name}.bias") if getattr(leaf, "bias", None) is not None else None
+        whole = self._located(weight)[1] in self._quantized
+        step = rows if whole else max(1, self._slab // leaf.weight.shape[1])
+        bias = f"{name}.bias" if getattr(leaf, "bias", None) is not None else None
 
         def linear(x: torch.Tensor) -> torch.Tensor:
             out = x.new_empty((*x.shape[:-1], rows))
             for start in range(0, rows, step):
-                out[..., start : start + step] = x @ read_rows(path, key, start, start + step, self._slab).T
-            return out + read_rows(*bias) if bias is not None else out
+                out[..., start : start + step] = x @ self._read(weight, start, start + step).T
+            return out + self._read(bias) if bias is not None else out
 
         def embedding(ids: torch.Tensor) -> torch.Tensor:
             wanted, where = ids.unique(return_inverse=True)
@@ -121,7 +134,7 @@ class StreamedWeights:
             for start in range(0, rows, step):
                 inside = (wanted >= start) & (wanted < start + step)
                 if inside.any():
-                    picked[inside] = read_rows(path, key, start, start + step, self._slab)[wanted[inside] - start]
+                    picked[inside] = self._read(weight, start, start + step)[wanted[inside] - start]
             return picked[where]
 
         return embedding if isinstance(leaf, nn.Embedding) else linear
@@ -129,7 +142,7 @@ class StreamedWeights:
     def _loader(self, slots: list[tuple[nn.Module, str, str]]) -> Any:
         def load(module: nn.Module, args: Any) -> None:
             for owner, attr, name in slots:
-                owner._parameters[attr] = nn.Parameter(read_rows(*self._located(name), slab=self._slab), requires_grad=False)
+                owner._parameters[attr] = nn.Parameter(self._read(name), requires_grad=False)
 
         return load
 

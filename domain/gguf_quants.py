@@ -1,5 +1,8 @@
 """The llama.cpp quantizations hubship publishes as `gguf-<quant>`, with their default quality bounds.
 
+Low-bit types (3 bits or less, and every IQ type) are the ones an importance matrix helps; those
+marked `needs_imatrix` cannot be made without one (domain/imatrix.py decides which variant is kept).
+
 Default gate: mean KL(reference || GGUF) per position, a generous bound for a sound conversion
 (typical values are several times lower), so a breach means something broke. Top-1 agreement is
 measured and reported but not gated by default: on high-entropy positions near-ties flip under
@@ -23,6 +26,11 @@ class Quant:
     @property
     def format_name(self) -> str:
         return f"gguf-{self.name.lower()}"
+
+    @property
+    def low_bit(self) -> bool:
+        """3 bits or less, or an IQ type: an importance matrix may lower its loss (q4 and up gain little)."""
+        return self.name.startswith(("Q3_", "Q2_", "IQ"))
 
 
 def _q(name: str, bpw: float, kl_max: float, needs_imatrix: bool = False) -> Quant:

@@ -154,7 +154,7 @@ class PlanPublish:
             registry.check(dest)
         name = request.name or method(checkpoint.training_method).default_name(default_name(request.checkpoint))
         options = {**request.merged_options(), "name": name}  # a format may write the name into its files
-        formats = self._formats.formats
+        formats = self._formats.formats_for(options)
         params, estimates = {}, {}
         for fmt_name in format_closure(fmt_names, formats):
             builder = self._formats.get(fmt_name)

@@ -57,8 +57,8 @@ QUANTS = (
     _q("Q3_K_S", 3.5, 0.5),
     _q("IQ3_M", 3.66, 0.35),
     _q("IQ3_S", 3.44, 0.4),
-    _q("IQ3_XS", 3.3, 0.5),
-    _q("IQ3_XXS", 3.06, 0.6),
+    _q("IQ3_XS", 3.3, 0.5, needs_imatrix=True),  # part IQ3_XXS/IQ2_S tensors, which llama.cpp makes with an imatrix only
+    _q("IQ3_XXS", 3.06, 0.6, needs_imatrix=True),
     _q("Q2_K", 2.96, 1.0),
     _q("Q2_K_S", 2.7, 1.2, needs_imatrix=True),
     _q("IQ2_M", 2.7, 1.2, needs_imatrix=True),

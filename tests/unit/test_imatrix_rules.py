@@ -35,6 +35,7 @@ def test_auto_measures_low_bit_k_quants_both_ways_and_leaves_q4_and_up_alone():
     assert variants(Q["Q3_K_M"], auto, available=True, measured=True) == (WITHOUT, WITH)
     assert variants(Q["IQ4_XS"], auto, available=True, measured=True) == (WITHOUT, WITH)
     assert variants(Q["IQ2_XS"], auto, available=True, measured=True) == (WITH,)  # cannot be made without
+    assert variants(Q["IQ3_XXS"], auto, available=True, measured=True) == (WITH,)  # nor can IQ3_XXS in this llama.cpp
     assert variants(Q["Q3_K_M"], auto, available=True, measured=False) == (WITH,)  # --verify off: llama.cpp's advice
     assert variants(Q["Q3_K_M"], auto, available=False, measured=True) == (WITHOUT,)  # no tools: as before
     assert not uses_imatrix(Q["Q4_K_M"], auto) and variants(Q["Q4_K_M"], auto, available=True, measured=True) == (WITHOUT,)

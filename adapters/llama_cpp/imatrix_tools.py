@@ -28,12 +28,20 @@ _CHUNK_DONE = re.compile(rb"\[(\d+)\](\d+(?:\.\d+)?),")
 _TENSOR = re.compile(rb"^\[\s*(\d+)/\s*(\d+)\]")
 _FINAL = re.compile(rb"Final estimate: PPL = (\d+(?:\.\d+)?)")
 _TOO_FEW = re.compile(r"tokenizes to only (\d+) tokens")
+_LOG_PREFIX = re.compile(r"^\s*\d+\.\d+\.\d+\.\d+ [A-Z] ")
 _ERROR = re.compile(r"error|failed|invalid|not a valid|cannot|unable", re.IGNORECASE)
 
 
+def _no_model(imatrix: Path) -> list[str]:
+    """llama-imatrix's argument parser wants `-m` even where no model is loaded (reading or re-saving an imatrix)."""
+    return ["-m", imatrix.name]
+
+
 def _reason(lines: Sequence[str]) -> str:
+    """The last error line of a tool's output, without llama.cpp's log prefix (`0.00.048.204 E `)."""
     found = [line for line in lines if _ERROR.search(line)]
-    return (found or [line for line in lines if line.strip()] or ["no output"])[-1].strip(" .:\n")
+    last = (found or [line for line in lines if line.strip()] or ["no output"])[-1]
+    return _LOG_PREFIX.sub("", last).strip(" .:\n")
 
 
 def _stream(command: list[str], cwd: Path, on_chunk: Callable[[bytes], None]) -> tuple[int, list[str]]:
@@ -77,7 +85,8 @@ class LlamaCppImatrixTools:
     def check_imatrix(self, path: Path) -> None:
         if not path.is_file():
             raise UserInputError(f"imatrix file {path} does not exist; pass --imatrix with an imatrix file, or auto or off")
-        code, lines = _stream([self._tool("llama-imatrix"), "--in-file", path.name, "--show-statistics"], path.parent, lambda _: None)
+        command = [self._tool("llama-imatrix"), *_no_model(path), "--in-file", path.name, "--show-statistics"]
+        code, lines = _stream(command, path.parent, lambda _: None)
         if code != 0:
             raise UserInputError(
                 f"{path} is not an imatrix file llama.cpp reads ({_reason(lines)}); pass --imatrix with a file made by llama-imatrix"
@@ -85,7 +94,7 @@ class LlamaCppImatrixTools:
 
     def convert_legacy(self, imatrix: Path, out_file: Path, *, progress: Progress) -> None:
         with progress.task(f"convert {imatrix.name} to GGUF", total=1, unit="files") as task:
-            command = [self._tool("llama-imatrix"), "--in-file", imatrix.name, "-o", str(out_file.absolute())]
+            command = [self._tool("llama-imatrix"), *_no_model(imatrix), "--in-file", imatrix.name, "-o", str(out_file.absolute())]
             code, lines = _stream(command, imatrix.parent, lambda _: None)
             task.advance()
         if code != 0:

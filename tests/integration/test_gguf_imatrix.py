@@ -119,9 +119,29 @@ def test_imatrix_off_forces_the_variant_without(three, publisher):
     before = dict(publisher.tools.calls)
     publisher.publish("gguf-q2_k", out="out-off", imatrix="off")
     folder = publisher.root / "out-off" / NAME / "gguf-q2_k"
-    assert manifest(folder)["verification"]["metrics"]["imatrix"] == "none" and "gguf-imatrix" not in manifest(folder)["built_from"]
+    assert "imatrix" not in manifest(folder)["verification"]["metrics"] and "gguf-imatrix" not in manifest(folder)["built_from"]
     assert manifest(folder)["key"] != manifest(three / "gguf-q2_k")["key"]
     assert publisher.tools.calls == before
+
+
+def test_a_given_imatrix_file_is_used_as_it_is_and_a_legacy_one_is_resaved_as_gguf(three, publisher, tmp_path):
+    given = three / "gguf-iq2_xs" / f"{NAME}.imatrix.gguf"
+    legacy = tmp_path / "old.imatrix.dat"
+    tool = tool_path(installed_tools(library_version()), "llama-imatrix")
+    resave = [str(tool), "-m", str(given), "--in-file", str(given), "-o", str(legacy), "--output-format", "dat"]  # -m: unused, required
+    subprocess.run(resave, check=True, capture_output=True)
+    assert not legacy.read_bytes().startswith(b"GGUF")
+    before = publisher.tools.calls["compute"]
+    publisher.publish("gguf-iq2_xs", "out-file", imatrix=str(given))
+    publisher.publish("gguf-iq2_xs", "out-legacy", imatrix=str(legacy))
+    assert publisher.tools.calls["compute"] == before and publisher.tools.calls["convert_legacy"] == 1
+    for out in ("out-file", "out-legacy"):
+        folder = publisher.root / out / NAME / "gguf-iq2_xs"
+        assert (folder / f"{NAME}.imatrix.gguf").read_bytes()[:4] == b"GGUF"
+        assert manifest(folder)["verification"]["metrics"]["imatrix"] == f"{NAME}.imatrix.gguf"
+    file_folder = publisher.root / "out-file" / NAME / "gguf-iq2_xs"
+    assert (file_folder / f"{NAME}.imatrix.gguf").read_bytes() == given.read_bytes()
+    assert (file_folder / f"{NAME}.IQ2_XS.gguf").read_bytes() == (three / "gguf-iq2_xs" / f"{NAME}.IQ2_XS.gguf").read_bytes()
 
 
 def test_iq2_is_refused_without_an_imatrix_and_without_the_tools(publisher, monkeypatch, tmp_path):

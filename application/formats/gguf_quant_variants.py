@@ -4,7 +4,7 @@ Which variants are built is domain/imatrix.py's `variants`; each is made in a hi
 artifact, measured by the GGUF verifier against the reference logits, and the one with the lower
 mean KL is moved into place (with `<name>.imatrix.gguf` beside it when it used the imatrix). Both
 figures are recorded: `mean_kl_without_imatrix` and `mean_kl_with_imatrix` among the metrics, and a
-note for the card.
+note for the card; `imatrix` names the file kept (or "none") wherever an imatrix was in the plan.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def build_variants(
         record["imatrix"] = imatrix.name
         made_from = info.get("source", "calibration text")
         notes.append(f"Quantized with the importance matrix `{imatrix.name}` (published beside it), made from {made_from}.")
-    else:
+    elif info:  # an imatrix was in the plan for this quantization (even if none could be made)
         record["imatrix"] = "none"
     if len(made) > 1:
         notes.append(

@@ -17,6 +17,11 @@ $(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py
 	  $(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),) "$(TORCH_CPU)"; fi
 	$(PIP) install -e ".[dev,gguf]"
 	$(VENV)/bin/python -m hubship.adapters.llama_cpp.install install
+	# llama.cpp's llama-imatrix and llama-quantize (low-bit GGUF quants), compiled once from the same source (~4 min on
+	# 2 cores); cmake and ninja from the package index into the venv where the system has none.
+	command -v cmake >/dev/null 2>&1 || $(PIP) install cmake
+	command -v ninja >/dev/null 2>&1 || $(PIP) install ninja
+	$(VENV)/bin/python -m hubship.adapters.llama_cpp.install tools
 	touch $@
 
 demo: setup

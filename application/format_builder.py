@@ -49,7 +49,8 @@ class FormatBuilder(Protocol):
 
         A builder may also define `preflight(checkpoint, base, params, services)`: a check that needs
         a port (e.g. a converter's dry run). The plan runs it after every format's `check` passed,
-        before hashing inputs or building anything.
+        before hashing inputs or building anything. And `inputs_for(options)`: the formats it is built
+        from under these options, when they depend on options (default `format.builds_from`).
         """
         ...
 

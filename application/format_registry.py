@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
+from typing import Any
+
+import attrs
 
 from hubship.application.format_builder import FormatBuilder
 from hubship.domain.errors import PublishError, UserInputError
@@ -49,6 +52,15 @@ class FormatRegistry:
     def formats(self) -> Mapping[str, Format]:
         """Every format, internal ones included (the plan needs them to expand the DAG)."""
         return {name: b.format for name, b in self._builders.items()}
+
+    def formats_for(self, options: Mapping[str, Any]) -> Mapping[str, Format]:
+        """Every format as it is built under `options`: a builder that defines `inputs_for(options)` is built
+        from those formats instead of its `format.builds_from` (e.g. a GGUF quantization and the imatrix)."""
+        found = {}
+        for name, builder in self._builders.items():
+            inputs_for = getattr(builder, "inputs_for", None)
+            found[name] = builder.format if inputs_for is None else attrs.evolve(builder.format, builds_from=tuple(inputs_for(options)))
+        return found
 
     def get(self, name: str) -> FormatBuilder:
         try:

@@ -210,7 +210,7 @@ class PlanPublish:
         named = named or folder_name(method(checkpoint.training_method).default_name(default_name(request.checkpoint)))
         name = named.value
         options = {**request.merged_options(), "name": name}  # a format may write the name into its files
-        formats = self._formats.formats
+        formats = self._formats.formats_for(options)
         params, estimates = {}, {}
         for fmt_name in format_closure(fmt_names, formats):
             builder = self._formats.get(fmt_name)

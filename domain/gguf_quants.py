@@ -1,5 +1,8 @@
 """The llama.cpp quantizations hubship publishes as `gguf-<quant>`, with their default quality bounds.
 
+Low-bit types (3 bits or less, and every IQ type) are the ones an importance matrix helps; those
+marked `needs_imatrix` cannot be made without one (domain/imatrix.py decides which variant is kept).
+
 Default gate: mean KL(reference || GGUF) per position, a generous bound for a sound conversion
 (typical values are several times lower), so a breach means something broke. Top-1 agreement is
 measured and reported but not gated by default: on high-entropy positions near-ties flip under
@@ -23,6 +26,11 @@ class Quant:
     @property
     def format_name(self) -> str:
         return f"gguf-{self.name.lower()}"
+
+    @property
+    def low_bit(self) -> bool:
+        """3 bits or less, or an IQ type: an importance matrix may lower its loss (q4 and up gain little)."""
+        return self.name.startswith(("Q3_", "Q2_", "IQ"))
 
 
 def _q(name: str, bpw: float, kl_max: float, needs_imatrix: bool = False) -> Quant:
@@ -49,8 +57,8 @@ QUANTS = (
     _q("Q3_K_S", 3.5, 0.5),
     _q("IQ3_M", 3.66, 0.35),
     _q("IQ3_S", 3.44, 0.4),
-    _q("IQ3_XS", 3.3, 0.5),
-    _q("IQ3_XXS", 3.06, 0.6),
+    _q("IQ3_XS", 3.3, 0.5, needs_imatrix=True),  # part IQ3_XXS/IQ2_S tensors, which llama.cpp makes with an imatrix only
+    _q("IQ3_XXS", 3.06, 0.6, needs_imatrix=True),
     _q("Q2_K", 2.96, 1.0),
     _q("Q2_K_S", 2.7, 1.2, needs_imatrix=True),
     _q("IQ2_M", 2.7, 1.2, needs_imatrix=True),

@@ -45,7 +45,10 @@ class Container(containers.DeclarativeContainer):
     saver = providers.Singleton(_lazy("local.file_saver:LocalFileSaver"))
     workspace = providers.Singleton(_lazy("local.workspace:LocalDirWorkspace"), root=config.workspace)
     hasher = providers.Singleton(_lazy("local.file_hasher:Sha256FileHasher"), cache_file=config.hash_cache)
-    probe = providers.Singleton(_lazy("platform.system_probe:PlatformSystemProbe"))
+    # llama.cpp's tools are installed by the llama_cpp package: their version joins the probe's (it keys the imatrix)
+    probe = providers.Singleton(
+        _lazy("platform.system_probe:PlatformSystemProbe"), more_versions=providers.Object(_lazy("llama_cpp.imatrix_tools:tool_versions"))
+    )
     backend = providers.Singleton(
         select_backend, config.backend, nvidia_gpu=probe.provided.has_nvidia_gpu.call(), installed=probe.provided.tool_versions.call()
     )
@@ -57,6 +60,7 @@ class Container(containers.DeclarativeContainer):
     converter = providers.Singleton(_lazy("llama_cpp.converter:LlamaCppConverter"))
     gguf_quantizer = providers.Singleton(_lazy("llama_cpp.quantizer:LlamaCppQuantizer"))
     gguf_verifier = providers.Singleton(_lazy("llama_cpp.gguf_verifier:LlamaCppGgufVerifier"))
+    imatrix_tools = providers.Singleton(_lazy("llama_cpp.imatrix_tools:LlamaCppImatrixTools"))
     verifier = providers.Singleton(_lazy("torch.logits_verifier:TorchLogitsVerifier"))
     quantizer = providers.Singleton(_lazy("torch.bnb_quantizer:BnbQuantizer"))
 
@@ -80,6 +84,7 @@ class Container(containers.DeclarativeContainer):
             converter=converter.provider,
             gguf_quantizer=gguf_quantizer.provider,
             gguf_verifier=gguf_verifier.provider,
+            imatrix_tools=imatrix_tools.provider,
             verifier=verifier.provider,
             quantizer=quantizer.provider,
             chat_renderer=chat_renderer.provider,

@@ -8,6 +8,7 @@ the template derivation is measured on it (tests/benchmarks/bench_templates.py).
 
 `python -m hubship.adapters.llama_cpp.install install [SDIST]` (what `make setup` runs) downloads that
 source package with pip, or takes SDIST (offline), and extracts only what the converter needs.
+`... install tools [SDIST]` builds llama.cpp's imatrix and quantize tools from that same source (tools_build.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from hubship.adapters.llama_cpp import tools_build
 from hubship.domain.errors import PublishError, UserInputError
 
 HOME_ENV = "HUBSHIP_GGUF_CONVERTER"
@@ -60,6 +62,13 @@ def installed_home() -> Path:
     return home
 
 
+def fetch_sdist(folder: Path) -> Path:
+    """Download the source package of the installed llama-cpp-python version into `folder` with pip (no build)."""
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d", str(folder)]
+    subprocess.run([*pip, f"llama-cpp-python=={library_version()}"], check=True)
+    return next(folder.glob("llama_cpp_python-*.tar.gz"))
+
+
 def install(sdist: Path | None = None) -> Path:
     """Put the converter of the installed llama-cpp-python version into `converter_home()`.
 
@@ -74,9 +83,7 @@ def install(sdist: Path | None = None) -> Path:
     home.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".llama-cpp-converter-", dir=home.parent) as tmp:
         if sdist is None:
-            pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d", tmp]
-            subprocess.run([*pip, f"llama-cpp-python=={wanted}"], check=True)
-            sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
+            sdist = fetch_sdist(Path(tmp))
         staged = Path(tmp) / "converter"
         prefix = f"llama_cpp_python-{wanted}/vendor/llama.cpp/"
         with tarfile.open(sdist) as tar:  # one pass over the compressed stream
@@ -95,12 +102,26 @@ def install(sdist: Path | None = None) -> Path:
     return home
 
 
+def install_tools(sdist: Path | None = None) -> int:
+    """`... install tools [SDIST]`: build llama-imatrix, llama-quantize and llama-perplexity (tools_build.py)."""
+    try:
+        home, seconds = tools_build.build(library_version(), fetch_sdist, sdist)
+    except (UserInputError, PublishError, subprocess.CalledProcessError, OSError, tarfile.TarError) as exc:
+        print(f"hubship: error: building llama.cpp's tools failed: {exc}", file=sys.stderr)
+        return 1
+    done = f"built in {seconds:.0f} s" if seconds else "already built"
+    print(f"llama.cpp's tools (llama-cpp-python {library_version()}) are in {home}/bin ({done})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m hubship.adapters.llama_cpp.install install [SDIST]` (what `make setup` runs)."""
+    """`python -m hubship.adapters.llama_cpp.install install|tools [SDIST]` (what `make setup` runs)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] != "install" or len(args) > 2:
-        print("usage: python -m hubship.adapters.llama_cpp.install install [LLAMA_CPP_PYTHON_SDIST]", file=sys.stderr)
+    if not args or args[0] not in ("install", "tools") or len(args) > 2:
+        print("usage: python -m hubship.adapters.llama_cpp.install install|tools [LLAMA_CPP_PYTHON_SDIST]", file=sys.stderr)
         return 2
+    if args[0] == "tools":
+        return install_tools(Path(args[1]) if len(args) == 2 else None)
     try:
         home = install(Path(args[1]) if len(args) == 2 else None)
     except (UserInputError, PublishError, subprocess.CalledProcessError, OSError, tarfile.TarError) as exc:

@@ -6,6 +6,7 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -49,8 +50,12 @@ def _go_version() -> str | None:
 
 
 class PlatformSystemProbe:
+    def __init__(self, more_versions: Callable[[], Mapping[str, str]] | None = None) -> None:
+        """`more_versions`: the versions of tools other adapter packages install (the container wires them)."""
+        self._more_versions = more_versions
+
     def tool_versions(self) -> dict[str, str]:
-        found = {}
+        found = dict(self._more_versions() if self._more_versions else {})
         for name in DRIVEN:
             try:
                 found[name] = version(name)

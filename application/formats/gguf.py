@@ -7,8 +7,11 @@ The plan checks the converter supports the architecture and the tokenizer (`pref
 any merge starts. When the internal `reference-logits` format is in the plan, each quantization
 is measured against it (KL, top-1) under per-quantization default thresholds.
 
-The formats live in gguf_intermediate.py, gguf_quant.py and gguf_lora.py (what they share in
-gguf_common.py); the quantization table in domain/gguf_quants.py.
+The low-bit quantizations also build from the internal `gguf-imatrix` (the importance matrix, computed
+once per publish by llama.cpp's `llama-imatrix`; docs/adr/012-imatrix.md).
+
+The formats live in gguf_intermediate.py, gguf_imatrix.py, gguf_quant.py and gguf_lora.py (what they
+share in gguf_common.py); the quantization table in domain/gguf_quants.py.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from typing import Any
 
 from hubship.application.format_registry import ENTRY_POINT_GROUP
 from hubship.application.formats.gguf_common import REFERENCE, Preflight
+from hubship.application.formats.gguf_imatrix import GgufImatrixFormat
 from hubship.application.formats.gguf_intermediate import GgufIntermediateFormat
 from hubship.application.formats.gguf_lora import GgufLoraFormat
 from hubship.application.formats.gguf_quant import GgufQuantFormat
 from hubship.domain.gguf_quants import QUANTS
 
-__all__ = ["QUANTS", "REFERENCE", "GgufIntermediateFormat", "GgufLoraFormat", "GgufQuantFormat", "gguf_formats"]
+__all__ = ["QUANTS", "REFERENCE", "GgufImatrixFormat", "GgufIntermediateFormat", "GgufLoraFormat", "GgufQuantFormat", "gguf_formats"]
 
 
 def _reference_registered() -> bool:
@@ -31,11 +35,12 @@ def _reference_registered() -> bool:
 
 
 def gguf_formats() -> list[Any]:
-    """The GGUF family (entry point `gguf`): the intermediate, gguf-lora and one format per quantization."""
+    """The GGUF family (entry point `gguf`): the intermediate, the imatrix, gguf-lora and one format per quantization."""
     preflight = Preflight()
     with_reference = _reference_registered()
     return [
         GgufIntermediateFormat(preflight),
+        GgufImatrixFormat(preflight),
         GgufLoraFormat(preflight),
         *(GgufQuantFormat(q, preflight, with_reference) for q in QUANTS),
     ]

@@ -1,14 +1,17 @@
 """`gguf-<quant>`: the intermediate quantized by llama.cpp's quantizer, split above --gguf-split-max-size,
 measured against `reference-logits` (KL, top-1) when that internal format is in the plan, and its chat
 format proven at token level (application.chat_proof): on the vocab-only GGUF at plan time, on the file
-itself after the build, with a greedy chat completion recorded."""
+itself after the build, with a greedy chat completion recorded.
+
+The low-bit types are also built from the publish's importance matrix (`gguf-imatrix`): with `--imatrix
+auto` both variants are measured and the better one kept (gguf_quant_variants.py); the types that
+cannot be made without an imatrix are refused at plan time when there can be none.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,22 +19,18 @@ from typing import Any
 from hubship.application.chat_proof import prove_gguf
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight, n_params
+from hubship.application.formats.gguf_imatrix import IMATRIX, read_imatrix
+from hubship.application.formats.gguf_quant_variants import build_variants, link
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.gguf_quants import Quant
+from hubship.domain.imatrix import IMATRIX_SUFFIX, OFF, WITH, ImatrixOption, parse_imatrix_option, uses_imatrix, variants
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
 from hubship.ports.verifier import REFERENCE_FILE
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def _link(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
 
 
 class GgufQuantFormat(GgufBase):
@@ -49,47 +48,76 @@ class GgufQuantFormat(GgufBase):
             tools=TOOLS,
         )
 
+    def inputs_for(self, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """Built from the imatrix too when this type uses one under `--imatrix` (domain/imatrix.py)."""
+        uses = uses_imatrix(self.quant, parse_imatrix_option(options.get("imatrix")))
+        return (*self.format.builds_from, IMATRIX) if uses else self.format.builds_from
+
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
         split = options.get("gguf_split_max_size")
-        return {**super().params(options, base), "quant": self.quant.name, "split_max_size": int(split) if split else None}
+        found = {**super().params(options, base), "quant": self.quant.name, "split_max_size": int(split) if split else None}
+        option = parse_imatrix_option(options.get("imatrix"))
+        if uses_imatrix(self.quant, option) or self.quant.needs_imatrix:  # q4 and up keep their keys: no imatrix there
+            found["imatrix"] = option.mode
+        return found
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
-        if self.quant.needs_imatrix:
+        if self.quant.needs_imatrix and params.get("imatrix") == OFF:
             raise UserInputError(
-                f"{self.format.name} needs an importance matrix (imatrix), which hubship cannot make or take yet;"
-                " choose gguf-q2_k, gguf-iq3_xxs or a larger quantization"
+                f"{self.format.name} cannot be made without an importance matrix (imatrix), and --imatrix is off;"
+                " drop --imatrix off (hubship computes one), pass --imatrix FILE, or choose gguf-q2_k or larger"
             )
 
     def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:
         super().preflight(checkpoint, base, params, services)
         self._preflight.prove(checkpoint, base, services)
+        option = ImatrixOption(mode=params.get("imatrix", OFF))
+        if self.quant.needs_imatrix or (option.forced and uses_imatrix(self.quant, option)):
+            try:
+                services["imatrix_tools"].check()
+            except UserInputError as exc:
+                raise UserInputError(f"{self.format.name} needs an importance matrix, but {exc.message}") from None
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = int(n_params(base) * self.quant.bpw / 8)
         return Estimate(size_bytes=size, peak_memory_bytes=size)  # verification maps the whole file
 
-    def build(self, ctx: BuildContext) -> None:
+    def _make(self, ctx: BuildContext, folder: Path, imatrix: Path | None) -> tuple[Path, ...]:
+        """The GGUF file(s) of this quantization in `folder`, with the imatrix or without."""
         source_dir = ctx.inputs[INTERMEDIATE]
         source = json.loads((source_dir / INTERMEDIATE_INFO).read_text())
-        out_file = ctx.out_dir / f"{ctx.params['name']}.{self.quant.name}.gguf"
-        if source["type"] == self.quant.name:  # the intermediate is this very file: link it, do not copy it
-            _link(source_dir / source["file"], out_file)
+        out_file = folder / f"{ctx.params['name']}.{self.quant.name}.gguf"
+        if imatrix is not None:
+            ctx.service("imatrix_tools").quantize(source_dir / source["file"], out_file, self.quant.name, imatrix, progress=ctx.progress)
+        elif source["type"] == self.quant.name:  # the intermediate is this very file: link it, do not copy it
+            link(source_dir / source["file"], out_file)
         else:
             ctx.service("gguf_quantizer").quantize(source_dir / source["file"], out_file, self.quant.name, progress=ctx.progress)
-        files: tuple[Path, ...] = (out_file,)
         split = ctx.params["split_max_size"]
         if split and out_file.stat().st_size > split:
-            files = ctx.service("converter").split(out_file, split, ctx.progress)
+            return tuple(ctx.service("converter").split(out_file, split, ctx.progress))
+        return (out_file,)
+
+    def build(self, ctx: BuildContext) -> None:
         reference = ctx.inputs[REFERENCE] / REFERENCE_FILE if REFERENCE in ctx.inputs else None
-        metrics = ctx.service("gguf_verifier").measure(
-            files, reference if reference and reference.is_file() else None, progress=ctx.progress
-        )
-        chat = prove_gguf(ctx.service("chat_renderer"), ctx.service("chat_runtime"), ctx.checkpoint, ctx.base, files[0], complete=True)
+        reference = reference if reference and reference.is_file() else None
+        imatrix, info = read_imatrix(ctx.inputs.get(IMATRIX))
+        option = ImatrixOption(mode=ctx.params.get("imatrix", OFF))
+        wanted = variants(self.quant, option, available=imatrix is not None, measured=reference is not None)
+        if WITH not in wanted and self.quant.needs_imatrix:  # the plan refuses this; a stale workspace could still get here
+            raise UserInputError(f"{self.format.name} needs an importance matrix and none could be made: {info.get('reason', 'unknown')}")
+
+        def measure(files: tuple[Path, ...]) -> dict[str, float]:
+            return ctx.service("gguf_verifier").measure(files, reference, progress=ctx.progress)
+
+        metrics, notes = build_variants(ctx, wanted, imatrix, info, lambda folder, im: self._make(ctx, folder, im), measure)
+        kept = sorted(p for p in ctx.out_dir.glob("*.gguf") if not p.name.endswith(IMATRIX_SUFFIX))
+        chat = prove_gguf(ctx.service("chat_renderer"), ctx.service("chat_runtime"), ctx.checkpoint, ctx.base, kept[0], complete=True)
         proof = chat.verification()
         verification = {
             "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},
-            "notes": proof["notes"],
+            "notes": [*notes, *proof["notes"]],
             "warnings": proof["warnings"],
         }
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False))

@@ -27,6 +27,7 @@ from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.gguf_quants import QUANTS
+from hubship.domain.imatrix import IMATRIX_SUFFIX
 from hubship.domain.ollama_model import MODEL_JSON, MODELFILE
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
@@ -86,7 +87,7 @@ class OllamaFormat:
 
     def build(self, ctx: BuildContext) -> None:
         profile, derived, proof = self._derive(ctx.checkpoint, ctx.base, ctx.params, ctx.services)
-        ggufs = sorted(ctx.inputs[self.gguf].glob("*.gguf"))
+        ggufs = sorted(p for p in ctx.inputs[self.gguf].glob("*.gguf") if not p.name.endswith(IMATRIX_SUFFIX))  # the model, not its imatrix
         if len(ggufs) != 1:
             raise PublishError(
                 f"Ollama needs one GGUF file but {self.gguf} has {len(ggufs)}; publish to Ollama without --gguf-split-max-size"

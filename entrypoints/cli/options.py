@@ -45,6 +45,18 @@ GgufSplit = Annotated[
 Verify = Annotated[
     str | None, typer.Option("--verify", help="full (default): check each merged artifact's logits against base + adapter; off: skip.")
 ]
+Imatrix = Annotated[
+    str | None,
+    typer.Option(
+        "--imatrix",
+        help="GGUF importance matrix: auto (default: the low-bit quants are measured with and without one, the better is kept),"
+        " on, off, or an imatrix FILE.",
+    ),
+]
+Calibration = Annotated[
+    Path | None,
+    typer.Option("--calibration", help='Text the imatrix is computed on: plain text, or chat JSONL ({"messages": [...]} a line).'),
+]
 AcceptLoss = Annotated[bool, typer.Option("--accept-quality-loss", help="Publish even when a measured figure breaks its threshold.")]
 Threshold = Annotated[
     list[str] | None, typer.Option("--threshold", help="Set a quality threshold, e.g. merged-16bit.mean_kl=1e-6; repeatable.")

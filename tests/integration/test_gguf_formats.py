@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,7 +14,6 @@ import torch
 from llama_cpp import Llama
 from peft import PeftModel
 from safetensors.numpy import save_file as save_numpy
-from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hubship.adapters.llama_cpp.converter import LlamaCppConverter
@@ -25,6 +23,7 @@ from hubship.application.publish_request import PublishRequest
 from hubship.entrypoints.container import create_container
 from tests.fakes.converter import FakeConverter
 from tests.fakes.progress import FakeProgress
+from tests.support.sharp_model import sharpened_copy
 
 pytestmark = pytest.mark.slow
 NAME = "tiny-ft"
@@ -32,25 +31,12 @@ PROBE = (
     "The quick brown fox jumps over the lazy dog. Hello world, this is a tiny model trained for tests."
     " A merged model must give the same logits as the base with its adapter."
 )
-SHARPEN = 8.0
 
 
 @pytest.fixture(scope="module")
 def model(tiny_model, tmp_path_factory) -> tuple[Path, Path]:
-    """(base, checkpoint): tiny_model whose lm_head is 8 x its embeddings, so next-token distributions have
-    clear winners as a trained model's do (the random init gives near-uniform ones, where any rounding
-    flips near-ties and top-1 agreement measures noise)."""
-    src_base, src_checkpoint = tiny_model
-    root = tmp_path_factory.mktemp("gguf-model")
-    base, checkpoint = root / "base", root / "my-finetune"
-    shutil.copytree(src_base, base)
-    shutil.copytree(src_checkpoint, checkpoint)
-    weights = load_file(base / "model.safetensors")
-    weights["lm_head.weight"] = weights["model.embed_tokens.weight"] * SHARPEN
-    save_file(weights, base / "model.safetensors", metadata={"format": "pt"})
-    config = json.loads((checkpoint / "adapter_config.json").read_text())
-    (checkpoint / "adapter_config.json").write_text(json.dumps({**config, "base_model_name_or_path": str(base)}))
-    return base, checkpoint
+    """(base, checkpoint): tiny_model with clear next-token winners (tests/support/sharp_model.py)."""
+    return sharpened_copy(tiny_model, tmp_path_factory.mktemp("gguf-model"))
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
-"""SIGKILL a publish at 13 points spread over hashing, merge, verification, quantization, GGUF conversion,
-local-registry publish and Hub upload; then:
+"""SIGKILL a publish at 15 points spread over hashing, merge, verification, quantization, GGUF conversion, the
+imatrix, local-registry publish and Hub upload; then:
 
 - no destination shows a partial artifact (dir: only complete folders under final names; Hub: no commit
   or whole commits, never a partial one);
@@ -28,12 +28,14 @@ from tests.support.hub_server import HubServer
 
 pytestmark = pytest.mark.slow
 
-FORMATS = "lora,merged-4bit,gguf-q4_k_m"
+FORMATS = "lora,merged-4bit,gguf-q3_k_m"  # q3_k_m: the imatrix, and both variants measured (--imatrix auto)
 NAME = "tiny"
 REPOS = ("alice/tiny", "alice/tiny-GGUF", "alice/tiny-bnb-4bit")  # split layout (lora in the main repo); commit order
-BUILD_ORDER = ("lora", "reference-logits", "merged-16bit", "merged-4bit", "gguf-intermediate", "gguf-q4_k_m")
-REQUESTED = ("lora", "merged-4bit", "gguf-q4_k_m")
+BUILD_ORDER = ("lora", "reference-logits", "merged-16bit", "merged-4bit", "gguf-intermediate", "gguf-imatrix", "gguf-q3_k_m")
+REQUESTED = ("lora", "merged-4bit", "gguf-q3_k_m")
 DIR, HF = "dir:out", "hf:alice/tiny"
+# a short calibration (3 chunks of 512 tokens for the tiny tokenizer): the imatrix takes a second, not ten
+CALIBRATE = ("--calibration", str(Path(__file__).resolve().parents[1] / "data" / "calibration" / "short.txt"))
 
 
 def built_before(fmt: str | None) -> frozenset[str]:
@@ -60,8 +62,10 @@ POINTS = (
     Point("merge-verify", "start", r"^artifact logits$", 1, built_before("merged-16bit")),
     Point("bnb-quantize", "advance", r"^quantize \(nf4", 1, built_before("merged-4bit")),
     Point("gguf-convert", "advance", r"^convert to GGUF", 1, built_before("gguf-intermediate")),
-    Point("gguf-quantize", "start", r"^quantize Q4_K_M$", 1, built_before("gguf-q4_k_m"), reuse_conversion=True),
-    Point("gguf-verify", "start", r"^verify .*Q4_K_M\.gguf$", 1, built_before("gguf-q4_k_m"), reuse_conversion=True),
+    Point("gguf-imatrix", "advance", r"^imatrix of ", 1, built_before("gguf-imatrix"), reuse_conversion=True),
+    Point("gguf-quantize", "start", r"^quantize Q3_K_M$", 1, built_before("gguf-q3_k_m"), reuse_conversion=True),
+    Point("gguf-quantize-imatrix", "advance", r"^quantize Q3_K_M with imatrix$", 1, built_before("gguf-q3_k_m"), reuse_conversion=True),
+    Point("gguf-verify", "start", r"^verify .*Q3_K_M\.gguf$", 2, built_before("gguf-q3_k_m"), reuse_conversion=True),
     Point("hash-artifacts", "advance", r"^hash [0-9a-f]{12}$", 2, built_before(None), reuse_conversion=True),
     Point("dir-publish", "advance", r"^publish to dir:", 2, built_before(None), reuse_conversion=True),
     Point(
@@ -106,11 +110,11 @@ def wipe_hub(hub: HubServer) -> None:
 
 
 def publish_argv(checkpoint: Path, workspace: Path) -> list[str]:
-    return ["publish", str(checkpoint), "-f", FORMATS, "-n", NAME, "--to", DIR, "--to", HF, "-w", str(workspace), "-q"]
+    return ["publish", str(checkpoint), "-f", FORMATS, "-n", NAME, "--to", DIR, "--to", HF, "-w", str(workspace), "-q", *CALIBRATE]
 
 
 def plan_json(zygote, checkpoint: Path, case: Path, workspace: Path) -> dict[str, Any]:
-    argv = ["plan", str(checkpoint), "-f", FORMATS, "-n", NAME, "--to", DIR, "--to", HF, "-w", str(workspace), "--json"]
+    argv = ["plan", str(checkpoint), "-f", FORMATS, "-n", NAME, "--to", DIR, "--to", HF, "-w", str(workspace), "--json", *CALIBRATE]
     finished = zygote.cli(*argv, cwd=case)
     assert finished.code == 0, finished.stderr
     return json.loads(finished.stdout)
@@ -157,6 +161,7 @@ def test_killed_publish_resumes_to_identical_artifacts(point: Point, zygote, hub
         shutil.copytree(baseline["ws"] / "artifacts" / key, workspace / "artifacts" / key)
     log = case / "killed.jsonl"
     publish = {"checkpoint": str(checkpoint), "name": NAME, "formats": FORMATS, "to": [DIR, HF], "workspace": str(workspace)}
+    publish["options"] = {"calibration": CALIBRATE[1]}
     at = {"event": point.event, "pattern": point.pattern, "nth": point.nth}
     killed = zygote.run("kill", case, {"HUBSHIP_PROGRESS_EVENTS": str(log)}, publish=publish, at=at)
 

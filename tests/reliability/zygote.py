@@ -62,7 +62,7 @@ class KillAt:
 
 
 def _run_killed(publish: dict[str, Any], at: dict[str, Any]) -> int:
-    """The publish `hubship publish CKPT -f F -n NAME --to D... -w WS -q` makes, through a container whose
+    """The publish `hubship publish CKPT -f F -n NAME --to D... -w WS -q [options]` makes, through a container whose
     progress port is wrapped by KillAt (the one swap; the request is the one the CLI builds for those flags)."""
     from dependency_injector import providers
 

@@ -1,0 +1,140 @@
+"""Builds llama.cpp's `llama-imatrix`, `llama-quantize` and `llama-perplexity`, and says where they are and whether
+they match the library.
+
+They are compiled once, at set-up, from the `vendor/llama.cpp` of the llama-cpp-python source package of
+the installed llama-cpp-python version (the same source the converter comes from, install.py), with
+cmake (+ ninja when present), CPU only, static llama/ggml, no HTTPS, no tests, examples or server;
+the binaries land in `<venv>/share/hubship/llama-cpp-tools/bin/` beside a stamp file holding that
+version (docs/adr/012-imatrix.md). `python -m hubship.adapters.llama_cpp.install tools [SDIST]` (what
+`make setup` runs) skips the build when the stamp matches.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hubship.domain.errors import PublishError, UserInputError
+
+TOOLS_ENV = "HUBSHIP_LLAMA_CPP_TOOLS"
+TARGETS = ("llama-imatrix", "llama-quantize", "llama-perplexity")
+VERSION_FILE = "LLAMA_CPP_PYTHON_VERSION"
+LOG_FILE = "build.log"
+SKIPPED = ("models/", "docs/", "media/")  # vocab files, documentation and images: 120 MB the build does not read
+CMAKE_OPTIONS = (
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DBUILD_SHARED_LIBS=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_SERVER=OFF",
+    "-DLLAMA_BUILD_APP=OFF",
+    "-DLLAMA_BUILD_TOOLS=ON",
+    "-DLLAMA_OPENSSL=OFF",  # no HTTPS: the tools read local files only (this llama.cpp has no LLAMA_CURL any more)
+    "-DGGML_CUDA=OFF",
+    "-DGGML_METAL=OFF",
+    "-DGGML_VULKAN=OFF",
+)
+
+
+def tools_home() -> Path:
+    """Where the tools are: $HUBSHIP_LLAMA_CPP_TOOLS, else <venv>/share/hubship/llama-cpp-tools."""
+    override = os.environ.get(TOOLS_ENV)
+    return Path(override) if override else Path(sys.prefix) / "share" / "hubship" / "llama-cpp-tools"
+
+
+def tool_path(home: Path, name: str) -> Path:
+    return home / "bin" / (f"{name}.exe" if os.name == "nt" else name)
+
+
+def built_version(home: Path) -> str | None:
+    """The llama-cpp-python version the tools in `home` were built from; None when any is missing."""
+    stamp = home / VERSION_FILE
+    if not stamp.is_file() or not all(tool_path(home, t).is_file() for t in TARGETS):
+        return None
+    return stamp.read_text().strip() or None
+
+
+def installed_tools(library: str) -> Path:
+    """The tools folder, checked to hold every tool built from llama-cpp-python `library`."""
+    home = tools_home()
+    found = built_version(home)
+    if found is None:
+        raise UserInputError(f"llama.cpp's tools (llama-imatrix, llama-quantize) are not installed (looked in {home}); run `make setup`")
+    if found != library:
+        raise UserInputError(
+            f"llama.cpp's tools in {home} were built from llama-cpp-python {found} but {library} is installed; run `make setup`"
+        )
+    return home
+
+
+def _which(program: str) -> str | None:
+    """`program` on PATH, or in this Python's own bin folder (where `pip install cmake ninja` puts them)."""
+    return shutil.which(program, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+
+
+def _extract(sdist: Path, version: str, dest: Path) -> Path:
+    """The sdist's vendor/llama.cpp, without what the build does not read."""
+    prefix = f"llama_cpp_python-{version}/vendor/llama.cpp/"
+    with tarfile.open(sdist) as tar:  # one pass over the compressed stream
+        for member in tar:
+            relative = member.name[len(prefix) :]
+            if member.name.startswith(prefix) and relative and not relative.startswith(SKIPPED) and (member.isfile() or member.isdir()):
+                member.name = relative
+                tar.extract(member, dest, filter="data")
+    if not (dest / "CMakeLists.txt").is_file():
+        raise PublishError(f"{sdist.name} holds no vendor/llama.cpp/CMakeLists.txt for llama-cpp-python {version}")
+    return dest
+
+
+def _run(command: list[str], log: Path) -> None:
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise PublishError(f"`{command[0]} {command[1]}` failed ({tail[0].strip()}); the whole log is in {log}")
+
+
+def build(version: str, fetch_sdist: Callable[[Path], Path], sdist: Path | None = None, *, force: bool = False) -> tuple[Path, float]:
+    """Build the tools of llama-cpp-python `version` into `tools_home()`; (home, seconds spent, 0 when skipped).
+
+    `fetch_sdist(folder) -> Path` downloads the source package when `sdist` is not given.
+    """
+    home = tools_home()
+    if built_version(home) == version and sdist is None and not force:
+        return home, 0.0
+    cmake, ninja = _which("cmake"), _which("ninja")
+    if cmake is None:
+        raise UserInputError("cmake is not installed; install it (apt-get install cmake, or pip install cmake) and run `make setup`")
+    start = time.perf_counter()
+    home.parent.mkdir(parents=True, exist_ok=True)
+    log = home.parent / f"llama-cpp-tools-{LOG_FILE}"
+    log.write_text("")
+    with tempfile.TemporaryDirectory(prefix=".llama-cpp-tools-", dir=home.parent) as tmp:
+        source = _extract(sdist or fetch_sdist(Path(tmp)), version, Path(tmp) / "llama.cpp")
+        out = Path(tmp) / "build"
+        generator = ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"] if ninja else []
+        _run([cmake, "-S", str(source), "-B", str(out), *generator, *CMAKE_OPTIONS], log)
+        jobs = ["--parallel", str(os.cpu_count() or 2)]
+        _run([cmake, "--build", str(out), "--config", "Release", *jobs, "--target", *TARGETS], log)
+        staged = Path(tmp) / "home"
+        (staged / "bin").mkdir(parents=True)
+        for name in TARGETS:
+            built = next((p for p in (tool_path(out, name), tool_path(out / "bin" / "Release", name)) if p.is_file()), None)
+            if built is None:
+                raise PublishError(f"the build made no {name}; the whole log is in {log}")
+            shutil.copy2(built, tool_path(staged, name))
+        shutil.copy2(source / "LICENSE", staged / "LICENSE")
+        (staged / VERSION_FILE).write_text(version + "\n")
+        if home.exists():
+            shutil.rmtree(home)
+        os.replace(staged, home)
+    return home, time.perf_counter() - start

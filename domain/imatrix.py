@@ -1,0 +1,81 @@
+"""The importance matrix (imatrix) of a publish: which one, which quantizations use it, and which variant is kept.
+
+llama.cpp's `llama-imatrix` measures how strongly each weight column is used on calibration text; its
+quantizer then spends its rounding error where it matters least. hubship computes one imatrix per
+publish and decides per quantization:
+
+- `auto` (default): the quantizations of 3 bits or less and the IQ types ("low-bit") are built both
+  with and without the imatrix, each measured against the reference, and the one with the lower
+  mean KL is kept (the types that cannot be made without one are built with it only); q4 and up
+  are built without it, as before.
+- `on`: an imatrix is computed and every quantization uses it (nothing measured twice).
+- `off`: no imatrix; the types that need one are refused.
+- a file path: that imatrix is used as with `on`.
+
+Pure rules: no I/O.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from hubship.domain.errors import UserInputError
+from hubship.domain.gguf_quants import Quant
+
+AUTO, ON, OFF, FILE = "auto", "on", "off", "file"
+IMATRIX_SUFFIX = ".imatrix.gguf"  # `<name>.imatrix.gguf`, published beside the GGUF files that used it
+WITH, WITHOUT = "with", "without"
+
+
+@attrs.frozen(kw_only=True)
+class ImatrixOption:
+    """The `--imatrix` option: its mode, and the file for mode `file`."""
+
+    mode: str = AUTO
+    path: str | None = None
+
+    @property
+    def computed(self) -> bool:
+        """Whether hubship computes the imatrix from calibration text (auto and on)."""
+        return self.mode in (AUTO, ON)
+
+    @property
+    def forced(self) -> bool:
+        """Whether every quantization uses the imatrix, unmeasured against the variant without (on, file)."""
+        return self.mode in (ON, FILE)
+
+
+def parse_imatrix_option(value: object) -> ImatrixOption:
+    """`auto`, `on`, `off` or a path to an imatrix file (a value with a path separator or a `.gguf`/`.dat` suffix)."""
+    text = str(value if value is not None else AUTO).strip()
+    if text.lower() in (AUTO, ON, OFF):
+        return ImatrixOption(mode=text.lower())
+    if not text:
+        raise UserInputError("invalid --imatrix ''; use auto, on, off or the path of an imatrix file")
+    return ImatrixOption(mode=FILE, path=text)
+
+
+def uses_imatrix(quant: Quant, option: ImatrixOption) -> bool:
+    """Whether a quantization is built from the publish's imatrix (with it, or with and without it)."""
+    if option.mode == OFF:
+        return False
+    return option.forced or quant.low_bit
+
+
+def variants(quant: Quant, option: ImatrixOption, *, available: bool, measured: bool) -> tuple[str, ...]:
+    """Which variants of `quant` to build: (WITHOUT,), (WITH,) or (WITHOUT, WITH) to measure both.
+
+    `available`: an imatrix was made (the tools were installed); `measured`: a reference to measure
+    against is in the plan (verification on). Without a reference, `auto` uses the imatrix for the
+    low-bit types, llama.cpp's own advice.
+    """
+    if not available or not uses_imatrix(quant, option):
+        return (WITHOUT,)
+    if quant.needs_imatrix or option.forced or not measured:
+        return (WITH,)
+    return (WITHOUT, WITH)
+
+
+def choose(mean_kl: dict[str, float]) -> str:
+    """The variant with the lower mean KL (without it on a tie: one file fewer to publish)."""
+    return min(mean_kl, key=lambda variant: (mean_kl[variant], variant != WITHOUT))

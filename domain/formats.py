@@ -7,6 +7,7 @@ import re
 import attrs
 
 from hubship.domain.errors import UserInputError
+from hubship.domain.suggest import did_you_mean
 
 RELATIONS = ("adapter", "merge", "quantized", "finetune")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -46,7 +47,8 @@ def parse_format_list(values: list[str] | tuple[str, ...], known: tuple[str, ...
             if not name:
                 continue
             if name not in known:
-                raise UserInputError(f"unknown format {part.strip()!r}; valid formats: {', '.join(known)}")
+                hint = did_you_mean(name, known, f"valid formats: {', '.join(known)}")
+                raise UserInputError(f"unknown format {part.strip()!r}; {hint}")
             if name not in names:
                 names.append(name)
     if not names:

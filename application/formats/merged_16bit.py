@@ -16,6 +16,7 @@ from hubship.domain.checkpoint import BaseInfo, Checkpoint, unmergeable_reason
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
+from hubship.domain.suggest import did_you_mean
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 COPY_BUFFER = 16 * 1024 * 1024
@@ -42,7 +43,7 @@ class Merged16bitFormat:
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
         dtype = options.get("dtype") or base.dtype
         if dtype not in DTYPE_BYTES:
-            raise UserInputError(f"unsupported dtype {dtype!r}; use --dtype bf16, fp16 or fp32")
+            raise UserInputError(f"unsupported dtype {dtype!r}; {did_you_mean(str(dtype), DTYPE_BYTES, 'use --dtype bf16, fp16 or fp32')}")
         return {"dtype": dtype, "max_shard_size": int(options.get("max_shard_size") or 5 * 1000**3)}
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:

@@ -15,6 +15,7 @@ from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
+from hubship.domain.suggest import did_you_mean
 
 QUANT_TYPES = ("nf4", "fp4")
 METRICS = ("mean_kl", "top1_agreement", "top1_exact")  # top1_exact is reported, not gated
@@ -34,7 +35,7 @@ class Merged4bitFormat:
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
         quant_type = str(options.get("bnb_quant_type") or "nf4").lower()
         if quant_type not in QUANT_TYPES:
-            raise UserInputError(f"unsupported --bnb-quant-type {quant_type!r}; use nf4 or fp4")
+            raise UserInputError(f"unsupported --bnb-quant-type {quant_type!r}; {did_you_mean(quant_type, QUANT_TYPES, 'use nf4 or fp4')}")
         return {"quant_type": quant_type, "double_quant": bool(options.get("bnb_double_quant"))}
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:

@@ -26,6 +26,7 @@ from hubship.domain.gguf_quants import QUANTS
 from hubship.domain.ollama_model import MODEL_JSON, MODELFILE, OllamaModel, sampling_parameters
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
+from hubship.domain.suggest import did_you_mean
 
 TOOLS = ("transformers", "jinja2", "go")
 DEFAULT_QUANT = "q4_k_m"
@@ -117,5 +118,5 @@ def format_for_quant(quant: str | None) -> str:
     name = (quant or DEFAULT_QUANT).strip().lower().removeprefix("gguf-")
     valid = [f.quant.lower() for f in ollama_formats()]
     if name not in valid:
-        raise UserInputError(f"unknown --ollama-quant {quant!r}; use one of {', '.join(valid)}")
+        raise UserInputError(f"unknown --ollama-quant {quant!r}; {did_you_mean(name, valid, 'use one of ' + ', '.join(valid))}")
     return f"ollama-{name}"

@@ -18,6 +18,7 @@ from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
+from hubship.domain.suggest import did_you_mean
 from hubship.ports.verifier import REFERENCE_FILE
 
 VERIFY_MODES = ("full", "off")
@@ -29,7 +30,7 @@ def verify_mode(options: Mapping[str, Any]) -> str:
     """The `--verify` option, checked (default full)."""
     mode = str(options.get("verify") or "full").lower()
     if mode not in VERIFY_MODES:
-        raise UserInputError(f"invalid --verify {options.get('verify')!r}; use full or off")
+        raise UserInputError(f"invalid --verify {options.get('verify')!r}; {did_you_mean(mode, VERIFY_MODES, 'use full or off')}")
     return mode
 
 

@@ -7,10 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hubship.application.format_builder import FormatBuilder
-from hubship.domain.card import CardData, verification_table
+from hubship.domain.card import CardData
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.hub_layout import hub_url
+from hubship.domain.quality_table import file_facts, number, quality_section
 from hubship.domain.training_method import method
+from hubship.domain.units import human_bytes
 
 
 def compose_card(
@@ -22,6 +24,7 @@ def compose_card(
     location: str,
     manifest_key: str,
     verification: Mapping[str, Any],
+    size_bytes: int = 0,
     extra_tags: tuple[str, ...] = (),
     siblings: Sequence[tuple[str, str]] = (),
     scheme: str = "dir",
@@ -29,8 +32,9 @@ def compose_card(
     notes: Sequence[str] = (),
 ) -> CardData:
     """The card of one artifact. `siblings` are (format, location) of every artifact of the same publish at
-    the same destination (`scheme`); the card links the others. `warnings` (first) and `notes` (after the
-    usage) are what the build wrote into its `.verification.json` under those keys."""
+    the same destination (`scheme`); the card links the others. `verification` is the artifact's record
+    (metrics, thresholds; the quality section), `size_bytes` its files' total. `warnings` (first) and `notes`
+    (after the usage) are what the build wrote into its `.verification.json` under those keys."""
     fmt = builder.format
     trained = method(checkpoint.training_method)
     base_id = checkpoint.base.card_id
@@ -47,7 +51,8 @@ def compose_card(
             f"- adapter: {checkpoint.peft_type}, r={checkpoint.rank}, targets {', '.join(checkpoint.target_modules) or 'n/a'}",
             f"- training method: {trained.title}",
             f"- format: `{fmt.name}`; content key `{manifest_key[:16]}`",
-            "- every file's sha256 is in `manifest.json`; check it with `hubship verify DIR`",
+            f"- size: {size_text(size_bytes, verification)}",
+            f"- every file's sha256 is in `manifest.json`; check it with `hubship verify {verify_target(location, scheme)}`",
         ]
     )
     sections: list[tuple[str, str]] = [
@@ -61,9 +66,9 @@ def compose_card(
     links = sibling_links(location, siblings, scheme)
     if links:
         sections.append(("Other formats of this model", links))
-    table = verification_table(verification)
-    if table:
-        sections.append(("Measured quality", table))
+    quality = quality_section(verification)
+    if quality:
+        sections.append(("Measured quality", quality))
     tags = (*trained.tags, fmt.name, "hubship", *extra_tags)
     if checkpoint.peft_type == "LORA":
         tags = ("lora", *tags)
@@ -94,3 +99,17 @@ def sibling_links(location: str, siblings: Sequence[tuple[str, str]], scheme: st
         else:
             lines.append(f"- `{fmt}`: `{there}`")
     return "\n".join(lines)
+
+
+def size_text(size_bytes: int, verification: Mapping[str, Any]) -> str:
+    """`289.9 kB (Q4_K_M, 5.94 bits per weight)`: the artifact's files in human units, with what the build measured of them."""
+    facts = file_facts(verification)
+    extra = [str(facts["quantization"])] if "quantization" in facts else []
+    if "bits_per_weight" in facts:
+        extra.append(f"{number(facts['bits_per_weight'])} bits per weight")
+    return human_bytes(size_bytes) + (f" ({', '.join(extra)})" if extra else "")
+
+
+def verify_target(location: str, scheme: str) -> str:
+    """What a reader passes to `hubship verify`: `hf:OWNER/NAME` for a Hub repo, a folder (DIR) otherwise."""
+    return f"hf:{'/'.join(location.split('/')[:2])}" if scheme == "hf" else "DIR"

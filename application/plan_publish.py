@@ -13,13 +13,13 @@ from typing import Any
 import attrs
 
 from hubship.application.format_registry import FormatRegistry
-from hubship.application.publish_request import PublishRequest, default_name
+from hubship.application.publish_request import PublishRequest, derived_name
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.destination import Destination, parse_destination, parse_destinations
 from hubship.domain.errors import UserInputError
 from hubship.domain.plan import PublishPlan, build_plan, content_key, format_closure
 from hubship.domain.preflight import DiskDemand, check_disk, check_path_length
-from hubship.domain.training_method import method, parse_method
+from hubship.domain.training_method import parse_method
 from hubship.ports.checkpoint_reader import CheckpointReader
 from hubship.ports.file_hasher import FileHasher
 from hubship.ports.model_loader import ModelLoader
@@ -152,7 +152,7 @@ class PlanPublish:
         self._loader.check_compatible(checkpoint, base)
         for dest, registry in registries.items():
             registry.check(dest)
-        name = request.name or method(checkpoint.training_method).default_name(default_name(request.checkpoint))
+        name = request.name or derived_name(request.checkpoint, checkpoint.training_method)
         options = {**request.merged_options(), "name": name}  # a format may write the name into its files
         formats = self._formats.formats
         params, estimates = {}, {}

@@ -136,3 +136,4 @@ class BaseInfo:
     vocab_size: int | None = None
     largest_tensor_bytes: int = 0  # the biggest single weight, as stored: what a streaming step holds at once
     num_layers: int | None = None
+    tensors: tuple[tuple[str, tuple[int, ...]], ...] = ()  # every weight's name and shape (for size estimates)

@@ -97,6 +97,7 @@ class HfTransformersLoader:
             vocab_size=config.get("vocab_size") or text_config.get("vocab_size"),
             largest_tensor_bytes=largest,
             num_layers=config.get("num_hidden_layers") or text_config.get("num_hidden_layers"),
+            tensors=tuple((name, tuple(shape)) for name, (shape, _) in sorted(shapes.items())),
         )
 
     def check_compatible(self, checkpoint: Checkpoint, base: BaseInfo) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight, n_params
+from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight
+from hubship.application.formats.sizes import gguf_file_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -58,7 +59,7 @@ class GgufQuantFormat(GgufBase):
             )
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        size = int(n_params(base) * self.quant.bpw / 8)
+        size = gguf_file_bytes(base, self.quant.name, self.quant.bpw)
         return Estimate(size_bytes=size, peak_memory_bytes=size)  # verification maps the whole file
 
     def build(self, ctx: BuildContext) -> None:

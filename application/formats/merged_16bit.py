@@ -12,6 +12,7 @@ from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.reference_logits import streamed_forward_bytes, write_verification
+from hubship.application.formats.sizes import merged_bytes, side_files_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint, unmergeable_reason
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -52,7 +53,7 @@ class Merged16bitFormat:
             raise UserInputError(f"{reason} cannot be merged into its base model; publish it with --format lora")
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        size = base.parameter_bytes * DTYPE_BYTES[params["dtype"]] // max(DTYPE_BYTES.get(base.dtype, 2), 1)
+        size = merged_bytes(base, params["dtype"]) + side_files_bytes(checkpoint, base)
         widen = 4 // DTYPE_BYTES.get(base.dtype, 2)
         merge = 3 * base.largest_tensor_bytes * widen + COPY_BUFFER  # a weight read, in fp32 (summed in place), cast
         return Estimate(size_bytes=size, peak_memory_bytes=max(merge, streamed_forward_bytes(base)))

@@ -11,6 +11,7 @@ from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.reference_logits import write_verification
+from hubship.application.formats.sizes import bnb_bytes, side_files_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -42,8 +43,7 @@ class Merged4bitFormat:
         return None
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        params_count = base.parameter_bytes // (4 if base.dtype == "fp32" else 2)
-        size = params_count // 2 + params_count // 16  # 4 bits a weight, plus block constants and unquantized parts
+        size = bnb_bytes(base, params["double_quant"]) + side_files_bytes(checkpoint, base)
         return Estimate(size_bytes=size, peak_memory_bytes=size + 4 * base.largest_tensor_bytes)
 
     def build(self, ctx: BuildContext) -> None:

@@ -101,8 +101,8 @@ def _fail(message: str, code: int) -> int:
 
 
 class _Interrupts:
-    """Ctrl-C, remembered: a tool killed by the same SIGINT may fail first (a converter's non-zero exit), and
-    that failure must still read as the interrupt it is."""
+    """Ctrl-C, remembered: typer swallows the KeyboardInterrupt (it returns 130 in silence), and a tool killed
+    by the same SIGINT may fail first (a converter's non-zero exit); either way the run reads as interrupted."""
 
     def __init__(self) -> None:
         self.seen = False
@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = command.main(args=argv, prog_name="hubship", standalone_mode=False)
         code = code if isinstance(code, int) else 0
+        if interrupts.seen:  # typer turns KeyboardInterrupt into a silent `return 130`
+            code = _code(KeyboardInterrupt(), debug)
     except Exception as exc:
         code = _code(KeyboardInterrupt() if interrupts.seen else exc, debug)
     except KeyboardInterrupt as exc:

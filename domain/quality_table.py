@@ -118,7 +118,8 @@ def verdict(rows: Sequence[QualityRow]) -> str:
         names = ", ".join(f"{r.metric} {number(r.value)} (threshold {r.bound})" for r in failed)
         return f"**Verdict: below the quality threshold** — {names}; published with --accept-quality-loss."
     if gated:
-        return f"**Verdict: passes** — {len(gated)} of {len(gated)} gated figures within their thresholds."
+        names = " and ".join(", ".join(r.metric for r in gated).rsplit(", ", 1))
+        return f"**Verdict: pass** — {names} within {'its threshold' if len(gated) == 1 else 'their thresholds'}."
     return "**Verdict: not gated** — the figures below are reported, with no threshold to meet."
 
 

@@ -174,7 +174,7 @@ def inspection_data(inspection: Inspection) -> dict[str, Any]:
         "rank": ckpt.rank,
         "target_modules": list(ckpt.target_modules),
         "base": ckpt.base.display,
-        "base_info": attrs.asdict(inspection.base) if inspection.base else None,
+        "base_info": attrs.asdict(inspection.base, filter=lambda a, _: a.name != "tensors") if inspection.base else None,
         "base_problem": inspection.base_problem,
         "training_method": ckpt.training_method,
         "tokenizer_files": list(ckpt.tokenizer_files),
@@ -191,7 +191,7 @@ def inspection_rows(inspection: Inspection) -> list[tuple[str, str]]:
     ckpt, base = inspection.checkpoint, inspection.base
     rows = [
         ("checkpoint", ckpt.root),
-        ("publish name", f"{inspection.default_name} (default; change it with --name)"),
+        ("publish name", f"{inspection.default_name} (from the folder; --name sets another)"),
         ("adapter", f"{ckpt.peft_type}, r={ckpt.rank}" if ckpt.rank is not None else ckpt.peft_type),
         ("adapter size", human_bytes(ckpt.adapter_bytes)),
         ("target modules", ", ".join(ckpt.target_modules)),

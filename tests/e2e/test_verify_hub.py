@@ -34,6 +34,17 @@ def published(container, hub, tiny_model) -> str:
     return hub.state.resolve(hub.state.repos[REPO_ID], "main")
 
 
+def test_a_republish_says_up_to_date_once_per_artifact(container, published, tiny_model):
+    request = PublishRequest(checkpoint=str(tiny_model[1]), formats=("gguf-q8_0", "gguf-q4_k_m"), destinations=("hf:alice/checked",))
+    again = container.execute_plan().execute(request)
+    url = f"https://huggingface.co/{REPO_ID}"  # the repo's page (links name the Hub, as cards do)
+    assert [o.line() for o in again.outcomes] == [
+        f"up to date: gguf-q8_0 -> {url} (4.1 kB; not measured)",
+        f"up to date: gguf-q4_k_m -> {url} (2.1 kB; not measured)",
+    ]
+    assert again.skipped == (REPO_ID,)
+
+
 def test_verify_checks_each_manifest_from_the_listing_without_downloading_weights(published, hub, cli, tmp_path):
     env = hub_environment(hub, tmp_path / "home")
     before = len(hub.requests)

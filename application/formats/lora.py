@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
+from hubship.application.formats.memory import files_step
 from hubship.application.formats.sizes import side_files_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.formats import Format
@@ -29,7 +30,7 @@ class LoraFormat:
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = checkpoint.adapter_bytes + side_files_bytes(checkpoint, base)
-        return Estimate(size_bytes=size, peak_memory_bytes=checkpoint.adapter_bytes)
+        return Estimate(size_bytes=size, peak_memory_bytes=files_step(checkpoint.adapter_bytes))
 
     def build(self, ctx: BuildContext) -> None:
         saver = ctx.service("saver")

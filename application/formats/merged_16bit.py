@@ -11,16 +11,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.reference_logits import streamed_forward_bytes, write_verification
-from hubship.application.formats.sizes import merged_bytes, side_files_bytes
+from hubship.application.formats.memory import forward_bytes, merge_bytes, torch_step
+from hubship.application.formats.reference_logits import write_verification
+from hubship.application.formats.sizes import DTYPE_BYTES, merged_bytes, side_files_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint, unmergeable_reason
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
 from hubship.domain.suggest import did_you_mean
 
-DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
-COPY_BUFFER = 16 * 1024 * 1024
 # Rounding W + dW once to the output dtype is all a correct merge changes; a broken one (lost scaling,
 # stale tied head) gives KL of 1e-2 and more. max_abs_diff is a coarse guard, mean_kl the sharp one.
 THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
@@ -54,9 +53,7 @@ class Merged16bitFormat:
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = merged_bytes(base, params["dtype"]) + side_files_bytes(checkpoint, base)
-        widen = 4 // DTYPE_BYTES.get(base.dtype, 2)
-        merge = 3 * base.largest_tensor_bytes * widen + COPY_BUFFER  # a weight read, in fp32 (summed in place), cast
-        return Estimate(size_bytes=size, peak_memory_bytes=max(merge, streamed_forward_bytes(base)))
+        return Estimate(size_bytes=size, peak_memory_bytes=torch_step(max(merge_bytes(checkpoint, base), forward_bytes(base))))
 
     def build(self, ctx: BuildContext) -> None:
         ctx.service("merger").merge(

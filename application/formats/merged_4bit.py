@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
+from hubship.application.formats.memory import forward_bytes, torch_step
 from hubship.application.formats.reference_logits import write_verification
-from hubship.application.formats.sizes import bnb_bytes, side_files_bytes
+from hubship.application.formats.sizes import bnb_bytes, merged_bytes, side_files_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -44,7 +45,8 @@ class Merged4bitFormat:
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = bnb_bytes(base, params["double_quant"]) + side_files_bytes(checkpoint, base)
-        return Estimate(size_bytes=size, peak_memory_bytes=size + 4 * base.largest_tensor_bytes)
+        loaded = merged_bytes(base, base.dtype)  # bitsandbytes loads the merged model whole, then quantizes it
+        return Estimate(size_bytes=size, peak_memory_bytes=torch_step(loaded + forward_bytes(base)))
 
     def build(self, ctx: BuildContext) -> None:
         ctx.service("quantizer").quantize(

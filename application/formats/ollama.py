@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
+from hubship.application.formats.memory import files_step
 from hubship.application.ollama_template import OllamaTemplate, derive_ollama_template
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
@@ -77,7 +78,7 @@ class OllamaFormat:
         self._derive(checkpoint, base, params, services)
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        return Estimate(size_bytes=64 * 1024)  # the GGUF is hard-linked from its own artifact
+        return Estimate(size_bytes=64 * 1024, peak_memory_bytes=files_step(0))  # the GGUF is hard-linked from its own artifact
 
     def build(self, ctx: BuildContext) -> None:
         profile, derived = self._derive(ctx.checkpoint, ctx.base, ctx.params, ctx.services)

@@ -13,7 +13,7 @@ from hubship.domain.artifact_sizes import bnb4_bytes, gguf_bytes, safetensors_by
 from hubship.domain.checkpoint import TOKENIZER_FILES, BaseInfo, Checkpoint
 
 CONFIG_FILES = ("config.json", "generation_config.json")
-BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
 
 def side_files_bytes(checkpoint: Checkpoint, base: BaseInfo) -> int:
@@ -25,21 +25,21 @@ def side_files_bytes(checkpoint: Checkpoint, base: BaseInfo) -> int:
 
 def n_params(base: BaseInfo) -> int:
     """The base's parameter count, from its size on disk and its dtype."""
-    return base.parameter_bytes // BYTES.get(base.dtype, 2)
+    return base.parameter_bytes // DTYPE_BYTES.get(base.dtype, 2)
 
 
 def merged_bytes(base: BaseInfo, dtype: str) -> int:
     """The weights of the merged model at `dtype`."""
     if not base.tensors:
-        return n_params(base) * BYTES[dtype]
-    return safetensors_bytes(base.tensors, BYTES[dtype])
+        return n_params(base) * DTYPE_BYTES[dtype]
+    return safetensors_bytes(base.tensors, DTYPE_BYTES[dtype])
 
 
 def bnb_bytes(base: BaseInfo, double_quant: bool) -> int:
     """The weights of the merged model at 4 bits (bitsandbytes); what is not quantized stays at the base's dtype."""
     if not base.tensors:
         return n_params(base) // 2 + n_params(base) // 16
-    return bnb4_bytes(base.tensors, BYTES.get(base.dtype, 2), double_quant)
+    return bnb4_bytes(base.tensors, DTYPE_BYTES.get(base.dtype, 2), double_quant)
 
 
 def gguf_file_bytes(base: BaseInfo, ftype: str, bits_per_weight: float) -> int:

@@ -8,8 +8,9 @@ default, about 190M parameters), it reads the plan's estimates (`plan --json`), 
 `hubship publish` at a time, each in a fresh measured process, in one workspace, so each run builds only
 what the previous ones left: lora; reference-logits + merged-16bit; merged-4bit; gguf-intermediate +
 gguf-q8_0; gguf-q4_k_m. Sizes are compared file by file with the plan; memory is the run's peak RSS (the
-process, or a tool it ran, whichever is higher) above the import baseline (a process that imports torch,
-transformers, peft and llama_cpp), against the largest estimate of the steps that run built.
+process, or a tool it ran, whichever is higher), against the largest estimate of the steps that run built
+(estimates count the libraries a step runs on; the import baseline of torch, transformers, peft and
+llama_cpp is printed for reference).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def run(label: str, checkpoint: Path, scratch: Path, baseline: float) -> list[dict[str, object]]:
+def run(label: str, checkpoint: Path, scratch: Path) -> list[dict[str, object]]:
     """One model: every run's nodes, with their estimated and real sizes, estimated and measured memory."""
     workspace, out = scratch / "ws", scratch / "out"
     common = ["--workspace", str(workspace), "--to", f"dir:{out}", "--quiet", "--accept-quality-loss"]  # random weights
@@ -60,13 +61,19 @@ def run(label: str, checkpoint: Path, scratch: Path, baseline: float) -> list[di
         measured = _measure([sys.executable, "-m", "hubship", "publish", str(checkpoint), "-f", fmt, *common])
         new = [f for f, n in nodes.items() if f not in built and (workspace / "artifacts" / n["key"]).is_dir()]
         built.update(new)
-        peak_above = measured["peak_rss_bytes"] - baseline
         estimate = max(nodes[f]["peak_memory_bytes"] for f in new) if new else 0
         for f in new:
             real = _size(workspace / "artifacts" / nodes[f]["key"])
             rows.append({"model": label, "run": fmt, "node": f, "size_est": nodes[f]["size_bytes"], "size_real": real})
         rows.append(
-            {"model": label, "run": fmt, "node": "(run)", "mem_est": estimate, "mem_real": peak_above, "wall_s": measured["wall_s"]}
+            {
+                "model": label,
+                "run": fmt,
+                "node": "(run)",
+                "mem_est": estimate,
+                "mem_real": measured["peak_rss_bytes"],
+                "wall_s": measured["wall_s"],
+            }
         )
         print(f"{label} {fmt}: {measured['wall_s']:.0f} s, peak RSS {measured['peak_rss_bytes'] / 1e6:.0f} MB", flush=True)
     return rows
@@ -77,7 +84,7 @@ def report(rows: list[dict[str, object]]) -> None:
     for r in rows:
         if "size_est" in r and r["size_real"]:
             print(f"| {r['model']} | {r['node']} | {r['size_est']:,} | {r['size_real']:,} | {r['size_est'] / r['size_real']:.3f} |")
-    print("\n| model | run (steps it built) | estimated peak | measured peak above imports | ratio |\n| --- | --- | --- | --- | --- |")
+    print("\n| model | run (steps it built) | estimated peak | measured peak RSS | ratio |\n| --- | --- | --- | --- | --- |")
     for r in rows:
         if "mem_est" in r:
             ratio = r["mem_est"] / r["mem_real"] if r["mem_real"] > 0 else float("nan")
@@ -98,7 +105,7 @@ def main() -> None:
         _, big = build_model(root / "big", args.layers, tiny)
         baseline = _measure([sys.executable, "-c", IMPORTS])["peak_rss_bytes"]
         print(f"import baseline: peak RSS {baseline / 1e6:.0f} MB", flush=True)
-        rows = run("tiny", tiny, root / "tiny-run", baseline) + run(f"llama-{args.layers}L", big, root / "big-run", baseline)
+        rows = run("tiny", tiny, root / "tiny-run") + run(f"llama-{args.layers}L", big, root / "big-run")
         report(rows)
         (root / "estimates.json").write_text(json.dumps(rows, indent=2))
     finally:

@@ -236,5 +236,5 @@ def test_plan_estimates_reflect_streaming(tiny_model: tuple[Path, Path]) -> None
     )
     builder = Merged16bitFormat()
     estimate = builder.estimate(SafetensorsCheckpointReader().read(tiny_model[1]), base, builder.params({}, base))
-    assert estimate.size_bytes == base.parameter_bytes
+    assert base.parameter_bytes < estimate.size_bytes < base.parameter_bytes + 1e6  # the weights and the tokenizer beside them
     assert 0.5e9 < estimate.peak_memory_bytes < 0.15 * base.parameter_bytes

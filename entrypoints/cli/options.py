@@ -43,6 +43,11 @@ def one_of(flag: str, choices: Iterable[str]) -> Callable[[str | None], str | No
     return check
 
 
+def choice(flag: str, metavar: str, choices: Iterable[str], help: str) -> Any:
+    """A typer option taking one of `choices`, checked by `one_of`."""
+    return typer.Option(flag, metavar=metavar, callback=one_of(flag, choices), help=help)
+
+
 CheckpointArg = Annotated[
     Path, typer.Argument(metavar="CHECKPOINT", help="The fine-tuning checkpoint folder (adapter_config.json + adapter weights).")
 ]
@@ -72,9 +77,7 @@ Workspace = Annotated[
 ]
 Dtype = Annotated[
     str | None,
-    typer.Option(
-        "--dtype", metavar="DTYPE", callback=one_of("--dtype", DTYPES), help="Merged dtype: bf16, fp16 or fp32 (default: the base's)."
-    ),
+    choice("--dtype", "DTYPE", DTYPES, "Merged dtype: bf16, fp16 or fp32 (default: the base's)."),
 ]
 ShardSize = Annotated[str | None, typer.Option("--max-shard-size", metavar="SIZE", help="Largest output shard, e.g. 5GB or 500MB.")]
 GgufSplit = Annotated[
@@ -83,12 +86,7 @@ GgufSplit = Annotated[
 ]
 Verify = Annotated[
     str | None,
-    typer.Option(
-        "--verify",
-        metavar="MODE",
-        callback=one_of("--verify", VERIFY_MODES),
-        help="full (default): check each merged artifact's logits against base + adapter; off: skip.",
-    ),
+    choice("--verify", "MODE", VERIFY_MODES, "full (default): check each merged artifact's logits against base + adapter; off: skip."),
 ]
 AcceptLoss = Annotated[bool, typer.Option("--accept-quality-loss", help="Publish even when a measured figure breaks its threshold.")]
 Threshold = Annotated[
@@ -97,28 +95,16 @@ Threshold = Annotated[
 ]
 BnbQuantType = Annotated[
     str | None,
-    typer.Option(
-        "--bnb-quant-type", metavar="TYPE", callback=one_of("--bnb-quant-type", QUANT_TYPES), help="merged-4bit: nf4 (default) or fp4."
-    ),
+    choice("--bnb-quant-type", "TYPE", QUANT_TYPES, "merged-4bit: nf4 (default) or fp4."),
 ]
 BnbDoubleQuant = Annotated[bool, typer.Option("--bnb-double-quant", help="merged-4bit: also quantize the quantization constants.")]
 Method = Annotated[
     str | None,
-    typer.Option(
-        "--method",
-        metavar="METHOD",
-        callback=one_of("--method", METHODS),
-        help="Training method: sft, kto, dpo, orpo, grpo, cpt or unknown (default: detected).",
-    ),
+    choice("--method", "METHOD", METHODS, "Training method: sft, kto, dpo, orpo, grpo, cpt or unknown (default: detected)."),
 ]
 Backend = Annotated[
     str,
-    typer.Option(
-        "--backend",
-        metavar="BACKEND",
-        callback=one_of("--backend", BACKENDS),
-        help="auto | hf | unsloth: who merges (auto: unsloth with a GPU and unsloth).",
-    ),
+    choice("--backend", "BACKEND", BACKENDS, "auto | hf | unsloth: who merges (auto: unsloth with a GPU and unsloth)."),
 ]
 Config = Annotated[
     Path | None, typer.Option("--config", metavar="FILE", help="Settings file (default: hubship.toml in the checkpoint folder, else here).")
@@ -131,11 +117,11 @@ CreatePr = Annotated[bool, typer.Option("--create-pr", help="hf: open a pull req
 Tag = Annotated[str | None, typer.Option("--tag", metavar="TAG", help="hf: git tag made on each repo after its commit.")]
 RepoLayout = Annotated[
     str | None,
-    typer.Option(
+    choice(
         "--repo-layout",
-        metavar="LAYOUT",
-        callback=one_of("--repo-layout", LAYOUTS),
-        help="hf: split (NAME, NAME-lora, NAME-bnb-4bit, NAME-GGUF; default) or single (a folder per format).",
+        "LAYOUT",
+        LAYOUTS,
+        "hf: split (NAME, NAME-lora, NAME-bnb-4bit, NAME-GGUF; default) or single (a folder per format).",
     ),
 ]
 TokenFile = Annotated[

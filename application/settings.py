@@ -1,8 +1,8 @@
-"""Effective settings: each option's value, and where it came from (a flag, a config file, or the default).
+"""Effective settings: each option's value, and where it came from (a flag, a config file, the environment, or the default).
 
 Pure merge logic; the CLI supplies the names of the options it declares, what the user typed and
-the config file's table. Precedence: flag > config file > default. A config key is an option's
-long flag name without dashes, spelled with `-` or `_` (`max-shard-size` or `max_shard_size`), so
+the config file's table. Precedence: flag > config file > environment variable > default. A config
+key is an option's long flag name without dashes, spelled with `-` or `_` (`max-shard-size` or `max_shard_size`), so
 every option a command declares is configurable without a list to keep in step.
 """
 
@@ -76,8 +76,8 @@ def resolve_settings(
     config_source: str | None,
     env: Mapping[str, Any] | None = None,
 ) -> dict[str, Setting]:
-    """Each option in `defaults`: the flag's value if typed, else its environment variable's, else the config
-    file's, else the default.
+    """Each option in `defaults`: the flag's value if typed, else the config file's, else its environment
+    variable's (HUBSHIP_WORKSPACE), else the default.
 
     Config entries for options this command does not declare are ignored (they serve another command).
     """
@@ -86,10 +86,10 @@ def resolve_settings(
     for name, default in defaults.items():
         if name in flags:
             settings[name] = Setting(name=name, value=flags[name], origin=FLAG)
-        elif name in env:
-            settings[name] = Setting(name=name, value=env[name], origin=ENV)
         elif name in config and config_source is not None:
             settings[name] = Setting(name=name, value=config[name], origin=config_source)
+        elif name in env:
+            settings[name] = Setting(name=name, value=env[name], origin=ENV)
         else:
             settings[name] = Setting(name=name, value=default, origin=DEFAULT)
     return settings

@@ -63,7 +63,7 @@ def test_the_plan_fits_80_columns_without_cutting_a_name(run):
     _, _, done = run
     table = "\n".join(line for line in done.stdout.splitlines() if line[:1] in "┏┃┡│└")
     assert [line for line in table.splitlines() if "…" in line] == [] and max(map(len, table.splitlines())) <= 80
-    for name in ("reference-logits *", "gguf-intermediate *", "gguf-q4_k_m", "ollama-q4_k_m *"):
+    for name in ("reference-logits *", "gguf-intermediate *", "gguf-q4_k_m", "ollama-q4_k_m", "lora"):
         assert re.search(rf"│ {re.escape(name)} +│", table), name
     assert "* built to make the others, not published; memory: the step's estimated peak" in done.stdout.splitlines()
 

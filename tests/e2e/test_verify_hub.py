@@ -55,6 +55,7 @@ def test_verify_checks_each_manifest_from_the_listing_without_downloading_weight
         f"checked hf:{REPO_ID}@{published[:12]}/gguf-q8_0.manifest.json",
         "all files match their manifests",
     ]
+    assert f"check it with `hubship verify hf:{REPO_ID}`" in hub.file_bytes(REPO_ID, "README.md").decode()  # what the card says
     fetched = [path for method, path, _ in hub.requests[before:] if method == "GET" and "/resolve/" in path]
     assert fetched and not [p for p in fetched if p.endswith(".gguf")]  # manifests and the card only
 

@@ -47,8 +47,8 @@ def parse_format_list(values: list[str] | tuple[str, ...], known: tuple[str, ...
             if not name:
                 continue
             if name not in known:
-                hint = did_you_mean(name, known, f"valid formats: {', '.join(known)}")
-                raise UserInputError(f"unknown format {part.strip()!r}; {hint}")
+                hint = did_you_mean(name, known)
+                raise UserInputError(f"unknown format {part.strip()!r}; {hint + ' ' if hint else ''}valid formats: {', '.join(known)}")
             if name not in names:
                 names.append(name)
     if not names:

@@ -37,7 +37,7 @@ def one_of(flag: str, choices: Iterable[str]) -> Callable[[str | None], str | No
     def check(value: str | None) -> str | None:
         if value is None or str(value).strip().lower() in allowed:
             return value
-        hint = did_you_mean(str(value).strip().lower(), allowed, f"use one of {', '.join(allowed)}")
+        hint = did_you_mean(str(value).strip().lower(), allowed, f"use {', '.join(allowed[:-1])} or {allowed[-1]}")
         raise UserInputError(f"invalid {flag} {value!r}; {hint}")
 
     return check

@@ -13,7 +13,7 @@ from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight
-from hubship.application.formats.memory import SLAB, llama_cpp_step, logits_bytes
+from hubship.application.formats.memory import SLAB, llama_cpp_step, logits_bytes, quantize_bytes
 from hubship.application.formats.sizes import gguf_file_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
@@ -61,9 +61,7 @@ class GgufQuantFormat(GgufBase):
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = gguf_file_bytes(base, self.quant.name, self.quant.bpw)
-        lossless = "F32" if base.dtype == "fp32" else "F16"
-        source = gguf_file_bytes(base, lossless, 32.0 if lossless == "F32" else 16.0)  # the quantizer maps it whole
-        return Estimate(size_bytes=size, peak_memory_bytes=llama_cpp_step(source + logits_bytes(base) + SLAB))
+        return Estimate(size_bytes=size, peak_memory_bytes=llama_cpp_step(quantize_bytes(base) + size + logits_bytes(base) + SLAB))
 
     def build(self, ctx: BuildContext) -> None:
         source_dir = ctx.inputs[INTERMEDIATE]

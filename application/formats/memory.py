@@ -6,9 +6,12 @@ tiny demo model and a 190M-parameter bf16 Llama; figures in docs/adr/013-what-us
   transformers and peft: about RUNTIME["torch"] before any weight is read.
 - The merge holds three copies of the biggest weight it changes (read, fp32 sum, cast); verification runs
   the model a decoder layer at a time in fp32 and holds the probe's logits twice (reference and artifact).
-- bitsandbytes loads the whole merged model before quantizing it, then runs the same check.
-- llama.cpp's quantizer maps its source GGUF whole (every page is read, so all of it becomes resident); the
-  check of a GGUF loads it and holds both logits. The converter works a tensor or two at a time.
+- bitsandbytes loads the whole merged model to quantize it (about 1.5 times its 16-bit size at the peak);
+  the check that follows loads the 4-bit model and runs it whole, mostly on top of the quantization's heap
+  (glibc does not hand it all back): the two are counted together, which errs high for small models.
+- llama.cpp's quantizer works a tensor at a time: the biggest one in fp32 (converted from a 16-bit source)
+  and its output buffer (4 bytes a weight); the source is mapped, its pages reclaimable. The check of a GGUF
+  maps the quantized file and holds both logits. The converter works a tensor or two at a time.
 """
 
 from __future__ import annotations
@@ -64,10 +67,19 @@ def llama_cpp_step(own: int) -> int:
     return RUNTIME["llama_cpp"] + own
 
 
+def biggest_elements(base: BaseInfo) -> int:
+    """The weights of the base's biggest tensor."""
+    return max((elements(s) for _, s in base.tensors), default=base.largest_tensor_bytes // DTYPE_BYTES.get(base.dtype, 2))
+
+
+def quantize_bytes(base: BaseInfo) -> int:
+    """llama.cpp's quantizer: the biggest tensor in fp32 (unless the source is fp32 already) and its output buffer."""
+    return (1 if base.dtype == "fp32" else 2) * 4 * biggest_elements(base)
+
+
 def converter_step(base: BaseInfo) -> int:
     """llama.cpp's converter: its libraries and two of the biggest tensor in fp32."""
-    biggest = max((elements(s) for _, s in base.tensors), default=base.largest_tensor_bytes // DTYPE_BYTES.get(base.dtype, 2))
-    return RUNTIME["converter"] + 2 * biggest * 4
+    return RUNTIME["converter"] + 2 * biggest_elements(base) * 4
 
 
 def files_step(own: int) -> int:

@@ -8,11 +8,13 @@ from typing import Any
 
 from hubship.application.card_lineage import lineage_lines, summary
 from hubship.application.format_builder import FormatBuilder
-from hubship.domain.card import CardData, verification_table
+from hubship.domain.card import CardData
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.formats import relation_for
 from hubship.domain.hub_layout import hub_url
+from hubship.domain.quality_table import file_facts, number, quality_section
 from hubship.domain.training_method import method
+from hubship.domain.units import human_bytes
 
 
 def compose_card(
@@ -24,6 +26,7 @@ def compose_card(
     location: str,
     manifest_key: str,
     verification: Mapping[str, Any],
+    size_bytes: int = 0,
     extra_tags: tuple[str, ...] = (),
     siblings: Sequence[tuple[str, str]] = (),
     scheme: str = "dir",
@@ -31,11 +34,13 @@ def compose_card(
     notes: Sequence[str] = (),
 ) -> CardData:
     """The card of one artifact. `siblings` are (format, location) of every artifact of the same publish at
-    the same destination (`scheme`); the card links the others. `warnings` (first) and `notes` (after the
-    usage) are what the build wrote into its `.verification.json` under those keys."""
+    the same destination (`scheme`); the card links the others. `verification` is the artifact's record
+    (metrics, thresholds; the quality section), `size_bytes` its files' total. `warnings` (first) and `notes`
+    (after the usage) are what the build wrote into its `.verification.json` under those keys."""
     fmt = builder.format
     trained = method(checkpoint.training_method)
-    lineage = "\n".join(lineage_lines(checkpoint, base, fmt, manifest_key))
+    size, verify = f"- size: {size_text(size_bytes, verification)}", f"`hubship verify {verify_target(location, scheme)}`"
+    lineage = "\n".join(lineage_lines(checkpoint, base, fmt, manifest_key, size=size, verify=verify))
     notes = (*notes, *base.lineage.notes)
     sections: list[tuple[str, str]] = [
         ("Usage", builder.usage(location)),
@@ -48,9 +53,9 @@ def compose_card(
     links = sibling_links(location, siblings, scheme)
     if links:
         sections.append(("Other formats of this model", links))
-    table = verification_table(verification)
-    if table:
-        sections.append(("Measured quality", table))
+    quality = quality_section(verification)
+    if quality:
+        sections.append(("Measured quality", quality))
     tags = (*trained.tags, fmt.name, "hubship", *extra_tags)
     if not checkpoint.is_full and checkpoint.peft_type == "LORA":
         tags = ("lora", *tags)
@@ -81,3 +86,17 @@ def sibling_links(location: str, siblings: Sequence[tuple[str, str]], scheme: st
         else:
             lines.append(f"- `{fmt}`: `{there}`")
     return "\n".join(lines)
+
+
+def size_text(size_bytes: int, verification: Mapping[str, Any]) -> str:
+    """`289.9 kB (Q4_K_M, 5.94 bits per weight)`: the artifact's files in human units, with what the build measured of them."""
+    facts = file_facts(verification)
+    extra = [str(facts["quantization"])] if "quantization" in facts else []
+    if "bits_per_weight" in facts:
+        extra.append(f"{number(facts['bits_per_weight'])} bits per weight")
+    return human_bytes(size_bytes) + (f" ({', '.join(extra)})" if extra else "")
+
+
+def verify_target(location: str, scheme: str) -> str:
+    """What a reader passes to `hubship verify`: `hf:OWNER/NAME` for a Hub repo, a folder (DIR) otherwise."""
+    return f"hf:{'/'.join(location.split('/')[:2])}" if scheme == "hf" else "DIR"

@@ -36,8 +36,9 @@ def summary(name: str, checkpoint: Checkpoint, base: BaseInfo, fmt: Format) -> s
     return f"**{name}** is {what}. This repository holds: {_holds(checkpoint, fmt)}. Built and published by hubship."
 
 
-def lineage_lines(checkpoint: Checkpoint, base: BaseInfo, fmt: Format, key: str) -> list[str]:
-    """The "How it was made" list: base, what was trained on it, how this artifact was built, where the hashes are."""
+def lineage_lines(checkpoint: Checkpoint, base: BaseInfo, fmt: Format, key: str, *, size: str, verify: str) -> list[str]:
+    """The "How it was made" list: base, what was trained on it, how this artifact was built (its `size` line),
+    where the hashes are and the `verify` command that checks them."""
     trained = method(checkpoint.training_method)
     lineage = base.lineage
     lines = [f"- base model: {lineage.upstream.id if lineage.upstream else 'unnamed (a local folder)'}"]
@@ -54,6 +55,7 @@ def lineage_lines(checkpoint: Checkpoint, base: BaseInfo, fmt: Format, key: str)
     lines += [
         f"- training method: {trained.title}",
         f"- format: `{fmt.name}`; content key `{key[:16]}`",
-        "- every file's sha256 is in `manifest.json`; check it with `hubship verify DIR`",
+        size,
+        f"- every file's sha256 is in `manifest.json`; check it with {verify}",
     ]
     return lines

@@ -8,7 +8,6 @@ Cards and manifests are composed last, and each registry shows a publication who
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,14 @@ from hubship.application.format_builder import BuildContext
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.plan_publish import PlannedPublish, PlanPublish
 from hubship.application.publish_request import PublishRequest
-from hubship.domain.destination import parse_destination
-from hubship.domain.errors import QualityGateFailed
+from hubship.application.quality_check import check_gate, verification_record
+from hubship.domain.destination import Destination, parse_destination
 from hubship.domain.formats import relation_for
+from hubship.domain.hub_layout import hub_options, hub_url
 from hubship.domain.manifest import CARD_NAME, FileEntry, Manifest
+from hubship.domain.outcome import ArtifactOutcome
 from hubship.domain.plan import PlanNode
-from hubship.domain.publication import Publication
-from hubship.domain.quality import VERIFICATION_FILE, breaches, resolve_thresholds
+from hubship.domain.publication import UP_TO_DATE, Delivery, Publication
 from hubship.ports.card_renderer import CardRenderer
 from hubship.ports.file_hasher import FileHasher
 from hubship.ports.progress import Progress
@@ -43,10 +43,14 @@ class BuiltArtifact:
 
 @attrs.frozen(kw_only=True)
 class PublishResult:
+    """`outcomes`: one per artifact and destination, in plan order; `published` / `skipped`: the locations
+    newly published / already up to date (each once)."""
+
     planned: PlannedPublish
     artifacts: tuple[BuiltArtifact, ...]
     published: tuple[str, ...]
     skipped: tuple[str, ...]
+    outcomes: tuple[ArtifactOutcome, ...] = ()
 
 
 class ExecutePlan:
@@ -92,39 +96,18 @@ class ExecutePlan:
             )
         return BuiltArtifact(format=node.format, key=key, reused=False, path=str(self._workspace.path(key)))
 
-    def _verification(self, node: PlanNode, options: dict[str, Any]) -> dict[str, Any]:
-        """What the build measured (`.verification.json` in the artifact), with the thresholds in force."""
-        path = self._workspace.path(node.spec.key) / VERIFICATION_FILE
-        if not path.is_file():
-            return {}
-        measured = json.loads(path.read_text())
-        thresholds = resolve_thresholds(measured.get("thresholds", {}), (options.get("thresholds") or {}).get(node.format, {}))
-        found = breaches(measured.get("metrics", {}), thresholds)
-        card = {k: measured[k] for k in ("warnings", "notes") if measured.get(k)}  # what the build says the card must say
-        return {"metrics": measured.get("metrics", {}), "thresholds": thresholds, "breaches": found, "passed": not found, **card}
-
-    def _gate(self, planned: PlannedPublish) -> dict[str, dict[str, Any]]:
-        results = {n.format: self._verification(n, planned.options) for n in planned.plan.requested}
-        failed = [f"{fmt}: {', '.join(r['breaches'])}" for fmt, r in results.items() if r and not r["passed"]]
-        if failed and not planned.options.get("accept_quality_loss"):
-            raise QualityGateFailed(
-                f"quality gate failed, nothing was published ({'; '.join(failed)}); fix the cause,"
-                " or pass --accept-quality-loss to publish anyway"
-            )
-        return results
-
     def _publication(
         self,
         planned: PlannedPublish,
         node: PlanNode,
         location: str,
         verification: dict[str, Any],
+        files: tuple[FileEntry, ...],
         siblings: tuple[tuple[str, str], ...] = (),
         scheme: str = "dir",
     ) -> Publication:
         plan = planned.plan
         source = self._workspace.path(node.spec.key)
-        files = self._hasher.hash_tree(source, self._progress)
         builder = self._formats.get(node.format)
         card = self._renderer.render(
             compose_card(
@@ -134,7 +117,8 @@ class ExecutePlan:
                 builder=builder,
                 location=location,
                 manifest_key=node.spec.key,
-                verification=verification.get("metrics", {}),
+                verification=verification,
+                size_bytes=sum(f.size for f in files),
                 siblings=siblings,
                 scheme=scheme,
                 warnings=tuple(verification.get("warnings", ())),
@@ -168,22 +152,48 @@ class ExecutePlan:
         plan = planned.plan
         with self._workspace.lock(plan.source_key[:16]):
             artifacts = tuple(self._build(planned, node) for node in plan.nodes)
-            verification = self._gate(planned)
-            published: list[str] = []
-            skipped: list[str] = []
+            records = {n.format: verification_record(self._workspace.path(n.spec.key), n.format, planned.options) for n in plan.requested}
+            check_gate(planned, records)
+            files = {n.format: self._hasher.hash_tree(self._workspace.path(n.spec.key), self._progress) for n in plan.requested}
+            deliveries: list[tuple[Destination, str, Delivery]] = []
             for dest_text in dict.fromkeys(t.destination for t in planned.targets):
                 dest = next((d for d in plan.destinations if str(d) == dest_text), None) or parse_destination(dest_text)
-                registry = self._registries[dest.scheme]
-                pending = [t for t in planned.targets if t.destination == dest_text and not t.up_to_date]
-                skipped += [t.location for t in planned.targets if t.destination == dest_text and t.up_to_date]
-                siblings = tuple((t.format, t.location) for t in planned.targets if t.destination == dest_text)
-                if pending:
-                    pubs = [
-                        self._publication(planned, plan.node(t.format), t.location, verification[t.format], siblings, dest.scheme)
-                        for t in pending
-                    ]
-                    published += registry.publish(dest, pubs, self._progress)
-        return PublishResult(planned=planned, artifacts=artifacts, published=tuple(published), skipped=tuple(skipped))
+                targets = [t for t in planned.targets if t.destination == dest_text]
+                pending = [t for t in targets if not t.up_to_date]
+                siblings = tuple((t.format, t.location) for t in targets)
+                pubs = [
+                    self._publication(planned, plan.node(t.format), t.location, records[t.format], files[t.format], siblings, dest.scheme)
+                    for t in pending
+                ]
+                sent = self._registries[dest.scheme].publish(dest, pubs, self._progress) if pubs else []
+                delivered = dict(zip((t.format for t in pending), sent, strict=True))
+                deliveries += [
+                    (dest, t.format, delivered.get(t.format) or Delivery(location=t.location, status=UP_TO_DATE)) for t in targets
+                ]
+        outcomes = tuple(_outcome(dest, fmt, got, sum(f.size for f in files[fmt]), records[fmt]) for dest, fmt, got in deliveries)
+        return PublishResult(
+            planned=planned,
+            artifacts=artifacts,
+            published=tuple(dict.fromkeys(got.location for _, _, got in deliveries if got.status != UP_TO_DATE)),
+            skipped=tuple(dict.fromkeys(got.location for _, _, got in deliveries if got.status == UP_TO_DATE)),
+            outcomes=outcomes,
+        )
+
+
+def _outcome(dest: Destination, fmt: str, delivery: Delivery, size_bytes: int, record: dict[str, Any]) -> ArtifactOutcome:
+    """What a person reads about one artifact at one destination; a Hub location as its page's URL."""
+    where = delivery.location
+    if dest.scheme == "hf" and not where.startswith(("http://", "https://")):
+        where = hub_url(where, hub_options(dest.options).revision)
+    return ArtifactOutcome(
+        destination=str(dest),
+        format=fmt,
+        status=delivery.status,
+        where=where,
+        size_bytes=size_bytes,
+        verification={k: record[k] for k in ("metrics", "thresholds") if k in record},
+        command=delivery.command,
+    )
 
 
 def _manifest_inputs(planned: PlannedPublish) -> dict[str, Any]:

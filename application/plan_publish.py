@@ -14,7 +14,7 @@ import attrs
 
 from hubship.application.base_resolution import merge_line, merge_onto_info, merge_onto_ref, with_lineage, with_merge_onto
 from hubship.application.format_registry import FormatRegistry
-from hubship.application.publish_request import PublishRequest, default_name
+from hubship.application.publish_request import PublishRequest, derived_name
 from hubship.domain.backend import backend_tool
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.destination import Destination, local_folder, parse_destination, parse_destinations
@@ -23,7 +23,7 @@ from hubship.domain.lineage import require_base_id
 from hubship.domain.names import FROM_FOLDER, chosen_name, folder_name
 from hubship.domain.plan import PlanNode, PublishPlan, build_plan, content_key, format_closure
 from hubship.domain.preflight import DiskDemand, check_disk, check_path_length
-from hubship.domain.training_method import method, parse_method
+from hubship.domain.training_method import parse_method
 from hubship.ports.checkpoint_reader import CheckpointReader
 from hubship.ports.file_hasher import FileHasher
 from hubship.ports.model_loader import ModelLoader
@@ -207,7 +207,7 @@ class PlanPublish:
         for dest, registry in registries.items():
             registry.check(dest)
         require_base_id(base.lineage, self._adapters_to_hub(destinations))
-        named = named or folder_name(method(checkpoint.training_method).default_name(default_name(request.checkpoint)))
+        named = named or folder_name(derived_name(request.checkpoint, checkpoint.training_method))
         name = named.value
         options = {**request.merged_options(), "name": name}  # a format may write the name into its files
         formats = self._formats.formats_for(options)

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from hubship.domain.names import clean_name
+from hubship.domain.training_method import method
 
 DEFAULT_OPTIONS: Mapping[str, Any] = {
     "dtype": None,
@@ -31,6 +32,11 @@ class PublishRequest:
 
     def merged_options(self) -> dict[str, Any]:
         return {**DEFAULT_OPTIONS, **{k: v for k, v in self.options.items() if v is not None}}
+
+
+def derived_name(checkpoint: str, training_method: str) -> str:
+    """The publish name hubship derives from the checkpoint folder and the training method (`smol-sft`)."""
+    return method(training_method).default_name(default_name(checkpoint))
 
 
 def default_name(checkpoint: str) -> str:

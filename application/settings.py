@@ -1,28 +1,29 @@
-"""Effective settings: each option's value, and where it came from (a flag, a config file, or the default).
+"""Effective settings: each option's value, and where it came from (a flag, a config file, the environment, or the default).
 
 Pure merge logic; the CLI supplies the names of the options it declares, what the user typed and
-the config file's table. Precedence: flag > config file > default. A config key is an option's
-long flag name without dashes, spelled with `-` or `_` (`max-shard-size` or `max_shard_size`), so
+the config file's table. Precedence: flag > config file > environment variable > default. A config
+key is an option's long flag name without dashes, spelled with `-` or `_` (`max-shard-size` or `max_shard_size`), so
 every option a command declares is configurable without a list to keep in step.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from hubship.domain.errors import UserInputError
+from hubship.domain.suggest import closest
 
 FLAG = "flag"
+ENV = "env"
 DEFAULT = "default"
 
 
 @attrs.frozen(kw_only=True)
 class Setting:
-    """One option's effective value; `origin` is "flag", "default", or the config file's path."""
+    """One option's effective value; `origin` is "flag", "env" (an environment variable), "default", or the config file's path."""
 
     name: str
     value: Any
@@ -57,12 +58,9 @@ def normalise_config(table: Mapping[str, Any], keys: Mapping[str, str], source: 
     for key, value in table.items():
         option = keys.get(config_key(key))
         if option is None:
-            close = difflib.get_close_matches(config_key(key), list(keys), n=1, cutoff=0.8)
-            hint = (
-                f"did you mean {close[0].replace('_', '-')!r}?"
-                if close
-                else f"known keys: {', '.join(sorted(k.replace('_', '-') for k in keys))}"
-            )
+            near = closest(config_key(key), keys)
+            known = ", ".join(sorted(k.replace("_", "-") for k in keys))
+            hint = f"did you mean {near.replace('_', '-')!r}?" if near else f"known keys: {known}"
             raise UserInputError(f"unknown key {key!r} in {source}; {hint}")
         if option in values:
             raise UserInputError(f"{source} sets {key!r} and {spelled[option]!r}, which are the same setting; keep one")
@@ -76,17 +74,22 @@ def resolve_settings(
     flags: Mapping[str, Any],
     config: Mapping[str, Any],
     config_source: str | None,
+    env: Mapping[str, Any] | None = None,
 ) -> dict[str, Setting]:
-    """Each option in `defaults`: the flag's value if typed, else the config file's, else the default.
+    """Each option in `defaults`: the flag's value if typed, else the config file's, else its environment
+    variable's (HUBSHIP_WORKSPACE), else the default.
 
     Config entries for options this command does not declare are ignored (they serve another command).
     """
     settings: dict[str, Setting] = {}
+    env = env or {}
     for name, default in defaults.items():
         if name in flags:
             settings[name] = Setting(name=name, value=flags[name], origin=FLAG)
         elif name in config and config_source is not None:
             settings[name] = Setting(name=name, value=config[name], origin=config_source)
+        elif name in env:
+            settings[name] = Setting(name=name, value=env[name], origin=ENV)
         else:
             settings[name] = Setting(name=name, value=default, origin=DEFAULT)
     return settings

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from hubship.domain.errors import UserInputError
+from hubship.domain.suggest import did_you_mean
 
 BACKENDS = ("auto", "hf", "unsloth")
 UNSLOTH_PACKAGE = "unsloth"
@@ -21,7 +22,7 @@ def select_backend(requested: str, *, nvidia_gpu: bool, installed: Collection[st
     """
     choice = (requested or "auto").strip().lower()
     if choice not in BACKENDS:
-        raise UserInputError(f"unknown backend {requested!r}; use --backend auto, hf or unsloth")
+        raise UserInputError(f"unknown backend {requested!r}; {did_you_mean(choice, BACKENDS, 'use --backend auto, hf or unsloth')}")
     has_unsloth = UNSLOTH_PACKAGE in installed
     if choice == "auto":
         return "unsloth" if nvidia_gpu and has_unsloth else "hf"

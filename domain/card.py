@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -41,13 +40,3 @@ class CardData:
         for heading, text in self.sections:
             parts += [f"## {heading}", "", text.rstrip(), ""]
         return "\n".join(parts).rstrip() + "\n"
-
-
-def verification_table(verification: Mapping[str, Any]) -> str:
-    """A markdown table of measured quality figures ({metric: value}); empty when nothing was measured."""
-    rows = [(k, v) for k, v in sorted(verification.items()) if isinstance(v, int | float | str)]
-    if not rows:
-        return ""
-    lines = ["| metric | value |", "| --- | --- |"]
-    lines += [f"| {k} | {v:.3g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in rows]
-    return "\n".join(lines)

@@ -154,6 +154,7 @@ class BaseInfo:
     facts: LineageFacts = attrs.field(factory=LineageFacts)  # what the folder says about its own hub id
     lineage: Lineage = attrs.field(factory=Lineage)  # the ids a publication names, resolved by the plan
     merge_onto: MergeOnto | None = None  # the weights merged-16bit merges onto instead of these (--merge-onto)
+    tensors: tuple[tuple[str, tuple[int, ...]], ...] = ()  # every weight's name and shape (for size estimates)
 
 
 @attrs.frozen(kw_only=True)

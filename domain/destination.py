@@ -10,9 +10,11 @@ import attrs
 
 from hubship.domain.errors import UserInputError
 from hubship.domain.names import hub_name_problem
+from hubship.domain.suggest import closest
 
 SCHEMES = ("dir", "hf", "ollama")
 DEFAULT_DESTINATION = "dir:./published"
+SCHEME_ALIASES = {"huggingface": "hf", "hub": "hf", "folder": "dir", "path": "dir"}  # what people type for a scheme
 _OLLAMA_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$")
 
 
@@ -43,13 +45,23 @@ def _check_ollama(target: str) -> None:
         raise UserInputError(f"invalid Ollama model name {target!r}: use ollama:NAME[:TAG] in lower case, e.g. ollama:my-model:q4")
 
 
+def _meant(value: str, scheme: str, sep: str, target: str) -> str:
+    """What a malformed `--to` most likely meant: `dir:` before a bare path, a known scheme for a mistyped one."""
+    if not sep or (len(scheme) == 1 and target.startswith(("\\", "/"))):  # a bare path, or a Windows drive letter
+        return f"; did you mean 'dir:{value.strip()}'?" if value.strip() else ""
+    near = SCHEME_ALIASES.get(scheme) or closest(scheme, SCHEMES, cutoff=0.6)
+    return f"; did you mean '{near}:{target}'?" if near and target else ""
+
+
 def parse_destination(value: str) -> Destination:
-    """Parse one `--to` value; a malformed one is a UserInputError naming the accepted forms."""
+    """Parse one `--to` value; a malformed one is a UserInputError naming the accepted forms (and the likely one)."""
     scheme, sep, target = value.partition(":")
     scheme = scheme.strip().lower()
     target = target.strip()
     if not sep or scheme not in SCHEMES or not target:
-        raise UserInputError(f"malformed destination {value!r}: use dir:PATH, hf:OWNER/NAME or ollama:NAME[:TAG]")
+        raise UserInputError(
+            f"malformed destination {value!r}: use dir:PATH, hf:OWNER/NAME or ollama:NAME[:TAG]{_meant(value, scheme, sep, target)}"
+        )
     if scheme == "hf":
         _check_hf(target)
     elif scheme == "ollama":

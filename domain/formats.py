@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import attrs
 
 from hubship.domain.errors import UserInputError
+from hubship.domain.suggest import did_you_mean
 
 RELATIONS = ("adapter", "merge", "quantized", "finetune")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -56,7 +57,8 @@ def parse_format_list(
             if not name:
                 continue
             if name not in known:
-                raise UserInputError(f"unknown format {part.strip()!r}; valid formats: {', '.join(known)}")
+                hint = did_you_mean(name, known)
+                raise UserInputError(f"unknown format {part.strip()!r}; {hint + ' ' if hint else ''}valid formats: {', '.join(known)}")
             if name not in names:
                 names.append(name)
     if not names:

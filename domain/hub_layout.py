@@ -16,6 +16,7 @@ import attrs
 
 from hubship.domain.errors import UserInputError
 from hubship.domain.manifest import CARD_NAME, MANIFEST_NAME
+from hubship.domain.suggest import did_you_mean
 
 SPLIT = "split"
 SINGLE = "single"
@@ -46,7 +47,8 @@ def hub_options(options: Mapping[str, Any]) -> HubOptions:
     """Read and check the Hub options of a publish; a bad one is a UserInputError naming the fix."""
     layout = str(options.get("repo_layout") or SPLIT).lower()
     if layout not in LAYOUTS:
-        raise UserInputError(f"unknown repo layout {layout!r}; use --repo-layout split or --repo-layout single")
+        hint = did_you_mean(layout, LAYOUTS, "use --repo-layout split or --repo-layout single")
+        raise UserInputError(f"unknown repo layout {layout!r}; {hint}")
     revision = str(options.get("revision") or "main")
     if not _REF.match(revision) or ".." in revision or revision.endswith((".lock", "/")):
         raise UserInputError(f"invalid branch name {revision!r}; pass --revision with a git branch name such as main or dev")
@@ -117,6 +119,16 @@ def manifest_path(target: HubTarget, fmt: str, sharing: tuple[str, ...]) -> str:
 def card_path(target: HubTarget, user_readme: bool, overwrite_card: bool) -> str:
     """README.md, unless a README someone else wrote is there and may not be overwritten."""
     return target.path(ALT_CARD_NAME if user_readme and not overwrite_card else CARD_NAME)
+
+
+def parse_hub_ref(text: str) -> tuple[str, str]:
+    """`hf:OWNER/NAME[@REVISION]` (the `hf:` optional) as (repo id, revision, default main); a UserInputError if malformed."""
+    ref = text.strip().removeprefix("hf:")
+    repo_id, _, revision = ref.partition("@")
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(_REPO_NAME.match(p) for p in parts) or (revision and not _REF.match(revision)):
+        raise UserInputError(f"invalid Hub repo {text!r}; use hf:OWNER/NAME or hf:OWNER/NAME@REVISION (a branch, tag or commit)")
+    return repo_id, revision or "main"
 
 
 def hub_url(location: str, revision: str = "main") -> str:

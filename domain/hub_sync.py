@@ -32,6 +32,14 @@ class RemoteFile:
 
 
 @attrs.frozen(kw_only=True)
+class RemoteTree:
+    """A revision of a repo: the commit it resolved to and every file in it, by path."""
+
+    head: str
+    files: dict[str, RemoteFile]
+
+
+@attrs.frozen(kw_only=True)
 class WantedFile:
     """A file the publish puts in the repo. `git_oid` is known for files small enough to be regular."""
 

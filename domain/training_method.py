@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import attrs
 
 from hubship.domain.errors import UserInputError
+from hubship.domain.suggest import did_you_mean
 
 
 @attrs.frozen(kw_only=True)
@@ -124,5 +125,5 @@ def parse_method(name: str) -> str:
     """A `--method` value, checked: one of the known names (case-insensitive), or a UserInputError listing them."""
     key = name.strip().lower()
     if key not in METHODS:
-        raise UserInputError(f"unknown training method {name!r}; use one of {', '.join(METHODS)}")
+        raise UserInputError(f"unknown training method {name!r}; {did_you_mean(key, METHODS, 'use one of ' + ', '.join(METHODS))}")
     return key

@@ -11,16 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from typer.core import TyperCommand
-
 from hubship.application.settings import Setting, known_keys, normalise_config, resolve_settings
 from hubship.domain.errors import UserInputError
 from hubship.entrypoints.config_file import find_config, read_config
+from hubship.entrypoints.help_command import HelpCommand
 
 SETTINGS = "hubship.settings"
 CONFIG_PARAM = "config"
 ALIASES = {"formats": "--format", "destinations": "--to", "destination": "--to", "thresholds": "--threshold"}
-TYPED = {"COMMANDLINE", "ENVIRONMENT"}  # ParameterSource names: values the user gave this run
+TYPED = "COMMANDLINE"  # ParameterSource names: a value typed on the command line, or read from an environment variable
+FROM_ENV = "ENVIRONMENT"
 
 
 def _options(command: Any) -> dict[str, Any]:
@@ -39,12 +39,12 @@ def _configured(ctx: Any, command: Any) -> list[Any]:
     return [c for c in siblings if isinstance(c, ConfiguredCommand)]
 
 
-def _flatten(table: dict[str, Any], prefix: str = "") -> list[str]:
+def flatten_table(table: dict[str, Any], prefix: str = "") -> list[str]:
     """{"merged-16bit": {"mean_kl": 1e-6}} -> ["merged-16bit.mean_kl=1e-06"]: a table as repeated KEY=VALUE flags."""
     items: list[str] = []
     for key, value in table.items():
         if isinstance(value, dict):
-            items += _flatten(value, f"{prefix}{key}.")
+            items += flatten_table(value, f"{prefix}{key}.")
         else:
             items.append(f"{prefix}{key}={str(value).lower() if isinstance(value, bool) else value}")
     return items
@@ -56,13 +56,13 @@ def _as_option_value(param: Any, value: Any, key: str, source: str) -> Any:
     if isinstance(value, dict):
         if not repeatable:
             raise UserInputError(f"{key!r} in {source} is a table; give it one value, as after --{key}")
-        return _flatten(value)
+        return flatten_table(value)
     if repeatable and not isinstance(value, list | tuple):
         return [value]
     return value
 
 
-class ConfiguredCommand(TyperCommand):
+class ConfiguredCommand(HelpCommand):
     """`app.command(cls=ConfiguredCommand)`: the command reads hubship.toml (see module docstring)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -77,12 +77,13 @@ class ConfiguredCommand(TyperCommand):
         keys = known_keys({key: p.opts for c in _configured(ctx, self) for key, p in _options(c).items()}, ALIASES)
         config = normalise_config(read_config(path), keys, str(path)) if path else {}
         options = _options(self)
-        typed = {k: ctx.params[p.name] for k, p in options.items() if (s := ctx.get_parameter_source(p.name)) and s.name in TYPED}
+        sources = {k: getattr(ctx.get_parameter_source(p.name), "name", None) for k, p in options.items()}
         settings = resolve_settings(
             defaults={k: ctx.params.get(p.name) for k, p in options.items()},
-            flags=typed,
+            flags={k: ctx.params[p.name] for k, p in options.items() if sources[k] == TYPED},
             config={k: v for k, v in config.items() if k in options},
             config_source=source,
+            env={k: ctx.params[p.name] for k, p in options.items() if sources[k] == FROM_ENV},
         )
         for key, setting in settings.items():
             if setting.origin == source:

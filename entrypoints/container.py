@@ -66,6 +66,7 @@ class Container(containers.DeclarativeContainer):
 
     dir_registry = providers.Singleton(_lazy("local.dir_registry:LocalDirRegistry"))
     hf_registry = providers.Singleton(_lazy("hub.registry:HfHubRegistry"))
+    remote_repo = providers.Singleton(_lazy("hub.remote_repo:HfRemoteRepo"))
     ollama_registry = providers.Singleton(_lazy("ollama.registry:OllamaRegistry"), fallback=dir_registry)
     registries = providers.Factory(
         LazyMapping, providers.Dict(dir=dir_registry.provider, hf=hf_registry.provider, ollama=ollama_registry.provider)
@@ -118,7 +119,7 @@ class Container(containers.DeclarativeContainer):
         progress=progress,
         services=services,
     )
-    verify_publication = providers.Factory(VerifyPublication, hasher=hasher, progress=progress)
+    verify_publication = providers.Factory(VerifyPublication, hasher=hasher, progress=progress, remote=remote_repo)
 
 
 def default_workspace() -> Path:

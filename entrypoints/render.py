@@ -1,4 +1,8 @@
-"""Turn use-case results into text for people (rich) or JSON for programs."""
+"""Turn use-case results into text for people (rich) or JSON for programs.
+
+Tables fit 80 columns without cutting a name: long values (paths) fold onto the next line instead.
+Lines a user may copy (the `ollama create` command) are printed plain, unwrapped, each on its own line.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +17,31 @@ from rich.table import Table
 from hubship.application.execute_plan import PublishResult
 from hubship.application.inspect_checkpoint import Inspection
 from hubship.application.plan_publish import PlannedPublish
-from hubship.application.settings import DEFAULT, FLAG, Setting
+from hubship.application.settings import DEFAULT, ENV, FLAG, Setting
 from hubship.application.verify_publication import VerifyReport
 from hubship.domain.checkpoint import BaseInfo
 from hubship.domain.lineage import NamedId
+from hubship.domain.units import human_bytes
+from hubship.entrypoints.configured_command import flatten_table
 
 out = Console(soft_wrap=True)
-
-
-def _gb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+NOT_SETTINGS = ("json", "quiet")  # how to print, not what to publish: left out of the settings table
+INTERNAL_MARK = " *"
 
 
 def emit_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _table(*columns: str, fold: tuple[str, ...] = (), title: str | None = None) -> Table:
+    """A table whose `fold` columns wrap long values onto the next line and whose other columns never wrap."""
+    table = Table(title=title)
+    for name in columns:
+        if name in fold:
+            table.add_column(name, overflow="fold")
+        else:
+            table.add_column(name, no_wrap=True)
+    return table
 
 
 def plan_data(planned: PlannedPublish) -> dict[str, Any]:
@@ -91,15 +106,27 @@ def settings_data(settings: Mapping[str, Setting], resolved: Mapping[str, Any]) 
     return data
 
 
+def _setting_text(value: Any) -> str:
+    """A setting as typed: lists comma-separated, a config table as `FORMAT.METRIC=VALUE` items, `-` for unset."""
+    if value in (None, [], (), {}):
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(flatten_table(value))
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
 def show_settings(settings: Mapping[str, Setting], resolved: Mapping[str, Any]) -> None:
     data = settings_data(settings, resolved)
-    files = sorted({item["origin"] for item in data.values()} - {FLAG, DEFAULT})
-    table = Table("setting", "value", "from", title="settings")
+    files = sorted({item["origin"] for item in data.values()} - {FLAG, DEFAULT, ENV})
+    table = _table("setting", "value", "from", fold=("value",), title="settings")
     for name, item in data.items():
-        value = "-" if item["value"] in (None, [], ()) else item["value"]
-        value = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        if name in NOT_SETTINGS:
+            continue
+        value = _setting_text(item["value"])
         shown = f"{value} (uses {item['resolved']})" if "resolved" in item else value
-        table.add_row(name, shown, item["origin"] if item["origin"] in (FLAG, DEFAULT) else "config")
+        table.add_row(name, shown, item["origin"] if item["origin"] in (FLAG, DEFAULT, ENV) else "config")
     out.print(table)
     out.print(f"config: {files[0]}" if files else "config: none (no hubship.toml in the checkpoint folder or here)", highlight=False)
 
@@ -123,29 +150,28 @@ def show_plan(planned: PlannedPublish) -> None:
     out.print(base.lineage.describe(), highlight=False)
     if planned.merge:
         out.print(planned.merge, highlight=False)
-    table = Table("artifact", "built from", "key", "size", "peak memory", "status")
+    table = _table("artifact", "built from", "size", "memory", "status", fold=("built from",))
     for n in plan.nodes:
         status = "[green]up to date[/green]" if n.up_to_date else "[yellow]build[/yellow]"
-        name = n.format if n.requested else f"{n.format} (intermediate)"
+        name = n.format if n.requested else f"{n.format}{INTERNAL_MARK}"
         table.add_row(
-            name,
-            _built_from(n.builds_from),
-            n.spec.key[:12],
-            _gb(n.estimate.size_bytes),
-            _gb(n.estimate.peak_memory_bytes),
-            status,
+            name, _built_from(n.builds_from), human_bytes(n.estimate.size_bytes), human_bytes(n.estimate.peak_memory_bytes), status
         )
     out.print(table)
-    targets = Table("destination", "artifact", "location", "status")
-    for t in planned.targets:
-        targets.add_row(t.destination, t.format, t.location, "[green]up to date[/green]" if t.up_to_date else "[yellow]publish[/yellow]")
+    if any(not n.requested for n in plan.nodes):
+        out.print(f"{INTERNAL_MARK.strip()} built to make the others, not published; memory: the step's estimated peak")
+    targets = _table("destination", "artifact", "location", "status", fold=("destination", "location"))
+    for i, t in enumerate(planned.targets):
+        first = i == 0 or planned.targets[i - 1].destination != t.destination  # each destination named once
+        status = "[green]up to date[/green]" if t.up_to_date else "[yellow]publish[/yellow]"
+        targets.add_row(t.destination if first else "", t.format, t.location, status)
     out.print(targets)
     for t in planned.targets:
         if t.fallback:
             out.print(f"{t.destination}: if no server answers, {t.format} goes to {t.fallback}", highlight=False)
     out.print(
-        f"needs {_gb(planned.disk_needed_bytes)} disk (free {_gb(planned.disk_free_bytes)}),"
-        f" {_gb(planned.memory_needed_bytes)} memory (free {_gb(planned.memory_free_bytes)})"
+        f"needs {human_bytes(planned.disk_needed_bytes)} disk (free {human_bytes(planned.disk_free_bytes)}),"
+        f" {human_bytes(planned.memory_needed_bytes)} memory (free {human_bytes(planned.memory_free_bytes)})"
     )
     if planned.memory_free_bytes and planned.memory_needed_bytes > planned.memory_free_bytes:
         out.print("[yellow]warning:[/yellow] the largest step may need more memory than is free now; it may swap or be killed")
@@ -157,18 +183,21 @@ def result_data(result: PublishResult) -> dict[str, Any]:
         "artifacts": [attrs.asdict(a) for a in result.artifacts],
         "published": list(result.published),
         "up_to_date": list(result.skipped),
+        "outcomes": [attrs.asdict(o) | {"quality": o.quality} for o in result.outcomes],
     }
 
 
 def show_result(result: PublishResult) -> None:
-    table = Table("artifact", "key", "workspace")
-    for a in result.artifacts:
-        table.add_row(a.format, a.key[:12], "reused" if a.reused else "built")
-    out.print(table)
-    for location in result.published:
-        out.print(f"[green]published[/green] {location}")
-    for location in result.skipped:
-        out.print(f"[dim]up to date[/dim] {location}")
+    """One line per artifact and destination (where, size, figures against thresholds), then the commands to run."""
+    for outcome in result.outcomes:
+        out.print(outcome.line(), highlight=False, markup=False)
+    show_commands(result)
+
+
+def show_commands(result: PublishResult) -> None:
+    """Each command the user must run to finish (e.g. `ollama create ...`), alone on its line, plain, unwrapped."""
+    for command in dict.fromkeys(o.command for o in result.outcomes if o.command):
+        print(command, flush=True)
 
 
 ADAPTER_ONLY = ("peft_type", "mergeable", "rank", "target_modules", "adapter_bytes")
@@ -181,12 +210,15 @@ def inspection_data(inspection: Inspection) -> dict[str, Any]:
         "checkpoint": ckpt.root,
         "kind": ckpt.kind,
         "checkpoint_choice": ckpt.selection,
+        "default_name": inspection.default_name,
         "peft_type": ckpt.peft_type,
         "mergeable": ckpt.mergeable,
         "rank": ckpt.rank,
         "target_modules": list(ckpt.target_modules),
         "base": ckpt.base.display,
-        "base_info": attrs.asdict(inspection.base, filter=lambda a, _: a.name not in ("lineage", "facts")) if inspection.base else None,
+        "base_info": attrs.asdict(inspection.base, filter=lambda a, _: a.name not in ("lineage", "facts", "tensors"))
+        if inspection.base
+        else None,
         "lineage": lineage_data(inspection.base) if inspection.base else None,
         "base_problem": inspection.base_problem,
         "training_method": ckpt.training_method,
@@ -200,26 +232,54 @@ def inspection_data(inspection: Inspection) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not (ckpt.is_full and k in ADAPTER_ONLY)}
 
 
+def inspection_rows(inspection: Inspection) -> list[tuple[str, str]]:
+    """(field, value) rows for people: human units, yes/no, and no row for what is empty or unknown."""
+    ckpt, base = inspection.checkpoint, inspection.base
+    rows = [
+        ("checkpoint", ckpt.root),
+        ("kind", ckpt.kind),
+        ("checkpoint choice", ckpt.selection or ""),
+        ("publish name", f"{inspection.default_name} (from the folder; --name sets another)"),
+    ]
+    if not ckpt.is_full:
+        rows += [
+            ("adapter", f"{ckpt.peft_type}, r={ckpt.rank}" if ckpt.rank is not None else ckpt.peft_type),
+            ("adapter size", human_bytes(ckpt.adapter_bytes)),
+            ("target modules", ", ".join(ckpt.target_modules)),
+            ("mergeable", "yes" if ckpt.mergeable else "no (publish it with --format lora)"),
+        ]
+    rows += [
+        ("training method", ckpt.training_method),
+        ("datasets", ", ".join(ckpt.datasets)),
+        ("tokenizer files", ", ".join(ckpt.tokenizer_files)),
+        ("chat template", "yes" if ckpt.chat_template is not None else "no"),
+        ("generation config", "yes" if ckpt.generation_config is not None else "no"),
+        ("trainer state", "yes" if ckpt.trainer_state is not None else "no"),
+        ("base", ckpt.base.display),
+        ("base problem", inspection.base_problem or ""),
+    ]
+    if base is not None:
+        rows += [
+            ("base architecture", f"{base.architecture} ({base.dtype}, {human_bytes(base.parameter_bytes)} of weights)"),
+            ("base license", base.license or ""),
+            ("base quantization", base.quantization.label if base.quantization else ""),
+            ("hub ids", base.lineage.describe()),
+        ]
+    return [(field, value) for field, value in rows if value not in ("", "None")]
+
+
 def show_inspection(inspection: Inspection) -> None:
-    data = inspection_data(inspection)
     table = Table("field", "value", show_header=False)
-    for key, value in data.items():
-        if key not in ("base_info", "lineage"):
-            table.add_row(key, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
-    if inspection.base:
-        table.add_row(
-            "base architecture", f"{inspection.base.architecture} ({inspection.base.dtype}, {_gb(inspection.base.parameter_bytes)})"
-        )
-        table.add_row("base license", str(inspection.base.license))
-        if inspection.base.quantization:
-            table.add_row("base quantization", inspection.base.quantization.label)
-        table.add_row("hub ids", inspection.base.lineage.describe())
-    out.print(table)
+    table.columns[0].no_wrap = True
+    table.columns[1].overflow = "fold"
+    for field, value in inspection_rows(inspection):
+        table.add_row(field, value)
+    out.print(table, highlight=False)
 
 
 def show_verify(report: VerifyReport) -> None:
     for folder in report.checked:
-        out.print(f"checked {folder}")
+        out.print(f"checked {folder}", highlight=False)
     for problem in report.problems:
-        out.print(f"[red]mismatch[/red] {problem}")
+        out.print(f"[red]mismatch[/red] {problem}", highlight=False)
     out.print("[green]all files match their manifests[/green]" if report.ok else "[red]verification failed[/red]")

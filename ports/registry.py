@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from hubship.domain.destination import Destination
-from hubship.domain.publication import Publication
+from hubship.domain.publication import Delivery, Publication
 from hubship.ports.progress import Progress
 
 
@@ -28,8 +28,8 @@ class Registry(Protocol):
         """Preflight before any heavy work: raise UserInputError if publishing there cannot work."""
         ...
 
-    def publish(self, destination: Destination, publications: Sequence[Publication], progress: Progress) -> list[str]:
-        """Publish every publication; returns their locations."""
+    def publish(self, destination: Destination, publications: Sequence[Publication], progress: Progress) -> list[Delivery]:
+        """Publish every publication; returns where each went and in what state, one Delivery per publication, in order."""
         ...
 
 

@@ -20,8 +20,9 @@ from hubship.domain.errors import HubshipError, VerificationFailed
 from hubship.domain.hub_sync import WantedFile, changes, mismatches
 
 
-def publish_repo(job: RepoJob) -> str:
-    """Bring the repo to hold every file of `job` in at most one commit; returns its location (or PR URL)."""
+def publish_repo(job: RepoJob) -> tuple[str | None, bool]:
+    """Bring the repo to hold every file of `job` in at most one commit; returns (the PR URL with --create-pr,
+    whether a commit was made)."""
     api, repo_id, opts, notify = job.hub.api, job.repo_id, job.opts, job.notify
     job.hub.call(lambda: api.create_repo(repo_id, private=opts.private or None, exist_ok=True), repo_id, "creating the repo", notify)
     branch = opts.revision
@@ -35,7 +36,7 @@ def publish_repo(job: RepoJob) -> str:
     if todo.empty:
         notify(f"{where} already holds every file; no commit made")
         tag(job, remote.head)
-        return f"{repo_id} (up to date)"
+        return None, False
     if opts.tag:
         check_tag_free(job.hub, repo_id, opts.tag)
     send = [w for w in wanted if w.file in todo.send]
@@ -52,7 +53,7 @@ def publish_repo(job: RepoJob) -> str:
     _verify(job, oid, [w.file for w in wanted])
     notify(f"{where}: committed {oid[:12]}" + (f" as {pr_url}" if pr_url else ""))
     tag(job, oid)
-    return pr_url or repo_id
+    return pr_url, True
 
 
 def _commit(job: RepoJob, operations: list[Any], head: str, wanted: list[WantedFile]) -> tuple[str, str | None]:

@@ -48,10 +48,11 @@ def explain(exc: BaseException, repo_id: str, doing: str, endpoint: str, attempt
     owner = repo_id.split("/")[0]
     said = server_message(cause)
     said = f": {said}" if said else ""
+    resumes = "" if doing.startswith(("reading", "listing")) else " (uploads already finished are not sent again)"
     if code is None and is_network(cause):
         return PublishError(
             f"cannot reach the Hub at {endpoint} while {doing} ({type(cause).__name__}); check the network"
-            " connection or HF_ENDPOINT, then re-run (uploads already finished are not sent again)"
+            f" connection or HF_ENDPOINT, then re-run{resumes}"
         )
     if code == 401:
         return UserInputError(
@@ -79,7 +80,7 @@ def explain(exc: BaseException, repo_id: str, doing: str, endpoint: str, attempt
     if code is not None and code >= 500:
         return PublishError(
             f"the Hub kept failing while {doing} on {repo_id} (HTTP {code}, {attempts} attempts); nothing was committed,"
-            " re-run later (uploads already finished are not sent again)"
+            f" re-run later{resumes}"
         )
     if code is not None:
         return PublishError(f"the Hub refused {doing} on {repo_id} (HTTP {code}{said})")

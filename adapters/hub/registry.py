@@ -29,7 +29,7 @@ from hubship.adapters.hub.session import HubSession, RetryPolicy, open_session
 from hubship.domain.destination import Destination
 from hubship.domain.errors import HubshipError, UserInputError
 from hubship.domain.hub_layout import HubOptions, HubTarget, hub_options, hub_target, manifest_path, shares_folder
-from hubship.domain.publication import Publication
+from hubship.domain.publication import PUBLISHED, UP_TO_DATE, Delivery, Publication
 from hubship.ports.progress import Progress
 
 
@@ -75,7 +75,7 @@ class HfHubRegistry:
                 return False
         return True
 
-    def publish(self, destination: Destination, publications: Sequence[Publication], progress: Progress) -> list[str]:
+    def publish(self, destination: Destination, publications: Sequence[Publication], progress: Progress) -> list[Delivery]:
         opts = hub_options(destination.options)
         for pub in publications:
             scan(pub)
@@ -84,10 +84,14 @@ class HfHubRegistry:
         for pub in publications:
             target = hub_target(destination.target, pub.format, opts)
             groups.setdefault(target.repo_id, []).append((pub, target))
-        return [
-            publish_repo(RepoJob(hub=hub, destination=destination, repo_id=repo_id, items=items, opts=opts, progress=progress))
-            for repo_id, items in sorted(groups.items())
-        ]
+        delivered: dict[int, Delivery] = {}
+        for repo_id, items in sorted(groups.items()):
+            pr_url, changed = publish_repo(
+                RepoJob(hub=hub, destination=destination, repo_id=repo_id, items=items, opts=opts, progress=progress)
+            )
+            for pub, target in items:
+                delivered[id(pub)] = Delivery(location=pr_url or target.location, status=PUBLISHED if changed else UP_TO_DATE)
+        return [delivered[id(pub)] for pub in publications]
 
     def _session(self, opts: HubOptions) -> HubSession:
         return open_session(opts, self._endpoint_override, self._policy)

@@ -8,20 +8,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import attrs
-
 from hubship.adapters.hub.errors import root_cause, status
 from hubship.adapters.hub.session import HubSession
-from hubship.domain.hub_sync import RemoteFile
+from hubship.domain.hub_sync import RemoteFile, RemoteTree
 from hubship.domain.manifest import Manifest
 
-
-@attrs.frozen(kw_only=True)
-class RemoteTree:
-    """A revision of a repo: the commit it resolved to and every file in it, by path."""
-
-    head: str
-    files: dict[str, RemoteFile]
+__all__ = ["RemoteTree", "read_file", "read_manifest", "read_tree"]
 
 
 def read_tree(hub: HubSession, repo_id: str, revision: str, missing_ok: bool = False) -> RemoteTree | None:

@@ -24,7 +24,7 @@ from filelock import FileLock
 from hubship.domain.destination import Destination
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.manifest import CARD_NAME, MANIFEST_NAME, Manifest
-from hubship.domain.publication import Publication
+from hubship.domain.publication import Delivery, Publication
 from hubship.ports.progress import Progress
 
 _LEFTOVER = re.compile(r"^\.[^/]+\.(tmp|old)-")
@@ -104,7 +104,7 @@ class LocalDirRegistry:
             raise
         return str(final)
 
-    def publish(self, destination: Destination, publications: Sequence[Publication], progress: Progress) -> list[str]:
+    def publish(self, destination: Destination, publications: Sequence[Publication], progress: Progress) -> list[Delivery]:
         root = self._root(destination)
         total = sum(e.size for p in publications for e in p.manifest.files)
         try:
@@ -113,7 +113,7 @@ class LocalDirRegistry:
                 for name in sorted({pub.name for pub in publications}):
                     (root / name).mkdir(exist_ok=True)
                     held.enter_context(_held(root, name))
-                return [self._publish_one(root, pub, task) for pub in publications]
+                return [Delivery(location=self._publish_one(root, pub, task)) for pub in publications]
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise PublishError(f"destination {destination} ran out of disk space; nothing was left half-written there") from None

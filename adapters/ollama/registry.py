@@ -28,7 +28,7 @@ from hubship.domain.destination import DEFAULT_DESTINATION, Destination, parse_d
 from hubship.domain.errors import PublishError
 from hubship.domain.manifest import MANIFEST_NAME
 from hubship.domain.ollama_model import MODEL_JSON, MODELFILE, OllamaModel
-from hubship.domain.publication import Publication
+from hubship.domain.publication import READY_NO_SERVER, Delivery, Publication
 from hubship.ports.progress import Progress
 from hubship.ports.registry import Registry
 
@@ -96,7 +96,7 @@ class OllamaRegistry:
         if destination.options.get("require_server") and not self._answers(host := self._host()):
             raise PublishError(f"no Ollama server answers at {host} (--require-server); start it with `ollama serve` or set OLLAMA_HOST")
 
-    def publish(self, destination: Destination, publications: Sequence[Publication], progress: Progress) -> list[str]:
+    def publish(self, destination: Destination, publications: Sequence[Publication], progress: Progress) -> list[Delivery]:
         host = self._host()
         if not self._answers(host):
             if destination.options.get("require_server"):
@@ -105,17 +105,22 @@ class OllamaRegistry:
         name = model_name(destination.target)
         with httpx.Client(base_url=host, timeout=httpx.Timeout(self._timeout, read=None, write=None)) as http:
             client = ollama.Client(host=host, timeout=None)
-            return [self._create(http, client, host, name, pub, progress) for pub in publications]
+            return [Delivery(location=self._create(http, client, host, name, pub, progress)) for pub in publications]
 
-    def _publish_folder(self, destination: Destination, host: str, publications: Sequence[Publication], progress: Progress) -> list[str]:
-        folders = self._fallback.publish(self._folder(destination), publications, progress)
-        for folder in folders:
-            modelfile = Path(folder).resolve() / MODELFILE
+    def _publish_folder(
+        self, destination: Destination, host: str, publications: Sequence[Publication], progress: Progress
+    ) -> list[Delivery]:
+        """The Ollama-ready folders, each `ready, no server`, with the `ollama create` command that finishes the job."""
+        ready = []
+        for delivery in self._fallback.publish(self._folder(destination), publications, progress):
+            folder = Path(delivery.location).resolve()
+            command = f"ollama create {model_name(destination.target)} -f {folder / MODELFILE}"
             progress.message(
                 f"warning: no Ollama server answers at {host}, so nothing was created there; the Ollama-ready folder is"
-                f" {Path(folder).resolve()}; create the model with: ollama create {model_name(destination.target)} -f {modelfile}"
+                f" {folder}; create the model with: {command}"
             )
-        return folders
+            ready.append(Delivery(location=str(folder), status=READY_NO_SERVER, command=command))
+        return ready
 
     def _create(self, http: httpx.Client, client: ollama.Client, host: str, name: str, pub: Publication, progress: Progress) -> str:
         source = Path(pub.source_dir)

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
+from hubship.adapters.torch.verify.memory import release_freed_memory
 from hubship.domain.errors import PublishError
 from hubship.ports.progress import Progress
 
@@ -35,8 +36,11 @@ class BnbQuantizer:
                 task.advance()
                 model.save_pretrained(out_dir, safe_serialization=True)
                 task.advance()
+                del model
             except (RuntimeError, ValueError, ImportError) as exc:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise PublishError(f"bitsandbytes 4-bit quantization failed: {first}") from None
             except OSError as exc:
                 raise PublishError(f"writing the 4-bit model into {out_dir} failed: {exc.strerror or exc}") from None
+            finally:
+                release_freed_memory(collect=True)  # the check that follows loads the 4-bit model: not on top of this one

@@ -85,6 +85,7 @@ class HfTransformersLoader:
             num_layers=config.get("num_hidden_layers") or text_config.get("num_hidden_layers"),
             quantization=quantization,
             facts=lineage_facts(path, config, readme),
+            tensors=tuple((name, tuple(t.shape)) for name, t in sorted(tensors.items())),
         )
 
     def check_compatible(self, checkpoint: Checkpoint, base: BaseInfo) -> None:

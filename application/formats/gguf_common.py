@@ -18,12 +18,6 @@ INTERMEDIATE = "gguf-intermediate"
 REFERENCE = "reference-logits"
 INTERMEDIATE_INFO = ".gguf-intermediate.json"
 TOOLS = ("llama_cpp_python",)
-BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
-
-
-def n_params(base: BaseInfo) -> int:
-    """The base's parameter count, from its size on disk and its dtype."""
-    return base.parameter_bytes // BYTES.get(base.dtype, 2)
 
 
 def metadata(ctx: BuildContext) -> dict[str, Any]:

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase, metadata, n_params
+from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase, metadata
+from hubship.application.formats.memory import converter_step
 from hubship.application.formats.merged_16bit import Merged16bitFormat
+from hubship.application.formats.sizes import gguf_file_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
@@ -37,8 +39,8 @@ class GgufIntermediateFormat(GgufBase):
         return {**super().params(options, base), "outtype": OUTTYPES[dtype]}
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        size = n_params(base) * (4 if params["outtype"] == "f32" else 2)
-        return Estimate(size_bytes=size, peak_memory_bytes=min(size, 2 * 1000**3))
+        size = gguf_file_bytes(base, params["outtype"].upper(), 32.0 if params["outtype"] == "f32" else 16.0)
+        return Estimate(size_bytes=size, peak_memory_bytes=converter_step(base))
 
     def build(self, ctx: BuildContext) -> None:
         outtype = ctx.params["outtype"]

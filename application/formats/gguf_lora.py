@@ -14,6 +14,8 @@ from typing import Any
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import TOOLS, GgufBase, metadata
 from hubship.application.formats.lora import refuse_full
+from hubship.application.formats.memory import RUNTIME
+from hubship.domain.artifact_sizes import GGUF_FIXED_METADATA
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -60,7 +62,8 @@ class GgufLoraFormat(GgufBase):
             )
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        return Estimate(size_bytes=checkpoint.adapter_bytes, peak_memory_bytes=2 * checkpoint.adapter_bytes)
+        size = checkpoint.adapter_bytes // 2 + GGUF_FIXED_METADATA  # in F16; trainers save LoRA weights in fp32
+        return Estimate(size_bytes=size, peak_memory_bytes=RUNTIME["converter"] + 2 * checkpoint.adapter_bytes)
 
     def build(self, ctx: BuildContext) -> None:
         out_file = ctx.out_dir / f"{ctx.params['name']}.LoRA-{ctx.params['outtype'].upper()}.gguf"

@@ -18,9 +18,11 @@ from typing import Any
 
 from hubship.application.chat_proof import prove_gguf
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight, n_params
+from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight
 from hubship.application.formats.gguf_imatrix import IMATRIX, read_imatrix
 from hubship.application.formats.gguf_quant_variants import build_variants, link
+from hubship.application.formats.memory import SLAB, llama_cpp_step, logits_bytes, quantize_bytes
+from hubship.application.formats.sizes import gguf_file_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -79,8 +81,8 @@ class GgufQuantFormat(GgufBase):
                 raise UserInputError(f"{self.format.name} needs an importance matrix, but {exc.message}") from None
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        size = int(n_params(base) * self.quant.bpw / 8)
-        return Estimate(size_bytes=size, peak_memory_bytes=size)  # verification maps the whole file
+        size = gguf_file_bytes(base, self.quant.name, self.quant.bpw)
+        return Estimate(size_bytes=size, peak_memory_bytes=llama_cpp_step(quantize_bytes(base) + size + logits_bytes(base) + SLAB))
 
     def _make(self, ctx: BuildContext, folder: Path, imatrix: Path | None) -> tuple[Path, ...]:
         """The GGUF file(s) of this quantization in `folder`, with the imatrix or without."""

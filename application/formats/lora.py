@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
+from hubship.application.formats.memory import files_step
+from hubship.application.formats.sizes import side_files_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -41,7 +43,8 @@ class LoraFormat:
         refuse_full(checkpoint, self.format.name)
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        return Estimate(size_bytes=checkpoint.adapter_bytes + 5_000_000, peak_memory_bytes=checkpoint.adapter_bytes)
+        size = checkpoint.adapter_bytes + side_files_bytes(checkpoint, base)
+        return Estimate(size_bytes=size, peak_memory_bytes=files_step(checkpoint.adapter_bytes))
 
     def build(self, ctx: BuildContext) -> None:
         saver = ctx.service("saver")

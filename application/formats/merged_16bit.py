@@ -17,15 +17,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.reference_logits import streamed_forward_bytes, write_verification
+from hubship.application.formats.memory import forward_bytes, merge_bytes, torch_step
+from hubship.application.formats.reference_logits import write_verification
+from hubship.application.formats.sizes import DTYPE_BYTES, merged_bytes, side_files_bytes
 from hubship.domain.backend import BACKEND_TOOL
 from hubship.domain.checkpoint import BaseInfo, Checkpoint, unmergeable_reason
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
+from hubship.domain.suggest import did_you_mean
 
-DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
-COPY_BUFFER = 16 * 1024 * 1024
 # Rounding W + dW once to the output dtype is all a correct merge changes; a broken one (lost scaling,
 # stale tied head) gives KL of 1e-2 and more. max_abs_diff is a coarse guard, mean_kl the sharp one.
 THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
@@ -52,7 +53,7 @@ class Merged16bitFormat:
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
         dtype = options.get("dtype") or base.dtype
         if dtype not in DTYPE_BYTES:
-            raise UserInputError(f"unsupported dtype {dtype!r}; use --dtype bf16, fp16 or fp32")
+            raise UserInputError(f"unsupported dtype {dtype!r}; {did_you_mean(str(dtype), DTYPE_BYTES, 'use --dtype bf16, fp16 or fp32')}")
         params = {"dtype": dtype, "max_shard_size": int(options.get("max_shard_size") or 5 * 1000**3)}
         if base.merge_onto is not None:  # the weights merged onto, by name and content (never a local path)
             params["merge_onto"] = {"name": base.merge_onto.name, "files_key": base.merge_onto.files_key}
@@ -65,10 +66,8 @@ class Merged16bitFormat:
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         onto = base.merge_onto.info if base.merge_onto else base
-        size = onto.parameter_bytes * DTYPE_BYTES[params["dtype"]] // max(DTYPE_BYTES.get(onto.dtype, 2), 1)
-        widen = 4 // DTYPE_BYTES.get(onto.dtype, 2)
-        merge = 3 * onto.largest_tensor_bytes * widen + COPY_BUFFER  # a weight read, in fp32 (summed in place), cast
-        return Estimate(size_bytes=size, peak_memory_bytes=max(merge, streamed_forward_bytes(base)))
+        size = merged_bytes(onto, params["dtype"]) + side_files_bytes(checkpoint, base)
+        return Estimate(size_bytes=size, peak_memory_bytes=torch_step(max(merge_bytes(checkpoint, onto), forward_bytes(base))))
 
     def build(self, ctx: BuildContext) -> None:
         onto = ctx.base.merge_onto

@@ -10,11 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
+from hubship.application.formats.memory import forward_bytes, torch_step
 from hubship.application.formats.reference_logits import write_verification
+from hubship.application.formats.sizes import bnb_bytes, merged_bytes, side_files_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
+from hubship.domain.suggest import did_you_mean
 
 QUANT_TYPES = ("nf4", "fp4")
 METRICS = ("mean_kl", "top1_agreement", "top1_exact")  # top1_exact is reported, not gated
@@ -34,16 +37,18 @@ class Merged4bitFormat:
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
         quant_type = str(options.get("bnb_quant_type") or "nf4").lower()
         if quant_type not in QUANT_TYPES:
-            raise UserInputError(f"unsupported --bnb-quant-type {quant_type!r}; use nf4 or fp4")
+            raise UserInputError(f"unsupported --bnb-quant-type {quant_type!r}; {did_you_mean(quant_type, QUANT_TYPES, 'use nf4 or fp4')}")
         return {"quant_type": quant_type, "double_quant": bool(options.get("bnb_double_quant"))}
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
         return None
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        params_count = base.parameter_bytes // (4 if base.dtype == "fp32" else 2)
-        size = params_count // 2 + params_count // 16  # 4 bits a weight, plus block constants and unquantized parts
-        return Estimate(size_bytes=size, peak_memory_bytes=size + 4 * base.largest_tensor_bytes)
+        size = bnb_bytes(base, params["double_quant"]) + side_files_bytes(checkpoint, base)
+        quantizing = 3 * merged_bytes(base, base.dtype) // 2  # the merged model whole, as it is quantized
+        checking = size + forward_bytes(base)  # then the 4-bit model, run on the probe
+        # summed: the heap the quantization used is not all handed back before the check (measured: see memory.py)
+        return Estimate(size_bytes=size, peak_memory_bytes=torch_step(quantizing + checking))
 
     def build(self, ctx: BuildContext) -> None:
         ctx.service("quantizer").quantize(

@@ -20,6 +20,7 @@ from typing import Any
 
 from hubship.application.chat_proof import gate
 from hubship.application.format_builder import BuildContext
+from hubship.application.formats.memory import files_step
 from hubship.application.ollama_derivation import derive_for_gguf
 from hubship.application.ollama_template import OllamaTemplate, ollama_model
 from hubship.domain.chat_proof import TokenProof
@@ -31,6 +32,7 @@ from hubship.domain.imatrix import IMATRIX_SUFFIX
 from hubship.domain.ollama_model import MODEL_JSON, MODELFILE
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
+from hubship.domain.suggest import did_you_mean
 
 TOOLS = ("transformers", "jinja2", "go")
 DEFAULT_QUANT = "q4_k_m"
@@ -83,7 +85,7 @@ class OllamaFormat:
         gate(self._derive(checkpoint, base, params, services)[2], "the Ollama model")
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        return Estimate(size_bytes=64 * 1024)  # the GGUF is hard-linked from its own artifact
+        return Estimate(size_bytes=64 * 1024, peak_memory_bytes=files_step(0))  # the GGUF is hard-linked from its own artifact
 
     def build(self, ctx: BuildContext) -> None:
         profile, derived, proof = self._derive(ctx.checkpoint, ctx.base, ctx.params, ctx.services)
@@ -128,5 +130,5 @@ def format_for_quant(quant: str | None) -> str:
     name = (quant or DEFAULT_QUANT).strip().lower().removeprefix("gguf-")
     valid = [f.quant.lower() for f in ollama_formats()]
     if name not in valid:
-        raise UserInputError(f"unknown --ollama-quant {quant!r}; use one of {', '.join(valid)}")
+        raise UserInputError(f"unknown --ollama-quant {quant!r}; {did_you_mean(name, valid, 'use one of ' + ', '.join(valid))}")
     return f"ollama-{name}"

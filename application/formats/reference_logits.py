@@ -14,33 +14,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
+from hubship.application.formats.memory import PROBE_TOKENS, forward_bytes, torch_step
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
+from hubship.domain.suggest import did_you_mean
 from hubship.ports.verifier import REFERENCE_FILE
 
 VERIFY_MODES = ("full", "off")
-PROBE_TOKENS = 256  # hubship.adapters.torch.verify.probe.MAX_PROBE_TOKENS
-SLAB_BYTES = 16 * 1024 * 1024
 
 
 def verify_mode(options: Mapping[str, Any]) -> str:
     """The `--verify` option, checked (default full)."""
     mode = str(options.get("verify") or "full").lower()
     if mode not in VERIFY_MODES:
-        raise UserInputError(f"invalid --verify {options.get('verify')!r}; use full or off")
+        raise UserInputError(f"invalid --verify {options.get('verify')!r}; {did_you_mean(mode, VERIFY_MODES, 'use full or off')}")
     return mode
-
-
-def streamed_forward_bytes(base: BaseInfo) -> int:
-    """Peak memory of running the probe block by block in fp32: one decoder layer, a slab of a big embedding or
-    head (those run slab by slab), and the logits with their log-softmax."""
-    widen = 2 if base.dtype in ("bf16", "fp16") else 1  # weights are run in fp32
-    layer = base.parameter_bytes * widen // max(base.num_layers or 1, 1)  # counts the embeddings in: errs high
-    logits = PROBE_TOKENS * (base.vocab_size or 32_000) * 4 * 4
-    return layer + SLAB_BYTES + logits
 
 
 def write_verification(
@@ -81,7 +72,7 @@ class ReferenceLogitsFormat:
         if params["verify"] == "off":
             return Estimate()
         size = PROBE_TOKENS * (base.vocab_size or 32_000) * 4
-        return Estimate(size_bytes=size, peak_memory_bytes=streamed_forward_bytes(base) + checkpoint.adapter_bytes)
+        return Estimate(size_bytes=size, peak_memory_bytes=torch_step(forward_bytes(base) + checkpoint.adapter_bytes))
 
     def build(self, ctx: BuildContext) -> None:
         if ctx.params["verify"] == "off":

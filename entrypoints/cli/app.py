@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from typing import Annotated
@@ -20,12 +22,13 @@ from hubship import __version__
 from hubship.domain.errors import HubshipError
 from hubship.entrypoints.cli.demo import demo
 from hubship.entrypoints.cli.inspect import inspect
+from hubship.entrypoints.cli.options import FORMATS_POINTER
 from hubship.entrypoints.cli.publish import plan, publish
 from hubship.entrypoints.cli.verify import verify
 from hubship.entrypoints.configured_command import ConfiguredCommand
 from hubship.entrypoints.container import create_container
+from hubship.entrypoints.help_command import EXIT_CODES, HelpCommand, epilog
 
-EXIT_CODES = "Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 quality gate failed."
 QUIET_LIBRARIES = {
     "TRANSFORMERS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
@@ -42,7 +45,7 @@ ABORTS = (click.exceptions.Abort, typer.Abort)
 
 app = typer.Typer(
     name="hubship",
-    help=f"Publish a fine-tuning checkpoint as adapter, merged, 4-bit and GGUF artifacts. {EXIT_CODES}",
+    help=f"Publish a fine-tuning checkpoint as adapter, merged, 4-bit and GGUF artifacts. {FORMATS_POINTER} {EXIT_CODES}",
     epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
@@ -68,11 +71,28 @@ def _root(
     """hubship: publish fine-tunes everywhere people run models."""
 
 
-app.command(epilog=EXIT_CODES)(inspect)
-app.command(cls=ConfiguredCommand, epilog=EXIT_CODES)(plan)
-app.command(cls=ConfiguredCommand, epilog=EXIT_CODES)(publish)
-app.command(epilog=EXIT_CODES)(verify)
-app.command(epilog=EXIT_CODES)(demo)
+app.command(
+    cls=HelpCommand, epilog=epilog("hubship inspect ./outputs/checkpoint-500", "hubship inspect ./my-lora --base ./models/base --json")
+)(inspect)
+app.command(
+    cls=ConfiguredCommand,
+    epilog=epilog(
+        "hubship plan ./outputs/checkpoint-500 -f lora,gguf-q4_k_m --to hf:me/smol",
+        "hubship plan ./my-lora -f merged-16bit --to dir:./published --json",
+    ),
+)(plan)
+app.command(
+    cls=ConfiguredCommand,
+    epilog=epilog(
+        "hubship publish ./outputs/checkpoint-500 -f lora,gguf-q4_k_m --to hf:me/smol",
+        "hubship publish ./my-lora -f merged-16bit --to ollama:smol --to dir:./out",
+    ),
+)(publish)
+app.command(cls=HelpCommand, epilog=epilog("hubship verify ./published/smol", "hubship verify hf:me/smol-GGUF@v1.0"))(verify)
+app.command(cls=HelpCommand, epilog=epilog("hubship demo", "hubship demo --to dir:./published --to ollama:tiny-demo"))(demo)
+
+
+INTERRUPTED = "interrupted: nothing half-published; re-run the same command to continue"
 
 
 def _fail(message: str, code: int) -> int:
@@ -80,8 +100,45 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+class _Interrupts:
+    """Ctrl-C, remembered: typer swallows the KeyboardInterrupt (it returns 130 in silence), and a tool killed
+    by the same SIGINT may fail first (a converter's non-zero exit); either way the run reads as interrupted."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def handle(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self.handle)
+
+
+def _code(exc: BaseException, debug: bool) -> int:
+    """The exit code of a failed run, after its one line on stderr (a traceback too with HUBSHIP_DEBUG=1)."""
+    if isinstance(exc, (*ABORTS, KeyboardInterrupt)):  # every step writes to staging: the line is true
+        print(INTERRUPTED, file=sys.stderr, flush=True)
+        return 130
+    if isinstance(exc, HubshipError):
+        if debug:
+            traceback.print_exception(exc)
+        return _fail(exc.message, exc.exit_code)
+    if isinstance(exc, USAGE_ERRORS):
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `hubship` alone: the help, as click prints it
+            print(exc.format_message(), file=sys.stderr)
+            return 2
+        return _fail(f"{exc.format_message()} (see hubship {exc.ctx.info_name if exc.ctx else ''} --help)".replace("  ", " "), 2)
+    if debug:
+        traceback.print_exception(exc)
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return _fail(f"unexpected {type(exc).__name__}: {first} (re-run with HUBSHIP_DEBUG=1 for details)", 1)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; every error becomes one line on stderr and an exit code (traceback with HUBSHIP_DEBUG=1)."""
+    """Run the CLI; every error becomes one line on stderr and an exit code (traceback with HUBSHIP_DEBUG=1).
+    After Ctrl-C: exit 130 and one line saying nothing is half-published and how to continue."""
     debug = os.environ.get("HUBSHIP_DEBUG") == "1"
     for key, value in QUIET_LIBRARIES.items():  # hubship draws its own progress bars
         os.environ.setdefault(key, value)
@@ -89,26 +146,15 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning, module="peft|transformers")
     command = typer.main.get_command(app)
+    interrupts = _Interrupts()
+    interrupts.install()
     try:
         code = command.main(args=argv, prog_name="hubship", standalone_mode=False)
         code = code if isinstance(code, int) else 0
-    except HubshipError as exc:
-        if debug:
-            traceback.print_exc()
-        code = _fail(exc.message, exc.exit_code)
-    except USAGE_ERRORS as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":  # `hubship` alone: the help, as click prints it
-            print(exc.format_message(), file=sys.stderr)
-            code = 2
-        else:
-            code = _fail(f"{exc.format_message()} (see hubship {exc.ctx.info_name if exc.ctx else ''} --help)".replace("  ", " "), 2)
-    except ABORTS:
-        code = _fail("interrupted", 130)
-    except KeyboardInterrupt:
-        code = _fail("interrupted; re-run the same command to continue where it stopped", 130)
+        if interrupts.seen:  # typer turns KeyboardInterrupt into a silent `return 130`
+            code = _code(KeyboardInterrupt(), debug)
     except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        code = _fail(f"unexpected {type(exc).__name__}: {first} (re-run with HUBSHIP_DEBUG=1 for details)", 1)
+        code = _code(KeyboardInterrupt() if interrupts.seen else exc, debug)
+    except KeyboardInterrupt as exc:
+        code = _code(exc, debug)
     sys.exit(code)

@@ -27,6 +27,8 @@ def demo(
     result = container.execute_plan().execute(request(root / "checkpoint", None, "tiny-llama-sft-demo", [",".join(formats)], to))
     if json_out:
         render.emit_json(render.result_data(result))
+    elif quiet:
+        render.show_commands(result)
     else:
         render.show_plan(result.planned)
         render.show_result(result)

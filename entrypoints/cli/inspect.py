@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hubship.application.inspect_checkpoint import InspectRequest
 from hubship.entrypoints import render
-from hubship.entrypoints.cli.options import Base, BaseModelId, Json, Pick, Quiet, container_for
+from hubship.entrypoints.cli.options import Base, BaseModelId, CheckpointArg, Json, Pick, Quiet, container_for
 
 
 def inspect(
-    checkpoint: Path, base: Base = None, base_model_id: BaseModelId = None, pick: Pick = None, json_out: Json = False, quiet: Quiet = False
+    checkpoint: CheckpointArg,
+    base: Base = None,
+    base_model_id: BaseModelId = None,
+    pick: Pick = None,
+    json_out: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Say what a checkpoint holds and which base it needs (no weights loaded)."""
     asked = InspectRequest(checkpoint=str(checkpoint), base=base, pick=pick, base_model_id=base_model_id)

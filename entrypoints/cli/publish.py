@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from inspect import signature
-from pathlib import Path
 from typing import Any, get_type_hints
 
 import typer
@@ -24,6 +23,7 @@ from hubship.entrypoints.cli.options import (
     BnbDoubleQuant,
     BnbQuantType,
     Calibration,
+    CheckpointArg,
     Config,
     CreatePr,
     Dtype,
@@ -61,7 +61,7 @@ from hubship.entrypoints.configured_command import SETTINGS
 
 def _publish_parameters(
     ctx: typer.Context,
-    checkpoint: Path,
+    checkpoint: CheckpointArg,
     fmt: Formats = [],  # noqa: B006
     base: Base = None,
     base_model_id: BaseModelId = None,
@@ -144,11 +144,14 @@ def plan(**p: Any) -> None:
 
 @_with_publish_parameters
 def publish(**p: Any) -> None:
-    """Build every requested format and publish each to every destination."""
+    """Build every requested format and publish each to every destination; end with one line per artifact
+    (where it went, its size, its figures against their thresholds) and any command left to run."""
     container = container_for(p["workspace"], p["quiet"] or p["json_out"], p["backend"])
     result = container.execute_plan().execute(_publish_request(p))
     if p["json_out"]:
         render.emit_json(render.result_data(result))
-    elif not p["quiet"]:
+    elif p["quiet"]:
+        render.show_commands(result)  # quiet, but what the user must still run is printed
+    else:
         render.show_plan(result.planned)
         render.show_result(result)

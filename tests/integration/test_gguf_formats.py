@@ -146,7 +146,7 @@ def test_manifest_and_card_carry_size_bits_per_weight_and_quality(quants):
         if REFERENCE in manifest["built_from"]:  # verification against base + adapter is in the plan
             assert manifest["verification"]["passed"] and metrics["mean_kl"] < manifest["verification"]["thresholds"]["mean_kl"]["max"]
         card = (quants / fmt / "README.md").read_text()
-        assert "bits_per_weight" in card and "library_name: gguf" in card
+        assert f"{metrics['bits_per_weight']:.3g} bits per weight)" in card and "library_name: gguf" in card  # on the size line
 
 
 def test_output_over_split_size_is_split_into_loadable_shards(quants, publisher, reference):

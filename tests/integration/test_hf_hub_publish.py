@@ -116,7 +116,7 @@ def test_the_adapter_itself_finds_nothing_to_send(first, container, hub):
     progress = FakeProgress()
     dest = Destination("hf", "alice/tiny", options={"formats": BOTH})
     located = container.hf_registry().publish(dest, pubs, progress)
-    assert sorted(located) == ["alice/tiny (up to date)", "alice/tiny-lora (up to date)"]
+    assert sorted((d.location, d.status) for d in located) == [("alice/tiny", "up to date"), ("alice/tiny-lora", "up to date")]
     assert [len(hub.commits(r)) for r in ("alice/tiny", "alice/tiny-lora")] == [1, 1]
     assert sum("no commit made" in m for m in progress.messages) == 2
 
@@ -172,7 +172,7 @@ def test_private_branch_tag_and_pull_request(container, checkpoint, hub, tmp_pat
 
 def test_single_layout_is_one_repo_with_a_folder_per_format(container, checkpoint, hub):
     result = publish(container, checkpoint, "hf:alice/onerepo", repo_layout="single")
-    assert result.published == ("alice/onerepo",)
+    assert sorted(result.published) == ["alice/onerepo/lora", "alice/onerepo/merged-16bit"]  # one repo, a folder each
     assert len(hub.commits("alice/onerepo")) == 1
     files = hub.files("alice/onerepo")
     assert {"lora/manifest.json", "merged-16bit/manifest.json", "lora/README.md", "merged-16bit/README.md", "README.md"} <= set(files)

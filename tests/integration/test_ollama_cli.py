@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def test_cli_publishes_the_real_gguf_to_ollama(cli, tiny_model, standin, tmp_pat
     url, data = standin
     done = cli("publish", str(tiny_model[1]), "--to", "ollama:tiny-chat", "--workspace", str(tmp_path / "ws"), env={"OLLAMA_HOST": url})
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "published tiny-chat:latest" in done.stdout
+    assert re.search(r"^published: ollama-q4_k_m -> tiny-chat:latest \(", done.stdout, re.MULTILINE)
     shown = ollama.Client(host=url).show("tiny-chat")
     assert shown.template.startswith("{{- /* Derived by hubship") and '"<|im_end|>"' in shown.parameters
     record = json.loads(next((data / "models").glob("*.json")).read_text())

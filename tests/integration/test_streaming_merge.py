@@ -220,6 +220,7 @@ def test_adapter_for_another_base_fails_before_writing(tmp_path: Path) -> None:
 
 def test_plan_estimates_reflect_streaming(tiny_model: tuple[Path, Path]) -> None:
     """A 7B bf16 model (13.5 GB): the merge step needs about three of its biggest tensor, verification a layer."""
+    from hubship.application.formats.memory import RUNTIME
     from hubship.application.formats.merged_16bit import Merged16bitFormat
     from hubship.domain.checkpoint import BaseInfo
 
@@ -236,5 +237,5 @@ def test_plan_estimates_reflect_streaming(tiny_model: tuple[Path, Path]) -> None
     )
     builder = Merged16bitFormat()
     estimate = builder.estimate(SafetensorsCheckpointReader().read(tiny_model[1]), base, builder.params({}, base))
-    assert estimate.size_bytes == base.parameter_bytes
-    assert 0.5e9 < estimate.peak_memory_bytes < 0.15 * base.parameter_bytes
+    assert base.parameter_bytes < estimate.size_bytes < base.parameter_bytes + 1e6  # the weights and the tokenizer beside them
+    assert 0.5e9 < estimate.peak_memory_bytes - RUNTIME["torch"] < 0.15 * base.parameter_bytes  # beyond what torch itself takes

@@ -112,13 +112,13 @@ def _request(tmp_path: Path, to: Path) -> PublishRequest:
 
 
 def test_preflight_refuses_a_destination_disk_that_is_too_small(planner, tmp_path):
-    probe = FakeSystemProbe({str(tmp_path): ("ssd", 10**12), str(tmp_path / "usb"): ("usb", 1000)})
+    probe = FakeSystemProbe({str(tmp_path): ("ssd", 10**12), str(tmp_path / "usb"): ("usb", 5)})
     with pytest.raises(UserInputError, match=r"in destination dir:.*usb/out but only 0.0 GB are free; free space there"):
         planner(probe).execute(_request(tmp_path, tmp_path / "usb" / "out"))
 
 
 def test_a_destination_on_the_workspace_disk_costs_nothing_as_files_are_hard_linked(planner, tmp_path):
-    lora_estimate = 5_000_007
+    lora_estimate = 7 + 2  # the adapter's 7 bytes and the files beside it: the fake base's config.json, "{}"
     probe = FakeSystemProbe({str(tmp_path): ("ssd", lora_estimate + 1000)})
     planned = planner(probe).execute(_request(tmp_path, tmp_path / "out"))
     assert planned.disk_needed_bytes == lora_estimate

@@ -1,5 +1,5 @@
 """The CLI surface the wrappers and the config layer rely on: every command has --json and --quiet and
-documents the exit codes; plan and publish read hubship.toml."""
+documents two examples and the exit codes; plan and publish read hubship.toml."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ def test_every_command_has_json_and_quiet_and_its_help_lists_the_exit_codes():
     for name, command in _commands().items():
         flags = {flag for param in command.params for flag in param.opts}
         assert {"--json", "--quiet"} <= flags, name
-        assert command.epilog == EXIT_CODES, name
+        assert command.epilog.endswith(EXIT_CODES), name
+        examples = [line.strip() for line in command.epilog.splitlines() if line.startswith("  hubship ")]
+        assert len(examples) == 2 and all(e.startswith(f"hubship {name}") for e in examples), name
 
 
 def test_plan_and_publish_read_hubship_toml_for_every_option():

@@ -1,0 +1,86 @@
+"""How much memory each step's process peaks at, for `plan`: the libraries it runs on, plus what it holds of the
+model at once. Calibrated against tests/benchmarks/bench_estimates.py (peak RSS of one process per step, on the
+tiny demo model and a 190M-parameter bf16 Llama; figures in docs/adr/013-what-users-read.md).
+
+- A torch step (reference logits, the merge and its check, the 4-bit quantization) runs on torch,
+  transformers and peft: about RUNTIME["torch"] before any weight is read.
+- The merge holds three copies of the biggest weight it changes (read, fp32 sum, cast); verification runs
+  the model a decoder layer at a time in fp32 and holds the probe's logits twice (reference and artifact).
+- bitsandbytes loads the whole merged model to quantize it (about 1.5 times its 16-bit size at the peak);
+  the check that follows loads the 4-bit model and runs it whole, mostly on top of the quantization's heap
+  (glibc does not hand it all back): the two are counted together, which errs high for small models.
+- llama.cpp's quantizer works a tensor at a time: the biggest one in fp32 (converted from a 16-bit source)
+  and its output buffer (4 bytes a weight); the source is mapped, its pages reclaimable. The check of a GGUF
+  maps the quantized file and holds both logits. The converter works a tensor or two at a time.
+"""
+
+from __future__ import annotations
+
+from hubship.application.formats.sizes import DTYPE_BYTES
+from hubship.domain.artifact_sizes import elements
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.gguf_types import kind_of, layer_of
+
+MB = 1000**2
+RUNTIME = {  # peak RSS of the process before any weight is read, by what it imports
+    "torch": 440 * MB,  # torch, transformers, peft, safetensors
+    "llama_cpp": 280 * MB,  # llama-cpp-python and numpy (no torch)
+    "converter": 320 * MB,  # llama.cpp's convert_hf_to_gguf.py, a subprocess
+    "files": 260 * MB,  # copying and hashing files
+}
+SLAB = 16 * MB  # a slab of a big embedding or head, run slab by slab
+PROBE_TOKENS = 256  # hubship.adapters.torch.verify.probe.MAX_PROBE_TOKENS
+
+
+def logits_bytes(base: BaseInfo) -> int:
+    """The probe's logits in fp32, the reference's and an artifact's."""
+    return 2 * PROBE_TOKENS * (base.vocab_size or 32_000) * 4
+
+
+def layer_bytes_fp32(base: BaseInfo) -> int:
+    """One decoder layer in fp32 (from the tensor shapes; else the weights spread over the layers, which errs high)."""
+    if base.tensors:
+        first = [s for name, s in base.tensors if layer_of(name) == 0 and kind_of(name, s) not in ("token_embd", "output")]
+        return sum(elements(s) for s in first) * 4
+    widen = 4 // DTYPE_BYTES.get(base.dtype, 2)
+    return base.parameter_bytes * widen // max(base.num_layers or 1, 1)
+
+
+def forward_bytes(base: BaseInfo) -> int:
+    """Verification's own peak: one layer in fp32, a slab of the embedding or head, and the two logits."""
+    return layer_bytes_fp32(base) + SLAB + logits_bytes(base)
+
+
+def merge_bytes(checkpoint: Checkpoint, base: BaseInfo) -> int:
+    """The merge's own peak: three fp32 copies of the biggest weight the adapter changes, and the copy buffer."""
+    targets = {t.rsplit(".", 1)[-1] for t in checkpoint.target_modules}
+    changed = [elements(s) for name, s in base.tensors if name.removesuffix(".weight").rsplit(".", 1)[-1] in targets]
+    biggest = max(changed, default=0) * 4 or base.largest_tensor_bytes * 4 // DTYPE_BYTES.get(base.dtype, 2)
+    return 3 * biggest + SLAB
+
+
+def torch_step(own: int) -> int:
+    return RUNTIME["torch"] + own
+
+
+def llama_cpp_step(own: int) -> int:
+    return RUNTIME["llama_cpp"] + own
+
+
+def biggest_elements(base: BaseInfo) -> int:
+    """The weights of the base's biggest tensor."""
+    return max((elements(s) for _, s in base.tensors), default=base.largest_tensor_bytes // DTYPE_BYTES.get(base.dtype, 2))
+
+
+def quantize_bytes(base: BaseInfo) -> int:
+    """llama.cpp's quantizer: the biggest tensor in fp32 (unless the source is fp32 already) and its output buffer."""
+    return (1 if base.dtype == "fp32" else 2) * 4 * biggest_elements(base)
+
+
+def converter_step(base: BaseInfo) -> int:
+    """llama.cpp's converter: its libraries and two of the biggest tensor in fp32."""
+    return RUNTIME["converter"] + 2 * biggest_elements(base) * 4
+
+
+def files_step(own: int) -> int:
+    return RUNTIME["files"] + own

@@ -1,0 +1,147 @@
+"""What people read about measured quality: one row per figure (what it means, its value, its bound, pass or fail),
+as a markdown table for cards, a compact phrase for the publish summary, and a one-line verdict.
+
+Pure text from an artifact's verification record (`{"metrics": {...}, "thresholds": {...}}`, as the quality
+gate and the manifest keep it). Facts about the file itself (its quantization, size, bits per weight) are
+not quality figures: `file_facts` gives them for the card's size line. The table takes its columns as data
+(`Column`), so a card can add one (e.g. the base model's own figure) without a second table builder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+MEANINGS = {
+    "mean_kl": "mean KL divergence from the fine-tune's next-token distribution, in nats (0 = identical)",
+    "max_abs_diff": "largest difference of any logit from the fine-tune's",
+    "top1_agreement": "share of positions where the top next token is the fine-tune's (near-ties count)",
+    "top1_exact": "share of positions where the top next token is exactly the fine-tune's",
+    "ollama_template": "where the Modelfile's chat TEMPLATE comes from",
+    "template_check": "the TEMPLATE rendered against the Jinja chat template, byte for byte",
+    "template_check_cases": "conversations the TEMPLATE was checked on",
+    "template_check_mismatches": "conversations where the TEMPLATE differs from the Jinja chat template",
+    "template_check_go": "the Go version that rendered the TEMPLATE",
+}
+FILE_FACTS = ("quantization", "file_size_bytes", "bits_per_weight")  # about the file, not its quality
+SUMMARY_UNGATED = ("template_check",)  # ungated figures a summary line still names
+
+
+@attrs.frozen(kw_only=True)
+class QualityRow:
+    """One measured figure. `bound` is `≤ 1e-06` / `≥ 0.85` or "" (reported, not gated); `passed` None when ungated."""
+
+    metric: str
+    meaning: str
+    value: Any
+    bound: str
+    passed: bool | None
+
+
+@attrs.frozen(kw_only=True)
+class Column:
+    """A column of the quality table: its heading and how a row fills its cell."""
+
+    heading: str
+    cell: Callable[[QualityRow], str]
+
+
+def number(value: Any) -> str:
+    """A figure as people read it: 3 significant digits for floats, as is otherwise."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _bound(bounds: Mapping[str, float]) -> str:
+    parts = []
+    if "max" in bounds:
+        parts.append(f"≤ {number(float(bounds['max']))}")
+    if "min" in bounds:
+        parts.append(f"≥ {number(float(bounds['min']))}")
+    return ", ".join(parts)
+
+
+def _passes(value: Any, bounds: Mapping[str, float]) -> bool | None:
+    if not bounds or not isinstance(value, int | float):
+        return None
+    return not (("max" in bounds and value > bounds["max"]) or ("min" in bounds and value < bounds["min"]))
+
+
+def quality_rows(verification: Mapping[str, Any]) -> list[QualityRow]:
+    """The quality figures of a verification record, gated ones first, each with its meaning and bound."""
+    metrics = verification.get("metrics") or {}
+    thresholds = verification.get("thresholds") or {}
+    rows = [
+        QualityRow(
+            metric=name,
+            meaning=MEANINGS.get(name, name.replace("_", " ")),
+            value=value,
+            bound=_bound(thresholds.get(name) or {}),
+            passed=_passes(value, thresholds.get(name) or {}),
+        )
+        for name, value in metrics.items()
+        if name not in FILE_FACTS and isinstance(value, int | float | str)
+    ]
+    return sorted(rows, key=lambda r: (r.passed is None, r.metric))
+
+
+def _mark(passed: bool | None) -> str:
+    return {True: "pass", False: "**FAIL**", None: "reported"}[passed]
+
+
+DEFAULT_COLUMNS = (
+    Column(heading="figure", cell=lambda r: f"`{r.metric}`"),
+    Column(heading="what it measures", cell=lambda r: r.meaning),
+    Column(heading="value", cell=lambda r: number(r.value)),
+    Column(heading="threshold", cell=lambda r: r.bound or "—"),
+    Column(heading="pass", cell=lambda r: _mark(r.passed)),
+)
+
+
+def markdown_table(rows: Sequence[QualityRow], columns: Sequence[Column] = DEFAULT_COLUMNS) -> str:
+    """The rows as a markdown table with `columns`; empty when there are no rows."""
+    if not rows:
+        return ""
+    lines = ["| " + " | ".join(c.heading for c in columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(c.cell(r).replace("|", "\\|") for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def verdict(rows: Sequence[QualityRow]) -> str:
+    """One line: every gated figure within its threshold, or which are not (published anyway: --accept-quality-loss)."""
+    gated = [r for r in rows if r.passed is not None]
+    failed = [r for r in gated if r.passed is False]
+    if failed:
+        names = ", ".join(f"{r.metric} {number(r.value)} (threshold {r.bound})" for r in failed)
+        return f"**Verdict: below the quality threshold** — {names}; published with --accept-quality-loss."
+    if gated:
+        names = " and ".join(", ".join(r.metric for r in gated).rsplit(", ", 1))
+        return f"**Verdict: pass** — {names} within {'its threshold' if len(gated) == 1 else 'their thresholds'}."
+    return "**Verdict: not gated** — the figures below are reported, with no threshold to meet."
+
+
+def summary_phrase(rows: Sequence[QualityRow]) -> str:
+    """The gated figures against their bounds and the outcome, for one summary line: `mean_kl 2e-08 ≤ 1e-06: pass`."""
+    gated = [r for r in rows if r.passed is not None]
+    if not gated:
+        headline = [f"{r.metric} {number(r.value)}" for r in rows if r.metric in SUMMARY_UNGATED]
+        return ", ".join(headline) or ("reported, no threshold" if rows else "not measured")
+    figures = ", ".join(f"{r.metric} {number(r.value)} {r.bound}" for r in gated)
+    return f"{figures}: {'pass' if all(r.passed for r in gated) else 'FAIL'}"
+
+
+def file_facts(verification: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts about the file a verification record carries (quantization, bits per weight), for the size line."""
+    metrics = verification.get("metrics") or {}
+    return {k: metrics[k] for k in FILE_FACTS if k in metrics}
+
+
+def quality_section(verification: Mapping[str, Any]) -> str:
+    """A card's "Measured quality" section: the verdict line, then the table; empty when nothing was measured."""
+    rows = quality_rows(verification)
+    if not rows:
+        return ""
+    return f"{verdict(rows)}\n\nMeasured against base + adapter, unmerged, on hubship's probe.\n\n{markdown_table(rows)}"

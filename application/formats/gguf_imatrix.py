@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase, n_params
+from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase
 from hubship.application.formats.imatrix_calibration import (
     calibration_digest,
     calibration_label,
     load_calibration,
     render_calibration,
 )
+from hubship.application.formats.memory import llama_cpp_step, logits_bytes
+from hubship.application.formats.sizes import n_params
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -98,7 +100,9 @@ class GgufImatrixFormat(GgufBase):
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = n_params(base) // 500  # about 8 bytes per input column of each matrix
-        return Estimate(size_bytes=size, peak_memory_bytes=n_params(base) * 2)  # the intermediate, mapped
+        return Estimate(
+            size_bytes=size, peak_memory_bytes=llama_cpp_step(n_params(base) * 2 + logits_bytes(base))
+        )  # the intermediate, mapped
 
     def build(self, ctx: BuildContext) -> None:
         out_file = ctx.out_dir / f"{ctx.params['name']}{IMATRIX_SUFFIX}"

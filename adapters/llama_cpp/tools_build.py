@@ -7,11 +7,18 @@ cmake (+ ninja when present), CPU only, static llama/ggml, no HTTPS, no tests, e
 the binaries land in `<venv>/share/hubship/llama-cpp-tools/bin/` beside a stamp file holding that
 version (docs/adr/012-imatrix.md). `python -m hubship.adapters.llama_cpp.install tools [SDIST]` (what
 `make setup` runs) skips the build when the stamp matches.
+
+A build is also kept in the user's cache folder ($HUBSHIP_BUILD_CACHE, else $XDG_CACHE_HOME/hubship or
+~/.cache/hubship), keyed by the version, the build options and this CPU's instruction-set flags (the build
+targets the CPU it runs on), so a fresh clone or a new virtual environment on the same machine copies the
+29 MB of tools instead of compiling for ten minutes, as pip reuses the llama-cpp-python wheel it built.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -47,6 +54,42 @@ def tools_home() -> Path:
     """Where the tools are: $HUBSHIP_LLAMA_CPP_TOOLS, else <venv>/share/hubship/llama-cpp-tools."""
     override = os.environ.get(TOOLS_ENV)
     return Path(override) if override else Path(sys.prefix) / "share" / "hubship" / "llama-cpp-tools"
+
+
+def _cpu_flags() -> str:
+    """This CPU's instruction-set flags (Linux), else the processor's name: what a native build depends on."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            return next((line.split(":", 1)[1].strip() for line in info if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        return platform.processor()
+
+
+def cached_build(version: str) -> Path:
+    """The user-cache folder for the tools of `version` built with these options on this kind of CPU."""
+    root = os.environ.get("HUBSHIP_BUILD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hubship"
+    fingerprint = "\n".join([version, sys.platform, platform.machine(), *CMAKE_OPTIONS, *TARGETS, _cpu_flags()])
+    return Path(root) / "llama-cpp-tools" / f"{version}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:16]}"
+
+
+def _install_from(source: Path, home: Path) -> None:
+    """Copy a built tools folder to `home` through a staged folder renamed into place (never half a copy)."""
+    staged = home.parent / f".{home.name}.staged"
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(source, staged)
+    if home.exists():
+        shutil.rmtree(home)
+    os.replace(staged, home)
+
+
+def _keep_in_cache(home: Path, version: str) -> None:
+    """Best effort: a read-only or full cache folder only costs the next set-up a build."""
+    try:
+        cache = cached_build(version)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        _install_from(home, cache)
+    except OSError:
+        pass
 
 
 def tool_path(home: Path, name: str) -> Path:
@@ -111,6 +154,10 @@ def build(version: str, fetch_sdist: Callable[[Path], Path], sdist: Path | None 
     home = tools_home()
     if built_version(home) == version and sdist is None and not force:
         return home, 0.0
+    if sdist is None and not force and built_version(cached_build(version)) == version:
+        home.parent.mkdir(parents=True, exist_ok=True)
+        _install_from(cached_build(version), home)
+        return home, 0.0
     cmake, ninja = _which("cmake"), _which("ninja")
     if cmake is None:
         raise UserInputError("cmake is not installed; install it (apt-get install cmake, or pip install cmake) and run `make setup`")
@@ -137,4 +184,5 @@ def build(version: str, fetch_sdist: Callable[[Path], Path], sdist: Path | None 
         if home.exists():
             shutil.rmtree(home)
         os.replace(staged, home)
+    _keep_in_cache(home, version)
     return home, time.perf_counter() - start

@@ -7,10 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+from filelock import FileLock
 
 from hubship.entrypoints.container import Container, create_container
 
@@ -19,7 +21,41 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 
+T = TypeVar("T")
 TINY_BASE_ID = "acme/tiny-llama"  # the hub id the tiny base's config names (tests/support/hub_fixtures.BASE_REPO)
+
+
+def _shared(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T]) -> T:
+    """`build(folder)` once for the whole run: under pytest-xdist the workers share one folder (the first builds it
+    under a file lock, the others wait and reuse it); without xdist a session folder of its own."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent / f"shared-{name}"  # the run's folder, above each worker's
+    with FileLock(f"{root}.lock"):
+        done = root / ".built.json"
+        if done.is_file():
+            return _from_json(json.loads(done.read_text()))
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir()
+        made = build(root)
+        done.write_text(json.dumps(_to_json(made)))
+        return made
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Path):
+        return {"path": str(value)}
+    if isinstance(value, dict):
+        return {"dict": {k: _to_json(v) for k, v in value.items()}}
+    return {"tuple": [_to_json(v) for v in value]}
+
+
+def _from_json(value: dict[str, Any]) -> Any:
+    if "path" in value:
+        return Path(value["path"])
+    if "dict" in value:
+        return {k: _from_json(v) for k, v in value["dict"].items()}
+    return tuple(_from_json(v) for v in value["tuple"])
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +66,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     Hub), so a published adapter can name its base; tests of an unnamed base remove it from a copy."""
     from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 
-    root = tmp_path_factory.mktemp("tiny")
-    base, checkpoint = HfDemoCheckpointFactory().create(root, dtype="float32")
-    config = json.loads((base / "config.json").read_text())
-    (base / "config.json").write_text(json.dumps({**config, "_name_or_path": TINY_BASE_ID}, indent=2))
-    return base, checkpoint
+    def build(root: Path) -> tuple[Path, Path]:
+        base, checkpoint = HfDemoCheckpointFactory().create(root, dtype="float32")
+        config = json.loads((base / "config.json").read_text())
+        (base / "config.json").write_text(json.dumps({**config, "_name_or_path": TINY_BASE_ID}, indent=2))
+        return base, checkpoint
+
+    return _shared(tmp_path_factory, "tiny", build)
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +81,7 @@ def real_checkpoints(tiny_model: tuple[Path, Path], tmp_path_factory: pytest.Tem
     int8, nf4-skip), QLoRA runs on them `qlora-<variant>` and a full fine-tune run `full` (read-only: copy to modify)."""
     from tests.support.checkpoints import build_all
 
-    return build_all(tmp_path_factory.mktemp("real"), *tiny_model)
+    return _shared(tmp_path_factory, "real", lambda root: build_all(root, *tiny_model))
 
 
 @pytest.fixture

@@ -174,3 +174,26 @@ def test_reference_logits_is_internal() -> None:
     assert "reference-logits" not in refused.value.message.split("valid formats:")[1]
     assert set(registry.formats["merged-16bit"].builds_from) == {"reference-logits"}
     assert "reference-logits" in registry.formats["merged-4bit"].builds_from
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [
+        (
+            "merged-4bit.mean_kll=0.1",
+            "--threshold names 'mean_kll', which merged-4bit does not measure; did you mean 'mean_kl'?"
+            " merged-4bit measures: mean_kl, top1_agreement, top1_near",
+        ),
+        ("merged-4bt.mean_kl=0.1", "--threshold names unknown format 'merged-4bt'; did you mean 'merged-4bit'? formats with thresholds:"),
+        ("gguf-q4_k_m.mean_kll=0.1", "which gguf-q4_k_m does not measure; did you mean 'mean_kl'?"),  # a format not requested this run
+    ],
+)
+def test_a_mistyped_threshold_is_one_line_exit_2(tiny_model: tuple[Path, Path], tmp_path: Path, cli, threshold: str, expected: str) -> None:
+    dest = tmp_path / "published"
+    argv = ["publish", str(tiny_model[1]), "-f", "merged-4bit", "-w", str(tmp_path / "ws"), "--to", f"dir:{dest}", "--threshold", threshold]
+    done = cli(*argv)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("hubship: error: ") and expected in line
+    assert "merged-16bit" in line or "measures:" in line  # the valid names, in the same line
+    assert not dest.exists() and not list((tmp_path / "ws").rglob("*.safetensors"))

@@ -23,6 +23,7 @@ import attrs
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.node_build import build_node
 from hubship.application.plan_publish import PlannedPublish
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.plan import PublishPlan, build_plan, content_key, format_closure
 from hubship.domain.quality import VERIFICATION_FILE
@@ -53,7 +54,8 @@ class BaseYardstick:
         self._progress = progress
         self._services = services
 
-    def _plan(self, planned: PlannedPublish, fmt: str) -> tuple[PublishPlan, Any]:
+    def _plan(self, planned: PlannedPublish, fmt: str) -> tuple[PublishPlan, Checkpoint, BaseInfo]:
+        """The base's own plan for `fmt`: the base read as a full fine-tune, each node keyed by what changes its output."""
         base = attrs.evolve(planned.base, merge_onto=None)
         checkpoint = self._reader.read(Path(base.path))
         options = {**planned.options, "name": YARDSTICK_NAME, "verify": "full"}
@@ -73,7 +75,7 @@ class BaseYardstick:
             tool_versions=tools,
             destinations=(),
         )
-        return plan, (checkpoint, base)
+        return plan, checkpoint, base
 
     def measure(self, planned: PlannedPublish, fmt: str) -> dict[str, Any]:
         """`{"model", "metrics", "key"}`: what `fmt` built from the base loses against the base's logits (built once per
@@ -82,7 +84,7 @@ class BaseYardstick:
         if reason is not None:
             return {"unavailable": reason}
         try:
-            plan, (checkpoint, base) = self._plan(planned, fmt)
+            plan, checkpoint, base = self._plan(planned, fmt)
             node = plan.node(fmt)
             with self._workspace.lock(f"base-{node.spec.key[:16]}"):
                 for step in plan.nodes:

@@ -13,12 +13,13 @@ from typing import Any
 
 import attrs
 
+from hubship.application.base_yardstick import BaseYardstick
 from hubship.application.card_composer import compose_card
-from hubship.application.format_builder import BuildContext
 from hubship.application.format_registry import FormatRegistry
+from hubship.application.node_build import build_node
 from hubship.application.plan_publish import PlannedPublish, PlanPublish
 from hubship.application.publish_request import PublishRequest
-from hubship.application.quality_check import check_gate, verification_record
+from hubship.application.quality_check import gate
 from hubship.domain.destination import Destination, parse_destination
 from hubship.domain.formats import relation_for
 from hubship.domain.hub_layout import hub_options, hub_url
@@ -64,7 +65,9 @@ class ExecutePlan:
         renderer: CardRenderer,
         progress: Progress,
         services: dict[str, Any],
+        yardstick: BaseYardstick | None = None,
     ) -> None:
+        self._yardstick = yardstick  # the same format on the base alone, when a default quality bound is breached
         self._planner = planner
         self._workspace = workspace
         self._formats = formats
@@ -75,26 +78,17 @@ class ExecutePlan:
         self._services = services
 
     def _build(self, planned: PlannedPublish, node: PlanNode) -> BuiltArtifact:
-        key = node.spec.key
-        if self._workspace.has(key):
-            return BuiltArtifact(format=node.format, key=key, reused=True, path=str(self._workspace.path(key)))
-        builder = self._formats.get(node.format)
-        plan = planned.plan
-        inputs = {dep: self._workspace.path(plan.node(dep).spec.key) for dep in node.builds_from}
-        with self._workspace.staging(key) as out_dir:
-            self._progress.message(f"building {node.format} ({key[:12]})")
-            builder.build(
-                BuildContext(
-                    checkpoint=planned.checkpoint,
-                    base=planned.base,
-                    params=node.spec.params,
-                    inputs=inputs,
-                    out_dir=out_dir,
-                    progress=self._progress,
-                    services=self._services,
-                )
-            )
-        return BuiltArtifact(format=node.format, key=key, reused=False, path=str(self._workspace.path(key)))
+        reused = build_node(
+            workspace=self._workspace,
+            formats=self._formats,
+            progress=self._progress,
+            services=self._services,
+            checkpoint=planned.checkpoint,
+            base=planned.base,
+            plan=planned.plan,
+            node=node,
+        )
+        return BuiltArtifact(format=node.format, key=node.spec.key, reused=reused, path=str(self._workspace.path(node.spec.key)))
 
     def _publication(
         self,
@@ -152,8 +146,7 @@ class ExecutePlan:
         plan = planned.plan
         with self._workspace.lock(plan.source_key[:16]):
             artifacts = tuple(self._build(planned, node) for node in plan.nodes)
-            records = {n.format: verification_record(self._workspace.path(n.spec.key), n.format, planned.options) for n in plan.requested}
-            check_gate(planned, records)
+            records = gate(planned, self._formats.formats, self._workspace, self._yardstick)
             files = {n.format: self._hasher.hash_tree(self._workspace.path(n.spec.key), self._progress) for n in plan.requested}
             deliveries: list[tuple[Destination, str, Delivery]] = []
             for dest_text in dict.fromkeys(t.destination for t in planned.targets):

@@ -23,6 +23,7 @@ from hubship.domain.lineage import require_base_id
 from hubship.domain.names import FROM_FOLDER, chosen_name, folder_name
 from hubship.domain.plan import PlanNode, PublishPlan, build_plan, content_key, format_closure
 from hubship.domain.preflight import DiskDemand, check_disk, check_path_length
+from hubship.domain.quality import check_threshold_names
 from hubship.domain.training_method import parse_method
 from hubship.ports.checkpoint_reader import CheckpointReader
 from hubship.ports.file_hasher import FileHasher
@@ -182,6 +183,8 @@ class PlanPublish:
 
     def execute(self, request: PublishRequest) -> PlannedPublish:
         named = chosen_name(request.name, parse_destinations(request.destinations))  # a bad --name stops here, before any work
+        measured = {name: f.metrics for name, f in self._formats.formats.items()}
+        check_threshold_names(request.option("thresholds") or {}, measured, self._formats.names)  # and a mistyped --threshold
         chosen = self._chosen_formats(request)
         requested = self._formats.parse(request.formats) if request.formats or not all(chosen.values()) else ()
         fmt_names = tuple(dict.fromkeys([*(f for fs in chosen.values() for f in fs), *requested]))

@@ -19,7 +19,8 @@ class Format:
     """A format's static description.
 
     `builds_from` names the formats whose artifacts this one is built from (its DAG edges);
-    an empty tuple means it is built from the checkpoint and base directly. An `internal` format
+    an empty tuple means it is built from the checkpoint and base directly. `metrics` names the figures its
+    verification measures: the ones a `--threshold FORMAT.METRIC=VALUE` may bound. An `internal` format
     (e.g. the reference logits verification compares against) is built when another format needs
     it, but is never requested by a user, listed or published.
     """
@@ -31,6 +32,7 @@ class Format:
     library_name: str = "transformers"
     tools: tuple[str, ...] = ()
     internal: bool = False
+    metrics: tuple[str, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         if not _NAME.match(self.name):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hubship.domain.errors import UserInputError
+from hubship.domain.suggest import did_you_mean
 
 VERIFICATION_FILE = ".verification.json"
 
@@ -54,3 +55,30 @@ def resolve_thresholds(
             direction = "min" if "min" in defaults.get(metric, {}) and "max" not in defaults.get(metric, {}) else "max"
             resolved[metric] = {direction: float(value)}
     return resolved
+
+
+def check_threshold_names(
+    thresholds: Mapping[str, Mapping[str, Any]], measured: Mapping[str, tuple[str, ...]], listed: Sequence[str]
+) -> None:
+    """UserInputError, one line with the valid names, for a threshold on a format hubship does not know or on a metric
+    that format does not measure. `measured`: every known format's metrics (built-ins and plugins, requested or
+    not); `listed`: the formats the message offers (those a user requests)."""
+    offered = ", ".join(f for f in listed if measured.get(f))
+    for fmt, bounds in thresholds.items():
+        if fmt not in measured:
+            hint = did_you_mean(fmt, [f for f in listed if measured.get(f)])
+            raise UserInputError(
+                f"--threshold names unknown format {fmt!r}; {hint + ' ' if hint else ''}formats with thresholds: {offered}"
+            )
+        for metric in bounds:
+            known = measured[fmt]
+            if not known:
+                raise UserInputError(
+                    f"--threshold {fmt}.{metric}: {fmt} measures nothing a threshold can bound; formats with thresholds: {offered}"
+                )
+            if metric not in known:
+                hint = did_you_mean(metric, known)
+                hint = hint + " " if hint else ""
+                raise UserInputError(
+                    f"--threshold names {metric!r}, which {fmt} does not measure; {hint}{fmt} measures: {', '.join(known)}"
+                )

@@ -34,6 +34,15 @@ def loosened(value: float, direction: str) -> float:
     return (math.ceil if direction == "max" else math.floor)(round(value / step, 6)) * step
 
 
+def _base_note(base: Mapping[str, Any]) -> str:
+    """What the base yardstick said about a breach: the same format's loss on the base, or why there was none."""
+    if base.get("metrics"):
+        return f" (on the base model: {', '.join(f'{m}={v:.4g}' for m, v in base['metrics'].items() if m in base.get('defaults', {}))})"
+    if base.get("unavailable"):
+        return f" (no base yardstick: {base['unavailable']})"
+    return ""
+
+
 def gate_message(failed: Mapping[str, Mapping[str, Any]], params: Mapping[str, Mapping[str, Any]]) -> str:
     """The one-line QualityGateFailed message for `failed` ({format: verification record with `metrics` and
     `thresholds`}), naming each breach and the three ways out, with values that would work."""
@@ -49,7 +58,7 @@ def gate_message(failed: Mapping[str, Mapping[str, Any]], params: Mapping[str, M
                 if direction in bounds and (value > bounds[direction] if direction == "max" else value < bounds[direction]):
                     broken.append(f"{metric}={value:.4g} {sign} {bounds[direction]:.4g}")
                     loosen.append(f"--threshold {fmt}.{metric}={loosened(float(value), direction):.2g}")
-        found.append(f"{fmt}: {', '.join(broken)}")
+        found.append(f"{fmt}: {', '.join(broken)}{_base_note(record.get('base') or {})}")
         up = higher_bit_format(fmt, params.get(fmt) or {})
         if up:
             higher.append(up)

@@ -17,8 +17,8 @@ import attrs
 MEANINGS = {
     "mean_kl": "mean KL divergence from the fine-tune's next-token distribution, in nats (0 = identical)",
     "max_abs_diff": "largest difference of any logit from the fine-tune's",
-    "top1_agreement": "share of positions where the top next token is the fine-tune's (near-ties count)",
-    "top1_exact": "share of positions where the top next token is exactly the fine-tune's",
+    "top1_agreement": "share of positions where the top next token is exactly the fine-tune's",
+    "top1_near": "the same, counting a token the fine-tune rates within 0.1 nats of its top one as agreeing (near-ties)",
     "ollama_template": "where the Modelfile's chat TEMPLATE comes from",
     "template_check": "the TEMPLATE rendered against the Jinja chat template, byte for byte",
     "template_check_cases": "conversations the TEMPLATE was checked on",
@@ -139,9 +139,35 @@ def file_facts(verification: Mapping[str, Any]) -> dict[str, Any]:
     return {k: metrics[k] for k in FILE_FACTS if k in metrics}
 
 
+def yardstick_line(verification: Mapping[str, Any]) -> str:
+    """What the base yardstick said, when the gate asked it (a default bound was breached): the same format's loss on
+    the base beside this artifact's, or why there was none; "" when it was not asked."""
+    base = verification.get("base") or {}
+    if "unavailable" in base:
+        return f"No base yardstick ({base['unavailable']}): the absolute thresholds decide alone."
+    figures, defaults = base.get("metrics") or {}, base.get("defaults") or {}
+    if not figures:
+        return ""
+    metrics, thresholds = verification.get("metrics") or {}, verification.get("thresholds") or {}
+    what = str(base.get("format", "this format")).removeprefix("gguf-")
+    compared = ", ".join(f"{m} {number(metrics[m])} here, {number(v)} on the base" for m, v in figures.items() if m in defaults)
+    model = f" {base['model']}" if base.get("model") else ""
+    if all(_passes(metrics.get(m), thresholds.get(m) or {}) for m in defaults):
+        bounds = "; ".join(f"{m} {_bound(defaults[m])} by default, {_bound(thresholds.get(m) or {})} beside the base" for m in defaults)
+        return f"{what} loses as much here as it does on the base model{model} ({compared}): within the yardstick's margin ({bounds})."
+    return f"{what} loses clearly more here than on the base model{model} ({compared}): more than the format's own loss."
+
+
 def quality_section(verification: Mapping[str, Any]) -> str:
-    """A card's "Measured quality" section: the verdict line, then the table; empty when nothing was measured."""
+    """A card's "Measured quality" section: the verdict line, what the base yardstick said, then the table (with the
+    base's figures in a column when it was measured); empty when nothing was measured."""
     rows = quality_rows(verification)
     if not rows:
         return ""
-    return f"{verdict(rows)}\n\nMeasured against base + adapter, unmerged, on hubship's probe.\n\n{markdown_table(rows)}"
+    base = (verification.get("base") or {}).get("metrics") or {}
+    columns = DEFAULT_COLUMNS
+    if base:
+        on_base = Column(heading="on the base", cell=lambda r: number(base[r.metric]) if r.metric in base else "—")
+        columns = (*DEFAULT_COLUMNS[:3], on_base, *DEFAULT_COLUMNS[3:])
+    lines = [verdict(rows), "Measured against base + adapter, unmerged, on hubship's probe.", yardstick_line(verification)]
+    return "\n\n".join([*filter(None, lines), markdown_table(rows, columns)])

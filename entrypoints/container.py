@@ -15,6 +15,7 @@ from typing import Any
 from dependency_injector import containers, providers
 from platformdirs import user_cache_dir
 
+from hubship.application.base_yardstick import BaseYardstick
 from hubship.application.execute_plan import ExecutePlan
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.inspect_checkpoint import InspectCheckpoint
@@ -108,6 +109,9 @@ class Container(containers.DeclarativeContainer):
         services=services,
         backend=backend,
     )
+    base_yardstick = providers.Factory(
+        BaseYardstick, reader=reader, workspace=workspace, formats=formats, progress=progress, services=services
+    )
     execute_plan = providers.Factory(
         ExecutePlan,
         planner=plan_publish,
@@ -118,6 +122,7 @@ class Container(containers.DeclarativeContainer):
         renderer=renderer,
         progress=progress,
         services=services,
+        yardstick=base_yardstick,
     )
     verify_publication = providers.Factory(VerifyPublication, hasher=hasher, progress=progress, remote=remote_repo)
 

@@ -22,5 +22,6 @@ class Verifier(Protocol):
         ...
 
     def compare(self, model_dir: Path, reference_file: Path, progress: Progress) -> dict[str, float]:
-        """Run the reference's probe through the model in `model_dir`: max_abs_diff, mean_kl (nats), top1_agreement."""
+        """Run the reference's probe through the model in `model_dir`: max_abs_diff, mean_kl (nats),
+        top1_agreement (strict argmax agreement) and top1_near (near-ties within 0.1 nats count)."""
         ...

@@ -23,6 +23,7 @@ from hubship.application.formats.gguf_imatrix import IMATRIX, read_imatrix
 from hubship.application.formats.gguf_quant_variants import build_variants, link
 from hubship.application.formats.memory import SLAB, llama_cpp_step, logits_bytes, quantize_bytes
 from hubship.application.formats.sizes import gguf_file_bytes
+from hubship.domain.chat_proof import THRESHOLDS as CHAT
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -32,6 +33,8 @@ from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
 from hubship.ports.verifier import REFERENCE_FILE
 
+# the figures a --threshold may bound: the logits against the reference, the file, and the token-level chat proof
+METRICS = ("mean_kl", "top1_agreement", "mean_kl_with_imatrix", "mean_kl_without_imatrix", "bits_per_weight", "file_size_bytes", *CHAT)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -48,6 +51,7 @@ class GgufQuantFormat(GgufBase):
             builds_from=(INTERMEDIATE, REFERENCE) if with_reference else (INTERMEDIATE,),
             library_name="gguf",
             tools=TOOLS,
+            metrics=METRICS,
         )
 
     def inputs_for(self, options: Mapping[str, Any]) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from hubship.application.format_builder import BuildContext
 from hubship.application.formats.memory import files_step
 from hubship.application.ollama_derivation import derive_for_gguf
 from hubship.application.ollama_template import OllamaTemplate, ollama_model
+from hubship.domain.chat_proof import THRESHOLDS as CHAT
 from hubship.domain.chat_proof import TokenProof
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
@@ -59,6 +60,7 @@ class OllamaFormat:
             library_name="gguf",
             tools=TOOLS,
             internal=True,
+            metrics=(*CHAT, "template_check_mismatches"),  # the GGUF inside is bounded as gguf-<quant>
         )
         self._derived: dict[tuple[str, str | None, bool, bool], tuple[Any, OllamaTemplate, TokenProof]] = {}
 

@@ -16,3 +16,26 @@ class FakeMerger:
         self.calls += 1
         (out_dir / "config.json").write_text(json.dumps({"merged_from": checkpoint.root, "dtype": dtype}))
         (out_dir / "model.safetensors").write_bytes(b"fake weights " + str(self.calls).encode())
+
+
+class ScaledDeltaMerger:
+    """A broken merge on purpose: the real streaming merger run on a copy of the adapter whose delta is `factor` x the
+    trained one (a lost or doubled LoRA scaling). A full model (the base yardstick's) merges as it is."""
+
+    def __init__(self, factor: float, scratch: Path) -> None:
+        self.factor, self.scratch = factor, scratch
+
+    def merge(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path, *, dtype: str | None, max_shard_bytes: int, progress) -> None:
+        import shutil
+
+        import attrs
+
+        from hubship.adapters.torch.streaming_merger import StreamingMerger
+        from tests.support.lossy_model import scale_delta
+
+        if not checkpoint.is_full:
+            copy = self.scratch / f"scaled-{len(list(self.scratch.glob('scaled-*')))}"
+            shutil.copytree(checkpoint.root, copy)
+            scale_delta(copy, self.factor)
+            checkpoint = attrs.evolve(checkpoint, root=str(copy))
+        StreamingMerger().merge(checkpoint, base, out_dir, dtype=dtype, max_shard_bytes=max_shard_bytes, progress=progress)

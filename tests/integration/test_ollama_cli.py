@@ -53,11 +53,16 @@ def test_cli_publishes_the_real_gguf_to_ollama(cli, tiny_model, standin, tmp_pat
     assert gguf.endswith(".Q4_K_M.gguf") and (data / "uploads.log").read_text().count("sha256:") == 1
 
 
-@pytest.mark.slow
-def test_cli_require_server_without_a_server_is_one_line_exit_1(cli, tiny_model, tmp_path):
+def closed_host() -> str:
+    """host:port where no server listens."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        closed = f"127.0.0.1:{s.getsockname()[1]}"
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.mark.slow
+def test_cli_require_server_without_a_server_is_one_line_exit_1(cli, tiny_model, tmp_path):
+    closed = closed_host()
     done = cli(
         "publish",
         str(tiny_model[1]),
@@ -84,3 +89,25 @@ def test_cli_plan_shows_where_the_ollama_ready_folder_goes_without_a_server(cli,
         ("tiny-chat:latest", "mine/tiny/ollama-q4_k_m"),
         ("mine/tiny/lora", None),
     ]
+
+
+@pytest.mark.slow
+def test_cli_gates_the_gguf_an_ollama_model_is_built_from(cli, tiny_model, standin, tmp_path):
+    """The GGUF inside an Ollama model is not a requested format, yet it is gated: an impossible bound is exit 3 and
+    nothing reaches the server; without the bound its figures are in the Ollama publication's manifest."""
+    url, data = standin
+    argv = ["publish", str(tiny_model[1]), "--to", "ollama:gated", "--workspace", str(tmp_path / "ws")]
+    before = sorted((data / "models").glob("*.json")) if (data / "models").exists() else []
+    done = cli(*argv, "--threshold", "gguf-q4_k_m.mean_kl=1e-9", cwd=tmp_path, env={"OLLAMA_HOST": url})
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert re.search(r"quality gate failed, nothing was published \(gguf-q4_k_m: mean_kl=\S+ > 1e-09", one_line(done.stderr))
+    with pytest.raises(ollama.ResponseError):
+        ollama.Client(host=url).show("gated")
+    assert (sorted((data / "models").glob("*.json")) if (data / "models").exists() else []) == before
+
+    closed = closed_host()  # no server: the Ollama-ready folder, whose manifest carries the GGUF's figures
+    done = cli(*argv, cwd=tmp_path, env={"OLLAMA_HOST": closed})
+    assert done.returncode == 0, done.stderr[-2000:]
+    verification = json.loads(next((tmp_path / "published").rglob("manifest.json")).read_text())["verification"]
+    assert verification["passed"] and 0 <= verification["metrics"]["mean_kl"] <= verification["thresholds"]["mean_kl"]["max"]
+    assert "top1_agreement" in verification["metrics"] and "template_check" in verification["metrics"]

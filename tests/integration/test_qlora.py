@@ -98,10 +98,10 @@ def test_both_merges_of_a_qlora_adapter_are_measured_side_by_side(publish, tiny_
         print(f"  {label:32s} max_abs_diff {metrics['max_abs_diff']:.3g}  mean_kl {metrics['mean_kl']:.3g}")
     dequantized, original = figures.values()
     assert dequantized["max_abs_diff"] <= 1e-4 and original["max_abs_diff"] > 100 * dequantized["max_abs_diff"]
-    assert original["mean_kl"] > dequantized["mean_kl"] and {"top1_agreement", "top1_exact"} <= set(original)
+    assert original["mean_kl"] > dequantized["mean_kl"] and {"top1_agreement", "top1_near"} <= set(original)
     card = (onto_original / "merged-16bit" / "README.md").read_text()
     assert "- merged onto: base (--merge-onto), not the weights the adapter was trained on" in card
-    assert "## Notes" in card and "| mean_kl |" in card
+    assert "## Notes" in card and "| `mean_kl` |" in card
     manifest = json.loads((onto_original / "merged-16bit" / "manifest.json").read_text())
     assert manifest["params"]["merge_onto"]["name"] == "base" and manifest["inputs"]["merge_onto"]["files"]["model.safetensors"]
     assert str(tiny_model[0]) not in json.dumps(manifest)

@@ -75,7 +75,7 @@ def test_compare_measures_the_artifact(tiny_model: tuple[Path, Path], tmp_path: 
     info = HfTransformersLoader().base_info(BaseRef(path=str(base)))
     StreamingMerger().merge(checkpoint, info, merged, dtype="fp32", max_shard_bytes=10**9, progress=FakeProgress())
     good = verifier.compare(merged, reference, FakeProgress())
-    assert good["max_abs_diff"] <= 1e-4 and good["mean_kl"] <= 1e-9 and good["top1_exact"] == 1.0
+    assert good["max_abs_diff"] <= 1e-4 and good["mean_kl"] <= 1e-9 and good["top1_agreement"] == 1.0
     without_adapter = verifier.compare(base, reference, FakeProgress())  # what a merge that lost the adapter gives
     assert without_adapter["mean_kl"] > 1e3 * max(good["mean_kl"], 1e-12)
 
@@ -83,11 +83,11 @@ def test_compare_measures_the_artifact(tiny_model: tuple[Path, Path], tmp_path: 
 def test_kl_metrics() -> None:
     reference = torch.tensor([[5.0, 0.0, 0.0], [1.0, 0.99, -3.0]])
     same = kl_metrics(reference.clone(), reference)
-    assert same == {"max_abs_diff": 0.0, "mean_kl": 0.0, "top1_agreement": 1.0, "top1_exact": 1.0}
+    assert same == {"max_abs_diff": 0.0, "mean_kl": 0.0, "top1_agreement": 1.0, "top1_near": 1.0}
     near_tie = kl_metrics(torch.tensor([[5.0, 0.0, 0.0], [0.99, 1.0, -3.0]]), reference)
-    assert near_tie["top1_exact"] == 0.5 and near_tie["top1_agreement"] == 1.0  # 0.01 nats apart: a tie
+    assert near_tie["top1_agreement"] == 0.5 and near_tie["top1_near"] == 1.0  # 0.01 nats apart: strict disagrees, near counts it
     wrong = kl_metrics(torch.tensor([[0.0, 5.0, 0.0], [1.0, 0.99, -3.0]]), reference)
-    assert wrong["top1_agreement"] == 0.5 and wrong["mean_kl"] > 1.0
+    assert wrong["top1_agreement"] == wrong["top1_near"] == 0.5 and wrong["mean_kl"] > 1.0
 
 
 MEMORY_SCRIPT = textwrap.dedent(
@@ -174,3 +174,26 @@ def test_reference_logits_is_internal() -> None:
     assert "reference-logits" not in refused.value.message.split("valid formats:")[1]
     assert set(registry.formats["merged-16bit"].builds_from) == {"reference-logits"}
     assert "reference-logits" in registry.formats["merged-4bit"].builds_from
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [
+        (
+            "merged-4bit.mean_kll=0.1",
+            "--threshold names 'mean_kll', which merged-4bit does not measure; did you mean 'mean_kl'?"
+            " merged-4bit measures: mean_kl, top1_agreement, top1_near",
+        ),
+        ("merged-4bt.mean_kl=0.1", "--threshold names unknown format 'merged-4bt'; did you mean 'merged-4bit'? formats with thresholds:"),
+        ("gguf-q4_k_m.mean_kll=0.1", "which gguf-q4_k_m does not measure; did you mean 'mean_kl'?"),  # a format not requested this run
+    ],
+)
+def test_a_mistyped_threshold_is_one_line_exit_2(tiny_model: tuple[Path, Path], tmp_path: Path, cli, threshold: str, expected: str) -> None:
+    dest = tmp_path / "published"
+    argv = ["publish", str(tiny_model[1]), "-f", "merged-4bit", "-w", str(tmp_path / "ws"), "--to", f"dir:{dest}", "--threshold", threshold]
+    done = cli(*argv)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("hubship: error: ") and expected in line
+    assert "merged-16bit" in line or "measures:" in line  # the valid names, in the same line
+    assert not dest.exists() and not list((tmp_path / "ws").rglob("*.safetensors"))

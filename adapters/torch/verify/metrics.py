@@ -27,15 +27,15 @@ class StoredRows:
 
 def kl_metrics(logits: torch.Tensor, reference: torch.Tensor | StoredRows, chunk: int = 16) -> dict[str, float]:
     """Position by position against the reference: max |a - r|; mean KL(reference || artifact) in nats (fp64);
-    top1_exact, the share where both pick the same top token; top1_agreement, the same up to near-ties: the
-    artifact's pick counts when the reference rates it within TIE_NATS of its own top token (on a flat
-    distribution, which of two near-equal tokens wins says nothing about quality). Works through `chunk`
+    top1_agreement, the share where both pick the same top token (strict, as everywhere in hubship); top1_near,
+    the same up to near-ties: the artifact's pick counts when the reference rates it within TIE_NATS of its own
+    top token (on a flat distribution, which of two near-equal tokens wins says little about quality). Works through `chunk`
     positions at a time in buffers allocated once (fresh temporaries per chunk fragment the heap)."""
     if logits.shape != reference.shape:
         raise PublishError(f"the artifact's logits have shape {tuple(logits.shape)}, the reference's {tuple(reference.shape)}")
     positions, vocab = reference.shape
     log_a, log_r, work, probs = (torch.empty((min(chunk, positions), vocab), dtype=torch.float64) for _ in range(4))
-    max_abs, kl_sum, agree, exact = 0.0, 0.0, 0, 0
+    max_abs, kl_sum, near, exact = 0.0, 0.0, 0, 0
     for start in range(0, positions, chunk):
         n = min(chunk, positions - start)
         la, lr, w, p = log_a[:n], log_r[:n], work[:n], probs[:n]
@@ -47,7 +47,7 @@ def kl_metrics(logits: torch.Tensor, reference: torch.Tensor | StoredRows, chunk
         kl_sum += float(torch.sub(lr, la, out=w).mul_(torch.exp(lr, out=p)).sum(-1).clamp_min(0).sum())
         pick = la.argmax(-1)
         gap = lr.max(-1).values - lr.gather(-1, pick[:, None])[:, 0]
-        agree += int((gap <= TIE_NATS).sum())
+        near += int((gap <= TIE_NATS).sum())
         exact += int((pick == lr.argmax(-1)).sum())
     count = max(positions, 1)
-    return {"max_abs_diff": max_abs, "mean_kl": kl_sum / count, "top1_agreement": agree / count, "top1_exact": exact / count}
+    return {"max_abs_diff": max_abs, "mean_kl": kl_sum / count, "top1_agreement": exact / count, "top1_near": near / count}

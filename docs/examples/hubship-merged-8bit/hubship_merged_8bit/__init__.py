@@ -46,6 +46,7 @@ class Merged8bitFormat:
         builds_from=("merged-16bit",),
         library_name="transformers",
         tools=("torch", "transformers", "bitsandbytes"),
+        metrics=("top1_agreement",),  # what `--threshold merged-8bit.METRIC=VALUE` may bound
     )
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from hubship.domain.quality import VERIFICATION_FILE
 from hubship.ports.verifier import REFERENCE_FILE
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+QUANT_TOOLS = (*TOOLS, "transformers", "jinja2", "go")  # the Ollama files: Jinja renders, Go checks (gguf_hub_ollama.py)
 
 
 class GgufQuantFormat(GgufBase):
@@ -47,7 +48,7 @@ class GgufQuantFormat(GgufBase):
             description=f"The merged model in GGUF, quantized to {quant.name} for llama.cpp, Ollama and LM Studio",
             builds_from=(INTERMEDIATE, REFERENCE) if with_reference else (INTERMEDIATE,),
             library_name="gguf",
-            tools=TOOLS,
+            tools=QUANT_TOOLS,
         )
 
     def inputs_for(self, options: Mapping[str, Any]) -> tuple[str, ...]:
@@ -116,10 +117,11 @@ class GgufQuantFormat(GgufBase):
         kept = sorted(p for p in ctx.out_dir.glob("*.gguf") if not p.name.endswith(IMATRIX_SUFFIX))
         chat = prove_gguf(ctx.service("chat_renderer"), ctx.service("chat_runtime"), ctx.checkpoint, ctx.base, kept[0], complete=True)
         proof = chat.verification()
+        ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir)
         verification = {
-            "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"]},
+            "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **ollama["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},
-            "notes": [*notes, *proof["notes"]],
+            "notes": [*notes, *proof["notes"], *ollama["notes"]],
             "warnings": proof["warnings"],
         }
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False))

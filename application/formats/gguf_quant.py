@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight
 from hubship.application.formats.gguf_imatrix import IMATRIX, read_imatrix
 from hubship.application.formats.gguf_quant_variants import build_variants, link
+from hubship.application.formats.gguf_usage import gguf_usage
 from hubship.application.formats.memory import SLAB, llama_cpp_step, logits_bytes, quantize_bytes
 from hubship.application.formats.sizes import gguf_file_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
@@ -127,9 +128,8 @@ class GgufQuantFormat(GgufBase):
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False))
 
     def usage(self, repo_or_path: str) -> str:
-        tag = self.quant.name
-        if _HUB_ID.match(repo_or_path):
-            commands = f"llama-cli -hf {repo_or_path}:{tag}\nollama run hf.co/{repo_or_path}:{tag}"
-        else:  # a folder: the file, or the first of its shards (`-00001-of-N`), which pulls in the rest
-            commands = f"llama-cli -m {repo_or_path}/<name>.{tag}.gguf"
-        return f"```sh\n{commands}\n```"
+        return self.usage_for(repo_or_path, (), "hf" if _HUB_ID.match(repo_or_path) else "dir")
+
+    def usage_for(self, location: str, files: Sequence[str], scheme: str) -> str:
+        """The usage lines naming this artifact's real files (`files`: its paths) at `location` of a `scheme` destination."""
+        return gguf_usage(location, self.quant.name, files, hub=scheme == "hf")

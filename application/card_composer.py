@@ -32,20 +32,25 @@ def compose_card(
     scheme: str = "dir",
     warnings: Sequence[str] = (),
     notes: Sequence[str] = (),
+    files: Sequence[str] = (),
+    quants: str = "",
 ) -> CardData:
     """The card of one artifact. `siblings` are (format, location) of every artifact of the same publish at
     the same destination (`scheme`); the card links the others. `verification` is the artifact's record
-    (metrics, thresholds; the quality section), `size_bytes` its files' total. `warnings` (first) and `notes`
-    (after the usage) are what the build wrote into its `.verification.json` under those keys."""
+    (metrics, thresholds; the quality section), `size_bytes` its files' total, `files` their paths. `warnings`
+    (first) and `notes` (after the usage) are what the build wrote into its `.verification.json` under those keys.
+    `quants`: the table comparing every quantization at this location (domain.quant_comparison), if any."""
     fmt = builder.format
     trained = method(checkpoint.training_method)
     size, verify = f"- size: {size_text(size_bytes, verification)}", f"`hubship verify {verify_target(location, scheme)}`"
     lineage = "\n".join(lineage_lines(checkpoint, base, fmt, manifest_key, size=size, verify=verify))
     notes = (*notes, *base.lineage.notes)
     sections: list[tuple[str, str]] = [
-        ("Usage", builder.usage(location)),
+        ("Usage", usage_text(builder, location, files, scheme)),
         ("How it was made", lineage),
     ]
+    if quants:
+        sections.insert(1, ("Quantizations in this repository", quants))
     if notes:
         sections.insert(1, ("Notes", "\n".join(f"- {n}" for n in notes)))
     if warnings:
@@ -70,6 +75,12 @@ def compose_card(
         summary=summary(name, checkpoint, base, fmt),
         sections=tuple(sections),
     )
+
+
+def usage_text(builder: FormatBuilder, location: str, files: Sequence[str], scheme: str) -> str:
+    """The builder's usage snippet; one that defines `usage_for(location, files, scheme)` names the artifact's real files."""
+    usage_for = getattr(builder, "usage_for", None)
+    return usage_for(location, files, scheme) if usage_for else builder.usage(location)
 
 
 def sibling_links(location: str, siblings: Sequence[tuple[str, str]], scheme: str) -> str:

@@ -27,6 +27,7 @@ from hubship.domain.manifest import CARD_NAME, FileEntry, Manifest
 from hubship.domain.outcome import ArtifactOutcome
 from hubship.domain.plan import PlanNode
 from hubship.domain.publication import UP_TO_DATE, Delivery, Publication
+from hubship.domain.quant_comparison import tables_by_location
 from hubship.ports.card_renderer import CardRenderer
 from hubship.ports.file_hasher import FileHasher
 from hubship.ports.progress import Progress
@@ -99,6 +100,7 @@ class ExecutePlan:
         files: tuple[FileEntry, ...],
         siblings: tuple[tuple[str, str], ...] = (),
         scheme: str = "dir",
+        quants: str = "",
     ) -> Publication:
         plan = planned.plan
         source = self._workspace.path(node.spec.key)
@@ -117,6 +119,8 @@ class ExecutePlan:
                 scheme=scheme,
                 warnings=tuple(verification.get("warnings", ())),
                 notes=tuple(verification.get("notes", ())),
+                files=tuple(f.path for f in files),
+                quants=quants,
             )
         )
         card_bytes = card.encode()
@@ -154,8 +158,18 @@ class ExecutePlan:
                 targets = [t for t in planned.targets if t.destination == dest_text]
                 pending = [t for t in targets if not t.up_to_date]
                 siblings = tuple((t.format, t.location) for t in targets)
+                tables = tables_by_location((t.location, records[t.format], sum(f.size for f in files[t.format])) for t in targets)
                 pubs = [
-                    self._publication(planned, plan.node(t.format), t.location, records[t.format], files[t.format], siblings, dest.scheme)
+                    self._publication(
+                        planned,
+                        plan.node(t.format),
+                        t.location,
+                        records[t.format],
+                        files[t.format],
+                        siblings,
+                        dest.scheme,
+                        tables[t.location],
+                    )
                     for t in pending
                 ]
                 sent = self._registries[dest.scheme].publish(dest, pubs, self._progress) if pubs else []

@@ -59,5 +59,6 @@ class FormatBuilder(Protocol):
     def build(self, ctx: BuildContext) -> None: ...
 
     def usage(self, repo_or_path: str) -> str:
-        """A usage snippet for the card."""
+        """A usage snippet for the card. A builder may also define `usage_for(location, files, scheme)`: the
+        snippet naming the artifact's real files (their paths) at a destination of that scheme; cards prefer it."""
         ...

@@ -39,7 +39,7 @@ OUT_OF_SCOPE = "tool calling, images and thinking sections are not translated (t
 
 @attrs.frozen(kw_only=True)
 class OllamaTemplate:
-    """`template` None: generic (Ollama's own fallback), with the reason in `warnings`."""
+    """`template` None: generic (Ollama's own fallback), with the reason in `warnings` (and alone in `refusal`)."""
 
     template: str | None
     system: str | None
@@ -48,6 +48,7 @@ class OllamaTemplate:
     warnings: tuple[str, ...] = ()
     check: CheckReport = attrs.field(factory=lambda: CheckReport(status="not run"))
     structure: ChatStructure | None = None
+    refusal: str = ""
 
 
 def _jinja(renderer: ChatRenderer, profile: ChatProfile, case: CheckCase) -> RenderOutcome:
@@ -144,7 +145,7 @@ def derive_ollama_template(
         " trained on; use `ollama run` with raw prompts in the training format, or fix the chat template and publish again."
     )
     eos = tuple(e for e in profile.eos_tokens if e and e != profile.runtime_bos)
-    return OllamaTemplate(template=None, system=None, stops=eos, warnings=(warning,), check=CheckReport(status="not run"))
+    return OllamaTemplate(template=None, system=None, stops=eos, warnings=(warning,), check=CheckReport(status="not run"), refusal=reason)
 
 
 def ollama_model(derived: OllamaTemplate, profile: ChatProfile, *, model_file: str, license: str | None) -> OllamaModel:

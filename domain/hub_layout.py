@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from hubship.domain.errors import UserInputError
+from hubship.domain.hub_ollama import HUB_OLLAMA_FILES
 from hubship.domain.manifest import CARD_NAME, MANIFEST_NAME
 from hubship.domain.suggest import did_you_mean
 
@@ -114,6 +115,12 @@ def shares_folder(target: HubTarget, repo_id: str, options: HubOptions) -> tuple
 def manifest_path(target: HubTarget, fmt: str, sharing: tuple[str, ...]) -> str:
     """`manifest.json`, or `<format>.manifest.json` where several formats share one folder (e.g. the GGUF repo)."""
     return target.path(MANIFEST_NAME if len(sharing) <= 1 else f"{fmt}.{MANIFEST_NAME}")
+
+
+def root_copy(target: HubTarget, fmt: str, path: str) -> str | None:
+    """Where a GGUF artifact's Ollama file (`template`, `system`, `params`) in a folder (the single layout) is copied:
+    the repo root, the only place the Hub reads it; None for any other file, and where the artifact is at the root."""
+    return path if target.folder and fmt.startswith("gguf") and path in HUB_OLLAMA_FILES else None
 
 
 def card_path(target: HubTarget, user_readme: bool, overwrite_card: bool) -> str:

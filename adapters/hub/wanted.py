@@ -15,7 +15,7 @@ from hubship.adapters.hub.cards import is_user_readme, merge_cards
 from hubship.adapters.hub.job import RepoJob
 from hubship.adapters.hub.remote import RemoteTree, read_manifest
 from hubship.domain.errors import PublishError
-from hubship.domain.hub_layout import HubTarget, card_path, manifest_path, shares_folder
+from hubship.domain.hub_layout import HubTarget, card_path, manifest_path, root_copy, shares_folder
 from hubship.domain.hub_sync import REGULAR_MAX_BYTES, WantedFile, git_blob_oid
 from hubship.domain.manifest import CARD_NAME, FileEntry
 from hubship.domain.publication import Publication
@@ -57,6 +57,8 @@ def wanted_files(job: RepoJob, remote: RemoteTree) -> tuple[list[Wanted], list[W
             _add(wanted, _wanted_bytes(m_path, manifest.to_json().encode()))
             for entry in files:
                 _add(wanted, _wanted_file(target.path(entry.path), entry, Path(pub.source_dir) / entry.path))
+                if (root := root_copy(target, pub.format, entry.path)) is not None:  # where the Hub reads it
+                    _add(wanted, _wanted_file(root, entry, Path(pub.source_dir) / entry.path))
             if m_path in remote.files:
                 stale += _previous_files(job, remote.head, target, m_path)
     return list(wanted.values()), stale

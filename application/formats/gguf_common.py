@@ -10,6 +10,7 @@ from typing import Any
 
 from hubship.application.chat_proof import gate, prove_gguf, vocab_gguf
 from hubship.application.format_builder import BuildContext
+from hubship.application.formats.gguf_hub_ollama import HubOllama
 from hubship.domain.chat_proof import TokenProof
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.formats import Format
@@ -27,11 +28,13 @@ def metadata(ctx: BuildContext) -> dict[str, Any]:
 
 class Preflight:
     """The converter's plan-time check, run once per checkpoint and base however many GGUF formats share it,
-    and the token-level proof of the chat format on its vocab-only GGUF (`prove`)."""
+    the token-level proof of the chat format on its vocab-only GGUF (`prove`), and the Ollama files every
+    GGUF quantization carries (`ollama`, derived once)."""
 
     def __init__(self) -> None:
         self._vocab: dict[tuple[str, str], Path] = {}
         self._proofs: dict[Path, TokenProof] = {}
+        self.ollama = HubOllama()
 
     def run(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any]) -> Path:
         """The vocab-only GGUF of the tokenizer the merged model will carry (converting it checks the tokenizer)."""

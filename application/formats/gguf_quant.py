@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight
 from hubship.application.formats.gguf_imatrix import IMATRIX, read_imatrix
 from hubship.application.formats.gguf_quant_variants import build_variants, link
+from hubship.application.formats.gguf_usage import gguf_usage
 from hubship.application.formats.memory import SLAB, llama_cpp_step, logits_bytes, quantize_bytes
 from hubship.application.formats.sizes import gguf_file_bytes
 from hubship.domain.chat_proof import THRESHOLDS as CHAT
@@ -36,6 +37,7 @@ from hubship.ports.verifier import REFERENCE_FILE
 # the figures a --threshold may bound: the logits against the reference, the file, and the token-level chat proof
 METRICS = ("mean_kl", "top1_agreement", "mean_kl_with_imatrix", "mean_kl_without_imatrix", "bits_per_weight", "file_size_bytes", *CHAT)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+QUANT_TOOLS = (*TOOLS, "transformers", "jinja2", "go")  # the Ollama files: Jinja renders, Go checks (gguf_hub_ollama.py)
 
 
 class GgufQuantFormat(GgufBase):
@@ -50,7 +52,7 @@ class GgufQuantFormat(GgufBase):
             description=f"The merged model in GGUF, quantized to {quant.name} for llama.cpp, Ollama and LM Studio",
             builds_from=(INTERMEDIATE, REFERENCE) if with_reference else (INTERMEDIATE,),
             library_name="gguf",
-            tools=TOOLS,
+            tools=QUANT_TOOLS,
             metrics=METRICS,
         )
 
@@ -120,18 +122,18 @@ class GgufQuantFormat(GgufBase):
         kept = sorted(p for p in ctx.out_dir.glob("*.gguf") if not p.name.endswith(IMATRIX_SUFFIX))
         chat = prove_gguf(ctx.service("chat_renderer"), ctx.service("chat_runtime"), ctx.checkpoint, ctx.base, kept[0], complete=True)
         proof = chat.verification()
+        ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir)
         verification = {
-            "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"]},
+            "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **ollama["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},
-            "notes": [*notes, *proof["notes"]],
+            "notes": [*notes, *proof["notes"], *ollama["notes"]],
             "warnings": proof["warnings"],
         }
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False))
 
     def usage(self, repo_or_path: str) -> str:
-        tag = self.quant.name
-        if _HUB_ID.match(repo_or_path):
-            commands = f"llama-cli -hf {repo_or_path}:{tag}\nollama run hf.co/{repo_or_path}:{tag}"
-        else:  # a folder: the file, or the first of its shards (`-00001-of-N`), which pulls in the rest
-            commands = f"llama-cli -m {repo_or_path}/<name>.{tag}.gguf"
-        return f"```sh\n{commands}\n```"
+        return self.usage_for(repo_or_path, (), "hf" if _HUB_ID.match(repo_or_path) else "dir")
+
+    def usage_for(self, location: str, files: Sequence[str], scheme: str) -> str:
+        """The usage lines naming this artifact's real files (`files`: its paths) at `location` of a `scheme` destination."""
+        return gguf_usage(location, self.quant.name, files, hub=scheme == "hf")

@@ -25,6 +25,7 @@ def homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
 
 def test_a_cached_build_is_copied_and_nothing_is_fetched_or_compiled(homes: tuple[Path, Path]) -> None:
     home, cache = homes
+    assert tools_build.cached_build("9.9.9").is_relative_to(cache)
     _fake_build(tools_build.cached_build("9.9.9"), "9.9.9")
 
     def no_fetch(folder: Path) -> Path:

@@ -1,0 +1,91 @@
+"""The Ollama files of a GGUF artifact (`template`, `system`, `params`; domain/hub_ollama.py): what a Hub GGUF repo
+carries so that `ollama run hf.co/OWNER/NAME-GGUF:QUANT` uses the template the `ollama:` destination ships.
+
+The derivation is the `ollama:` destination's (application.ollama_derivation.derive_for_gguf): the TEMPLATE
+derived under the GGUF's BOS rule, rendered byte-identical to the Jinja template in Go, proven at token level.
+Only a template that passed both is written: when it cannot be derived, or Go is missing, or the proof fails,
+the artifact gets none of the three files (the Hub then converts the GGUF's Jinja template itself) and its
+card says why. One derivation serves every `gguf-<quant>` of a publish (they share one `HubOllama`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from hubship.application.ollama_derivation import derive_for_gguf
+from hubship.application.ollama_template import ollama_model
+from hubship.domain.checkpoint import BaseInfo, Checkpoint
+from hubship.domain.hub_ollama import hub_ollama_files
+
+NONE = (
+    "no Ollama `template` file: {reason}. `ollama run hf.co/...` on this repo uses the template the Hub converts from the"
+    " GGUF's chat template by itself, which may not match the chat format the model was trained on"
+)
+SHIPPED = (
+    "Ollama files {files}: the Go template derived from this model's own chat template, rendered byte-identical to it on"
+    " {cases} check conversations and proven at token level on {proven} (Ollama's render, tokenized as llama.cpp feeds it,"
+    " gives training's ids); `ollama run hf.co/...` uses them instead of the Hub's automatic conversion"
+)
+
+
+@attrs.frozen(kw_only=True)
+class OllamaFiles:
+    """`files`: name -> content (empty when none is written, with the reason in `reason`); `notes` for the card."""
+
+    files: Mapping[str, str] = attrs.field(factory=dict)
+    reason: str = ""
+    notes: tuple[str, ...] = ()
+
+    def verification(self) -> dict[str, Any]:
+        """The metrics and notes a GGUF artifact's `.verification.json` gets from its Ollama files."""
+        if not self.files:
+            return {"metrics": {"ollama_template": "none"}, "notes": [NONE.format(reason=self.reason)]}
+        return {"metrics": {"ollama_template": "derived"}, "notes": list(self.notes)}
+
+
+def _why_not(derived: Any, proof: Any) -> str:
+    """Why the derived template is not shipped ("" when it is)."""
+    if derived.template is None:
+        return f"no faithful Ollama template could be derived from the chat template ({derived.refusal})"
+    if derived.check.status != "passed":
+        return f"the derived Ollama template could not be checked against the chat template ({derived.check.reason})"
+    if proof.skipped:
+        return f"the derived Ollama template could not be proven at token level ({proof.skipped})"
+    if not proof.passed:
+        return f"the derived Ollama template is wrong at token level ({proof.problems()[0]})"
+    return ""
+
+
+class HubOllama:
+    """Derives the Ollama files once per checkpoint and base, and writes them into GGUF artifacts."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[str, str | None, str], OllamaFiles] = {}
+
+    def files_for(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any]) -> OllamaFiles:
+        """The Ollama files of this checkpoint (services: chat_renderer, chat_runtime, go_templates, saver, converter)."""
+        key = (checkpoint.root, checkpoint.chat_template, str(base.path))
+        if key not in self._made:
+            profile, derived, proof = derive_for_gguf(checkpoint, base, services, allow_generic=True)
+            reason = _why_not(derived, proof)
+            if reason:
+                self._made[key] = OllamaFiles(reason=reason)
+            else:
+                model = ollama_model(derived, profile, model_file="", license=None)
+                files = hub_ollama_files(model)
+                note = SHIPPED.format(
+                    files=", ".join(f"`{f}`" for f in files), cases=derived.check.cases, proven=f"{proof.conversations} conversations"
+                )
+                self._made[key] = OllamaFiles(files=files, notes=(note, *derived.notes[1:]))
+        return self._made[key]
+
+    def write(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], out_dir: Path) -> dict[str, Any]:
+        """Write the files into `out_dir`; returns what they add to its verification record (metrics, notes)."""
+        made = self.files_for(checkpoint, base, services)
+        for name, text in made.files.items():
+            (out_dir / name).write_text(text, encoding="utf-8", newline="")
+        return made.verification()

@@ -10,6 +10,7 @@ Modelfile's fields with the sampling parameters.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -22,12 +23,19 @@ from hubship.domain.checkpoint import BaseInfo, Checkpoint
 
 
 def derive_for_gguf(
-    checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], *, allow_generic: bool, allow_frozen_date: bool = False
+    checkpoint: Checkpoint,
+    base: BaseInfo,
+    services: Mapping[str, Any],
+    *,
+    allow_generic: bool,
+    allow_frozen_date: bool = False,
+    vocab: Path | None = None,
 ) -> tuple[ChatProfile, OllamaTemplate, TokenProof]:
     """(profile, derivation, proof) with the ports in `services` (chat_renderer, chat_runtime, go_templates, saver,
-    converter); raises UserInputError when no faithful template can be derived and `allow_generic` is False."""
+    converter); raises UserInputError when no faithful template can be derived and `allow_generic` is False.
+    `vocab`: the vocab-only GGUF of this checkpoint when the caller already made it (else it is converted here)."""
     renderer, runtime, go = services["chat_renderer"], services["chat_runtime"], services["go_templates"]
-    vocab = vocab_gguf(checkpoint, base, services)  # the tokenizer and the BOS rule the GGUF gets
+    vocab = vocab or vocab_gguf(checkpoint, base, services)  # the tokenizer and the BOS rule the GGUF gets
     profile = attrs.evolve(renderer.profile(checkpoint, base), add_bos=runtime.vocab(vocab).add_bos)
     derived = derive_ollama_template(renderer, go, profile, allow_generic=allow_generic, allow_frozen_date=allow_frozen_date)
     return profile, derived, prove_ollama(renderer, runtime, go, checkpoint, base, vocab, derived)

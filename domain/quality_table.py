@@ -19,14 +19,27 @@ MEANINGS = {
     "max_abs_diff": "largest difference of any logit from the fine-tune's",
     "top1_agreement": "share of positions where the top next token is exactly the fine-tune's",
     "top1_near": "the same, counting a token the fine-tune rates within 0.1 nats of its top one as agreeing (near-ties)",
+    "mean_kl_with_imatrix": "mean_kl of this quantization made with the importance matrix",
+    "mean_kl_without_imatrix": "mean_kl of this quantization made without an importance matrix",
+    "imatrix": "the importance matrix the published file was made with",
     "ollama_template": "where the Modelfile's chat TEMPLATE comes from",
     "template_check": "the TEMPLATE rendered against the Jinja chat template, byte for byte",
     "template_check_cases": "conversations the TEMPLATE was checked on",
     "template_check_mismatches": "conversations where the TEMPLATE differs from the Jinja chat template",
     "template_check_go": "the Go version that rendered the TEMPLATE",
+    "chat_token_check": "chat turns rendered for the runtime give the token ids the model was trained on",
+    "chat_token_conversations": "conversations the token-level chat check ran",
+    "chat_token_mismatches": "conversations whose token ids differ from training's",
+    "chat_end_of_turn": "the tokens that end an assistant turn",
+    "chat_end_of_turn_not_eog": "end-of-turn tokens that do not end generation in llama.cpp",
+    "chat_end_of_turn_not_stop": "end-of-turn tokens that are not a stop of the Modelfile",
+    "chat_completion_finish": "how a greedy chat completion of the artifact ended",
+    "chat_completion_tokens": "tokens that completion generated",
 }
 FILE_FACTS = ("quantization", "file_size_bytes", "bits_per_weight")  # about the file, not its quality
 SUMMARY_UNGATED = ("template_check",)  # ungated figures a summary line still names
+CHAT_PROOF_PREFIX = "chat_"  # the token-level chat proof's figures (domain/chat_proof.py); its counts are all zero when it holds
+CHAT_PROVEN = "chat format proven"
 
 
 @attrs.frozen(kw_only=True)
@@ -71,7 +84,8 @@ def _passes(value: Any, bounds: Mapping[str, float]) -> bool | None:
 
 
 def quality_rows(verification: Mapping[str, Any]) -> list[QualityRow]:
-    """The quality figures of a verification record, gated ones first, each with its meaning and bound."""
+    """The quality figures of a verification record, each with its meaning and bound: gated ones first, then the
+    reported ones, then the chat proof's."""
     metrics = verification.get("metrics") or {}
     thresholds = verification.get("thresholds") or {}
     rows = [
@@ -85,7 +99,7 @@ def quality_rows(verification: Mapping[str, Any]) -> list[QualityRow]:
         for name, value in metrics.items()
         if name not in FILE_FACTS and isinstance(value, int | float | str)
     ]
-    return sorted(rows, key=lambda r: (r.passed is None, r.metric))
+    return sorted(rows, key=lambda r: (r.metric.startswith(CHAT_PROOF_PREFIX), r.passed is None, r.metric))
 
 
 def _mark(passed: bool | None) -> str:
@@ -110,6 +124,15 @@ def markdown_table(rows: Sequence[QualityRow], columns: Sequence[Column] = DEFAU
     return "\n".join(lines)
 
 
+def _split_chat(gated: Sequence[QualityRow]) -> tuple[list[QualityRow], bool]:
+    """(the gated rows a reader weighs, whether the chat proof's counts are among them and all passed): a proof that
+    holds reads as one phrase, not as three zero counts; one that fails keeps its counts."""
+    chat = [r for r in gated if r.metric.startswith(CHAT_PROOF_PREFIX)]
+    if chat and all(r.passed for r in chat):
+        return [r for r in gated if r not in chat], True
+    return list(gated), False
+
+
 def verdict(rows: Sequence[QualityRow]) -> str:
     """One line: every gated figure within its threshold, or which are not (published anyway: --accept-quality-loss)."""
     gated = [r for r in rows if r.passed is not None]
@@ -118,18 +141,22 @@ def verdict(rows: Sequence[QualityRow]) -> str:
         names = ", ".join(f"{r.metric} {number(r.value)} (threshold {r.bound})" for r in failed)
         return f"**Verdict: below the quality threshold** — {names}; published with --accept-quality-loss."
     if gated:
-        names = " and ".join(", ".join(r.metric for r in gated).rsplit(", ", 1))
-        return f"**Verdict: pass** — {names} within {'its threshold' if len(gated) == 1 else 'their thresholds'}."
+        weighed, proven = _split_chat(gated)
+        names = " and ".join(", ".join(r.metric for r in weighed).rsplit(", ", 1))
+        within = f"{names} within {'its threshold' if len(weighed) == 1 else 'their thresholds'}" if weighed else ""
+        return f"**Verdict: pass** — {'; '.join(p for p in (within, CHAT_PROVEN if proven else '') if p)}."
     return "**Verdict: not gated** — the figures below are reported, with no threshold to meet."
 
 
 def summary_phrase(rows: Sequence[QualityRow]) -> str:
-    """The gated figures against their bounds and the outcome, for one summary line: `mean_kl 2e-08 ≤ 1e-06: pass`."""
+    """The gated figures against their bounds and the outcome, for one summary line: `mean_kl 2e-08 ≤ 1e-06: pass`
+    (with `chat format proven` where the token-level chat proof held)."""
     gated = [r for r in rows if r.passed is not None]
     if not gated:
         headline = [f"{r.metric} {number(r.value)}" for r in rows if r.metric in SUMMARY_UNGATED]
         return ", ".join(headline) or ("reported, no threshold" if rows else "not measured")
-    figures = ", ".join(f"{r.metric} {number(r.value)} {r.bound}" for r in gated)
+    weighed, proven = _split_chat(gated)
+    figures = ", ".join([f"{r.metric} {number(r.value)} {r.bound}" for r in weighed] + ([CHAT_PROVEN] if proven else []))
     return f"{figures}: {'pass' if all(r.passed for r in gated) else 'FAIL'}"
 
 

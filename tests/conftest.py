@@ -17,6 +17,8 @@ from filelock import FileLock
 from hubship.entrypoints.container import Container, create_container
 
 REPO = Path(__file__).resolve().parents[1]
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # share the cores among the workers, before torch is imported
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
 os.environ.setdefault("GLOG_minloglevel", "2")
 

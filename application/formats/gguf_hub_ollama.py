@@ -66,11 +66,12 @@ class HubOllama:
     def __init__(self) -> None:
         self._made: dict[tuple[str, str | None, str], OllamaFiles] = {}
 
-    def files_for(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any]) -> OllamaFiles:
-        """The Ollama files of this checkpoint (services: chat_renderer, chat_runtime, go_templates, saver, converter)."""
+    def files_for(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], vocab: Path | None = None) -> OllamaFiles:
+        """The Ollama files of this checkpoint (services: chat_renderer, chat_runtime, go_templates, saver, converter;
+        `vocab`: its vocab-only GGUF when the plan's preflight made it)."""
         key = (checkpoint.root, checkpoint.chat_template, str(base.path))
         if key not in self._made:
-            profile, derived, proof = derive_for_gguf(checkpoint, base, services, allow_generic=True)
+            profile, derived, proof = derive_for_gguf(checkpoint, base, services, allow_generic=True, vocab=vocab)
             reason = _why_not(derived, proof)
             if reason:
                 self._made[key] = OllamaFiles(reason=reason)
@@ -83,9 +84,11 @@ class HubOllama:
                 self._made[key] = OllamaFiles(files=files, notes=(note, *derived.notes[1:]))
         return self._made[key]
 
-    def write(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], out_dir: Path) -> dict[str, Any]:
+    def write(
+        self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], out_dir: Path, vocab: Path | None = None
+    ) -> dict[str, Any]:
         """Write the files into `out_dir`; returns what they add to its verification record (metrics, notes)."""
-        made = self.files_for(checkpoint, base, services)
+        made = self.files_for(checkpoint, base, services, vocab)
         for name, text in made.files.items():
             (out_dir / name).write_text(text, encoding="utf-8", newline="")
         return made.verification()

@@ -122,7 +122,8 @@ class GgufQuantFormat(GgufBase):
         kept = sorted(p for p in ctx.out_dir.glob("*.gguf") if not p.name.endswith(IMATRIX_SUFFIX))
         chat = prove_gguf(ctx.service("chat_renderer"), ctx.service("chat_runtime"), ctx.checkpoint, ctx.base, kept[0], complete=True)
         proof = chat.verification()
-        ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir)
+        vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services)  # made at plan time: not converted again
+        ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, vocab)
         verification = {
             "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **ollama["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},

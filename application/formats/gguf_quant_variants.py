@@ -54,7 +54,7 @@ def build_variants(
             shutil.rmtree(ctx.out_dir / f".{variant}-imatrix")
     record: dict[str, Any] = dict(metrics)
     for variant, (_, figures) in made.items():
-        if "mean_kl" in figures:
+        if "mean_kl" in figures and (len(made) > 1 or variant == WITH):  # a plain quant's KL is its mean_kl, once
             record[f"mean_kl_{variant}_imatrix"] = figures["mean_kl"]
     notes = []
     if chosen == WITH and imatrix is not None:

@@ -51,9 +51,12 @@ def test_the_summary_has_one_line_per_artifact_and_the_ollama_command_alone(run)
     root, _, done = run
     out = root / "out" / "tiny"
     tail = done.stdout.splitlines()[-4:]
-    assert re.fullmatch(rf"published: gguf-q4_k_m -> {out}/gguf-q4_k_m \(289\.9 kB; mean_kl [0-9.e-]+ ≤ 0\.12: pass\)", tail[0])
+    assert re.fullmatch(
+        rf"published: gguf-q4_k_m -> {out}/gguf-q4_k_m \(2\d\d\.\d kB; mean_kl [0-9.e-]+ ≤ 0\.12, chat format proven: pass\)", tail[0]
+    )
     assert tail[1] == f"published: lora -> {out}/lora (390.8 kB; not measured)"
-    ready = re.fullmatch(r"ready, no server: ollama-q4_k_m -> (/\S+/ollama-q4_k_m) \(293\.7 kB; template_check passed\)", tail[2])
+    proven = r"mean_kl [0-9.e-]+ ≤ 0\.12, chat format proven: pass"  # the Ollama model is gated through its GGUF
+    ready = re.fullmatch(rf"ready, no server: ollama-q4_k_m -> (/\S+/ollama-q4_k_m) \(2\d\d\.\d kB; {proven}\)", tail[2])
     assert ready and (Path(ready[1]) / "Modelfile").is_file()
     assert tail[3] == f"ollama create tiny-chat:latest -f {ready[1]}/Modelfile"
     assert "published " not in done.stdout.replace("published: ", "")  # no bare `published PATH` lines any more
@@ -85,13 +88,15 @@ def test_the_card_reads_as_a_quality_table_with_a_verdict(run):
     root, _, _ = run
     card = (root / "out" / "tiny" / "gguf-q4_k_m" / "README.md").read_text()
     quality = card.split("## Measured quality\n\n")[1].splitlines()
-    assert quality[0] == "**Verdict: pass** — mean_kl within its threshold."
+    assert quality[0] == "**Verdict: pass** — mean_kl within its threshold; chat format proven."
     assert quality[4] == "| figure | what it measures | value | threshold | pass |"
     assert re.fullmatch(
         r"\| `mean_kl` \| mean KL divergence from the fine-tune's next-token distribution, in nats \(0 = identical\)"
         r" \| [0-9.e-]+ \| ≤ 0\.12 \| pass \|",
         quality[6],
     )
-    assert re.fullmatch(r"\| `top1_agreement` \| .* \| [0-9.]+ \| — \| reported \|", quality[7])
-    assert "- size: 289.9 kB (Q4_K_M, 5.94 bits per weight)" in card.splitlines()
+    assert any(re.fullmatch(r"\| `top1_agreement` \| .* \| [0-9.]+ \| — \| reported \|", row) for row in quality[7:])
+    chat = [row for row in quality if row.startswith("| `chat_")]
+    assert chat and quality.index(chat[0]) > quality.index(quality[6])  # the chat proof's rows after the loss figures
+    assert any(re.fullmatch(r"- size: 2\d\d\.\d kB \(Q4_K_M, 5\.94 bits per weight\)", line) for line in card.splitlines())
     assert "| quantization" not in card and "file_size_bytes" not in card

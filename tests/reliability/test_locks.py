@@ -19,7 +19,7 @@ from hubship.adapters.local.workspace import LocalDirWorkspace
 from hubship.domain.destination import parse_destination
 from hubship.domain.errors import UserInputError
 from hubship.domain.manifest import FileEntry, Manifest
-from hubship.domain.publication import Publication
+from hubship.domain.publication import Delivery, Publication
 from tests.conftest import REPO
 from tests.fakes.progress import FakeProgress
 
@@ -86,7 +86,7 @@ def test_a_publish_waits_for_the_folder_and_publishes_once_its_holder_is_killed(
     for folder in leftovers:  # what a publish killed mid-way leaves
         folder.mkdir()
         (folder / "adapter.safetensors").write_bytes(b"half")
-    done: list[list[str]] = []
+    done: list[list[Delivery]] = []
     publishing = threading.Thread(
         target=lambda: done.append(LocalDirRegistry().publish(parse_destination(f"dir:{dest}"), [publication(tmp_path)], FakeProgress()))
     )
@@ -96,6 +96,6 @@ def test_a_publish_waits_for_the_folder_and_publishes_once_its_holder_is_killed(
 
     kill(folder_holder)
     publishing.join(timeout=60)
-    assert done == [[str(dest / "tiny" / "lora")]]
+    assert [[d.location for d in delivered] for delivered in done] == [[str(dest / "tiny" / "lora")]]
     assert sorted(p.name for p in (dest / "tiny").iterdir()) == ["lora"]  # the leftovers are swept
     assert (dest / "tiny" / "lora" / "adapter.safetensors").read_bytes() == b"weights"

@@ -76,6 +76,27 @@ def test_quality_rows_leave_out_file_facts_and_say_pass_or_fail():
     assert markdown_table(rows).splitlines()[2].endswith("| 0.2 | ≤ 0.12 | **FAIL** |")
 
 
+def test_a_chat_proof_that_holds_reads_as_one_phrase_and_one_that_fails_keeps_its_counts():
+    proof = {"chat_token_mismatches": {"max": 0}, "chat_end_of_turn_not_eog": {"max": 0}}
+    held = quality_rows(
+        {
+            "metrics": {"mean_kl": 0.01, "chat_token_mismatches": 0, "chat_end_of_turn_not_eog": 0},
+            "thresholds": {"mean_kl": {"max": 0.12}, **proof},
+        }
+    )
+    assert summary_phrase(held) == "mean_kl 0.01 ≤ 0.12, chat format proven: pass"
+    assert verdict(held) == "**Verdict: pass** — mean_kl within its threshold; chat format proven."
+    broken = quality_rows(
+        {
+            "metrics": {"mean_kl": 0.01, "chat_token_mismatches": 2, "chat_end_of_turn_not_eog": 0},
+            "thresholds": {"mean_kl": {"max": 0.12}, **proof},
+        }
+    )
+    assert summary_phrase(broken).endswith(": FAIL") and "chat_token_mismatches 2 ≤ 0" in summary_phrase(broken)
+    assert "chat format proven" not in summary_phrase(broken)
+    assert "chat_token_mismatches 2 (threshold ≤ 0)" in verdict(broken)
+
+
 def test_the_gate_names_a_higher_bit_format_a_threshold_that_passes_and_accept_quality_loss():
     failed = {"gguf-q2_k": {"metrics": {"mean_kl": 1.52}, "thresholds": {"mean_kl": {"max": 1.0}}}}
     assert gate_message(failed, {"gguf-q2_k": {}}) == (

@@ -24,7 +24,7 @@ _FLOAT_BITS = {"F16": ("<u2", 0x7C00), "BF16": ("<u2", 0x7F80), "F32": ("<u4", 0
 
 def _check_safetensors(path: Path) -> None:
     try:
-        with safe_open(str(path), framework="pt") as f:  # reads and validates the header only
+        with safe_open(str(path), framework="numpy") as f:  # reads and validates the header only
             keys = list(f.keys())
     except Exception as exc:
         raise UserInputError(f"{path} is not a readable safetensors file (truncated or corrupt: {exc}); re-save the adapter") from None

@@ -22,17 +22,19 @@ class Sha256FileHasher:
     def __init__(self, cache_file: Path | None = None) -> None:
         self._cache_file = cache_file
         self._cache: dict[str, list[object]] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # files may be hashed from several threads
 
     def _load(self) -> dict[str, list[object]]:
-        if self._cache is None:
-            self._cache = {}
-            if self._cache_file and self._cache_file.is_file():
-                try:
-                    self._cache = json.loads(self._cache_file.read_text())
-                except (OSError, json.JSONDecodeError):
-                    self._cache = {}
-        return self._cache
+        with self._lock:
+            if self._cache is None:
+                cache: dict[str, list[object]] = {}
+                if self._cache_file and self._cache_file.is_file():
+                    try:
+                        cache = json.loads(self._cache_file.read_text())
+                    except (OSError, json.JSONDecodeError):
+                        cache = {}
+                self._cache = cache
+            return self._cache
 
     def _save(self) -> None:
         if not self._cache_file or self._cache is None:

@@ -209,7 +209,8 @@ class PlanPublish:
             for d, fs in chosen.items()
         )
         registries = {d: self._registry(d.scheme) for d in destinations}
-        checkpoint = self._reader.read(Path(request.checkpoint), request.base, request.option("pick"))
+        # the weights' values are checked (a read of the adapter) only when its files changed since they were hashed
+        checkpoint = self._reader.read(Path(request.checkpoint), request.base, request.option("pick"), check_values=False)
         if request.option("method"):  # --method wins over what the checkpoint's files say
             checkpoint = attrs.evolve(checkpoint, training_method=parse_method(request.option("method")))
         self._workspace.prepare()
@@ -237,7 +238,8 @@ class PlanPublish:
             estimates[fmt_name] = builder.estimate(checkpoint, base, params[fmt_name])
         groups = self._input_groups(checkpoint, base)
         known = self._known_hashes(groups)  # every input unchanged since hashed: the keys cost nothing, so they decide
-        if known is None:  # checks that run a tool (seconds) stop a bad publish before the inputs are read
+        if known is None:  # checks that read weights or run a tool (seconds) stop a bad publish before the inputs are read
+            self._reader.check_values(checkpoint)
             self._run_preflights(params, checkpoint, base, options)
         inputs = (known or self._hash_inputs(groups)) | onto_hashes
         plan = build_plan(

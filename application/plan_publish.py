@@ -6,7 +6,9 @@ preflight error, before hours of work start.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from hubship.ports.registry import ChoosesFormats, FallsBack, Registry
 from hubship.ports.system_probe import SystemProbe
 from hubship.ports.workspace import Workspace
 
+HASH_THREADS = min(4, os.cpu_count() or 1)
 WORKSPACE_FIX = "free space or pass --workspace on a bigger disk"
 
 
@@ -100,11 +103,12 @@ class PlanPublish:
     def _hash_inputs(self, groups: dict[str, tuple[Path, list[str]]], what: str = "hash inputs") -> dict[str, dict[str, str]]:
         """The sha256 of each group's files (group -> (folder, file names)), by group and name."""
         result: dict[str, dict[str, str]] = {group: {} for group in groups}
-        with self._progress.task(what, total=sum(len(names) for _, names in groups.values()), unit="files") as task:
-            for group, (root, names) in groups.items():
-                for name in names:
-                    result[group][name] = self._hasher.hash_file(root / name).sha256
-                    task.advance()
+        files = [(group, root, name) for group, (root, names) in groups.items() for name in names]
+        # files hashed side by side (sha256 releases the GIL): a base's shards take a core each
+        with self._progress.task(what, total=len(files), unit="files") as task, ThreadPoolExecutor(HASH_THREADS) as pool:
+            for (group, _, name), entry in zip(files, pool.map(lambda f: self._hasher.hash_file(f[1] / f[2]), files), strict=True):
+                result[group][name] = entry.sha256
+                task.advance()
         return result
 
     @staticmethod
@@ -147,15 +151,29 @@ class PlanPublish:
         check_disk(demands.values())
         return needed, free
 
-    def _run_preflight(self, preflight: Any, checkpoint: Checkpoint, base: BaseInfo, params: Any, options: Mapping[str, Any]) -> None:
-        """A format's tool check; a quality gate it fails (exit 3) is a warning under --accept-quality-loss (the
+    def _known_hashes(self, groups: dict[str, tuple[Path, list[str]]]) -> dict[str, dict[str, str]] | None:
+        """The inputs' hashes when every file is unchanged since it was hashed (stat only), else None."""
+        known: dict[str, dict[str, str]] = {group: {} for group in groups}
+        for group, (root, names) in groups.items():
+            for name in names:
+                if (entry := self._hasher.lookup(root / name)) is None:
+                    return None
+                known[group][name] = entry.sha256
+        return known
+
+    def _run_preflights(self, params: Mapping[str, Any], checkpoint: Checkpoint, base: BaseInfo, options: Mapping[str, Any]) -> None:
+        """Each format's tool check; a quality gate it fails (exit 3) is a warning under --accept-quality-loss (the
         build measures again, and the card and manifest carry the failure)."""
-        try:
-            preflight(checkpoint, base, params, self._services)
-        except QualityGateFailed as exc:
-            if not options.get("accept_quality_loss"):
-                raise
-            self._progress.message(f"warning: {exc.message} (accepted: --accept-quality-loss)")
+        for fmt_name in params:
+            preflight = getattr(self._formats.get(fmt_name), "preflight", None)
+            if preflight is None:
+                continue
+            try:
+                preflight(checkpoint, base, params[fmt_name], self._services)
+            except QualityGateFailed as exc:
+                if not options.get("accept_quality_loss"):
+                    raise
+                self._progress.message(f"warning: {exc.message} (accepted: --accept-quality-loss)")
 
     def _chosen_formats(self, request: PublishRequest) -> dict[Destination, tuple[str, ...]]:
         """The formats each destination picks itself (Ollama: its one GGUF); empty means the requested ones."""
@@ -194,7 +212,8 @@ class PlanPublish:
             for d, fs in chosen.items()
         )
         registries = {d: self._registry(d.scheme) for d in destinations}
-        checkpoint = self._reader.read(Path(request.checkpoint), request.base, request.option("pick"))
+        # the weights' values are checked (a read of the adapter) only when its files changed since they were hashed
+        checkpoint = self._reader.read(Path(request.checkpoint), request.base, request.option("pick"), check_values=False)
         if request.option("method"):  # --method wins over what the checkpoint's files say
             checkpoint = attrs.evolve(checkpoint, training_method=parse_method(request.option("method")))
         self._workspace.prepare()
@@ -220,11 +239,12 @@ class PlanPublish:
             params[fmt_name] = builder.params(options, base)
             builder.check(checkpoint, base, params[fmt_name])
             estimates[fmt_name] = builder.estimate(checkpoint, base, params[fmt_name])
-        for fmt_name in params:  # checks that run a tool (seconds), once every quick check has passed
-            preflight = getattr(self._formats.get(fmt_name), "preflight", None)
-            if preflight is not None:
-                self._run_preflight(preflight, checkpoint, base, params[fmt_name], options)
-        inputs = self._hash_inputs(self._input_groups(checkpoint, base)) | onto_hashes
+        groups = self._input_groups(checkpoint, base)
+        known = self._known_hashes(groups)  # every input unchanged since hashed: the keys cost nothing, so they decide
+        if known is None:  # checks that read weights or run a tool (seconds) stop a bad publish before the inputs are read
+            self._reader.check_values(checkpoint)
+            self._run_preflights(params, checkpoint, base, options)
+        inputs = (known or self._hash_inputs(groups)) | onto_hashes
         plan = build_plan(
             name=name,
             checkpoint=checkpoint.root,
@@ -238,6 +258,8 @@ class PlanPublish:
             estimates=estimates,
         )
         plan = plan.with_status(frozenset(n.spec.key for n in plan.nodes if self._workspace.has(n.spec.key)))
+        if known is not None:  # the checks of the formats with something to build (an up-to-date re-run runs none)
+            self._run_preflights({n.format: params[n.format] for n in plan.to_build}, checkpoint, base, options)
         targets = tuple(
             self._target(dest, registry, name, node)
             for dest, registry in registries.items()

@@ -11,6 +11,10 @@ import attrs
 MANIFEST_NAME = "manifest.json"
 CARD_NAME = "README.md"
 SCHEMA = "hubship.manifest/1"
+# Digests taken while an artifact's files were written, so they need not be read back to be hashed: a JSON object
+# {relative path: [size, mtime_ns, inode, sha256]} in the artifact's folder; an entry counts only while the file's
+# stat still matches it (the same rule as the hash cache).
+WRITTEN_HASHES = ".written-sha256.json"
 
 
 @attrs.frozen(order=True)

@@ -36,6 +36,17 @@ def _lazy(target: str) -> Callable[..., Any]:
     return make
 
 
+class _Deferred:
+    """Stands for what `provider` makes, made on first attribute access: a use case holds a port it may not call
+    (an up-to-date re-publish renders no card), and the adapter's imports are not paid until it does."""
+
+    def __init__(self, provider: Callable[[], Any]) -> None:
+        self._provider = provider
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider(), name)
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
@@ -119,7 +130,7 @@ class Container(containers.DeclarativeContainer):
         formats=formats,
         registries=registries,
         hasher=hasher,
-        renderer=renderer,
+        renderer=providers.Factory(_Deferred, renderer.provider),
         progress=progress,
         services=services,
         yardstick=base_yardstick,

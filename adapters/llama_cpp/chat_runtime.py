@@ -16,6 +16,7 @@ from pathlib import Path
 import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.domain.chat_proof import Completion, RuntimeVocab, SpecialToken
 from hubship.domain.chat_template import ChatMessage
 from hubship.domain.errors import PublishError
@@ -84,7 +85,8 @@ class LlamaCppChatRuntime:
         return found
 
     def complete(self, gguf: Path, messages: Sequence[ChatMessage], max_tokens: int) -> Completion:
-        llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, n_threads=None, verbose=False)
+        threads = free_threads()  # prompt and generation alike: llama-cpp-python's default puts every core on the prompt
+        llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
         try:
             answer = llm.create_chat_completion(messages=_chat(messages), temperature=0.0, max_tokens=max_tokens, seed=0)  # type: ignore[arg-type]
         finally:

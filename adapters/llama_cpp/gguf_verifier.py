@@ -1,6 +1,6 @@
 """GgufVerifier through llama-cpp-python: size and bits per weight from llama.cpp, and logits against a reference.
 
-The GGUF is loaded as llama.cpp runs it (all cores, every position's logits) and fed the
+The GGUF is loaded as llama.cpp runs it (every free core, every position's logits) and fed the
 reference's own token ids, so tokenization plays no part in the comparison.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import llama_cpp
 import numpy as np
 from safetensors.numpy import load_file
 
+from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.domain.errors import PublishError
 from hubship.ports.progress import Progress
 
@@ -51,14 +51,15 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
 
 
 def gguf_logits(path: Path, input_ids: Sequence[int]) -> np.ndarray:
-    """Logits [T, vocab] of the GGUF at every position of `input_ids`, one batch, all cores."""
+    """Logits [T, vocab] of the GGUF at every position of `input_ids`, one batch, on the free cores."""
     count = len(input_ids)
     llm = llama_cpp.Llama(
         model_path=str(path),
         n_ctx=max(count, 16),
         n_batch=max(count, 16),
         n_ubatch=max(count, 16),
-        n_threads=os.cpu_count(),
+        n_threads=(threads := free_threads()),
+        n_threads_batch=threads,
         logits_all=True,
         verbose=False,
     )

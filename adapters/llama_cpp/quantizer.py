@@ -1,4 +1,4 @@
-"""GgufQuantizer through llama-cpp-python's `llama_model_quantize`, in-process, on every core.
+"""GgufQuantizer through llama-cpp-python's `llama_model_quantize`, in-process, on every core other processes leave free.
 
 llama.cpp reports each tensor it writes (`[  12/ 291] blk.0.ffn_up.weight ...`) to its log
 callback; those lines drive the progress bar, and its error lines become the one-line reason of a
@@ -8,12 +8,12 @@ failure. llama-cpp-python's own log callback is put back afterwards.
 from __future__ import annotations
 
 import ctypes
-import os
 import re
 from pathlib import Path
 
 import llama_cpp
 
+from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.domain.errors import PublishError
 from hubship.ports.progress import Progress
 
@@ -39,7 +39,7 @@ class LlamaCppQuantizer:
     def quantize(self, source: Path, out_file: Path, quant: str, *, progress: Progress) -> None:
         params = llama_cpp.llama_model_quantize_default_params()
         params.ftype = ftype(quant)
-        params.nthread = os.cpu_count() or 0
+        params.nthread = free_threads()
         errors: list[str] = []
         with progress.task(f"quantize {quant}", total=100, unit="%") as task:
             shown = 0.0

@@ -11,7 +11,7 @@ import os
 import threading
 from pathlib import Path
 
-from hubship.domain.manifest import FileEntry
+from hubship.domain.manifest import WRITTEN_HASHES, FileEntry
 from hubship.ports.progress import Progress
 
 CHUNK = 8 * 1024 * 1024
@@ -22,17 +22,19 @@ class Sha256FileHasher:
     def __init__(self, cache_file: Path | None = None) -> None:
         self._cache_file = cache_file
         self._cache: dict[str, list[object]] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # files may be hashed from several threads
 
     def _load(self) -> dict[str, list[object]]:
-        if self._cache is None:
-            self._cache = {}
-            if self._cache_file and self._cache_file.is_file():
-                try:
-                    self._cache = json.loads(self._cache_file.read_text())
-                except (OSError, json.JSONDecodeError):
-                    self._cache = {}
-        return self._cache
+        with self._lock:
+            if self._cache is None:
+                cache: dict[str, list[object]] = {}
+                if self._cache_file and self._cache_file.is_file():
+                    try:
+                        cache = json.loads(self._cache_file.read_text())
+                    except (OSError, json.JSONDecodeError):
+                        cache = {}
+                self._cache = cache
+            return self._cache
 
     def _save(self) -> None:
         if not self._cache_file or self._cache is None:
@@ -45,14 +47,19 @@ class Sha256FileHasher:
         except OSError:  # the cache only saves time; a read-only or full disk must not fail a publish
             tmp.unlink(missing_ok=True)
 
+    def lookup(self, path: Path) -> FileEntry | None:
+        stat = path.stat()
+        hit = self._load().get(str(path.resolve()))
+        if hit and hit[:3] == [stat.st_size, stat.st_mtime_ns, stat.st_ino]:
+            return FileEntry(path.name, stat.st_size, str(hit[3]))
+        return None
+
     def hash_file(self, path: Path, *, cached: bool = True) -> FileEntry:
+        if cached and (hit := self.lookup(path)) is not None:
+            return hit
         stat = path.stat()
         stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
         ident = str(path.resolve())
-        if cached:
-            hit = self._load().get(ident)
-            if hit and hit[:3] == stamp:
-                return FileEntry(path.name, stat.st_size, str(hit[3]))
         digest = hashlib.sha256()
         with path.open("rb") as fh:
             while chunk := fh.read(CHUNK):
@@ -65,17 +72,35 @@ class Sha256FileHasher:
         return entry
 
     def hash_tree(self, root: Path, progress: Progress | None = None) -> tuple[FileEntry, ...]:
+        """Every file under `root` (hidden ones and SKIP left out); a digest its writer recorded (WRITTEN_HASHES)
+        counts while the file's stat still matches it, so a just-written merge is not read back to be hashed."""
         files = sorted(p for p in root.rglob("*") if p.is_file() and p.name not in SKIP and not p.name.startswith("."))
-        entries = []
-        total = sum(p.stat().st_size for p in files)
+        written = _written(root)
+
+        def entry(p: Path) -> FileEntry:
+            stat, known = p.stat(), written.get(p.relative_to(root).as_posix())
+            if known and known[:3] == [stat.st_size, stat.st_mtime_ns, stat.st_ino]:
+                return FileEntry(p.name, stat.st_size, str(known[3]))
+            return self.hash_file(p)
+
         if progress is None:
-            return tuple(self._rel(root, p, self.hash_file(p)) for p in files)
-        with progress.task(f"hash {root.name[:12]}", total=total, unit="bytes") as task:
+            return tuple(self._rel(root, p, entry(p)) for p in files)
+        entries = []
+        with progress.task(f"hash {root.name[:12]}", total=sum(p.stat().st_size for p in files), unit="bytes") as task:
             for p in files:
-                entries.append(self._rel(root, p, self.hash_file(p)))
+                entries.append(self._rel(root, p, entry(p)))
                 task.advance(p.stat().st_size)
         return tuple(entries)
 
     @staticmethod
     def _rel(root: Path, path: Path, entry: FileEntry) -> FileEntry:
         return FileEntry(path.relative_to(root).as_posix(), entry.size, entry.sha256)
+
+
+def _written(root: Path) -> dict[str, list[object]]:
+    """The folder's WRITTEN_HASHES ({} when absent or unreadable: every file is then hashed by reading it)."""
+    try:
+        found = json.loads((root / WRITTEN_HASHES).read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}

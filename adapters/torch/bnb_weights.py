@@ -20,12 +20,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
-import torch
 
 from hubship.adapters.torch.merge.safetensors_reader import Stored, read_header, read_tensor
 from hubship.domain.errors import UserInputError
+
+if TYPE_CHECKING:
+    import torch
 
 STATE_PREFIX = "quant_state.bitsandbytes__"
 _FOUR_BIT_PARTS = ("absmax", "quant_map")
@@ -135,6 +138,7 @@ def _eight_bit(tensors: dict[str, Stored]) -> dict[str, Stored | QuantizedWeight
 def dequantize(weight: QuantizedWeight) -> torch.Tensor:
     """The weight's values in fp32 and its logical shape, as bitsandbytes dequantizes them (a fresh tensor)."""
     import bitsandbytes.functional as bnb
+    import torch
 
     data = read_tensor(weight.data)
     if weight.bits == 8:

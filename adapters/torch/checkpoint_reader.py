@@ -24,20 +24,24 @@ _FLOAT_BITS = {"F16": ("<u2", 0x7C00), "BF16": ("<u2", 0x7F80), "F32": ("<u4", 0
 
 def _check_safetensors(path: Path) -> None:
     try:
-        with safe_open(str(path), framework="pt") as f:  # reads and validates the header only
+        with safe_open(str(path), framework="numpy") as f:  # reads and validates the header only
             keys = list(f.keys())
     except Exception as exc:
         raise UserInputError(f"{path} is not a readable safetensors file (truncated or corrupt: {exc}); re-save the adapter") from None
     if not keys:
         raise UserInputError(f"{path} holds no tensors: the adapter is empty; check the trainer saved it")
     size = path.stat().st_size
+    header, data_start = _header(path)
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    if data_start + end > size:
+        raise UserInputError(f"{path} is truncated ({size} bytes, header promises {data_start + end}); re-save the adapter")
+
+
+def _header(path: Path) -> tuple[dict[str, Any], int]:
+    """A safetensors file's header and where its data starts."""
     with path.open("rb") as fh:
         header_len = int.from_bytes(fh.read(8), "little")
-        header = json.loads(fh.read(header_len))
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    if 8 + header_len + end > size:
-        raise UserInputError(f"{path} is truncated ({size} bytes, header promises {8 + header_len + end}); re-save the adapter")
-    _check_finite(path, header, 8 + header_len)
+        return json.loads(fh.read(header_len)), 8 + header_len
 
 
 def _check_finite(path: Path, header: dict[str, Any], data_start: int) -> None:
@@ -96,9 +100,16 @@ def _has_model(folder: Path) -> bool:
 
 
 class SafetensorsCheckpointReader:
-    def read(self, path: Path, base: str | None = None, pick: str | None = None) -> Checkpoint:
+    def check_values(self, checkpoint: Checkpoint) -> None:
+        """Refuse an adapter with NaN or infinite weights (a diverged run): one read of the adapter's weights."""
+        if checkpoint.is_full or not checkpoint.adapter_weights:
+            return
+        path = Path(checkpoint.root) / checkpoint.adapter_weights
+        _check_finite(path, *_header(path))
+
+    def read(self, path: Path, base: str | None = None, pick: str | None = None, *, check_values: bool = True) -> Checkpoint:
         """The checkpoint in the folder `path`: an adapter, a full model, or the one a run folder's `pick` (or the
-        default rule, domain.run_folder) selects."""
+        default rule, domain.run_folder) selects; with `check_values`, its weights' values are checked too."""
         given = path.expanduser()
         if not given.is_dir():
             raise UserInputError(f"checkpoint {printable(path)} is not a folder; pass the folder the trainer saved the adapter to")
@@ -111,6 +122,8 @@ class SafetensorsCheckpointReader:
             check_utf8(root)
         if (root / "adapter_config.json").is_file():
             checkpoint = _read_adapter(root, shown, base)
+            if check_values:
+                self.check_values(checkpoint)
         else:
             checkpoint = read_full(root, shown, base, common_files)
         return attrs.evolve(checkpoint, selection=choice.line)

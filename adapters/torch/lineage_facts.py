@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub.repocard import metadata_load
+import yaml
 
 from hubship.domain.lineage import LineageFacts, cache_repo_id
+
+# huggingface_hub.repocard's front-matter block (its metadata_load, without importing the Hub client: a plan pays
+# a few hundred ms for that import)
+_FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
 
 def readme_metadata(folder: Path) -> dict[str, Any]:
@@ -16,7 +21,8 @@ def readme_metadata(folder: Path) -> dict[str, Any]:
     if not (folder / "README.md").is_file():
         return {}
     try:
-        found = metadata_load(folder / "README.md")
+        match = _FRONT_MATTER.search((folder / "README.md").read_text(encoding="utf-8-sig"))
+        found = yaml.safe_load(match.group(2)) if match else None
     except Exception:  # a hand-written README: its front matter is a courtesy, not an input
         return {}
     return found if isinstance(found, dict) else {}

@@ -12,9 +12,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import snapshot_download
-from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
-
 from hubship.adapters.torch.bnb_weights import QuantizedWeight
 from hubship.adapters.torch.lineage_facts import lineage_facts, readme_metadata
 from hubship.adapters.torch.merge.safetensors_reader import Stored
@@ -34,6 +31,9 @@ def _resolve(ref: BaseRef) -> Path:
         if not path.is_dir():
             raise UserInputError(f"base model {ref.path} does not exist; pass --base with the base model's folder")
         return path
+    from huggingface_hub import snapshot_download  # imported here: a local base (and `hubship --help`) does not pay for it
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
     try:
         return Path(snapshot_download(ref.hub_id, revision=ref.revision, local_files_only=True))
     except (LocalEntryNotFoundError, HFValidationError, OSError):

@@ -39,6 +39,7 @@ from hubship.adapters.torch.verify.probe import MAX_PROBE_TOKENS, probe_ids
 from hubship.adapters.torch.verify.streamed_weights import BIG_LEAF_BYTES, SLAB_ELEMENTS, StreamedWeights
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
+from hubship.domain.threads import spare_threads
 from hubship.ports.progress import Progress
 
 
@@ -47,13 +48,12 @@ def _weight_paths(model_dir: Path) -> list[Path]:
 
 
 def _spare_threads() -> int:
-    """torch's thread count less the cores other processes keep busy: OpenMP threads that share a core wait on
-    each other (on 2 cores with one busy, 2 threads ran the probe 4x slower than 1)."""
+    """torch's thread count, less the cores other processes keep busy (domain.threads)."""
     try:
-        busy = max(0, round(os.getloadavg()[0]) - 1)  # the load average counts this process too
-    except (OSError, AttributeError):
-        busy = 0
-    return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - busy))
+        busy: float | None = os.getloadavg()[0] - 1  # the load average counts this process too
+    except (OSError, AttributeError):  # no load average (Windows)
+        busy = None
+    return min(torch.get_num_threads(), spare_threads(os.cpu_count(), busy))
 
 
 def _forward(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:

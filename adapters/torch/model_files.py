@@ -29,7 +29,7 @@ def file_keys(files: list[Path]) -> dict[str, Path]:
     where: dict[str, Path] = {}
     for path in files:
         try:
-            with safe_open(str(path), framework="pt") as f:
+            with safe_open(str(path), framework="numpy") as f:
                 where.update(dict.fromkeys(f.keys(), path))
         except (SafetensorError, OSError) as exc:
             raise UserInputError(f"{path} is not a readable safetensors file ({exc}); re-download or re-save the model") from None

@@ -6,6 +6,8 @@ stderr (a traceback too with HUBSHIP_DEBUG=1).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
 import signal
@@ -157,4 +159,20 @@ def main(argv: list[str] | None = None) -> None:
         code = _code(KeyboardInterrupt() if interrupts.seen else exc, debug)
     except KeyboardInterrupt as exc:
         code = _code(exc, debug)
+    if argv is None:  # the command line, not a caller in this process (tests pass argv)
+        _exit_now(code)
     sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """End the process without tearing down every module: with torch and transformers loaded that teardown
+    takes a second or more after the work is done. The exit handlers still run and the streams are flushed;
+    with another thread still alive, or a profiler or tracer attached (it writes its results at exit), the
+    ordinary exit is kept."""
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

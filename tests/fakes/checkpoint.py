@@ -8,7 +8,10 @@ from hubship.domain.checkpoint import BaseInfo, BaseRef, Checkpoint
 class FakeCheckpointReader:
     """Reads nothing: describes a LoRA checkpoint in `root` (files are created so they can be hashed)."""
 
-    def read(self, path: Path, base: str | None = None, pick: str | None = None) -> Checkpoint:
+    def check_values(self, checkpoint: Checkpoint) -> None:
+        return None
+
+    def read(self, path: Path, base: str | None = None, pick: str | None = None, *, check_values: bool = True) -> Checkpoint:
         path.mkdir(parents=True, exist_ok=True)
         (path / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 4}')
         (path / "adapter_model.safetensors").write_bytes(b"adapter")

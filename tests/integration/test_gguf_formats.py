@@ -89,6 +89,23 @@ def test_several_quantizations_in_one_publish_convert_once(quants, publisher):
     assert sorted(p.name for p in quants.iterdir()) == ["gguf-f16", "gguf-q4_k_m", "gguf-q8_0"]  # the intermediate stays internal
 
 
+def test_an_unchanged_republish_runs_no_tool_and_publishes_nothing(quants, publisher, model):
+    """A new process (a fresh container) on the same workspace: the inputs' hashes come from the cache by stat, so
+    the plan knows nothing is to build and runs no preflight (no converter, no chat proof)."""
+    container = create_container({"workspace": publisher.root / "ws", "quiet": True})
+    converter = FakeConverter(LlamaCppConverter())
+    container.converter.override(converter)
+    request = PublishRequest(
+        checkpoint=str(model[1]), formats=("gguf-f16,gguf-q8_0,gguf-q4_k_m",), destinations=(f"dir:{publisher.root / 'out'}",), name=NAME
+    )
+    try:
+        result = container.execute_plan().execute(request)
+    finally:
+        container.reset_override()
+    assert not converter.calls and not result.published and len(result.skipped) == 3
+    assert all(artifact.reused for artifact in result.artifacts)
+
+
 def test_files_are_named_by_quantization_and_hashed_in_the_manifest(quants):
     for fmt, quant in (("gguf-f16", "F16"), ("gguf-q8_0", "Q8_0"), ("gguf-q4_k_m", "Q4_K_M")):
         gguf = _gguf(quants / fmt)

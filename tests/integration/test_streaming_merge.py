@@ -7,6 +7,7 @@ embed_tokens its saved merge differs from the model that was trained (see test_p
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from hubship.adapters.torch.loader import HfTransformersLoader
 from hubship.adapters.torch.streaming_merger import StreamingMerger
 from hubship.domain.checkpoint import BaseRef
 from hubship.domain.errors import UserInputError
+from hubship.domain.manifest import WRITTEN_HASHES
 from tests.fakes.progress import FakeProgress
 
 TOLERANCE = 1e-4
@@ -151,7 +153,11 @@ def test_merged_logits_equal_the_unmerged_adapter(variant: str, tmp_path: Path) 
     got = merged_logits(out, ids)
     assert got.shape == expected.shape
     assert float((got - expected).abs().max()) <= TOLERANCE, f"{variant}: merged logits differ from base + adapter"
-    assert not list(out.glob(".*")), "temporary files were left behind"
+    assert [p.name for p in out.glob(".*")] == [WRITTEN_HASHES], "temporary files were left behind"
+    written = json.loads((out / WRITTEN_HASHES).read_text())  # hashed while written: each digest is the file's own
+    assert {name: entry[3] for name, entry in written.items()} == {
+        name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in written
+    } and "config.json" in written
 
 
 def test_tied_model_is_untied_and_config_follows_the_checkpoint(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import torch
 
 from hubship.adapters.torch.bnb_weights import QuantizedWeight
 from hubship.adapters.torch.merge.lora import Lora
-from hubship.adapters.torch.merge.safetensors_reader import ST_DTYPES, Stored
+from hubship.adapters.torch.merge.safetensors_reader import Stored, torch_dtype
 from hubship.adapters.torch.model_files import model_tensors
 from hubship.domain.errors import UserInputError
 
@@ -33,7 +33,7 @@ class Output:
 
     @property
     def is_copy(self) -> bool:
-        return self.lora is None and isinstance(self.source, Stored) and ST_DTYPES[self.source.dtype] == self.dtype
+        return self.lora is None and isinstance(self.source, Stored) and torch_dtype(self.source.dtype) == self.dtype
 
 
 def base_tensors(base_dir: Path, files: Iterable[str], bits: int | None = None) -> dict[str, Stored | QuantizedWeight]:
@@ -92,7 +92,7 @@ def plan_outputs(
         lora = loras.get(module) if leaf == "weight" or (leaf == "bias" and module in loras and loras[module].bias is not None) else None
         if lora is not None and leaf == "weight":
             _check_lora(lora, source.shape, base_name)
-        out_dtype = dtype if ST_DTYPES[source.dtype].is_floating_point else ST_DTYPES[source.dtype]
+        out_dtype = dtype if torch_dtype(source.dtype).is_floating_point else torch_dtype(source.dtype)
         return Output(name=name, source=source, shape=source.shape, dtype=out_dtype, lora=lora)
 
     outputs: list[Output] = []

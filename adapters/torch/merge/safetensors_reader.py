@@ -4,27 +4,43 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
-import torch
 
 from hubship.domain.errors import UserInputError
 
-ST_DTYPES = {
-    "F64": torch.float64,
-    "F32": torch.float32,
-    "F16": torch.float16,
-    "BF16": torch.bfloat16,
-    "I64": torch.int64,
-    "I32": torch.int32,
-    "I16": torch.int16,
-    "I8": torch.int8,
-    "U8": torch.uint8,
-    "BOOL": torch.bool,
-    "F8_E4M3": torch.float8_e4m3fn,
-    "F8_E5M2": torch.float8_e5m2,
+if TYPE_CHECKING:
+    import torch
+
+# safetensors' dtype names and torch's names for them; torch is imported only when a tensor is read, so that
+# reading headers (the plan) does not pay for importing it
+ST_DTYPE_ATTRS = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
 }
-ST_NAMES = {v: k for k, v in ST_DTYPES.items()}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of a safetensors dtype name (one of ST_DTYPE_ATTRS)."""
+    import torch
+
+    return getattr(torch, ST_DTYPE_ATTRS[name])
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """The safetensors name of a torch dtype."""
+    return next(k for k, v in ST_DTYPE_ATTRS.items() if str(dtype) == f"torch.{v}")
 
 
 @attrs.frozen
@@ -61,7 +77,7 @@ def read_header(path: Path, what: str) -> dict[str, Stored]:
         begin, end = meta["data_offsets"]
         if 8 + length + end > size:
             raise UserInputError(f"{path} is truncated ({size} bytes, its header promises {8 + length + end}); {fix}")
-        if meta["dtype"] not in ST_DTYPES:
+        if meta["dtype"] not in ST_DTYPE_ATTRS:
             raise UserInputError(f"{path} holds {key} as {meta['dtype']}, which hubship cannot merge; {fix} in bf16, fp16 or fp32")
         found[key] = Stored(path, meta["dtype"], tuple(meta["shape"]), 8 + length + begin, 8 + length + end)
     return found
@@ -70,9 +86,11 @@ def read_header(path: Path, what: str) -> dict[str, Stored]:
 def read_tensor(stored: Stored, into: torch.Tensor | None = None) -> torch.Tensor:
     """The tensor's values, read with plain file reads (no mapping of the file) into fresh memory or into `into`
     (a uint8 buffer of at least its size, reused from tensor to tensor)."""
+    import torch
+
     buffer = torch.empty(stored.nbytes, dtype=torch.uint8) if into is None else into[: stored.nbytes]
     with stored.path.open("rb") as fh:
         fh.seek(stored.start)
         if stored.nbytes and fh.readinto(memoryview(buffer.numpy())) != stored.nbytes:
             raise UserInputError(f"{stored.path} ended early; re-download or re-save it")
-    return buffer.view(ST_DTYPES[stored.dtype]).reshape(stored.shape)
+    return buffer.view(torch_dtype(stored.dtype)).reshape(stored.shape)

@@ -3,6 +3,7 @@ first byte, and every file is written under a temporary name, renamed only once 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -11,9 +12,10 @@ from typing import Any, BinaryIO
 import torch
 
 from hubship.adapters.torch.merge.plan import Output
-from hubship.adapters.torch.merge.safetensors_reader import ST_NAMES
+from hubship.adapters.torch.merge.safetensors_reader import dtype_name
 from hubship.adapters.torch.merge.tensor_math import Buffers, merged_tensor
 from hubship.domain.errors import PublishError, UserInputError
+from hubship.domain.manifest import WRITTEN_HASHES
 from hubship.ports.progress import Progress
 
 COPY_CHUNK = 16 * 1024 * 1024
@@ -34,7 +36,18 @@ def index_json(shards: dict[str, list[Output]]) -> bytes:
     return json.dumps(index, indent=2, sort_keys=True).encode()
 
 
-def _copy_bytes(out: Output, fh: BinaryIO, buffer: bytearray) -> None:
+class _HashingWriter:
+    """A binary file that hashes what is written to it: the shard's sha256 without reading it back."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh, self.digest = fh, hashlib.sha256()
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.digest.update(data)
+        return self._fh.write(data)
+
+
+def _copy_bytes(out: Output, fh: BinaryIO | _HashingWriter, buffer: bytearray) -> None:
     view = memoryview(buffer)
     with out.source.path.open("rb") as src:
         src.seek(out.source.start)
@@ -47,15 +60,17 @@ def _copy_bytes(out: Output, fh: BinaryIO, buffer: bytearray) -> None:
             left -= got
 
 
-def _write_shard(path: Path, shard: list[Output], buffer: bytearray, buffers: Buffers, task: Any) -> None:
+def _write_shard(path: Path, shard: list[Output], buffer: bytearray, buffers: Buffers, task: Any) -> str:
+    """Write one shard; its sha256, hashed as it was written."""
     header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
     offset = 0
     for out in shard:
-        header[out.name] = {"dtype": ST_NAMES[out.dtype], "shape": list(out.shape), "data_offsets": [offset, offset + out.nbytes]}
+        header[out.name] = {"dtype": dtype_name(out.dtype), "shape": list(out.shape), "data_offsets": [offset, offset + out.nbytes]}
         offset += out.nbytes
     encoded = json.dumps(header, separators=(",", ":")).encode()
     encoded += b" " * (-len(encoded) % 8)
-    with path.open("wb") as fh:
+    with path.open("wb") as raw:
+        fh = _HashingWriter(raw)
         fh.write(len(encoded).to_bytes(8, "little"))
         fh.write(encoded)
         for out in shard:
@@ -64,25 +79,38 @@ def _write_shard(path: Path, shard: list[Output], buffer: bytearray, buffers: Bu
             else:
                 fh.write(memoryview(merged_tensor(out, buffers).reshape(-1).view(torch.uint8).numpy()))
             task.advance(out.nbytes)
+    return fh.digest.hexdigest()
+
+
+def _record_hashes(out_dir: Path, digests: dict[str, str]) -> None:
+    """WRITTEN_HASHES for the files just put in place (their stat now: a later change to a file voids its entry)."""
+    entries = {}
+    for name, sha256 in digests.items():
+        stat = (out_dir / name).stat()
+        entries[name] = [stat.st_size, stat.st_mtime_ns, stat.st_ino, sha256]
+    (out_dir / WRITTEN_HASHES).write_text(json.dumps(entries, indent=1, sort_keys=True))
 
 
 def write_model(out_dir: Path, shards: dict[str, list[Output]], files: dict[str, bytes], progress: Progress) -> None:
     """Write each shard's tensors (copied as bytes, or merged) and then `files` (name -> content) into `out_dir`, each
-    as .NAME.partial, renamed to NAME only once every file is complete. On any failure the temporary files are
-    removed and no real name appears; an OSError becomes a PublishError."""
+    as .NAME.partial, renamed to NAME only once every file is complete, with each file's sha256 (hashed while it
+    was written) in WRITTEN_HASHES. On any failure the temporary files are removed and no real name appears; an
+    OSError becomes a PublishError."""
     outputs = [out for shard in shards.values() for out in shard]
     temp = {name: out_dir / f".{name}.partial" for name in [*shards, *files]}
     buffer, buffers = bytearray(COPY_CHUNK), Buffers(outputs)
+    digests = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the per-tensor math is memory-bound: more threads only wait on each other
     try:
         with progress.task("merge (streaming)", total=sum(o.nbytes for o in outputs), unit="bytes") as task:
             for name, shard in shards.items():
-                _write_shard(temp[name], shard, buffer, buffers, task)
+                digests[name] = _write_shard(temp[name], shard, buffer, buffers, task)
         for name, content in files.items():
             temp[name].write_bytes(content)
         for name, path in temp.items():  # only now, with every file complete, do the real names appear
             os.replace(path, out_dir / name)
+        _record_hashes(out_dir, digests)
     except BaseException as exc:
         for path in temp.values():
             path.unlink(missing_ok=True)

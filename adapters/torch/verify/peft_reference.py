@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,23 @@ def _adapter_kept_where_loaded() -> Iterator[None]:
         BaseTunerLayer._move_adapter_to_device_of_base_layer = original  # type: ignore[method-assign]
 
 
+def _import_peft() -> None:
+    """Import peft without letting it import bitsandbytes, unless something already did: bitsandbytes' import
+    compiles its ops with torch.compile (seconds, the largest part of peft's import), and the reference runs
+    peft's LoRA on a meta skeleton of plain Linear layers (a quantized base is dequantized by bnb_weights, which
+    imports bitsandbytes itself). peft's availability checks are cleared after, so later callers see the truth."""
+    if "peft" in sys.modules or "bitsandbytes" in sys.modules:
+        return
+    sys.modules["bitsandbytes"] = None  # type: ignore[assignment]  # an import of it now fails: peft takes it as absent
+    try:
+        import peft.import_utils
+    finally:
+        if sys.modules.get("bitsandbytes", 0) is None:
+            del sys.modules["bitsandbytes"]
+    for check in (peft.import_utils.is_bnb_available, peft.import_utils.is_bnb_4bit_available):
+        check.cache_clear()
+
+
 def peft_model(skeleton: nn.Module, checkpoint: Checkpoint) -> tuple[nn.Module, dict[str, str]]:
     """The base skeleton wrapped by peft as it runs the adapter unmerged, every weight still on meta, and where each
     adapter weight lies in the adapter file.
@@ -41,6 +59,7 @@ def peft_model(skeleton: nn.Module, checkpoint: Checkpoint) -> tuple[nn.Module, 
     storage each) instead of the values, and each parameter is then matched to the stand-in it received. So no
     adapter weight is loaded up front; they are read block by block like the base's (an adapter can be large:
     full embeddings for added tokens, modules_to_save)."""
+    _import_peft()
     from peft import PeftConfig, get_peft_model  # imported when used: peft's import takes seconds --verify off skips
     from peft.utils import set_peft_model_state_dict
 

@@ -105,11 +105,12 @@ def install(sdist: Path | None = None) -> Path:
 def install_tools(sdist: Path | None = None) -> int:
     """`... install tools [SDIST]`: build llama-imatrix, llama-quantize and llama-perplexity (tools_build.py)."""
     try:
+        there = tools_build.built_version(tools_build.tools_home()) == library_version() and sdist is None
         home, seconds = tools_build.build(library_version(), fetch_sdist, sdist)
     except (UserInputError, PublishError, subprocess.CalledProcessError, OSError, tarfile.TarError) as exc:
         print(f"hubship: error: building llama.cpp's tools failed: {exc}", file=sys.stderr)
         return 1
-    done = f"built in {seconds:.0f} s" if seconds else "already built"
+    done = f"built in {seconds:.0f} s" if seconds else ("already built" if there else "copied from the build cache")
     print(f"llama.cpp's tools (llama-cpp-python {library_version()}) are in {home}/bin ({done})")
     return 0
 

@@ -18,7 +18,6 @@ TEMPLATE_FILE = "template"
 SYSTEM_FILE = "system"
 PARAMS_FILE = "params"
 HUB_OLLAMA_FILES = (TEMPLATE_FILE, SYSTEM_FILE, PARAMS_FILE)
-HUB_DOCS = "huggingface/hub-docs docs/hub/ollama.md at commit 003753676b0a"
 
 
 def hub_ollama_files(model: OllamaModel) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,11 @@ SCHEMA = "hubship.manifest/1"
 # {relative path: [size, mtime_ns, inode, sha256]} in the artifact's folder; an entry counts only while the file's
 # stat still matches it (the same rule as the hash cache).
 WRITTEN_HASHES = ".written-sha256.json"
+
+
+def stat_stamp(stat: os.stat_result) -> list[int]:
+    """What a recorded digest is checked against before it is trusted: size, mtime (ns) and inode of the file."""
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
 @attrs.frozen(order=True)

@@ -10,4 +10,4 @@ from __future__ import annotations
 
 def spare_threads(cores: int | None, busy: float | None) -> int:
     """`cores` less the cores other processes keep `busy` (None when unknown: every core), at least 1."""
-    return max(1, max(1, cores or 1) - max(0, round(busy or 0)))
+    return max(1, (cores or 1) - max(0, round(busy or 0)))

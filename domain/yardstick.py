@@ -18,14 +18,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from hubship.domain.quality import breaches
+
 FACTOR = 1.5
 SLACK = {"mean_kl": 0.01}
 TOP1_SLACK = 0.05
 RELAXABLE = ("mean_kl", "max_abs_diff", "top1_agreement", "top1_near")  # losses a format has on any model; not chat proofs
-
-
-def _breaks(value: float, direction: str, bound: float) -> bool:
-    return value > bound if direction == "max" else value < bound
 
 
 def base_bound(metric: str, direction: str, base_value: float) -> float:
@@ -39,10 +37,7 @@ def breached_defaults(metrics: Mapping[str, Any], thresholds: Mapping[str, Mappi
     """The relaxable metrics whose default bound (one the user did not set) the metrics break: what a yardstick may loosen."""
     found = []
     for metric, bounds in sorted(thresholds.items()):
-        value = metrics.get(metric)
-        if metric in user_set or metric not in RELAXABLE or not isinstance(value, int | float):
-            continue
-        if any(_breaks(value, d, b) for d, b in bounds.items() if d in ("max", "min")):
+        if metric not in user_set and metric in RELAXABLE and breaches(metrics, {metric: bounds}):
             found.append(metric)
     return found
 

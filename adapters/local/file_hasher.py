@@ -11,7 +11,7 @@ import os
 import threading
 from pathlib import Path
 
-from hubship.domain.manifest import WRITTEN_HASHES, FileEntry
+from hubship.domain.manifest import WRITTEN_HASHES, FileEntry, stat_stamp
 from hubship.ports.progress import Progress
 
 CHUNK = 8 * 1024 * 1024
@@ -48,18 +48,19 @@ class Sha256FileHasher:
             tmp.unlink(missing_ok=True)
 
     def lookup(self, path: Path) -> FileEntry | None:
-        stat = path.stat()
-        hit = self._load().get(str(path.resolve()))
-        if hit and hit[:3] == [stat.st_size, stat.st_mtime_ns, stat.st_ino]:
+        return self._cached(path, path.stat(), str(path.resolve()))
+
+    def _cached(self, path: Path, stat: os.stat_result, ident: str) -> FileEntry | None:
+        hit = self._load().get(ident)
+        if hit and hit[:3] == stat_stamp(stat):
             return FileEntry(path.name, stat.st_size, str(hit[3]))
         return None
 
     def hash_file(self, path: Path, *, cached: bool = True) -> FileEntry:
-        if cached and (hit := self.lookup(path)) is not None:
+        stat, ident = path.stat(), str(path.resolve())
+        if cached and (hit := self._cached(path, stat, ident)) is not None:
             return hit
-        stat = path.stat()
-        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
-        ident = str(path.resolve())
+        stamp = stat_stamp(stat)
         digest = hashlib.sha256()
         with path.open("rb") as fh:
             while chunk := fh.read(CHUNK):
@@ -79,7 +80,7 @@ class Sha256FileHasher:
 
         def entry(p: Path) -> FileEntry:
             stat, known = p.stat(), written.get(p.relative_to(root).as_posix())
-            if known and known[:3] == [stat.st_size, stat.st_mtime_ns, stat.st_ino]:
+            if known and known[:3] == stat_stamp(stat):
                 return FileEntry(p.name, stat.st_size, str(known[3]))
             return self.hash_file(p)
 
@@ -89,7 +90,7 @@ class Sha256FileHasher:
         with progress.task(f"hash {root.name[:12]}", total=sum(p.stat().st_size for p in files), unit="bytes") as task:
             for p in files:
                 entries.append(self._rel(root, p, entry(p)))
-                task.advance(p.stat().st_size)
+                task.advance(entries[-1].size)
         return tuple(entries)
 
     @staticmethod

@@ -21,7 +21,7 @@ from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight
 from hubship.application.formats.gguf_imatrix import IMATRIX, read_imatrix
 from hubship.application.formats.gguf_quant_variants import build_variants, link
-from hubship.application.formats.gguf_usage import gguf_usage
+from hubship.application.formats.gguf_usage import gguf_usage, model_files
 from hubship.application.formats.memory import SLAB, llama_cpp_step, logits_bytes, quantize_bytes
 from hubship.application.formats.sizes import gguf_file_bytes
 from hubship.domain.chat_proof import THRESHOLDS as CHAT
@@ -29,7 +29,7 @@ from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.gguf_quants import Quant
-from hubship.domain.imatrix import IMATRIX_SUFFIX, OFF, WITH, ImatrixOption, parse_imatrix_option, uses_imatrix, variants
+from hubship.domain.imatrix import OFF, WITH, ImatrixOption, parse_imatrix_option, uses_imatrix, variants
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
 from hubship.ports.verifier import REFERENCE_FILE
@@ -119,7 +119,7 @@ class GgufQuantFormat(GgufBase):
             return ctx.service("gguf_verifier").measure(files, reference, progress=ctx.progress)
 
         metrics, notes = build_variants(ctx, wanted, imatrix, info, lambda folder, im: self._make(ctx, folder, im), measure)
-        kept = sorted(p for p in ctx.out_dir.glob("*.gguf") if not p.name.endswith(IMATRIX_SUFFIX))
+        kept = [ctx.out_dir / f for f in model_files([p.name for p in ctx.out_dir.glob("*.gguf")])]
         chat = prove_gguf(ctx.service("chat_renderer"), ctx.service("chat_runtime"), ctx.checkpoint, ctx.base, kept[0], complete=True)
         proof = chat.verification()
         vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services)  # made at plan time: not converted again

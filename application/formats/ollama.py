@@ -12,14 +12,13 @@ GGUF (hard-linked), `Modelfile`, and `ollama.json` (the same model as `/api/crea
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from hubship.application.chat_proof import gate
 from hubship.application.format_builder import BuildContext
+from hubship.application.formats.gguf_quant_variants import link
+from hubship.application.formats.gguf_usage import model_files
 from hubship.application.formats.memory import files_step
 from hubship.application.ollama_derivation import derive_for_gguf
 from hubship.application.ollama_template import OllamaTemplate, ollama_model
@@ -29,7 +28,6 @@ from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.gguf_quants import QUANTS
-from hubship.domain.imatrix import IMATRIX_SUFFIX
 from hubship.domain.ollama_model import MODEL_JSON, MODELFILE
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
@@ -37,13 +35,6 @@ from hubship.domain.suggest import did_you_mean
 
 TOOLS = ("transformers", "jinja2", "go")
 DEFAULT_QUANT = "q4_k_m"
-
-
-def _link(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
 
 
 class OllamaFormat:
@@ -91,12 +82,12 @@ class OllamaFormat:
 
     def build(self, ctx: BuildContext) -> None:
         profile, derived, proof = self._derive(ctx.checkpoint, ctx.base, ctx.params, ctx.services)
-        ggufs = sorted(p for p in ctx.inputs[self.gguf].glob("*.gguf") if not p.name.endswith(IMATRIX_SUFFIX))  # the model, not its imatrix
+        ggufs = [ctx.inputs[self.gguf] / f for f in model_files([p.name for p in ctx.inputs[self.gguf].glob("*.gguf")])]  # not its imatrix
         if len(ggufs) != 1:
             raise PublishError(
                 f"Ollama needs one GGUF file but {self.gguf} has {len(ggufs)}; publish to Ollama without --gguf-split-max-size"
             )
-        _link(ggufs[0], ctx.out_dir / ggufs[0].name)
+        link(ggufs[0], ctx.out_dir / ggufs[0].name)
         model = ollama_model(derived, profile, model_file=ggufs[0].name, license=ctx.base.license)
         (ctx.out_dir / MODELFILE).write_text(model.modelfile(), encoding="utf-8")
         (ctx.out_dir / MODEL_JSON).write_text(model.to_json(), encoding="utf-8")

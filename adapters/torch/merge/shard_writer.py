@@ -15,7 +15,7 @@ from hubship.adapters.torch.merge.plan import Output
 from hubship.adapters.torch.merge.safetensors_reader import dtype_name
 from hubship.adapters.torch.merge.tensor_math import Buffers, merged_tensor
 from hubship.domain.errors import PublishError, UserInputError
-from hubship.domain.manifest import WRITTEN_HASHES
+from hubship.domain.manifest import WRITTEN_HASHES, stat_stamp
 from hubship.ports.progress import Progress
 
 COPY_CHUNK = 16 * 1024 * 1024
@@ -86,8 +86,7 @@ def _record_hashes(out_dir: Path, digests: dict[str, str]) -> None:
     """WRITTEN_HASHES for the files just put in place (their stat now: a later change to a file voids its entry)."""
     entries = {}
     for name, sha256 in digests.items():
-        stat = (out_dir / name).stat()
-        entries[name] = [stat.st_size, stat.st_mtime_ns, stat.st_ino, sha256]
+        entries[name] = [*stat_stamp((out_dir / name).stat()), sha256]
     (out_dir / WRITTEN_HASHES).write_text(json.dumps(entries, indent=1, sort_keys=True))
 
 

@@ -53,15 +53,8 @@ class PlatformSystemProbe:
     def __init__(self, more_versions: Callable[[], Mapping[str, str]] | None = None) -> None:
         """`more_versions`: the versions of tools other adapter packages install (the container wires them)."""
         self._more_versions = more_versions
-        self._versions: dict[str, str] | None = None
 
     def tool_versions(self) -> dict[str, str]:
-        """Looked up once per probe (package metadata, a `go` subprocess): tools do not change during a run."""
-        if self._versions is None:
-            self._versions = self._look_up()
-        return dict(self._versions)
-
-    def _look_up(self) -> dict[str, str]:
         found = dict(self._more_versions() if self._more_versions else {})
         for name in DRIVEN:
             try:

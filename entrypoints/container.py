@@ -73,7 +73,10 @@ class Container(containers.DeclarativeContainer):
     gguf_quantizer = providers.Singleton(_lazy("llama_cpp.quantizer:LlamaCppQuantizer"))
     gguf_verifier = providers.Singleton(_lazy("llama_cpp.gguf_verifier:LlamaCppGgufVerifier"))
     imatrix_tools = providers.Singleton(_lazy("llama_cpp.imatrix_tools:LlamaCppImatrixTools"))
-    verifier = providers.Singleton(_lazy("torch.logits_verifier:TorchLogitsVerifier"))
+    # the probe runs on the cores other processes leave free, sampled from the CPU's idle time just before it runs
+    verifier = providers.Singleton(
+        _lazy("torch.logits_verifier:TorchLogitsVerifier"), threads=providers.Object(_lazy("llama_cpp.threads:free_threads"))
+    )
     quantizer = providers.Singleton(_lazy("torch.bnb_quantizer:BnbQuantizer"))
 
     dir_registry = providers.Singleton(_lazy("local.dir_registry:LocalDirRegistry"))

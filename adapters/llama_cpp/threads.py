@@ -1,4 +1,5 @@
-"""The thread count llama.cpp steps run with: the cores other processes leave free (domain.threads).
+"""The thread count a compute step runs with (llama.cpp's steps; torch's probe, as the container wires it): the cores other
+processes leave free (domain.threads).
 
 Measured from /proc/stat over a tenth of a second between steps, when this process is idle, so its own
 last step does not count (a load average would: after a step on 16 threads it would leave 1). Where there

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,23 +47,23 @@ def _weight_paths(model_dir: Path) -> list[Path]:
     return [model_dir / name for name in weight_files(model_dir)]
 
 
-def _spare_threads() -> int:
-    """torch's thread count, less the cores other processes keep busy (domain.threads)."""
+def _load_average_threads() -> int:
+    """The cores the load average says other processes leave free (domain.threads)."""
     try:
         busy: float | None = os.getloadavg()[0] - 1  # the load average counts this process too
     except (OSError, AttributeError):  # no load average (Windows)
         busy = None
-    return min(torch.get_num_threads(), spare_threads(os.cpu_count(), busy))
+    return spare_threads(os.cpu_count(), busy)
 
 
-def _forward(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(_spare_threads())
+def _forward(model: nn.Module, ids: torch.Tensor, threads: int) -> torch.Tensor:
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(before, threads)))
     try:
         with torch.inference_mode():
             return model(input_ids=ids[None], use_cache=False).logits[0].to(torch.float32)
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager
@@ -79,11 +79,19 @@ def _translated(what: str) -> Iterator[None]:
 
 class TorchLogitsVerifier:
     """`slab_elements` and `big_leaf_bytes` set how much of a weight is converted at once and from what size a
-    Linear/Embedding is run slab by slab; the defaults suit real models (tests make them small)."""
+    Linear/Embedding is run slab by slab; the defaults suit real models (tests make them small). `threads` tells how
+    many cores other processes leave free just before a probe runs (the container passes a sampler of the CPU's
+    idle time; by default, the load average less this process)."""
 
-    def __init__(self, slab_elements: int = SLAB_ELEMENTS, big_leaf_bytes: int = BIG_LEAF_BYTES) -> None:
+    def __init__(
+        self,
+        slab_elements: int = SLAB_ELEMENTS,
+        big_leaf_bytes: int = BIG_LEAF_BYTES,
+        threads: Callable[[], int] = _load_average_threads,
+    ) -> None:
         self._slab = slab_elements
         self._big_leaf = big_leaf_bytes
+        self._threads = threads
 
     def _tokenizer(self, checkpoint: Checkpoint, base: BaseInfo) -> Any:
         source = checkpoint.root if checkpoint.tokenizer_files else base.path
@@ -132,7 +140,7 @@ class TorchLogitsVerifier:
                 model, files, names, prefix, task, adapter=adapter, slab=self._slab, big_leaf_bytes=self._big_leaf, bits=bits
             )
             try:
-                return _forward(model, ids)
+                return _forward(model, ids, self._threads())
             finally:
                 hooks.remove()
 
@@ -144,7 +152,7 @@ class TorchLogitsVerifier:
             if config.get("quantization_config"):
                 with progress.task("artifact logits (quantized)", total=1, unit="models") as task:
                     model = AutoModelForCausalLM.from_pretrained(model_dir, device_map="cpu", dtype=torch.float32).eval()
-                    logits = _forward(model, ids)
+                    logits = _forward(model, ids, self._threads())
                     task.advance()
             else:
                 model = skeleton(model_dir)

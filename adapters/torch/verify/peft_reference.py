@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -34,20 +35,31 @@ def _adapter_kept_where_loaded() -> Iterator[None]:
         BaseTunerLayer._move_adapter_to_device_of_base_layer = original  # type: ignore[method-assign]
 
 
-def _import_peft() -> None:
-    """Import peft without letting it import bitsandbytes, unless something already did: bitsandbytes' import
-    compiles its ops with torch.compile (seconds, the largest part of peft's import), and the reference runs
-    peft's LoRA on a meta skeleton of plain Linear layers (a quantized base is dequantized by bnb_weights, which
-    imports bitsandbytes itself). peft's availability checks are cleared after, so later callers see the truth."""
-    if "peft" in sys.modules or "bitsandbytes" in sys.modules:
+@contextlib.contextmanager
+def _without_bitsandbytes() -> Iterator[None]:
+    """peft, imported and run as if bitsandbytes were absent, unless something already imported it: bitsandbytes'
+    import compiles its ops with torch.compile (seconds, the largest part of peft's import), and peft imports it
+    when it wraps a model (its quantized-layer dispatchers), though the reference runs peft's LoRA on a meta
+    skeleton of plain Linear layers (a quantized base is dequantized by bnb_weights, which imports bitsandbytes
+    itself). peft's availability checks are cleared on the way out, so later callers see the truth."""
+    if "bitsandbytes" in sys.modules:
+        yield
         return
     sys.modules["bitsandbytes"] = None  # type: ignore[assignment]  # an import of it now fails: peft takes it as absent
     try:
         import peft.import_utils
+
+        _clear_bnb_checks(peft.import_utils)
+        yield
     finally:
         if sys.modules.get("bitsandbytes", 0) is None:
             del sys.modules["bitsandbytes"]
-    for check in (peft.import_utils.is_bnb_available, peft.import_utils.is_bnb_4bit_available):
+        if "peft.import_utils" in sys.modules:
+            _clear_bnb_checks(sys.modules["peft.import_utils"])
+
+
+def _clear_bnb_checks(import_utils: Any) -> None:
+    for check in (import_utils.is_bnb_available, import_utils.is_bnb_4bit_available):
         check.cache_clear()
 
 
@@ -59,15 +71,15 @@ def peft_model(skeleton: nn.Module, checkpoint: Checkpoint) -> tuple[nn.Module, 
     storage each) instead of the values, and each parameter is then matched to the stand-in it received. So no
     adapter weight is loaded up front; they are read block by block like the base's (an adapter can be large:
     full embeddings for added tokens, modules_to_save)."""
-    _import_peft()
-    from peft import PeftConfig, get_peft_model  # imported when used: peft's import takes seconds --verify off skips
-    from peft.utils import set_peft_model_state_dict
+    with _without_bitsandbytes():
+        from peft import PeftConfig, get_peft_model  # imported when used: peft's import takes seconds --verify off skips
+        from peft.utils import set_peft_model_state_dict
 
     config = PeftConfig.from_pretrained(checkpoint.root)
     config.inference_mode = True
     with safe_open(str(Path(checkpoint.root) / checkpoint.adapter_weights), framework="pt") as f:
         stand_ins = {key: torch.zeros(()).expand(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
-    with _adapter_kept_where_loaded():
+    with _adapter_kept_where_loaded(), _without_bitsandbytes():
         model = get_peft_model(skeleton, config, low_cpu_mem_usage=True).eval()
         set_peft_model_state_dict(model, stand_ins, low_cpu_mem_usage=True)
     by_storage = {tensor.data_ptr(): key for key, tensor in stand_ins.items()}

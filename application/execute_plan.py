@@ -91,6 +91,17 @@ class ExecutePlan:
         )
         return BuiltArtifact(format=node.format, key=node.spec.key, reused=reused, path=str(self._workspace.path(node.spec.key)))
 
+    def _warm_up(self, planned: PlannedPublish) -> None:
+        """Have the formats with a slow preparation (see FormatBuilder) start it now when one of them will be built,
+        so that it overlaps the builds before it, or stop it when none will."""
+        hooks = {}
+        for node in planned.plan.nodes:
+            if (warm_up := getattr(self._formats.get(node.format), "warm_up", None)) is not None:
+                hooks[warm_up] = hooks.get(warm_up, False) or not self._workspace.has(node.spec.key)
+        needed = any(hooks.values())
+        for warm_up in hooks:
+            warm_up(self._services, needed)
+
     def _publication(
         self,
         planned: PlannedPublish,
@@ -149,6 +160,7 @@ class ExecutePlan:
         planned = self._planner.execute(request)
         plan = planned.plan
         with self._workspace.lock(plan.source_key[:16]):
+            self._warm_up(planned)
             artifacts = tuple(self._build(planned, node) for node in plan.nodes)
             records = gate(planned, self._formats.formats, self._workspace, self._yardstick)
             files = {n.format: self._hasher.hash_tree(self._workspace.path(n.spec.key), self._progress) for n in plan.requested}

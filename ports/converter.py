@@ -15,6 +15,15 @@ class Converter(Protocol):
     written as GGUF metadata; chat template and special tokens come from the folder's tokenizer files.
     """
 
+    def warm_up(self) -> None:
+        """Start what the next conversion needs (the converter's imports) now, so that it overlaps the steps
+        before that conversion; a publish calls this once it knows it will convert (idempotent)."""
+        ...
+
+    def cool_down(self) -> None:
+        """Stop what `warm_up` started and no conversion used (idempotent)."""
+        ...
+
     def check(self, config_dir: Path, tokenizer_dir: Path) -> Path:
         """Preflight in seconds, before any merge: the architecture in `config_dir`/config.json is
         supported and the tokenizer files in `tokenizer_dir` convert; returns that vocab-only GGUF

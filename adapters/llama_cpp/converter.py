@@ -17,12 +17,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from hubship.adapters.llama_cpp.converter_process import ConverterProcesses
 from hubship.adapters.llama_cpp.install import installed_home, library_version
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.ports.progress import Progress
@@ -108,25 +107,39 @@ def _reason(lines: Sequence[str]) -> str:
     return next((line.strip() for line in reversed(lines) if line.strip()), "no output")
 
 
+def _env(home: Path) -> dict[str, str]:
+    """The converter's environment: its `gguf-py` first on the path, offline, unbuffered UTF-8 output."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(home / "gguf-py"), os.environ.get("PYTHONPATH")])),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONIOENCODING": "utf-8",
+    }
+
+
 class LlamaCppConverter:
-    """Runs llama.cpp's converter scripts from `install.installed_home()` with the current Python."""
+    """Runs llama.cpp's converter scripts from `install.installed_home()` with the current Python, in a process
+    started ahead by `warm_up()` when there is one (converter_process)."""
+
+    def __init__(self) -> None:
+        self._processes = ConverterProcesses()
+
+    def warm_up(self) -> None:
+        self._processes.warm_up(installed_home(), _env(installed_home()))
+
+    def cool_down(self) -> None:
+        self._processes.close()
 
     def _run(self, args: Sequence[str], progress: Progress, description: str) -> list[str]:
         """Run `python ARGS` in the converter's folder (a script name, or `-c CODE`, then absolute paths); stream its
         tqdm percentages into a progress bar; return its output lines."""
         home = installed_home()
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(home / "gguf-py"), os.environ.get("PYTHONPATH")])),
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONIOENCODING": "utf-8",
-        }
         tail: collections.deque[str] = collections.deque(maxlen=400)
         done = 0
         with progress.task(description, total=100, unit="%") as task:
-            proc = subprocess.Popen([sys.executable, *args], cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            proc = self._processes.start(args, home, _env(home))
             assert proc.stdout is not None
             pending = b""
             while chunk := proc.stdout.read1(65536):  # type: ignore[attr-defined]

@@ -51,6 +51,15 @@ class Preflight:
         gate(self._proofs[vocab], "the GGUF")
 
 
+def warm_converter(services: Mapping[str, Any], needed: bool) -> None:
+    """Start the converter ahead when a conversion will run, else stop one the preflight started."""
+    converter = services["converter"]
+    if needed:
+        converter.warm_up()
+    else:
+        converter.cool_down()
+
+
 class GgufBase:
     """What every GGUF format shares: the publish name and license in params, the converter preflight."""
 
@@ -67,4 +76,5 @@ class GgufBase:
         return None
 
     def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:
+        services["converter"].warm_up()  # its imports overlap the checks and the merge; the plan stops it if unused
         self._preflight.run(checkpoint, base, services)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase, metadata
+from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase, metadata, warm_converter
 from hubship.application.formats.memory import converter_step
 from hubship.application.formats.merged_16bit import Merged16bitFormat
 from hubship.application.formats.sizes import gguf_file_bytes
@@ -41,6 +41,9 @@ class GgufIntermediateFormat(GgufBase):
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = gguf_file_bytes(base, params["outtype"].upper(), 32.0 if params["outtype"] == "f32" else 16.0)
         return Estimate(size_bytes=size, peak_memory_bytes=converter_step(base))
+
+    def warm_up(self, services: Mapping[str, Any], needed: bool) -> None:
+        warm_converter(services, needed)
 
     def build(self, ctx: BuildContext) -> None:
         outtype = ctx.params["outtype"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import TOOLS, GgufBase, metadata
+from hubship.application.formats.gguf_common import TOOLS, GgufBase, metadata, warm_converter
 from hubship.application.formats.lora import refuse_full
 from hubship.application.formats.memory import RUNTIME
 from hubship.domain.artifact_sizes import GGUF_FIXED_METADATA
@@ -64,6 +64,9 @@ class GgufLoraFormat(GgufBase):
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = checkpoint.adapter_bytes // 2 + GGUF_FIXED_METADATA  # in F16; trainers save LoRA weights in fp32
         return Estimate(size_bytes=size, peak_memory_bytes=RUNTIME["converter"] + 2 * checkpoint.adapter_bytes)
+
+    def warm_up(self, services: Mapping[str, Any], needed: bool) -> None:
+        warm_converter(services, needed)
 
     def build(self, ctx: BuildContext) -> None:
         out_file = ctx.out_dir / f"{ctx.params['name']}.LoRA-{ctx.params['outtype'].upper()}.gguf"

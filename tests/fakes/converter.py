@@ -11,11 +11,19 @@ from hubship.ports.progress import Progress
 
 
 class FakeConverter:
-    """Counts `check`, `convert`, `convert_lora` and `split` calls (in `calls`), delegating each to `real`."""
+    """Counts `warm_up`, `cool_down`, `check`, `convert`, `convert_lora` and `split` calls (in `calls`), delegating each to `real`."""
 
     def __init__(self, real: Converter) -> None:
         self.real = real
         self.calls: collections.Counter[str] = collections.Counter()
+
+    def warm_up(self) -> None:
+        self.calls["warm_up"] += 1
+        self.real.warm_up()
+
+    def cool_down(self) -> None:
+        self.calls["cool_down"] += 1
+        self.real.cool_down()
 
     def check(self, config_dir: Path, tokenizer_dir: Path) -> Path:
         self.calls["check"] += 1

@@ -86,6 +86,8 @@ def _gguf(folder: Path) -> Path:
 def test_several_quantizations_in_one_publish_convert_once(quants, publisher):
     assert publisher.converter.calls["convert"] == 1
     assert publisher.converter.calls["check"] == 1  # the plan-time preflight, shared by the three formats
+    assert publisher.converter.calls["warm_up"] >= 1 and publisher.converter.calls["cool_down"] == 0
+    assert publisher.converter.real._processes._warm is None  # the process started ahead did the conversion
     assert sorted(p.name for p in quants.iterdir()) == ["gguf-f16", "gguf-q4_k_m", "gguf-q8_0"]  # the intermediate stays internal
 
 
@@ -102,7 +104,9 @@ def test_an_unchanged_republish_runs_no_tool_and_publishes_nothing(quants, publi
         result = container.execute_plan().execute(request)
     finally:
         container.reset_override()
-    assert not converter.calls and not result.published and len(result.skipped) == 3
+    assert (
+        set(converter.calls) <= {"cool_down"} and not result.published and len(result.skipped) == 3
+    )  # no tool ran (a cool-down finds nothing started)
     assert all(artifact.reused for artifact in result.artifacts)
 
 
@@ -170,6 +174,8 @@ def test_output_over_split_size_is_split_into_loadable_shards(quants, publisher,
     before = dict(publisher.converter.calls)
     publisher.publish("gguf-q8_0", out="out-split", gguf_split_max_size=150_000)
     assert publisher.converter.calls["convert"] == before["convert"]  # the intermediate is reused
+    assert publisher.converter.calls["cool_down"] > before.get("cool_down", 0)  # so the converter started ahead is stopped
+    assert publisher.converter.real._processes._warm is None
     folder = publisher.root / "out-split" / NAME / "gguf-q8_0"
     shards = sorted(folder.glob("*.gguf"))
     assert len(shards) >= 2 and shards[0].name == f"{NAME}.Q8_0-00001-of-{len(shards):05d}.gguf"

@@ -3,16 +3,16 @@
 Run:  .venv/bin/python tests/benchmarks/bench_gguf.py [--work DIR] [--keep]
 
 Builds a Llama of about 104M parameters in bf16 (hidden 1024, 11 layers) with a LoRA checkpoint, all
-locally, and has hubship merge it (merged-16bit, with verification on and off) so that every run
-below starts from an already merged model. Then it times:
-  (a) by hand: llama.cpp's converter CLI (convert_hf_to_gguf.py --outtype bf16) on the merged
-      folder, then llama_model_quantize to Q8_0, Q4_K_M and Q5_K_M on all cores, each step alone;
-  (b) `hubship publish --format gguf-q8_0,gguf-q4_k_m,gguf-q5_k_m` in a fresh process (plan,
-      preflight, one conversion, three quantizations, verification of each, hashing, publishing);
+locally. Then, from that checkpoint, it times what issue 14 compares:
+  (a) by hand: peft's merge in a fresh process (load, merge_and_unload, save_pretrained), llama.cpp's
+      converter CLI (convert_hf_to_gguf.py --outtype bf16, the merged model's own lossless type) on the
+      merged folder, then llama_model_quantize to Q8_0, Q4_K_M and Q5_K_M on all cores, each step alone;
+  (b) `hubship publish --format gguf-q8_0,gguf-q4_k_m,gguf-q5_k_m` in a fresh process with an empty
+      workspace (plan, preflight, the reference probe, the merge and its check, one conversion, three
+      quantizations, the check and chat proof of each, hashing, publishing);
   (c) the same with --verify off.
-in --rounds interleaved rounds (default 3; each hubship run under a new name, so it converts anew
-while reusing the merge), and reports the median round's b/a (target <= 1.1), c/a (target <= 0.8)
-and verification's share of (b), (b - c) / b. Last, (d): an unchanged re-publish of
+in --rounds interleaved rounds (default 3), and reports the median round's b/a (target <= 1.1), c/a
+(target <= 0.8) and verification's share of (b), (b - c) / b. Last, (d): an unchanged re-publish of
 lora,merged-16bit,gguf-q8_0 (nothing to build or publish), fastest of 3 fresh processes (target <= 1 s).
 """
 
@@ -35,6 +35,15 @@ REPO = Path(__file__).resolve().parents[2]
 QUANTS = ("Q8_0", "Q4_K_M", "Q5_K_M")
 FORMATS = ",".join(f"gguf-{q.lower()}" for q in QUANTS)
 HIDDEN, LAYERS = 1024, 11
+PEFT_MERGE = """
+import sys, torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+base, adapter, out = sys.argv[1:4]
+model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16)
+PeftModel.from_pretrained(model, adapter).merge_and_unload().save_pretrained(out)
+AutoTokenizer.from_pretrained(adapter).save_pretrained(out)
+"""
 
 
 def noop_republish(checkpoint: Path, root: Path, workspace: Path, runs: int = 3) -> list[float]:
@@ -54,8 +63,9 @@ def hubship(*args: str) -> float:
     return wall
 
 
-def by_hand(merged: Path, out: Path) -> dict[str, float]:
-    """(a): the converter's own CLI, then each quantization through llama.cpp's quantize API; seconds per step."""
+def by_hand(base: Path, checkpoint: Path, out: Path) -> dict[str, float]:
+    """(a): peft's merge, the converter's own CLI, then each quantization through llama.cpp's quantize API; seconds
+    per step."""
     import llama_cpp
 
     from hubship.adapters.llama_cpp.install import converter_home
@@ -63,9 +73,12 @@ def by_hand(merged: Path, out: Path) -> dict[str, float]:
     logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # no per-tensor log lines
 
     out.mkdir(parents=True, exist_ok=True)
-    home, source = converter_home(), out / "model.BF16.gguf"
+    home, source, merged = converter_home(), out / "model.BF16.gguf", out / "merged"
     env = {**os.environ, "PYTHONPATH": str(home / "gguf-py")}
     steps: dict[str, float] = {}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", PEFT_MERGE, str(base), str(checkpoint), str(merged)], check=True, capture_output=True)
+    steps["peft merge"] = time.perf_counter() - start
     start = time.perf_counter()
     convert = [sys.executable, str(home / "convert_hf_to_gguf.py"), str(merged), "--outtype", "bf16", "--outfile", str(source)]
     subprocess.run(convert, env=env, check=True, capture_output=True)
@@ -98,19 +111,14 @@ def main() -> None:
         with safe_open(str(base / "model.safetensors"), "np") as weights:
             params = sum(math.prod(weights.get_slice(k).get_shape()) for k in weights.keys())  # noqa: SIM118
         print(f"model: {params / 1e6:.1f}M parameters (bf16), {os.cpu_count()} cores", flush=True)
-        workspace = root / "ws"
-        for verify in ("full", "off"):  # the already-merged model, for both kinds of run (the merge's key depends on --verify)
-            to = f"dir:{root / f'merged-{verify}'}"
-            hubship("publish", str(checkpoint), "-f", "merged-16bit", "--verify", verify, "--to", to, "-w", str(workspace), "-n", "bench")
-        merged = root / "merged-full" / "bench" / "merged-16bit"
-
         rounds = []
         for i in range(1, args.rounds + 1):  # interleaved, so a busy moment of the machine hits every kind of run
-            steps = by_hand(merged, root / f"by-hand-{i}")
-            name = f"bench-{i}"  # a new name: a new conversion (the merge is reused)
-            common = ["-f", FORMATS, "-w", str(workspace), "-n", name]
-            b = hubship("publish", str(checkpoint), *common, "--to", f"dir:{root / 'pub'}")
-            c = hubship("publish", str(checkpoint), *common, "--verify", "off", "--to", f"dir:{root / 'pub-off'}")
+            steps = by_hand(base, checkpoint, root / f"by-hand-{i}")
+            common = ["-f", FORMATS, "-n", f"bench-{i}"]  # each run from nothing: an empty workspace
+            b = hubship("publish", str(checkpoint), *common, "-w", str(root / f"ws-b{i}"), "--to", f"dir:{root / 'pub'}")
+            c = hubship(
+                "publish", str(checkpoint), *common, "-w", str(root / f"ws-c{i}"), "--verify", "off", "--to", f"dir:{root / 'pub-off'}"
+            )
             rounds.append((steps, sum(steps.values()), b, c))
             print(f"round {i}: a {rounds[-1][1]:.2f} s  b {b:.2f} s  c {c:.2f} s  b/a {b / rounds[-1][1]:.3f}", flush=True)
 
@@ -132,7 +140,7 @@ def main() -> None:
                 f"  {quant:7s} {metrics['file_size_bytes'] / 1e6:7.1f} MB  {metrics['bits_per_weight']:5.2f} bpw"
                 f"  mean KL {metrics.get('mean_kl', float('nan')):.4g}  top-1 {metrics.get('top1_agreement', float('nan')):.3f}"
             )
-        noop = noop_republish(checkpoint, root, workspace)
+        noop = noop_republish(checkpoint, root, root / "ws-noop")
         print(
             f"(d) unchanged re-publish of lora,merged-16bit,gguf-q8_0: {noop[0]:.2f} s"
             f" (runs: {', '.join(f'{w:.2f}' for w in noop)}; target <= 1.0 s)"

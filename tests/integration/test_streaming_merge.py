@@ -22,6 +22,7 @@ from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 from hubship.adapters.torch.checkpoint_reader import SafetensorsCheckpointReader
 from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 from hubship.adapters.torch.loader import HfTransformersLoader
+from hubship.adapters.torch.merge import shard_writer
 from hubship.adapters.torch.streaming_merger import StreamingMerger
 from hubship.domain.checkpoint import BaseRef
 from hubship.domain.errors import UserInputError
@@ -245,3 +246,15 @@ def test_plan_estimates_reflect_streaming(tiny_model: tuple[Path, Path]) -> None
     estimate = builder.estimate(SafetensorsCheckpointReader().read(tiny_model[1]), base, builder.params({}, base))
     assert base.parameter_bytes < estimate.size_bytes < base.parameter_bytes + 1e6  # the weights and the tokenizer beside them
     assert 0.5e9 < estimate.peak_memory_bytes - RUNTIME["torch"] < 0.15 * base.parameter_bytes  # beyond what torch itself takes
+
+
+def test_writes_hashed_on_a_second_thread_give_each_files_own_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every write big enough is hashed beside the write (a real model's tensors are MBs; this one's are kBs)."""
+    monkeypatch.setattr(shard_writer, "PARALLEL_HASH_BYTES", 1)
+    base, ckpt = VARIANTS["lora"](tmp_path)
+    out = merge(base, ckpt, tmp_path / "merged", dtype="bf16", max_shard_bytes=100_000)
+    written = json.loads((out / WRITTEN_HASHES).read_text())
+    assert len([n for n in written if n.endswith(".safetensors")]) > 1
+    assert {name: entry[3] for name, entry in written.items()} == {
+        name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in written
+    }

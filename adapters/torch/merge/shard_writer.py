@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,6 +20,7 @@ from hubship.domain.manifest import WRITTEN_HASHES, stat_stamp
 from hubship.ports.progress import Progress
 
 COPY_CHUNK = 16 * 1024 * 1024
+PARALLEL_HASH_BYTES = 1024 * 1024  # a write from this size is hashed on another thread as it is written
 INDEX_FILE = "model.safetensors.index.json"
 
 
@@ -37,14 +39,21 @@ def index_json(shards: dict[str, list[Output]]) -> bytes:
 
 
 class _HashingWriter:
-    """A binary file that hashes what is written to it: the shard's sha256 without reading it back."""
+    """A binary file that hashes what is written to it: the shard's sha256 without reading it back. A big write is
+    hashed on a second thread while it is written (both release the GIL): the two take as long as the slower."""
 
-    def __init__(self, fh: BinaryIO) -> None:
-        self._fh, self.digest = fh, hashlib.sha256()
+    def __init__(self, fh: BinaryIO, pool: ThreadPoolExecutor) -> None:
+        self._fh, self._pool, self.digest = fh, pool, hashlib.sha256()
 
     def write(self, data: bytes | memoryview) -> int:
-        self.digest.update(data)
-        return self._fh.write(data)
+        if len(data) < PARALLEL_HASH_BYTES:
+            self.digest.update(data)
+            return self._fh.write(data)
+        hashed = self._pool.submit(self.digest.update, data)
+        try:
+            return self._fh.write(data)
+        finally:
+            hashed.result()
 
 
 def _copy_bytes(out: Output, fh: BinaryIO | _HashingWriter, buffer: bytearray) -> None:
@@ -60,7 +69,7 @@ def _copy_bytes(out: Output, fh: BinaryIO | _HashingWriter, buffer: bytearray) -
             left -= got
 
 
-def _write_shard(path: Path, shard: list[Output], buffer: bytearray, buffers: Buffers, task: Any) -> str:
+def _write_shard(path: Path, shard: list[Output], buffer: bytearray, buffers: Buffers, task: Any, pool: ThreadPoolExecutor) -> str:
     """Write one shard; its sha256, hashed as it was written."""
     header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
     offset = 0
@@ -70,7 +79,7 @@ def _write_shard(path: Path, shard: list[Output], buffer: bytearray, buffers: Bu
     encoded = json.dumps(header, separators=(",", ":")).encode()
     encoded += b" " * (-len(encoded) % 8)
     with path.open("wb") as raw:
-        fh = _HashingWriter(raw)
+        fh = _HashingWriter(raw, pool)
         fh.write(len(encoded).to_bytes(8, "little"))
         fh.write(encoded)
         for out in shard:
@@ -102,9 +111,12 @@ def write_model(out_dir: Path, shards: dict[str, list[Output]], files: dict[str,
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the per-tensor math is memory-bound: more threads only wait on each other
     try:
-        with progress.task("merge (streaming)", total=sum(o.nbytes for o in outputs), unit="bytes") as task:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="hubship-hash") as pool,
+            progress.task("merge (streaming)", total=sum(o.nbytes for o in outputs), unit="bytes") as task,
+        ):
             for name, shard in shards.items():
-                digests[name] = _write_shard(temp[name], shard, buffer, buffers, task)
+                digests[name] = _write_shard(temp[name], shard, buffer, buffers, task, pool)
         for name, content in files.items():
             temp[name].write_bytes(content)
         for name, path in temp.items():  # only now, with every file complete, do the real names appear

@@ -53,7 +53,7 @@ class Container(containers.DeclarativeContainer):
     progress = providers.Singleton(_lazy("platform.progress:RichProgress"), quiet=config.quiet, events=config.progress_events)
     reader = providers.Singleton(_lazy("torch.checkpoint_reader:SafetensorsCheckpointReader"))
     loader = providers.Singleton(_lazy("torch.loader:HfTransformersLoader"))
-    hf_merger = providers.Singleton(_lazy("torch.streaming_merger:StreamingMerger"))
+    hf_merger = providers.Singleton(_lazy("torch.streaming_merger:StreamingMerger"), facts_cache=config.facts_cache)
     saver = providers.Singleton(_lazy("local.file_saver:LocalFileSaver"))
     workspace = providers.Singleton(_lazy("local.workspace:LocalDirWorkspace"), root=config.workspace)
     hasher = providers.Singleton(_lazy("local.file_hasher:Sha256FileHasher"), cache_file=config.hash_cache)
@@ -157,6 +157,7 @@ def create_container(settings: Mapping[str, Any] | None = None) -> Container:
     workspace = Path(values["workspace"] or default_workspace()).expanduser()
     values["workspace"] = workspace
     values["hash_cache"] = workspace / "hash-cache.json"
+    values["facts_cache"] = workspace / "model-facts"
     container = Container()
     container.config.from_dict(values)
     container.check_dependencies()

@@ -42,6 +42,11 @@ OUT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float
 
 
 class StreamingMerger:
+    """`facts_cache`: where what the merge learns from the base's modules is kept between publishes (model_facts)."""
+
+    def __init__(self, facts_cache: Path | None = None) -> None:
+        self._facts_cache = facts_cache
+
     def merge(
         self,
         checkpoint: Checkpoint,
@@ -60,7 +65,7 @@ class StreamingMerger:
         base_dir = Path(base.path)
         tensors = base_tensors(base_dir, base.weight_files, base.quantization.bits if base.quantization else None)
         adapter = read_header(Path(checkpoint.root) / checkpoint.adapter_weights, "the adapter") if checkpoint.adapter_weights else {}
-        facts = model_facts(base_dir)
+        facts = model_facts(base_dir, self._facts_cache)
         loras, replaced = adapter_parts(dict(checkpoint.adapter_config), adapter, facts.transposed)
         outputs, untie, vocab = plan_outputs(
             tensors, loras, replaced, facts.tied, facts.embeddings, OUT_DTYPES[out_dtype], base_name=checkpoint.base.display

@@ -22,6 +22,7 @@ from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 from hubship.adapters.torch.checkpoint_reader import SafetensorsCheckpointReader
 from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 from hubship.adapters.torch.loader import HfTransformersLoader
+from hubship.adapters.torch.merge import model_facts as model_facts_module
 from hubship.adapters.torch.merge import shard_writer
 from hubship.adapters.torch.streaming_merger import StreamingMerger
 from hubship.domain.checkpoint import BaseRef
@@ -258,3 +259,32 @@ def test_writes_hashed_on_a_second_thread_give_each_files_own_digest(tmp_path: P
     assert {name: entry[3] for name, entry in written.items()} == {
         name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in written
     }
+
+
+def test_model_facts_are_kept_and_a_later_merge_of_the_same_base_reads_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second merge from a base builds no modules (no transformers modeling import) and writes the same bytes; a
+    kept file that cannot be read, or a changed config.json, means the modules are built again."""
+    base, ckpt = VARIANTS["tied_lm_head_lora"](tmp_path)  # tied weights: the facts change what is written
+    checkpoint = SafetensorsCheckpointReader().read(ckpt)
+    info = HfTransformersLoader().base_info(BaseRef(path=str(base)))
+    cache = tmp_path / "facts"
+
+    def run(out: Path) -> dict[str, bytes]:
+        out.mkdir()
+        StreamingMerger(facts_cache=cache).merge(checkpoint, info, out, dtype="fp32", max_shard_bytes=10**9, progress=FakeProgress())
+        return {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
+
+    first = run(tmp_path / "first")
+    (kept,) = cache.glob("*.json")
+    assert json.loads(kept.read_text())["tied"] == [["lm_head.weight", "model.embed_tokens.weight"]]
+    built = model_facts_module._from_modules
+    monkeypatch.setattr(model_facts_module, "_from_modules", lambda *a: pytest.fail("the modules were built again"))
+    assert run(tmp_path / "second") == first
+    kept.write_text("{not json")
+    monkeypatch.setattr(model_facts_module, "_from_modules", built)
+    assert run(tmp_path / "third") == first
+    assert json.loads(kept.read_text())["embeddings"] == ["lm_head.weight", "model.embed_tokens.weight"]
+    config = json.loads((base / "config.json").read_text())
+    (base / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": False}))
+    assert model_facts_module.model_facts(base, cache).tied == []  # another config: not the kept facts
+    assert len(list(cache.glob("*.json"))) == 2

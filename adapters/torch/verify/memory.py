@@ -22,11 +22,20 @@ def _libc() -> Any:
         return None
 
 
+@functools.cache
+def _freeze_once() -> None:
+    """Freeze what survived the first collection (gc.freeze): mostly the libraries' own objects, hundreds of
+    thousands once torch and transformers are imported, which every later full collection would walk again (0.4 s
+    each) and never free. Once per process, so objects made later are collected as usual."""
+    gc.freeze()
+
+
 def release_freed_memory(collect: bool = False) -> None:
     """Hand freed heap pages back to the OS (glibc keeps them otherwise, and RSS would grow by a layer's worth);
     `collect` first frees a model's reference cycles."""
     if collect:
         gc.collect()
+        _freeze_once()
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)

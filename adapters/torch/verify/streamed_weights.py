@@ -25,15 +25,20 @@ BIG_LEAF_BYTES = 32 * 1024 * 1024  # a Linear/Embedding this big in fp32 runs sl
 _WRAPPERS = re.compile(r"\.(base_layer|original_module)(?=\.)")
 
 
-def read_rows(path: Path, key: str, start: int = 0, stop: int | None = None, slab: int = SLAB_ELEMENTS) -> torch.Tensor:
-    """Rows [start, stop) of a tensor in a safetensors file, in fp32, converted a slab at a time. The file is mapped
-    anew for each slab, so at most one slab of its pages is resident beside the result (never a stored copy)."""
+def read_rows(
+    path: Path, key: str, start: int = 0, stop: int | None = None, slab: int = SLAB_ELEMENTS, into: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Rows [start, stop) of a tensor in a safetensors file, in fp32, converted a slab at a time (into `into` when it
+    has their shape). The file is mapped anew for each slab, so at most one slab of its pages is resident beside
+    the result (never a stored copy)."""
     with safe_open(str(path), framework="pt") as f:
         shape = list(f.get_slice(key).get_shape())
         if len(shape) < 2:
             return f.get_tensor(key).to(torch.float32)[start:stop]
     stop = shape[0] if stop is None else min(stop, shape[0])
-    value = torch.empty([stop - start, *shape[1:]], dtype=torch.float32)
+    wanted = [stop - start, *shape[1:]]
+    fits = into is not None and list(into.shape) == wanted and into.dtype == torch.float32
+    value = into if fits and into is not None else torch.empty(wanted, dtype=torch.float32)
     step = max(1, slab // max(1, math.prod(shape[1:])))
     for first in range(start, stop, step):
         with safe_open(str(path), framework="pt") as f:
@@ -81,6 +86,7 @@ class StreamedWeights:
         self._task = progress_task
         self._handles: list[Any] = []
         self._patched: list[nn.Module] = []
+        self._spare: dict[tuple[int, ...], list[torch.Tensor]] = {}  # the last block's fp32 weights, by shape
         streamed = set()
         for name, leaf in streamable_leaves(model, big_leaf_bytes).items():
             leaf.forward = self._slab_forward(leaf, name)  # an instance attribute: removed again in remove()
@@ -108,12 +114,13 @@ class StreamedWeights:
             " so it cannot be verified block by block; check the folder, or publish with --verify off"
         )
 
-    def _read(self, name: str, start: int = 0, stop: int | None = None) -> torch.Tensor:
-        """Rows [start, stop) of the named parameter in fp32: read from its file, or dequantized."""
+    def _read(self, name: str, start: int = 0, stop: int | None = None, into: torch.Tensor | None = None) -> torch.Tensor:
+        """Rows [start, stop) of the named parameter in fp32: read from its file (into `into` if it fits), or
+        dequantized."""
         path, key = self._located(name)
         if path != self._adapter_file and key in self._quantized:
             return dequantize(self._quantized[key])[start:stop]
-        return read_rows(path, key, start, stop, self._slab)
+        return read_rows(path, key, start, stop, self._slab, into)
 
     def _slab_forward(self, leaf: nn.Module, name: str) -> Any:
         weight = f"{name}.weight"
@@ -140,9 +147,17 @@ class StreamedWeights:
         return embedding if isinstance(leaf, nn.Embedding) else linear
 
     def _loader(self, slots: list[tuple[nn.Module, str, str]]) -> Any:
+        """Fills the block's weights, into the last block's fp32 tensors of the same shape where there are some
+        (decoder layers share their shapes): no fresh memory to fault in and trim back per block."""
+
         def load(module: nn.Module, args: Any) -> None:
+            spare, self._spare = self._spare, {}
             for owner, attr, name in slots:
-                owner._parameters[attr] = nn.Parameter(self._read(name), requires_grad=False)
+                reuse = spare.get(tuple(owner._parameters[attr].shape))
+                owner._parameters[attr] = nn.Parameter(self._read(name, into=reuse.pop() if reuse else None), requires_grad=False)
+            if any(spare.values()):  # shapes this block does not have: given back now
+                spare.clear()
+                release_freed_memory()
 
         return load
 
@@ -151,13 +166,14 @@ class StreamedWeights:
 
         def unload(module: nn.Module, args: Any, output: Any) -> None:
             for owner, attr, meta in metas:
+                self._spare.setdefault(tuple(meta.shape), []).append(owner._parameters[attr].data)
                 owner._parameters[attr] = meta
-            release_freed_memory()
             self._task.advance()
 
         return unload
 
     def remove(self) -> None:
+        self._spare = {}
         for handle in self._handles:
             handle.remove()
         for leaf in self._patched:

@@ -7,7 +7,9 @@ on every linear layer of every decoder layer, then a model twice as deep, and me
 fresh process:
   baseline  a process that only imports torch, transformers and peft
   peft      load + merge_and_unload + save_pretrained
-  hubship   `hubship publish --format merged-16bit` (verification included), and with --verify off
+  hubship   `hubship publish --format merged-16bit` (verification included), and with --verify off; each
+            from an empty workspace, and once more with --verify off for the next checkpoint of the same base
+            (another adapter) in the workspace the first one left (what it keeps: hashes, the base's facts)
   copy      a plain copy of the base shards (the I/O floor)
 Peak RSS is the process's high-water mark (getrusage of the waited-for child); it is reported above
 the import baseline, since importing the libraries alone costs hundreds of MB. Each step runs
@@ -147,6 +149,18 @@ def build_model(root: Path, layers: int, tokenizer_from: Path) -> tuple[Path, Pa
     return base, ckpt
 
 
+def _later_checkpoint(ckpt: Path) -> Path:
+    """A copy of the checkpoint with other adapter values: the next checkpoint of the same training run."""
+    from safetensors.torch import load_file, save_file
+
+    later = ckpt.with_name(ckpt.name + "-later")
+    if not later.exists():
+        shutil.copytree(ckpt, later)
+        tensors = load_file(later / "adapter_model.safetensors")
+        save_file({k: v * 1.01 for k, v in tensors.items()}, str(later / "adapter_model.safetensors"), metadata={"format": "pt"})
+    return later
+
+
 def measure(command: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True
@@ -177,10 +191,12 @@ def run_model(
     python, scratch = sys.executable, root / "scratch"
     hubship = [python, "-m", "hubship", "publish", str(ckpt), "--format", "merged-16bit", "--quiet"]
     hubship += ["--workspace", str(scratch / "ws"), "--to", f"dir:{scratch / 'published'}"]
+    later = _later_checkpoint(ckpt)
     steps = {
         **({} if four_bit else {"peft": [python, "-c", PEFT_MERGE, str(base), str(ckpt), str(scratch / "peft-out")]}),
         "hubship": hubship,
         "hubship --verify off": [*hubship, "--verify", "off"],
+        "hubship --verify off, next checkpoint": [*hubship, "--verify", "off"],
         "copy": ["cp", "-r", str(base), str(scratch / "copy")],
     }
     runs: dict[str, list[dict[str, float]]] = {label: [] for label in steps}
@@ -188,6 +204,9 @@ def run_model(
         for label, command in steps.items():
             shutil.rmtree(scratch, ignore_errors=True)
             scratch.mkdir(parents=True)
+            if label.endswith("next checkpoint"):  # the workspace of an earlier checkpoint of the same base, kept
+                subprocess.run(command, check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                command = [str(later) if part == str(ckpt) else part for part in command]
             runs[label].append(measure(command, {"HF_HUB_OFFLINE": "1"}))
     shutil.rmtree(scratch, ignore_errors=True)
     results = {}
@@ -196,7 +215,7 @@ def run_model(
         results[label] = {"wall_s": walls[0], "peak_rss_bytes": max(m["peak_rss_bytes"] for m in measured)}
         above = results[label]["peak_rss_bytes"] - baseline
         print(
-            f"{label:22s} {walls[0]:7.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)})"
+            f"{label:37s} {walls[0]:7.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)})"
             f"   peak RSS {results[label]['peak_rss_bytes'] / 1e9:5.2f} GB ({above / 1e9:5.2f} GB above baseline)",
             flush=True,
         )
@@ -222,12 +241,12 @@ def main() -> None:
         print("\n## ratios (peak RSS counted above the import baseline)")
         for layers, r in figures.items() if not args.four_bit else ():
             peft_rss = r["peft"]["peak_rss_bytes"] - baseline
-            for label, target in (("hubship", 1.25), ("hubship --verify off", 0.5)):
+            for label, target in (("hubship", 1.25), ("hubship --verify off", 0.5), ("hubship --verify off, next checkpoint", 0.5)):
                 rss = (r[label]["peak_rss_bytes"] - baseline) / peft_rss
                 wall = r[label]["wall_s"] / r["peft"]["wall_s"]
                 print(
-                    f"{layers} layers, {label:20s}: wall {wall:.2f} x peft (target <= {target}), RSS {rss:.2f} x peft (target <= 0.2),"
-                    f" {r[label]['wall_s'] / r['copy']['wall_s']:.1f} x plain copy" + (" (target <= 4)" if label.endswith("off") else "")
+                    f"{layers} layers, {label:37s}: wall {wall:.2f} x peft (target <= {target}), RSS {rss:.2f} x peft (target <= 0.2),"
+                    f" {r[label]['wall_s'] / r['copy']['wall_s']:.1f} x plain copy" + (" (target <= 4)" if "off" in label else "")
                 )
         for label in ("hubship", "hubship --verify off"):
             small, deep = (figures[n][label]["peak_rss_bytes"] - baseline for n in (LAYERS, 2 * LAYERS))

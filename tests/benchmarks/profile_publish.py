@@ -52,7 +52,7 @@ def timeline(events: list[dict], started: float, ended: float) -> list[tuple[str
     rows: dict[str, float] = {"process start, imports, read checkpoint, plan preflight": events[0]["time"] - started if events else 0}
     open_tasks: list[str] = []
     label, last = "", events[0]["time"] if events else started
-    for event in [*events, {"time": ended, "event": "exit"}]:
+    for event in events:
         where = open_tasks[-1] if open_tasks else (f"after: {label}" if label else "between steps")
         rows[where] = rows.get(where, 0.0) + max(0.0, event["time"] - last)
         last = event["time"]
@@ -62,8 +62,7 @@ def timeline(events: list[dict], started: float, ended: float) -> list[tuple[str
             open_tasks.remove(event["task"])
         elif event["event"] == "message":
             label = event["text"]
-        elif event["event"] == "exit":
-            rows["after the last event (summary, exit)"] = rows.pop(where)
+    rows["after the last event (summary, exit)"] = max(0.0, ended - last)  # that segment alone, not its label's total
     return [(k, v) for k, v in rows.items() if v >= 0.005]
 
 

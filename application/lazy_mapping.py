@@ -16,6 +16,10 @@ class LazyMapping(Mapping[str, Any]):
             self._made[key] = self._factories[key]()
         return self._made[key]
 
+    def made(self, key: str) -> bool:
+        """Whether `key`'s value was made (its adapter imported) by an earlier access."""
+        return key in self._made
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._factories)
 

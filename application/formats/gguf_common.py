@@ -52,12 +52,12 @@ class Preflight:
 
 
 def warm_converter(services: Mapping[str, Any], needed: bool) -> None:
-    """Start the converter ahead when a conversion will run, else stop one the preflight started."""
-    converter = services["converter"]
+    """Start the converter ahead when a conversion will run, else stop one the preflight started (a converter this
+    run never made has nothing to stop: it is not imported for that)."""
     if needed:
-        converter.warm_up()
-    else:
-        converter.cool_down()
+        services["converter"].warm_up()
+    elif getattr(services, "made", lambda key: True)("converter"):
+        services["converter"].cool_down()
 
 
 class GgufBase:

@@ -5,11 +5,11 @@ weights."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import attrs
-from safetensors import safe_open
 
 from hubship.adapters.torch.checkpoint_files import check_links, check_utf8, common_files, load_json, printable
 from hubship.adapters.torch.full_checkpoint import is_full_model, read_full
@@ -19,29 +19,50 @@ from hubship.domain.errors import UserInputError
 from hubship.domain.lineage import looks_like_hub_id
 
 WEIGHT_FILES = ("adapter_model.safetensors",)
+_ITEM_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2}
+_ITEM_BYTES |= {"I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
 _FLOAT_BITS = {"F16": ("<u2", 0x7C00), "BF16": ("<u2", 0x7F80), "F32": ("<u4", 0x7F800000), "F64": ("<u8", 0x7FF0000000000000)}
 
 
+def _span(key: str, meta: Any) -> tuple[int, int]:
+    """Where a tensor's bytes lie in the data section, checked against its dtype and shape."""
+    begin, end = meta["data_offsets"]
+    if not all(isinstance(n, int) and n >= 0 for n in (begin, end, *meta["shape"])):
+        raise ValueError(f"{key} has offsets or a shape that are not whole numbers")
+    if end - begin != math.prod(meta["shape"]) * _ITEM_BYTES[meta["dtype"]]:
+        raise ValueError(f"{key} has {end - begin} bytes, not what its dtype and shape need")
+    return begin, end
+
+
 def _check_safetensors(path: Path) -> None:
-    try:
-        with safe_open(str(path), framework="numpy") as f:  # reads and validates the header only
-            keys = list(f.keys())
-    except Exception as exc:
-        raise UserInputError(f"{path} is not a readable safetensors file (truncated or corrupt: {exc}); re-save the adapter") from None
-    if not keys:
-        raise UserInputError(f"{path} holds no tensors: the adapter is empty; check the trainer saved it")
+    """The header is what safetensors accepts: each tensor's bytes fit its dtype and shape, and the tensors fill
+    the data section end to end. Read with the standard library (safetensors' own check imports numpy: 0.1 s of
+    every publish)."""
     size = path.stat().st_size
-    header, data_start = _header(path)
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    if data_start + end > size:
-        raise UserInputError(f"{path} is truncated ({size} bytes, header promises {data_start + end}); re-save the adapter")
+    try:
+        header, data_start = _header(path)
+        spans = sorted(_span(key, meta) for key, meta in header.items() if key != "__metadata__")
+        ends = [0] + [end for _, end in spans]
+        if [begin for begin, _ in spans] != ends[:-1]:
+            raise ValueError("its tensors overlap or leave gaps")
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+        raise UserInputError(f"{path} is not a readable safetensors file (truncated or corrupt: {exc}); re-save the adapter") from None
+    if not spans:
+        raise UserInputError(f"{path} holds no tensors: the adapter is empty; check the trainer saved it")
+    if data_start + ends[-1] > size:
+        raise UserInputError(f"{path} is truncated ({size} bytes, header promises {data_start + ends[-1]}); re-save the adapter")
 
 
 def _header(path: Path) -> tuple[dict[str, Any], int]:
-    """A safetensors file's header and where its data starts."""
+    """A safetensors file's header and where its data starts (ValueError when there is no such header)."""
     with path.open("rb") as fh:
         header_len = int.from_bytes(fh.read(8), "little")
-        return json.loads(fh.read(header_len)), 8 + header_len
+        if not 2 <= header_len <= path.stat().st_size - 8:
+            raise ValueError(f"a header of {header_len} bytes")
+        header = json.loads(fh.read(header_len))
+    if not isinstance(header, dict):
+        raise ValueError("a header that is not a JSON object")
+    return header, 8 + header_len
 
 
 def _check_finite(path: Path, header: dict[str, Any], data_start: int) -> None:

@@ -7,6 +7,7 @@ import struct
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -86,3 +87,31 @@ def _read_one(tmp: Path, header: dict, array, finite: bool) -> None:
         assert not finite and "NaN or infinite" in exc.message
         return
     assert finite
+
+
+def _entry(dtype: str, shape: list, offsets: list) -> dict:
+    return {"dtype": dtype, "shape": shape, "data_offsets": offsets}
+
+
+@pytest.mark.parametrize(
+    ("header", "payload", "says"),
+    [
+        ({"a": _entry("F32", [2], [0, 8])}, b"\0" * 8, None),  # a valid file
+        ({"a": _entry("F32", [3], [0, 8])}, b"\0" * 8, "not what its dtype and shape need"),
+        ({"a": _entry("F32", [2], [0, 8]), "b": _entry("F32", [2], [4, 12])}, b"\0" * 12, "overlap or leave gaps"),
+        ({"a": _entry("F32", [2], [0, 8]), "b": _entry("F32", [1], [12, 16])}, b"\0" * 16, "overlap or leave gaps"),
+        ({"a": _entry("F32", [2.0], [0, 8])}, b"\0" * 8, "not whole numbers"),
+        ({"a": _entry("Q4", [2], [0, 8])}, b"\0" * 8, "not a readable safetensors file"),
+        ({"a": _entry("F32", [4], [0, 16])}, b"\0" * 8, "is truncated"),
+        ({"__metadata__": {"format": "pt"}}, b"", "holds no tensors"),
+    ],
+)
+def test_the_adapter_header_is_checked_as_safetensors_checks_it(tmp_path: Path, header: dict, payload: bytes, says: str | None):
+    """Without safetensors' own reader (it imports numpy): sizes that fit dtype and shape, tensors end to end."""
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 2, "target_modules": ["q_proj"]}))
+    (tmp_path / "adapter_model.safetensors").write_bytes(safetensors_bytes(header, payload))
+    if says is None:
+        assert SafetensorsCheckpointReader().read(tmp_path, base=str(tmp_path / "base")).adapter_weights == "adapter_model.safetensors"
+        return
+    with pytest.raises(UserInputError, match=says):
+        SafetensorsCheckpointReader().read(tmp_path, base=str(tmp_path / "base"))

@@ -95,6 +95,9 @@ def by_hand(base: Path, checkpoint: Path, out: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    from bytecode import compile_hubship
+
+    compile_hubship()  # measure hubship as installed, with its bytecode
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=None, help="folder for the model and outputs (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")

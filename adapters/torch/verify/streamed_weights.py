@@ -168,6 +168,7 @@ class StreamedWeights:
             for owner, attr, meta in metas:
                 self._spare.setdefault(tuple(meta.shape), []).append(owner._parameters[attr].data)
                 owner._parameters[attr] = meta
+            release_freed_memory()  # the block's activations: the weights stay, for the next block
             self._task.advance()
 
         return unload

@@ -148,7 +148,7 @@ class StreamedWeights:
 
     def _loader(self, slots: list[tuple[nn.Module, str, str]]) -> Any:
         """Fills the block's weights, into the last block's fp32 tensors of the same shape where there are some
-        (decoder layers share their shapes): no fresh memory to fault in and trim back per block."""
+        (decoder layers share their shapes): no fresh memory to fault in per block."""
 
         def load(module: nn.Module, args: Any) -> None:
             spare, self._spare = self._spare, {}

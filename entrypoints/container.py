@@ -89,8 +89,9 @@ class Container(containers.DeclarativeContainer):
     chat_renderer = providers.Singleton(_lazy("torch.chat_renderer:JinjaChatRenderer"))
     go_templates = providers.Singleton(_lazy("ollama.go_template_checker:GoTemplateChecker"), cache_dir=config.workspace)
     chat_runtime = providers.Singleton(_lazy("llama_cpp.chat_runtime:LlamaCppChatRuntime"))
-    # every port a format may use, each imported and made only when a step first asks for it
-    services = providers.Factory(
+    # every port a format may use, each imported and made only when a step first asks for it; one mapping for the
+    # plan and the build, so a build knows what the plan's preflight made (a converter it started ahead)
+    services = providers.Singleton(
         LazyMapping,
         providers.Dict(
             merger=merger.provider,

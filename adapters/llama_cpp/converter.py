@@ -127,7 +127,8 @@ class LlamaCppConverter:
         self._processes = ConverterProcesses()
 
     def warm_up(self) -> None:
-        self._processes.warm_up(installed_home(), _env(installed_home()))
+        home = installed_home()
+        self._processes.warm_up(home, _env(home))
 
     def cool_down(self) -> None:
         self._processes.close()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,21 +38,11 @@ from hubship.adapters.torch.verify.probe import MAX_PROBE_TOKENS, probe_ids
 from hubship.adapters.torch.verify.streamed_weights import BIG_LEAF_BYTES, SLAB_ELEMENTS, StreamedWeights
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
-from hubship.domain.threads import spare_threads
 from hubship.ports.progress import Progress
 
 
 def _weight_paths(model_dir: Path) -> list[Path]:
     return [model_dir / name for name in weight_files(model_dir)]
-
-
-def _load_average_threads() -> int:
-    """The cores the load average says other processes leave free (domain.threads)."""
-    try:
-        busy: float | None = os.getloadavg()[0] - 1  # the load average counts this process too
-    except (OSError, AttributeError):  # no load average (Windows)
-        busy = None
-    return spare_threads(os.cpu_count(), busy)
 
 
 def _forward(model: nn.Module, ids: torch.Tensor, threads: int) -> torch.Tensor:
@@ -80,14 +69,14 @@ def _translated(what: str) -> Iterator[None]:
 class TorchLogitsVerifier:
     """`slab_elements` and `big_leaf_bytes` set how much of a weight is converted at once and from what size a
     Linear/Embedding is run slab by slab; the defaults suit real models (tests make them small). `threads` tells how
-    many cores other processes leave free just before a probe runs (the container passes a sampler of the CPU's
-    idle time; by default, the load average less this process)."""
+    many cores other processes leave free just before a probe runs (the container passes llama_cpp.threads'
+    sampler of the CPU's idle time; by default, torch's own thread count)."""
 
     def __init__(
         self,
         slab_elements: int = SLAB_ELEMENTS,
         big_leaf_bytes: int = BIG_LEAF_BYTES,
-        threads: Callable[[], int] = _load_average_threads,
+        threads: Callable[[], int] = torch.get_num_threads,
     ) -> None:
         self._slab = slab_elements
         self._big_leaf = big_leaf_bytes

@@ -13,7 +13,6 @@ quantized base (QLoRA on a 4-bit base: nothing unquantized to measure) or a base
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,11 @@ from typing import Any
 import attrs
 
 from hubship.application.format_registry import FormatRegistry
-from hubship.application.node_build import build_node
+from hubship.application.node_build import build_node, verification_of
 from hubship.application.plan_publish import PlannedPublish
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.plan import PublishPlan, build_plan, content_key, format_closure
-from hubship.domain.quality import VERIFICATION_FILE
 from hubship.domain.yardstick import RELAXABLE
 from hubship.ports.checkpoint_reader import CheckpointReader
 from hubship.ports.progress import Progress
@@ -101,8 +99,7 @@ class BaseYardstick:
                     )
         except (UserInputError, PublishError) as exc:
             return {"unavailable": f"{fmt} could not be built from the base model: {exc.message}"}
-        record = self._workspace.path(node.spec.key) / VERIFICATION_FILE
-        measured = json.loads(record.read_text()).get("metrics", {}) if record.is_file() else {}
+        measured = (verification_of(self._workspace.path(node.spec.key)) or {}).get("metrics", {})
         metrics = {m: measured[m] for m in RELAXABLE if isinstance(measured.get(m), int | float)}
         if not metrics:
             return {"unavailable": f"{fmt} built from the base model measured nothing to compare"}

@@ -6,15 +6,24 @@ staging folder that becomes the artifact only when the build succeeds (a crash l
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.format_registry import FormatRegistry
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.plan import PlanNode, PublishPlan
+from hubship.domain.quality import VERIFICATION_FILE
 from hubship.ports.progress import Progress
 from hubship.ports.workspace import Workspace
+
+
+def verification_of(artifact_dir: Path) -> dict[str, Any] | None:
+    """What the build of the artifact in `artifact_dir` recorded of its checks (VERIFICATION_FILE); None if nothing."""
+    path = artifact_dir / VERIFICATION_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def build_node(

@@ -11,17 +11,17 @@ Ollama model), whose figures also go into that destination's manifest and card.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from hubship.application.base_yardstick import BaseYardstick
+from hubship.application.node_build import verification_of
 from hubship.application.plan_publish import PlannedPublish
 from hubship.domain.errors import QualityGateFailed
 from hubship.domain.formats import Format
 from hubship.domain.plan import PublishPlan
-from hubship.domain.quality import VERIFICATION_FILE, breaches, resolve_thresholds
+from hubship.domain.quality import breaches, resolve_thresholds
 from hubship.domain.quality_gate import gate_message
 from hubship.domain.yardstick import breached_defaults, relaxed
 from hubship.ports.workspace import Workspace
@@ -34,10 +34,9 @@ def verification_record(artifact_dir: Path, fmt: str, options: Mapping[str, Any]
 
     When a default bound is breached and a `yardstick` is given, its figures go under `base` (with the default
     bounds it loosened, `base.defaults`) and the bounds in force are the loosened ones."""
-    path = artifact_dir / VERIFICATION_FILE
-    if not path.is_file():
+    measured = verification_of(artifact_dir)
+    if measured is None:
         return {}
-    measured = json.loads(path.read_text())
     metrics = measured.get("metrics", {})
     user_set = (options.get("thresholds") or {}).get(fmt, {})
     thresholds = resolve_thresholds(measured.get("thresholds", {}), user_set)

@@ -17,6 +17,7 @@ from hubship.application.formats.merged_16bit import DTYPE_BYTES
 from hubship.application.formats.reference_logits import VERIFY_MODES
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.backend import BACKENDS
+from hubship.domain.bos_choice import BOS_POLICIES
 from hubship.domain.errors import UserInputError
 from hubship.domain.hub_layout import LAYOUTS
 from hubship.domain.quality import parse_threshold
@@ -180,6 +181,16 @@ AllowFrozenDate = Annotated[
     bool,
     typer.Option(
         "--allow-frozen-date", help="ollama: freeze at the publish day a date format the TEMPLATE cannot build (the card says which)."
+    ),
+]
+Bos = Annotated[
+    str | None,
+    choice(
+        "--bos",
+        "FROM",
+        BOS_POLICIES,
+        "GGUF/ollama: a BOS token the chat template does not write is fed as `tokenizer(text)` adds it (tokenizer, default)"
+        " or not at all (template); the card says which.",
     ),
 ]
 RequireServer = Annotated[

@@ -83,8 +83,9 @@ def test_a_derived_template_of_each_rule_parses_as_ollama_does_and_still_refuses
     assert server.state.model(f"kind-{rule.replace('_', '-')}")["capabilities"] == ["completion"]
 
     bad = next(roles for roles in (("system", "user"), ("user", "system", "user"), ("assistant", "user")) if violates(rule, roles))
-    (outcome,) = go.render(template, [OllamaCase(tuple(M(r, "x") for r in bad))])
-    assert outcome.text is None and f'template "{message}" not defined' in outcome.error
+    broken, tool = go.render(template, [OllamaCase(tuple(M(r, "x") for r in bad)), OllamaCase((M("user", "x"), M("tool", "{}")))])
+    assert broken.text is None and f'template "{message}" not defined' in broken.error
+    assert tool.text is None and f'template "{UNKNOWN_ROLE}" not defined' in tool.error  # the unknown-role refusal
 
 
 @pytest.mark.parametrize("name", ["gemma-2", "llama-2", "mistral-v0.3", "qwen2.5"])

@@ -35,6 +35,12 @@ CHECKED = (
 TRIM_QUALIFIER = ", for contents without leading or trailing whitespace"
 UNCHECKED = "the Modelfile's TEMPLATE was derived from this model's own chat template; the Go/Jinja render check was skipped ({reason})"
 OUT_OF_SCOPE = "tool calling, images and thinking sections are not translated (the template knows system, user and assistant messages)"
+REJECTED = (
+    "a conversation the chat template rejects is refused when Ollama renders its prompt, not when the model is created:"
+    " `ollama create` and Hub pulls accept the TEMPLATE (it passes Ollama's template parser), and the chat or generate request"
+    ' is answered HTTP 500 with an error naming the chat template\'s own message (`template "<message>" not defined`), which'
+    " `ollama run` prints"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -111,6 +117,7 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
             *structure_notes(structure),
             *date_notes(structure, frozen, days if report.status == "passed" else ()),
             OUT_OF_SCOPE,
+            REJECTED,
         ),
         check=report,
         structure=structure,

@@ -2,13 +2,15 @@
 // render-equivalence check.
 //
 // Input (stdin, JSON):  {"template": "...", "cases": [{"system": "...", "date": "YYYY-MM-DD", "messages": [{"role": "...", "content": "..."}]}]}
-// Output (stdout, JSON): {"results": [{"output": "...", "error": "..."}], "parse_error": "..."}
+// Output (stdout, JSON): {"results": [{"output": "...", "error": "..."}], "parse_error": "...", "capabilities": [...]}
+// ("parse_error": Ollama's own refusal; "capabilities": what Ollama reads from the template: tools, insert, thinking)
 //
 // What it mirrors from Ollama (server/routes.go ChatHandler and template/template.go):
 //   - the Modelfile SYSTEM is prepended as a system message when the first message is not one;
-//   - Parse: missingkey=zero, the "json", "currentDate" and "yesterdayDate" functions (the dates answer the
-//     case's "date", else today, as YYYY-MM-DD), {{ .Response }} appended to templates that use
-//     neither .Messages nor .Response;
+//   - Parse (ollama_parse.go): missingkey=zero, the "json", "currentDate" and "yesterdayDate" functions (the
+//     dates answer the case's "date", else today, as YYYY-MM-DD), Ollama's walk of the names (which refuses
+//     a template call without a pipeline), {{ .Response }} appended to templates that use neither
+//     .Messages nor .Response;
 //   - Execute: consecutive messages of one role are merged ("\n\n"), .System joins every system
 //     message; templates that use .Messages get {System, Messages, Tools, Response: "", ...}, others
 //     are run once per user/assistant exchange with .System/.Prompt/.Response (the legacy path).
@@ -51,8 +53,9 @@ type Result struct {
 }
 
 type Output struct {
-	Results    []Result `json:"results"`
-	ParseError string   `json:"parse_error,omitempty"`
+	Results      []Result `json:"results"`
+	ParseError   string   `json:"parse_error,omitempty"`
+	Capabilities []string `json:"capabilities"`
 }
 
 // today is the day currentDate answers while a case renders (Ollama: time.Now()).
@@ -80,77 +83,6 @@ var response = parse.ActionNode{
 			Args:     []parse.Node{&parse.FieldNode{NodeType: parse.NodeField, Ident: []string{"Response"}}},
 		}},
 	},
-}
-
-func identifiers(n parse.Node) []string {
-	switch n := n.(type) {
-	case *parse.ListNode:
-		var names []string
-		for _, c := range n.Nodes {
-			names = append(names, identifiers(c)...)
-		}
-		return names
-	case *parse.TemplateNode:
-		if n.Pipe == nil {
-			return nil
-		}
-		return identifiers(n.Pipe)
-	case *parse.ActionNode:
-		return identifiers(n.Pipe)
-	case *parse.BranchNode:
-		names := identifiers(n.Pipe)
-		for _, l := range []*parse.ListNode{n.List, n.ElseList} {
-			if l != nil {
-				names = append(names, identifiers(l)...)
-			}
-		}
-		return names
-	case *parse.IfNode:
-		return identifiers(&n.BranchNode)
-	case *parse.RangeNode:
-		return identifiers(&n.BranchNode)
-	case *parse.WithNode:
-		return identifiers(&n.BranchNode)
-	case *parse.PipeNode:
-		var names []string
-		for _, c := range n.Cmds {
-			for _, a := range c.Args {
-				names = append(names, identifiers(a)...)
-			}
-		}
-		return names
-	case *parse.FieldNode:
-		return n.Ident
-	case *parse.VariableNode:
-		return n.Ident
-	}
-	return nil
-}
-
-func vars(t *template.Template) map[string]bool {
-	set := map[string]bool{}
-	for _, tt := range t.Templates() {
-		if tt.Tree == nil {
-			continue
-		}
-		for _, n := range tt.Root.Nodes {
-			for _, name := range identifiers(n) {
-				set[strings.ToLower(name)] = true
-			}
-		}
-	}
-	return set
-}
-
-func parseTemplate(s string) (*template.Template, error) {
-	t, err := template.New("").Option("missingkey=zero").Funcs(funcs).Parse(s)
-	if err != nil {
-		return nil, err
-	}
-	if v := vars(t); !v["messages"] && !v["response"] {
-		t.Tree.Root.Nodes = append(t.Tree.Root.Nodes, &response)
-	}
-	return t, nil
 }
 
 func collate(msgs []Message) (string, []*Message) {
@@ -300,11 +232,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gotmpl: bad input:", err)
 		os.Exit(2)
 	}
-	out := Output{Results: []Result{}}
-	t, err := parseTemplate(in.Template)
+	out := Output{Results: []Result{}, Capabilities: []string{}}
+	t, err := ollamaParse(in.Template)
 	if err != nil {
 		out.ParseError = err.Error()
 	} else {
+		out.Capabilities = templateCapabilities(t)
 		for _, c := range in.Cases {
 			text, err := render(t, c)
 			r := Result{Output: text}

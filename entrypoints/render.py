@@ -56,7 +56,7 @@ def plan_data(planned: PlannedPublish) -> dict[str, Any]:
         "lineage": lineage_data(planned.base),
         "merge": planned.merge,
         "backend": attrs.asdict(planned.backend) if planned.backend else None,
-        "yardstick": yardstick_data(planned),
+        "yardstick": {"base": planned.yardstick.name or None, **attrs.asdict(planned.yardstick_cost)},  # counted in disk_needed
         "training_method": planned.checkpoint.training_method,
         "nodes": [
             {
@@ -79,19 +79,6 @@ def plan_data(planned: PlannedPublish) -> dict[str, Any]:
             "memory_free_bytes": planned.memory_free_bytes,
         },
         "options": planned.options,
-    }
-
-
-def yardstick_data(planned: PlannedPublish) -> dict[str, Any]:
-    """What a breached default quality bound could add: the base the yardstick builds from, the formats it would
-    measure there, the steps not yet in the workspace and their bytes (counted in `disk_needed_bytes`)."""
-    cost = planned.yardstick_cost
-    return {
-        "base": planned.yardstick.name or None,
-        "formats": list(cost.formats),
-        "steps": list(cost.steps),
-        "size_bytes": cost.size_bytes,
-        "unavailable": cost.unavailable,
     }
 
 

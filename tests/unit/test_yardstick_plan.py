@@ -4,6 +4,7 @@ checkpoint on a machine whose probe reports a GPU; the base's merge never throug
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -164,3 +165,18 @@ def test_an_artifact_built_within_its_defaults_needs_no_yardstick(container, mac
     container.execute_plan().execute(_request(tmp_path))  # 0.05 <= 0.1: passes at the default, the yardstick is not asked
     again = container.plan_publish().execute(_request(tmp_path))
     assert again.yardstick_cost.formats == () and again.yardstick_cost.size_bytes == 0 and yardstick_line(again) is None
+
+
+def test_a_full_fine_tune_whose_upstream_is_in_the_cache_gets_the_yardstick(container, machine, tmp_path):
+    machine()
+    full = tmp_path / "full-run"
+    full.mkdir()
+    (full / "config.json").write_text("{}")
+    alone = container.plan_publish().execute(_request(tmp_path, checkpoint="full-run"))
+    assert alone.yardstick.base is None and "upstream base is not named: pass --base" in (alone.yardstick_cost.unavailable or "")
+    named = container.plan_publish().execute(_request(tmp_path, checkpoint="full-run", base_model_id="acme/upstream"))
+    assert named.yardstick.base is not None and named.yardstick.name == "acme/upstream"  # the fake loader finds any id
+    upstream = Path(named.yardstick.base.path) / "config.json"
+    assert named.yardstick.hashes == {"config.json": hashlib.sha256(upstream.read_bytes()).hexdigest()}, "the upstream's files, hashed"
+    assert named.yardstick_cost.steps == ("reference-logits", "merged-16bit", "quant-x")
+    assert named.yardstick.tools["backend"] == "hf"

@@ -122,7 +122,11 @@ def yardstick_cost(
     if not candidates or source.base is None:
         return YardstickCost(formats=candidates, unavailable=source.unavailable if candidates else None)
     estimates = {n.format: n.estimate for n in plan.nodes}
-    steps = [n for n in yardstick_plan(source, candidates, registry, options, estimates).nodes if not has(n.spec.key)]
+    try:
+        base_plan = yardstick_plan(source, candidates, registry, options, estimates)
+    except UserInputError as exc:  # as the gate would find it: no yardstick, the absolute bounds decide
+        return YardstickCost(formats=candidates, unavailable=f"the formats cannot be planned from the base model: {exc.message}")
+    steps = [n for n in base_plan.nodes if not has(n.spec.key)]
     return YardstickCost(formats=candidates, steps=tuple(n.format for n in steps), size_bytes=sum(n.estimate.size_bytes for n in steps))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from dependency_injector import containers, providers
 from platformdirs import user_cache_dir
 
+from hubship.application.backend_merger import BackendMerger
 from hubship.application.base_yardstick import BaseYardstick
 from hubship.application.execute_plan import ExecutePlan
 from hubship.application.format_registry import FormatRegistry
@@ -65,7 +66,8 @@ class Container(containers.DeclarativeContainer):
         select_backend, config.backend, nvidia_gpu=probe.provided.has_nvidia_gpu.call(), installed=probe.provided.tool_versions.call()
     )
     unsloth_merger = providers.Singleton(_lazy("unsloth.merger:UnslothMerger"))
-    merger = providers.Selector(backend, hf=hf_merger, unsloth=unsloth_merger)
+    # each merge goes to the backend chosen for what it merges (an Unsloth user's QLoRA adapter merges with hf)
+    merger = providers.Singleton(BackendMerger, backend, hf=hf_merger.provider, unsloth=unsloth_merger.provider)
     renderer = providers.Singleton(_lazy("hub.card_renderer:HfCardRenderer"))
     demo_factory = providers.Singleton(_lazy("torch.demo_checkpoint:HfDemoCheckpointFactory"))
     formats = providers.Singleton(FormatRegistry.from_entry_points)

@@ -55,7 +55,13 @@ CheckpointArg = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
 Base = Annotated[
-    str | None, typer.Option("--base", "-b", metavar="BASE", help="Base model folder or hub id (default: the adapter config's).")
+    str | None,
+    typer.Option(
+        "--base",
+        "-b",
+        metavar="BASE",
+        help="Base model folder or hub id (default: the adapter config's); for a full fine-tune, the model it was tuned from.",
+    ),
 ]
 BaseModelId = Annotated[
     str | None,

@@ -136,7 +136,7 @@ def plan(**p: Any) -> None:
     """Print the publish plan (a DAG of artifacts) with sizes, memory and disk needs, and the settings in force. Builds nothing."""
     container = container_for(p["workspace"], p["quiet"] or p["json_out"], p["backend"])
     planned = container.plan_publish().execute(_publish_request(p))
-    resolved = {"backend": container.backend()}
+    resolved = {"backend": planned.backend.name} if planned.backend else {}  # chosen for this checkpoint
     settings = p["ctx"].meta[SETTINGS]
     if p["json_out"]:
         render.emit_json(render.plan_data(planned) | {"settings": render.settings_data(settings, resolved)})

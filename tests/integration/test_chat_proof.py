@@ -18,6 +18,7 @@ from hubship.application.publish_request import PublishRequest
 from hubship.domain.errors import QualityGateFailed
 from tests.fakes.progress import FakeProgress
 from tests.support.chat_training import ANSWER, train_to_end_turns
+from tests.support.tokenizers import adds_bos
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (apt-get install golang-go)")]
 CHATML = ("<|im_start|>", "<|im_end|>")
@@ -64,19 +65,6 @@ def test_a_trained_model_ends_its_turn_and_its_published_chat_format_is_proven(t
     finally:
         llm.close()
     assert answer["choices"][0]["finish_reason"] == "stop" and answer["choices"][0]["message"]["content"].strip() == ANSWER
-
-
-def adds_bos(folder: Path) -> None:
-    """Make the tokenizer in `folder` add `<s>` when encoding, as Llama and Mistral tokenizers' post-processors do."""
-    data = json.loads((folder / "tokenizer.json").read_text())
-    bos, text = {"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}
-    data["post_processor"] = {
-        "type": "TemplateProcessing",
-        "single": [bos, text],
-        "pair": [bos, text, {"Sequence": {"id": "B", "type_id": 1}}],
-        "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}},
-    }
-    (folder / "tokenizer.json").write_text(json.dumps(data))
 
 
 def test_a_bos_the_template_does_not_write_is_a_stated_choice_written_into_the_gguf(checkpoint_copy, container, tmp_path):

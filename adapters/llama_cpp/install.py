@@ -112,7 +112,7 @@ def install_tools(sdist: Path | None = None, product: tools_build.Product = tool
         print(f"hubship: error: building {product.what} failed: {exc}", file=sys.stderr)
         return 1
     done = f"built in {seconds:.0f} s" if seconds else ("already built" if there else "copied from the build cache")
-    print(f"{product.what} (llama-cpp-python {library_version()}): {home}/bin ({done})")
+    print(f"{product.what} from llama-cpp-python {library_version()}: {home}/bin ({done})")
     return 0
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hubship.adapters.llama_cpp import tools_build
+from hubship.adapters.llama_cpp import install, tools_build
 
 
 def _fake_build(folder: Path, version: str, product: tools_build.Product = tools_build.TOOLS) -> None:
@@ -109,3 +109,14 @@ def test_the_server_build_asks_for_no_web_ui(homes: tuple[Path, Path]) -> None:
     tools' own options are those they were cached under before the server existed."""
     assert {"-DLLAMA_BUILD_UI=OFF", "-DLLAMA_USE_PREBUILT_UI=OFF", "-DLLAMA_BUILD_SERVER=ON"} <= set(tools_build.SERVER.options)
     assert "-DLLAMA_BUILD_SERVER=OFF" in tools_build.TOOLS.options and tools_build.TOOLS.options == tools_build.CMAKE_OPTIONS
+
+
+def test_install_server_is_what_make_setup_runs(homes: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    version = install.library_version()
+    _fake_build(tools_build.cached_build(version, tools_build.SERVER), version, tools_build.SERVER)
+
+    assert install.main(["server"]) == 0
+
+    assert "llama-server from llama-cpp-python" in capsys.readouterr().out
+    assert tools_build.installed_tools(version, tools_build.SERVER) == tools_build.tools_home(tools_build.SERVER)
+    assert not homes[0].exists()  # the tools were not touched

@@ -16,6 +16,7 @@ What the server does, read from the pinned source (vendor/llama.cpp of llama-cpp
 - Unasked, `enable_thinking` is what the server decided at load (server-context.cpp): true only when its
   parser finds reasoning markers in the template (`common_chat_templates_support_enable_thinking`), else
   false, where transformers leaves it undefined; `render(..., thinking=...)` sends `chat_template_kwargs`.
+- `date_string` and `datetime` are always today's (`common_chat_extra_context`, common/chat.cpp).
 - A template its C++ Jinja engine cannot run (a filter jinja2 has and it lacks) fails per conversation
   with a 400 whose message ends with the engine's `Error: ...` line, kept in the one-line error.
 

@@ -91,6 +91,8 @@ class Container(containers.DeclarativeContainer):
     chat_renderer = providers.Singleton(_lazy("torch.chat_renderer:JinjaChatRenderer"))
     go_templates = providers.Singleton(_lazy("ollama.go_template_checker:GoTemplateChecker"), cache_dir=config.workspace)
     chat_runtime = providers.Singleton(_lazy("llama_cpp.chat_runtime:LlamaCppChatRuntime"))
+    # llama.cpp's own server on a GGUF with weights (its servers stop when it is closed or garbage-collected)
+    served_chat = providers.Singleton(_lazy("llama_cpp.llama_server:LlamaServerServedChat"))
     # every port a format may use, each imported and made only when a step first asks for it; one mapping for the
     # plan and the build, so a build knows what the plan's preflight made (a converter it started ahead)
     services = providers.Singleton(
@@ -109,6 +111,7 @@ class Container(containers.DeclarativeContainer):
             chat_renderer=chat_renderer.provider,
             go_templates=go_templates.provider,
             chat_runtime=chat_runtime.provider,
+            served_chat=served_chat.provider,
         ),
     )
 

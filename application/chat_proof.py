@@ -22,11 +22,12 @@ from hubship.domain.chat_proof import COMPLETION_TOKENS, PROOF_CONVERSATIONS, To
 from hubship.domain.chat_runtimes import GGUF_RUNTIMES, OLLAMA, ChatRuntimeRule, fed_text
 from hubship.domain.chat_template import ChatProfile, TemplateRejected
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
-from hubship.domain.errors import QualityGateFailed
+from hubship.domain.errors import QualityGateFailed, UserInputError
 from hubship.domain.template_check import OllamaCase, RenderOutcome
 from hubship.ports.chat_renderer import ChatRenderer
 from hubship.ports.chat_runtime import ChatRuntime
 from hubship.ports.go_template_renderer import GoTemplateRenderer
+from hubship.ports.served_chat import ServedChat
 
 NAMES = tuple(PROOF_CONVERSATIONS)
 CONVERSATIONS = tuple(PROOF_CONVERSATIONS.values())
@@ -94,6 +95,30 @@ def _compare(
     return compared, [f"{rule.name}, {m}" for m in mismatches], warnings
 
 
+def _served(served: ServedChat, gguf: Path, expected: list[list[int] | None]) -> tuple[str, list[str]]:
+    """llama-server itself on the built GGUF (its own C++ Jinja engine, its cut, its ids): (what ran, warnings). Its
+    differences are warnings: it also writes today's date and decides `enable_thinking` itself, which no file of
+    hubship's can set; the modelled llama-server feeding is what gates."""
+    try:
+        renders = served.render(gguf, CONVERSATIONS)
+        ids = iter(served.tokenize(gguf, [r.text for r in renders if r.text is not None]))
+    except UserInputError as exc:  # not built here: the modelled feeding stands alone
+        return "", [f"llama-server itself was not run on this GGUF ({exc})"]
+    finally:
+        served.close()  # one model in memory at a time, however many GGUFs a publish proves
+    differ = []
+    for name, want, render in zip(NAMES, expected, renders, strict=True):
+        got = next(ids) if render.text is not None else None
+        if got != want and want is not None:
+            differ.append(f"{name}: {render.error}" if got is None else f"{name}: {first_difference(want, got, None)}")
+    if not differ:
+        return "llama-server (run)", []
+    return "llama-server (run)", [
+        f"llama-server's own Jinja engine feeds other ids than training in {len(differ)} of {len(NAMES)} conversations"
+        f" ({differ[0]}); its built-in defaults (today's date, enable_thinking) or a Jinja feature it lacks may cause it"
+    ]
+
+
 def _end_of_turn(renderer: ChatRenderer, runtime: ChatRuntime, profile: ChatProfile, gguf: Path):
     assert profile.template is not None
     template = profile.template
@@ -105,10 +130,19 @@ def _end_of_turn(renderer: ChatRenderer, runtime: ChatRuntime, profile: ChatProf
 
 
 def prove_gguf(
-    renderer: ChatRenderer, runtime: ChatRuntime, checkpoint: Checkpoint, base: BaseInfo, gguf: Path, *, complete: bool, bos: BosChoice
+    renderer: ChatRenderer,
+    runtime: ChatRuntime,
+    checkpoint: Checkpoint,
+    base: BaseInfo,
+    gguf: Path,
+    *,
+    complete: bool,
+    bos: BosChoice,
+    served: ServedChat | None = None,
 ) -> TokenProof:
     """The GGUF's own chat template, as llama-server and llama-cpp-python's chat API feed it, against training's ids;
-    with `complete`, a greedy chat completion is recorded too (needs the weights)."""
+    with `complete`, a greedy chat completion is recorded too, and with `served` llama-server itself is run on the
+    GGUF (both need the weights)."""
     profile = renderer.profile(checkpoint, base)
     vocab = runtime.vocab(gguf)
     if profile.template is None or vocab.template is None:
@@ -120,12 +154,13 @@ def prove_gguf(
         compared, found, warned = _compare(runtime, rule, gguf, expected, renders)
         mismatches += found
         warnings += warned
+    ran, warned = _served(served, gguf, expected) if served is not None else ("", [])
     return TokenProof(
         runtime="gguf",
         conversations=compared,
         mismatches=tuple(mismatches),
-        runtimes=tuple(rule.name for rule in GGUF_RUNTIMES),
-        bos_warnings=tuple(warnings),
+        runtimes=(*(rule.name for rule in GGUF_RUNTIMES), *([ran] if ran else [])),
+        runtime_warnings=(*warnings, *warned),
         bos_note=bos.note(),
         end_of_turn=_end_of_turn(renderer, runtime, profile, gguf),
         completion=runtime.complete(gguf, CONVERSATIONS[0], COMPLETION_TOKENS) if complete else None,
@@ -159,7 +194,7 @@ def prove_ollama(
         conversations=compared,
         mismatches=tuple(mismatches),
         runtimes=(OLLAMA.name,),
-        bos_warnings=tuple(warnings),
+        runtime_warnings=tuple(warnings),
         bos_note=bos.note(),
         end_of_turn=end,
         not_stop=tuple(t.text for t in end if t.text not in derived.stops),

@@ -77,14 +77,15 @@ def first_difference(expected: Sequence[int], actual: Sequence[int], bos_id: int
 @attrs.frozen(kw_only=True)
 class TokenProof:
     """`runtime`: what was proven ("gguf": the GGUF's own template; "ollama": the Modelfile's TEMPLATE), `runtimes`
-    the runtimes whose feeding was modelled; `bos_warnings` leading-BOS differences of a runtime hubship cannot
-    configure (not failures); `bos_note` the BOS choice. `skipped` says why it did not run ("" when it ran)."""
+    the runtimes proven; `runtime_warnings` what a runtime feeds otherwise without hubship being able to
+    set it (llama-cpp-python's leading BOS, llama-server's own Jinja engine and its defaults): card warnings, not
+    failures; `bos_note` the BOS choice. `skipped` says why it did not run ("" when it ran)."""
 
     runtime: str
     conversations: int = 0
     mismatches: tuple[str, ...] = ()
     runtimes: tuple[str, ...] = ()
-    bos_warnings: tuple[str, ...] = ()
+    runtime_warnings: tuple[str, ...] = ()
     bos_note: str = ""
     end_of_turn: tuple[SpecialToken, ...] = ()
     not_stop: tuple[str, ...] = ()
@@ -109,7 +110,7 @@ class TokenProof:
 
     def warnings(self) -> tuple[str, ...]:
         """The card's and manifest's warnings: each failure, and each runtime's leading-BOS difference."""
-        return tuple(f"chat format at token level: {p}" for p in (*self.problems(), *self.bos_warnings))
+        return tuple(f"chat format at token level: {p}" for p in (*self.problems(), *self.runtime_warnings))
 
     def metrics(self) -> dict[str, Any]:
         if self.skipped:
@@ -141,7 +142,7 @@ class TokenProof:
         notes = [
             f"chat format proven at token level on {self.conversations} conversations: {what}, tokenized by llama.cpp as each"
             f" runtime feeds it (the GGUF {bos}, special tokens parsed), gives the ids of transformers' apply_chat_template"
-            + (" on each" if self.passed and not self.bos_warnings else ", except where the warnings say")
+            + (" on each" if self.passed and not self.runtime_warnings else ", except where the warnings say")
         ]
         if self.bos_note:
             notes.append(self.bos_note)

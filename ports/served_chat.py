@@ -33,3 +33,7 @@ class ServedChat(Protocol):
     def tokenize(self, gguf: Path, texts: Sequence[str]) -> list[list[int]]:
         """The ids the server's chat completion evaluates for each rendered prompt."""
         ...
+
+    def close(self) -> None:
+        """Stop every server started (a later call starts them again)."""
+        ...

@@ -122,7 +122,8 @@ class GgufQuantFormat(GgufBase):
         kept = [ctx.out_dir / f for f in model_files([p.name for p in ctx.out_dir.glob("*.gguf")])]
         renderer, bos = ctx.service("chat_renderer"), ctx.params["bos"]
         choice = bos_choice(renderer, ctx.checkpoint, ctx.base, bos)
-        chat = prove_gguf(renderer, ctx.service("chat_runtime"), ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice)
+        runtime, served = ctx.service("chat_runtime"), ctx.service("served_chat")
+        chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served)
         proof = chat.verification()
         vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
         ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, bos, vocab)

@@ -160,16 +160,16 @@ def _gguf_proof(write_bos: bool, tokenizer_adds: bool, policy: str, add_bos: boo
 def test_only_llama_cpp_python_goes_wrong_when_the_runtime_must_add_a_bos_the_template_does_not_write():
     proof, *_ = _gguf_proof(write_bos=False, tokenizer_adds=True, policy="tokenizer")
     assert proof.passed and proof.runtimes == ("llama-server", "llama-cpp-python")
-    assert len(proof.bos_warnings) == 1 and proof.bos_warnings[0].startswith("llama-cpp-python's chat API feeds other ids")
-    assert "the runtime drops the BOS token" in proof.bos_warnings[0]
+    assert len(proof.runtime_warnings) == 1 and proof.runtime_warnings[0].startswith("llama-cpp-python's chat API feeds other ids")
+    assert "the runtime drops the BOS token" in proof.runtime_warnings[0]
     assert any("chat format at token level: llama-cpp-python" in w for w in proof.verification()["warnings"])
     template, *_ = _gguf_proof(write_bos=False, tokenizer_adds=True, policy="template")
-    assert template.passed and not template.bos_warnings
+    assert template.passed and not template.runtime_warnings
 
 
 def test_only_ollama_goes_wrong_when_the_template_writes_the_bos_the_gguf_adds():
     proof, renderer, runtime, choice = _gguf_proof(write_bos=True, tokenizer_adds=True, policy="tokenizer")
-    assert proof.passed and not proof.bos_warnings  # llama-server cuts the BOS text, llama-cpp-python adds none
+    assert proof.passed and not proof.runtime_warnings  # llama-server cuts the BOS text, llama-cpp-python adds none
     doubled = FakeGo(chatml(True))  # a TEMPLATE that kept the BOS text although the GGUF adds BOS
     ollama = prove_ollama(renderer, runtime, doubled, CHECKPOINT, BASE, GGUF, Derived(), choice)
     assert not ollama.passed and "ollama, single turn: the prompt starts with two BOS tokens" in ollama.mismatches
@@ -186,3 +186,38 @@ def test_a_gguf_whose_add_bos_disagrees_with_the_choice_fails_where_hubship_conf
     proof, *_ = _gguf_proof(write_bos=False, tokenizer_adds=True, policy="tokenizer", add_bos=False)
     assert not proof.passed and proof.mismatches[0].startswith("llama-server, single turn: the runtime drops the BOS token")
     assert len(CONVERSATIONS) == proof.conversations
+
+
+@attrs.define
+class FakeServed:
+    """llama-server on the built file: renders with a given function (its own Jinja engine), or is not built."""
+
+    render_fn: Callable[[Sequence[ChatMessage]], str] | None
+    closed: int = 0
+
+    def render(self, gguf, conversations, *, tools=(), thinking=None) -> list[RenderOutcome]:
+        if self.render_fn is None:
+            from hubship.domain.errors import UserInputError
+
+            raise UserInputError("llama-server is not installed; run `make setup`")
+        return [RenderOutcome(text=self.render_fn(c)) for c in conversations]
+
+    def tokenize(self, gguf, texts) -> list[list[int]]:
+        return [[1, *_ids(t)] for t in texts]  # the server's prompt is already cut, and it adds BOS (add_bos here)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_llama_server_itself_is_run_on_the_file_and_its_own_differences_are_warnings():
+    renderer = FakeRenderer(chatml(True), True)
+    choice = bos_choice(renderer, CHECKPOINT, BASE, "tokenizer")
+    runtime = FakeRuntime(chatml(True), True)
+    same = FakeServed(lambda c: chatml(True)(c).removeprefix("<s>"))
+    proof = prove_gguf(renderer, runtime, CHECKPOINT, BASE, GGUF, complete=False, bos=choice, served=same)
+    assert proof.passed and proof.runtimes[-1] == "llama-server (run)" and not proof.runtime_warnings and same.closed == 1
+    dated = FakeServed(lambda c: "[date]" + chatml(False)(c))  # its engine writes what transformers does not
+    proof = prove_gguf(renderer, runtime, CHECKPOINT, BASE, GGUF, complete=False, bos=choice, served=dated)
+    assert proof.passed and proof.runtime_warnings[0].startswith("llama-server's own Jinja engine feeds other ids than training in 7")
+    missing = prove_gguf(renderer, runtime, CHECKPOINT, BASE, GGUF, complete=False, bos=choice, served=FakeServed(None))
+    assert missing.runtimes == ("llama-server", "llama-cpp-python") and "was not run on this GGUF" in missing.runtime_warnings[0]

@@ -21,8 +21,11 @@ import attrs
 
 from hubship.domain.errors import UserInputError
 from hubship.domain.gguf_quants import Quant
+from hubship.domain.suggest import closest
 
 AUTO, ON, OFF, FILE = "auto", "on", "off", "file"
+MODES = (AUTO, ON, OFF)
+_MEANT = {"no": OFF, "none": OFF, "false": OFF, "disable": OFF, "disabled": OFF, "yes": ON, "true": ON, "enable": ON}
 IMATRIX_SUFFIX = ".imatrix.gguf"  # `<name>.imatrix.gguf`, published beside the GGUF files that used it
 WITH, WITHOUT = "with", "without"
 
@@ -48,11 +51,20 @@ class ImatrixOption:
 def parse_imatrix_option(value: object) -> ImatrixOption:
     """`auto`, `on`, `off` or a path to an imatrix file (a value with a path separator or a `.gguf`/`.dat` suffix)."""
     text = str(value if value is not None else AUTO).strip()
-    if text.lower() in (AUTO, ON, OFF):
+    if text.lower() in MODES:
         return ImatrixOption(mode=text.lower())
     if not text:
         raise UserInputError("invalid --imatrix ''; use auto, on, off or the path of an imatrix file")
     return ImatrixOption(mode=FILE, path=text)
+
+
+def mistyped_mode(value: str) -> str | None:
+    """The mode a value that names no existing file most likely meant (`autp` -> `auto`, `none` -> `off`): only a
+    bare word, with no path separator and no suffix, counts; None when it is not close to one (a missing file then)."""
+    text = value.strip().lower()
+    if not text or any(sep in text for sep in "/\\.") or text in MODES:
+        return None
+    return _MEANT.get(text) or closest(text, MODES, cutoff=0.6)
 
 
 def uses_imatrix(quant: Quant, option: ImatrixOption) -> bool:

@@ -17,6 +17,7 @@ from safetensors.numpy import load_file
 
 from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.domain.errors import PublishError
+from hubship.domain.imatrix import probe_halves
 from hubship.ports.progress import Progress
 
 
@@ -86,6 +87,11 @@ class LlamaCppGgufVerifier:
             }
             if reference is not None:
                 probe = load_file(str(reference))
-                metrics |= compare(probe["logits"], gguf_logits(first, probe["input_ids"].tolist()))
+                logits = gguf_logits(first, probe["input_ids"].tolist())
+                metrics |= compare(probe["logits"], logits)
+                for half, at in probe_halves(len(logits)).items():  # where `--imatrix auto` chooses, and reports
+                    if len(at):
+                        part = slice(at.start, at.stop)
+                        metrics |= {f"{k}_{half}": v for k, v in compare(probe["logits"][part], logits[part]).items()}
             task.advance()
         return metrics

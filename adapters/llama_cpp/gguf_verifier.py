@@ -7,7 +7,6 @@ reference's own token ids, so tokenization plays no part in the comparison.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -72,9 +71,6 @@ def gguf_logits(path: Path, input_ids: Sequence[int]) -> np.ndarray:
 
 
 class LlamaCppGgufVerifier:
-    def __init__(self) -> None:
-        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's load chatter would break the progress bars
-
     def measure(self, files: Sequence[Path], reference: Path | None, *, progress: Progress) -> dict[str, float]:
         first = Path(files[0])
         with progress.task(f"verify {first.name}", total=1, unit="files") as task:

@@ -37,6 +37,19 @@ def _lazy(target: str) -> Callable[..., Any]:
     return make
 
 
+def _llama_cpp(target: str) -> Callable[..., Any]:
+    """`_lazy` for an adapter that runs llama.cpp in this process: llama.cpp's log goes through Python's logging
+    first (adapters/llama_cpp/log.py), so `-q` hides it and HUBSHIP_DEBUG=1 shows it."""
+    make = _lazy(f"llama_cpp.{target}")
+
+    def made(*args: Any, **kwargs: Any) -> Any:
+        _lazy("llama_cpp.log:install_log_hook")()
+        return make(*args, **kwargs)
+
+    made.__name__ = make.__name__
+    return made
+
+
 class _Deferred:
     """Stands for what `provider` makes, made on first attribute access: a use case holds a port it may not call
     (an up-to-date re-publish renders no card), and the adapter's imports are not paid until it does."""
@@ -72,8 +85,8 @@ class Container(containers.DeclarativeContainer):
     demo_factory = providers.Singleton(_lazy("torch.demo_checkpoint:HfDemoCheckpointFactory"))
     formats = providers.Singleton(FormatRegistry.from_entry_points)
     converter = providers.Singleton(_lazy("llama_cpp.converter:LlamaCppConverter"))
-    gguf_quantizer = providers.Singleton(_lazy("llama_cpp.quantizer:LlamaCppQuantizer"))
-    gguf_verifier = providers.Singleton(_lazy("llama_cpp.gguf_verifier:LlamaCppGgufVerifier"))
+    gguf_quantizer = providers.Singleton(_llama_cpp("quantizer:LlamaCppQuantizer"))
+    gguf_verifier = providers.Singleton(_llama_cpp("gguf_verifier:LlamaCppGgufVerifier"))
     imatrix_tools = providers.Singleton(_lazy("llama_cpp.imatrix_tools:LlamaCppImatrixTools"))
     # the probe runs on the cores other processes leave free, sampled from the CPU's idle time just before it runs
     verifier = providers.Singleton(
@@ -90,7 +103,7 @@ class Container(containers.DeclarativeContainer):
     )
     chat_renderer = providers.Singleton(_lazy("torch.chat_renderer:JinjaChatRenderer"))
     go_templates = providers.Singleton(_lazy("ollama.go_template_checker:GoTemplateChecker"), cache_dir=config.workspace)
-    chat_runtime = providers.Singleton(_lazy("llama_cpp.chat_runtime:LlamaCppChatRuntime"))
+    chat_runtime = providers.Singleton(_llama_cpp("chat_runtime:LlamaCppChatRuntime"))
     # llama.cpp's own server on a GGUF with weights (its servers stop when it is closed or garbage-collected)
     served_chat = providers.Singleton(_lazy("llama_cpp.llama_server:LlamaServerServedChat"))
     # every port a format may use, each imported and made only when a step first asks for it; one mapping for the

@@ -20,6 +20,7 @@ from hubship.domain.backend import BACKENDS
 from hubship.domain.bos_choice import BOS_POLICIES
 from hubship.domain.errors import UserInputError
 from hubship.domain.hub_layout import LAYOUTS
+from hubship.domain.imatrix import mistyped_mode
 from hubship.domain.quality import parse_threshold
 from hubship.domain.suggest import did_you_mean
 from hubship.domain.training_method import METHODS
@@ -117,11 +118,23 @@ Verify = Annotated[
     str | None,
     choice("--verify", "MODE", VERIFY_MODES, "full (default): check each merged artifact's logits against base + adapter; off: skip."),
 ]
+def imatrix_value(value: str | None) -> str | None:
+    """A typer callback refusing an `--imatrix` value that is no existing file but close to a mode (`autp`), with a
+    "did you mean" (typed or from hubship.toml); a missing file that looks like one is refused when the plan needs it."""
+    if value is None or Path(str(value).strip()).expanduser().exists():
+        return value
+    meant = mistyped_mode(str(value))
+    if meant is not None:
+        raise UserInputError(f"invalid --imatrix {value!r} (no such file); did you mean {meant!r}?")
+    return value
+
+
 Imatrix = Annotated[
     str | None,
     typer.Option(
         "--imatrix",
         metavar="MODE",
+        callback=imatrix_value,
         help="GGUF importance matrix: auto (default: the low-bit quants are measured with and without one, the better is kept),"
         " on, off, or an imatrix FILE.",
     ),

@@ -10,7 +10,6 @@ completion, with a context that holds the rendered prompt (long default system p
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,7 +33,6 @@ def _chat(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
 
 class LlamaCppChatRuntime:
     def __init__(self) -> None:
-        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
         self._loaded: dict[tuple[str, int, int], llama_cpp.Llama] = {}
 
     def _vocab_model(self, gguf: Path) -> llama_cpp.Llama:

@@ -4,7 +4,9 @@ The scripts, their `conversion/` package and `gguf-py/` come from the llama-cpp-
 of the installed llama-cpp-python version, so the converter and the library that quantizes and
 verifies are one llama.cpp commit (docs/adr/002-gguf-converter.md); a stamp file holds that version.
 llama.cpp's collection of real chat templates (`models/templates/`, as models ship them) comes along:
-the template derivation is measured on it (tests/benchmarks/bench_templates.py).
+the template derivation is measured on it (tests/benchmarks/bench_templates.py). So do its real tokenizers
+(`models/ggml-vocab-*.gguf`, vocab-only GGUFs that transformers reads with `gguf_file=`): the tests build
+each model family with its own tokenizer from them, offline (tests/support/families.py).
 
 `python -m hubship.adapters.llama_cpp.install install [SDIST]` (what `make setup` runs) downloads that
 source package with pip, or takes SDIST (offline), and extracts only what the converter needs.
@@ -31,8 +33,35 @@ HOME_ENV = "HUBSHIP_GGUF_CONVERTER"
 DISTRIBUTION = "llama_cpp_python"
 VERSION_FILE = "LLAMA_CPP_PYTHON_VERSION"
 # What is taken from the sdist's vendor/llama.cpp/ (nothing else: no C++ sources, no build).
-WANTED = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion/", "gguf-py/gguf/", "LICENSE", "models/templates/")
+WANTED = (
+    "convert_hf_to_gguf.py",
+    "convert_lora_to_gguf.py",
+    "conversion/",
+    "gguf-py/gguf/",
+    "LICENSE",
+    "models/templates/",
+    "models/ggml-vocab-",
+)
 TEMPLATES = Path("models") / "templates"
+VOCABS = Path("models")  # the vocab-only GGUFs, models/ggml-vocab-<name>.gguf
+
+
+def _wanted(relative: str) -> bool:
+    """Whether a file of the sdist's vendor/llama.cpp/ is extracted: WANTED, and of the vocabularies only the GGUFs
+    (not their .inp/.out test texts)."""
+    return relative.startswith(WANTED) and (not relative.startswith("models/ggml-vocab-") or relative.endswith(".gguf"))
+
+
+def complete(home: Path, wanted: str) -> bool:
+    """Whether `home` holds an install of llama-cpp-python `wanted` with everything WANTED (an older install without
+    the templates or the vocabularies is redone)."""
+    stamp = home / VERSION_FILE
+    return (
+        stamp.is_file()
+        and stamp.read_text().strip() == wanted
+        and (home / TEMPLATES).is_dir()
+        and any((home / VOCABS).glob("ggml-vocab-*.gguf"))
+    )
 
 
 def converter_home() -> Path:
@@ -74,12 +103,11 @@ def install(sdist: Path | None = None) -> Path:
     """Put the converter of the installed llama-cpp-python version into `converter_home()`.
 
     Downloads that version's source package with pip (no build) unless `sdist` is given, and
-    extracts only the converter, its `conversion/` package, `gguf-py/gguf/`, llama.cpp's LICENSE and
-    its chat template collection; an install of this version without the collection is redone.
+    extracts only the converter, its `conversion/` package, `gguf-py/gguf/`, llama.cpp's LICENSE, its chat template
+    collection and its vocab-only tokenizer GGUFs; an install of this version without those is redone.
     """
     wanted, home = library_version(), converter_home()
-    stamp = home / VERSION_FILE
-    if stamp.is_file() and stamp.read_text().strip() == wanted and (home / TEMPLATES).is_dir() and sdist is None:
+    if complete(home, wanted) and sdist is None:
         return home
     home.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".llama-cpp-converter-", dir=home.parent) as tmp:
@@ -90,7 +118,7 @@ def install(sdist: Path | None = None) -> Path:
         with tarfile.open(sdist) as tar:  # one pass over the compressed stream
             for member in tar:
                 relative = member.name[len(prefix) :]
-                if member.isfile() and member.name.startswith(prefix) and relative.startswith(WANTED):
+                if member.isfile() and member.name.startswith(prefix) and _wanted(relative):
                     member.name = relative
                     tar.extract(member, staged, filter="data")
         if not (staged / "convert_hf_to_gguf.py").is_file():

@@ -1,4 +1,8 @@
-"""Saver that copies checkpoint files: adapter weights and config, tokenizer, chat template, generation config."""
+"""Saver that copies checkpoint files: adapter weights and config, tokenizer, chat template, generation config.
+
+A checkpoint saved by transformers 5 has no SentencePiece `tokenizer.model`; when its tokenizer is token for token
+its base's (domain.tokenizer_identity), the base's `tokenizer.model` is copied beside it, with a note for the card.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,21 @@ import shutil
 from pathlib import Path
 
 from hubship.domain.checkpoint import TOKENIZER_FILES, BaseInfo, Checkpoint
+from hubship.domain.tokenizer_identity import SENTENCEPIECE_FILE, TAKEN_NOTE, tokenizer_difference
 from hubship.ports.progress import Progress
 
 
 def _copy(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
+
+
+def _same_tokenizer(ckpt: Path, base_dir: Path) -> bool:
+    """Whether both folders have a `tokenizer.json` and they agree token for token."""
+    documents = [folder / "tokenizer.json" for folder in (base_dir, ckpt)]
+    if not all(d.is_file() for d in documents):
+        return False
+    base, checkpoint = (json.loads(d.read_text(encoding="utf-8")) for d in documents)
+    return tokenizer_difference(base, checkpoint) is None
 
 
 class LocalFileSaver:
@@ -25,12 +39,17 @@ class LocalFileSaver:
             _copy(root / weights, out_dir / weights)
             task.advance(checkpoint.adapter_bytes)
 
-    def save_tokenizer(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path) -> None:
+    def save_tokenizer(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path) -> tuple[str, ...]:
         ckpt, base_dir = Path(checkpoint.root), Path(base.path)
         source = ckpt if checkpoint.tokenizer_files else base_dir
+        notes: tuple[str, ...] = ()
         for name in TOKENIZER_FILES:
             if (source / name).is_file():
                 _copy(source / name, out_dir / name)
+        spm = base_dir / SENTENCEPIECE_FILE
+        if not (out_dir / SENTENCEPIECE_FILE).exists() and spm.is_file() and source != base_dir and _same_tokenizer(ckpt, base_dir):
+            _copy(spm, out_dir / SENTENCEPIECE_FILE)
+            notes = (TAKEN_NOTE,)
         for candidate in (ckpt, base_dir):
             if (candidate / "generation_config.json").is_file():
                 _copy(candidate / "generation_config.json", out_dir / "generation_config.json")
@@ -40,3 +59,4 @@ class LocalFileSaver:
             has_inline = tok_config.is_file() and "chat_template" in json.loads(tok_config.read_text())
             if not has_inline:
                 (out_dir / "chat_template.jinja").write_text(checkpoint.chat_template)
+        return notes

@@ -80,15 +80,15 @@ class Merged16bitFormat:
             max_shard_bytes=ctx.params["max_shard_size"],
             progress=ctx.progress,
         )
-        ctx.service("saver").save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)
+        notes = ctx.service("saver").save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)
         if onto is None:
-            write_verification(ctx, METRICS, THRESHOLDS[ctx.params["dtype"]])
+            write_verification(ctx, METRICS, THRESHOLDS[ctx.params["dtype"]], notes=notes)
         else:
             note = (
                 f"merged onto {onto.name} (--merge-onto), not the weights the adapter was trained on: the figures say how far"
                 " this model is from the adapter as trained"
             )
-            write_verification(ctx, ONTO_METRICS, ONTO_THRESHOLDS, notes=(note,))
+            write_verification(ctx, ONTO_METRICS, ONTO_THRESHOLDS, notes=(note, *notes))
 
     def usage(self, repo_or_path: str) -> str:
         return (

@@ -60,8 +60,8 @@ class Merged4bitFormat:
             double_quant=ctx.params["double_quant"],
             progress=ctx.progress,
         )
-        ctx.service("saver").save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)
-        write_verification(ctx, METRICS, THRESHOLDS)
+        notes = ctx.service("saver").save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)
+        write_verification(ctx, METRICS, THRESHOLDS, notes=notes)
 
     def usage(self, repo_or_path: str) -> str:
         return (

@@ -59,5 +59,6 @@ class FakeSaver:
     def save_adapter(self, checkpoint: Checkpoint, out_dir: Path, progress, *, base_model_id: str | None = None) -> None:
         (out_dir / "adapter_model.safetensors").write_bytes(b"adapter")
 
-    def save_tokenizer(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path) -> None:
+    def save_tokenizer(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path) -> tuple[str, ...]:
         (out_dir / "tokenizer.json").write_text("{}")
+        return ()

@@ -6,6 +6,10 @@ and verifies are one llama.cpp commit (docs/adr/002-gguf-converter.md). `make se
 into the virtual environment with `python -m hubship.adapters.llama_cpp.install install` (install.py);
 nothing is fetched or compiled at publish time. The PyPI `gguf` package is never installed: the
 subprocess finds the matching `gguf-py` on its PYTHONPATH.
+
+A model without multi-token-prediction weights (transformers drops Qwen3.5's `mtp.*` at load) is converted with
+`--no-mtp` where the converter's class for it exports MTP layers (it asserts them otherwise). A failed preflight
+names its cause: the tokenizer only when the converter failed reading it (conversion_facts.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from hubship.adapters.llama_cpp.conversion_facts import has_mtp_weights, preflight_refusal, restored_tokenizer_config
 from hubship.adapters.llama_cpp.converter_process import ConverterProcesses
 from hubship.adapters.llama_cpp.gguf_kv import ADD_BOS, set_bool
 from hubship.adapters.llama_cpp.install import installed_home, library_version
@@ -54,10 +59,39 @@ writer.write_tensors_to_file(progress=True)
 writer.close()
 print(json.dumps([str(s) for s in shards]))
 """
+# `python -c _NO_MTP SCRIPT MODEL_DIR ARGS`: the script on MODEL_DIR, with --no-mtp where its model class exports
+# MTP layers (the model has none: the caller checked); a model the converter does not know runs as given, to fail
+# as usual.
+_NO_MTP = r"""
+import runpy, sys
+from pathlib import Path
+script, model_dir, *args = sys.argv[1:]
+try:
+    from conversion import ModelBase, ModelType, get_model_architecture, get_model_class
+    arch = get_model_architecture(ModelBase.load_hparams(Path(model_dir), False), ModelType.TEXT)
+    if get_model_class(arch).supports_mtp_export:
+        args.append("--no-mtp")
+except Exception:
+    pass
+sys.argv = [script, model_dir, *args]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+class _ConverterFailed(PublishError):
+    """A converter run that exited non-zero, with its output's last lines."""
+
+    def __init__(self, message: str, lines: Sequence[str]) -> None:
+        super().__init__(message)
+        self.lines = tuple(lines)
 
 
 def _place(src: Path, dst: Path) -> None:
-    """Link `src` at `dst` (symlink, else hard link, else copy)."""
+    """Link `src` at `dst` (symlink, else hard link, else copy); a tokenizer_config.json that transformers 5 wrote
+    gets its `added_tokens_decoder` back (conversion_facts.restored_tokenizer_config)."""
+    if src.name == "tokenizer_config.json" and (restored := restored_tokenizer_config(src.parent)) is not None:
+        dst.write_text(restored, encoding="utf-8")
+        return
     for link in (os.symlink, os.link):
         try:
             link(src.resolve(), dst)
@@ -191,14 +225,21 @@ class LlamaCppConverter:
                     f"the checkpoint's tokenizer has a BPE pre-tokenizer that llama.cpp's converter (llama-cpp-python"
                     f" {library_version()}) does not recognize; GGUF formats cannot be built for it (publish lora or merged-16bit instead)"
                 )
-            raise PublishError(f"{description} failed in llama.cpp's converter: {_reason(lines)}")
+            raise _ConverterFailed(f"{description} failed in llama.cpp's converter: {_reason(lines)}", lines)
         return list(tail)
+
+    def _convert(self, script: str, model_dir: Path, args: Sequence[str], progress: Progress, description: str) -> list[str]:
+        """`python SCRIPT MODEL_DIR ARGS`, through _NO_MTP when the model has no MTP weights."""
+        if has_mtp_weights(model_dir):
+            return self._run([script, str(model_dir), *args], progress, description)
+        return self._run(["-c", _NO_MTP, script, str(model_dir), *args], progress, description)
 
     def check(self, config_dir: Path, tokenizer_dir: Path, *, add_bos: bool | None = None) -> Path:
         """A vocab-only conversion, kept (by the inputs' bytes, the BOS choice and the converter's version) so a re-run of
         the same checkpoint skips it; returns that vocab-only GGUF."""
         inputs = [config_dir / "config.json", *sorted(p for p in tokenizer_dir.iterdir() if p.is_file())]
-        digest = hashlib.sha256(library_version().encode() + (b"" if add_bos is None else f"\0add_bos={add_bos}".encode()))
+        salt = b"\0added-tokens-restored" + (b"" if add_bos is None else f"\0add_bos={add_bos}".encode())
+        digest = hashlib.sha256(library_version().encode() + salt)
         for path in inputs:
             digest.update(f"\0{path.name}\0".encode() + path.read_bytes())
         name = f"{digest.hexdigest()}.gguf"
@@ -214,11 +255,11 @@ class LlamaCppConverter:
                     _place(path, view / path.name)
             _say_add_bos(view, add_bos)
             try:
-                self._run(
-                    ["convert_hf_to_gguf.py", str(view), "--vocab-only", "--outfile", str(root / "vocab.gguf")], _Quiet(), "GGUF preflight"
-                )
-            except PublishError as exc:
-                raise UserInputError(f"the checkpoint's tokenizer does not convert to GGUF: {exc.message.split(': ', 1)[-1]}") from None
+                args = ["--vocab-only", "--outfile", str(root / "vocab.gguf")]
+                self._convert("convert_hf_to_gguf.py", view, args, _Quiet(), "GGUF preflight")
+            except _ConverterFailed as exc:
+                reason = exc.message.split(": ", 1)[-1]
+                raise UserInputError(preflight_refusal(reason, exc.lines, config_dir, tokenizer_dir, library_version())) from None
             _set_add_bos(root / "vocab.gguf", add_bos)
             return _keep(root / "vocab.gguf", name)
 
@@ -235,8 +276,8 @@ class LlamaCppConverter:
         add_bos: bool | None = None,
     ) -> None:
         with _view(model_dir, name, _front_matter(name, base_model, license), out_file.parent, add_bos) as view:
-            args = ["convert_hf_to_gguf.py", str(view), "--outtype", outtype, "--outfile", str(out_file.absolute()), "--model-name", name]
-            self._run(args, progress, f"convert to GGUF ({outtype})")
+            args = ["--outtype", outtype, "--outfile", str(out_file.absolute()), "--model-name", name]
+            self._convert("convert_hf_to_gguf.py", view, args, progress, f"convert to GGUF ({outtype})")
         _set_add_bos(out_file, add_bos)
 
     def convert_lora(

@@ -56,14 +56,16 @@ def _forward(model: nn.Module, ids: torch.Tensor, threads: int) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _translated(what: str) -> Iterator[None]:
+def _translated(what: str, error: type[UserInputError | PublishError] = UserInputError) -> Iterator[None]:
+    """A library's exception as `error`: UserInputError while running what the user gave (the checkpoint, the
+    base), PublishError while running what hubship built (a tool's failure, exit 1)."""
     try:
         yield
     except (UserInputError, PublishError):
         raise
     except (RuntimeError, ValueError, KeyError, OSError, SafetensorError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserInputError(f"{what} failed: {first}") from None
+        raise error(f"{what} failed: {first}") from None
 
 
 class TorchLogitsVerifier:
@@ -136,7 +138,7 @@ class TorchLogitsVerifier:
     def compare(self, model_dir: Path, reference_file: Path, progress: Progress) -> dict[str, float]:
         with safe_open(str(reference_file), framework="pt") as f:
             ids = f.get_tensor("input_ids")
-        with _translated(f"running the built model in {model_dir}"):
+        with _translated(f"running the built model in {model_dir}", PublishError):
             config = json.loads((model_dir / "config.json").read_text())
             if config.get("quantization_config"):
                 with progress.task("artifact logits (quantized)", total=1, unit="models") as task:

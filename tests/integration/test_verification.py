@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from hubship.adapters.torch.checkpoint_reader import SafetensorsCheckpointReader
 from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
@@ -21,7 +23,7 @@ from hubship.adapters.torch.logits_verifier import TorchLogitsVerifier, kl_metri
 from hubship.adapters.torch.streaming_merger import StreamingMerger
 from hubship.application.format_registry import FormatRegistry
 from hubship.domain.checkpoint import BaseRef
-from hubship.domain.errors import UserInputError
+from hubship.domain.errors import PublishError, UserInputError
 from tests.fakes.progress import FakeProgress
 from tests.integration.test_streaming_merge import VARIANTS, peft_unmerged_logits
 
@@ -197,3 +199,18 @@ def test_a_mistyped_threshold_is_one_line_exit_2(tiny_model: tuple[Path, Path], 
     assert line.startswith("hubship: error: ") and expected in line
     assert "merged-16bit" in line or "measures:" in line  # the valid names, in the same line
     assert not dest.exists() and not list((tmp_path / "ws").rglob("*.safetensors"))
+
+
+def test_a_built_model_that_fails_to_run_is_a_tool_failure(tiny_model: tuple[Path, Path], tmp_path: Path) -> None:
+    """Running what hubship built is not the user's input: a library error there (bitsandbytes leaving gpt-oss's fused
+    experts in bf16: "self and mat2 must have the same dtype") exits 1, not 2."""
+    base, ckpt = tiny_model
+    reference = _reference(base, ckpt, tmp_path / "ref.safetensors")
+    broken = tmp_path / "built"
+    shutil.copytree(base, broken)
+    weights = load_file(broken / "model.safetensors")
+    name = next(n for n in weights if n.endswith("mlp.down_proj.weight"))
+    save_file({**weights, name: weights[name].t().contiguous()}, broken / "model.safetensors")  # a weight torch cannot multiply
+    with pytest.raises(PublishError, match=r"^running the built model in .* failed: ") as failed:
+        TorchLogitsVerifier().compare(broken, reference, FakeProgress())
+    assert failed.value.exit_code == 1

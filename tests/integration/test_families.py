@@ -1,0 +1,113 @@
+"""Model families as trainers on transformers 5 leave them (issue 24), published through the CLI as a user runs it:
+tiny random models with the family's real tokenizer and chat template (tests/support/families.py) and a LoRA that
+moves the logits, `-f lora,merged-16bit,gguf-q8_0`.
+
+Gemma 2 and Phi-3 are SentencePiece families whose checkpoint transformers 5 saves without `tokenizer.model`, which
+llama.cpp's converter needs: the base's is taken when the tokenizers agree token for token, and the card says so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+
+from hubship.application.publish_request import PublishRequest
+from hubship.domain.errors import QualityGateFailed
+from tests.fakes.merger import ScaledDeltaMerger
+from tests.support.families import FAMILIES, adapter_shift, build, with_added_token
+
+pytestmark = pytest.mark.slow
+FORMATS = "lora,merged-16bit,gguf-q8_0"
+TAKEN = "`tokenizer.model` is the base model's"
+
+
+@pytest.fixture(scope="module")
+def families(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """family name -> (base, checkpoint), each built once for the module on first use."""
+    built: dict[str, tuple[Path, Path]] = {}
+
+    def get(name: str) -> tuple[Path, Path]:
+        if name not in built:
+            built[name] = build(FAMILIES[name], tmp_path_factory.mktemp(name))
+        return built[name]
+
+    return get
+
+
+def _publish(cli, checkpoint: Path, root: Path, formats: str = FORMATS, *extra: str):
+    dest = ["--workspace", str(root / "ws"), "--to", f"dir:{root / 'published'}", "--quiet"]
+    return cli("publish", str(checkpoint), "--format", formats, *dest, *extra)
+
+
+def _verification(root: Path, fmt: str) -> dict[str, Any]:
+    (manifest,) = (root / "published").glob(f"*/{fmt}/manifest.json")
+    return json.loads(manifest.read_text())["verification"]
+
+
+def _tokenizer_model_is_the_base_s(root: Path, base: Path) -> None:
+    for fmt in ("lora", "merged-16bit"):
+        (folder,) = (root / "published").glob(f"*/{fmt}")
+        assert (folder / "tokenizer.model").read_bytes() == (base / "tokenizer.model").read_bytes()
+    (card,) = (root / "published").glob("*/merged-16bit/README.md")
+    assert TAKEN in card.read_text()
+
+
+def test_gemma2_publishes_every_format_verified_with_the_base_s_tokenizer_model(families, cli, tmp_path: Path) -> None:
+    base, checkpoint = families("gemma2")
+    assert not (checkpoint / "tokenizer.model").exists() and (base / "tokenizer.model").is_file()
+    assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
+    done = _publish(cli, checkpoint, tmp_path)
+    assert done.returncode == 0, done.stderr
+    merged, gguf = _verification(tmp_path, "merged-16bit"), _verification(tmp_path, "gguf-q8_0")
+    assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
+    assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
+    assert gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
+    _tokenizer_model_is_the_base_s(tmp_path, base)
+
+
+def test_phi3_converts_with_the_base_s_tokenizer_model_and_the_chat_proof_refuses_its_bos_and_space(families, cli, tmp_path: Path) -> None:
+    """Phi-3's figures pass; its chat proof refuses the GGUF, rightly: llama.cpp adds a BOS that the template does not
+    write, and a `▁` after `<|user|>` that transformers 5 does not (the BOS policy and the SentencePiece space are
+    the lead's part of issue 24; this test changes when they land)."""
+    base, checkpoint = families("phi3")
+    assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
+    refused = _publish(cli, checkpoint, tmp_path)
+    assert refused.returncode == 3, refused.stderr
+    assert "training [32010, 13, 10994, 29991] vs runtime [1, 32010, 29871, 13]" in refused.stderr
+    accepted = _publish(cli, checkpoint, tmp_path, FORMATS, "--accept-quality-loss")
+    assert accepted.returncode == 0, accepted.stderr
+    merged, gguf = _verification(tmp_path, "merged-16bit"), _verification(tmp_path, "gguf-q8_0")
+    assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
+    assert gguf["breaches"] == [f"chat_token_mismatches={gguf['metrics']['chat_token_mismatches']} > 0"], "only the chat proof fails"
+    assert gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
+    _tokenizer_model_is_the_base_s(tmp_path, base)
+
+
+def test_a_tokenizer_that_is_not_the_base_s_refuses_gguf_only_naming_the_difference(families, cli, tmp_path: Path) -> None:
+    _, checkpoint = families("phi3")
+    grown = with_added_token(checkpoint, tmp_path / "grown", "<|pad|>")
+    refused = _publish(cli, grown, tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert "needs the SentencePiece tokenizer.model" in refused.stderr
+    assert "the checkpoint adds token '<|pad|>' (id 32011), which the base does not have" in refused.stderr
+    assert "lora and merged-16bit publish without them" in refused.stderr
+    assert not (tmp_path / "published").exists()
+    without_gguf = _publish(cli, grown, tmp_path, "lora,merged-16bit")
+    assert without_gguf.returncode == 0, without_gguf.stderr
+    assert not list((tmp_path / "published").glob("*/merged-16bit/tokenizer.model")), "not the base's: it is another tokenizer"
+    assert _verification(tmp_path, "merged-16bit")["passed"]
+
+
+def test_a_merge_that_drops_the_adapter_fails_the_gate(families, container, tmp_path: Path) -> None:
+    _, checkpoint = families("gemma2")
+    (tmp_path / "scratch").mkdir()
+    container.hf_merger.override(providers.Object(ScaledDeltaMerger(0.0, tmp_path / "scratch")))  # the LoRA left out
+    request = PublishRequest(checkpoint=str(checkpoint), formats=("merged-16bit",), destinations=(f"dir:{tmp_path / 'out'}",))
+    with pytest.raises(QualityGateFailed, match=r"quality gate failed, nothing was published \(merged-16bit: (max_abs_diff|mean_kl)="):
+        container.execute_plan().execute(request)
+    assert not (tmp_path / "out").exists()

@@ -45,6 +45,7 @@ class Family:
     eos: str = "</s>"
     tokenizer_note: str = ""  # says so where the tokenizer is a stand-in
     vocab_size: int | None = None  # the embedding rows, where the family pads them past the tokenizer (Phi-3: 32064)
+    byte_level: bool = False  # a byte-level BPE vocabulary (with merges), not SentencePiece
 
 
 def _gemma2(vocab: int) -> Any:
@@ -85,6 +86,38 @@ def _phi3(vocab: int) -> Any:
     )
 
 
+def _qwen35(vocab: int) -> Any:
+    from transformers import Qwen3_5TextConfig
+
+    return Qwen3_5TextConfig(
+        vocab_size=vocab,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        layer_types=["linear_attention", "full_attention"],
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        linear_key_head_dim=16,
+        linear_value_head_dim=16,
+        linear_num_key_heads=2,
+        linear_num_value_heads=4,
+        max_position_embeddings=1024,
+        # Qwen3.5's own rope (interleaved M-RoPE on a quarter of each head), its sections scaled to the tiny head:
+        # llama.cpp asserts they fit the rotated dimensions
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": 10_000_000.0,
+            "partial_rotary_factor": 0.25,
+            "mrope_section": [1, 1, 0],
+            "mrope_interleaved": True,
+        },
+        eos_token_id=151645,
+        pad_token_id=151643,
+        tie_word_embeddings=False,
+    )
+
+
 FAMILIES: dict[str, Family] = {
     "gemma2": Family(
         name="gemma2",
@@ -110,6 +143,18 @@ FAMILIES: dict[str, Family] = {
         eos="<|endoftext|>",
         vocab_size=32064,
     ),
+    "qwen35": Family(
+        name="qwen35",
+        config=_qwen35,
+        vocab="qwen35",
+        template="Qwen3.5-4B",
+        targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "in_proj_qkv", "in_proj_z", "out_proj"),
+        tokenizer_class="Qwen3_5Tokenizer",
+        eos="<|im_end|>",
+        byte_level=True,
+        vocab_size=151936,
+        tokenizer_note="llama.cpp's qwen35 test vocabulary: Qwen2's 151,643 pieces and merges, Qwen3.5's pre-tokenizer",
+    ),
 }
 
 
@@ -126,10 +171,10 @@ def _gguf_vocab(name: str) -> dict[str, Any]:
     fields = gguf.GGUFReader(home / "models" / f"ggml-vocab-{name}.gguf").fields
     return {
         "tokens": fields["tokenizer.ggml.tokens"].contents(),
-        "scores": fields["tokenizer.ggml.scores"].contents(),
+        "scores": fields["tokenizer.ggml.scores"].contents() if "tokenizer.ggml.scores" in fields else None,
         "types": fields["tokenizer.ggml.token_type"].contents(),
-        "unk": fields["tokenizer.ggml.unknown_token_id"].contents(),
-        "bos": fields["tokenizer.ggml.bos_token_id"].contents(),
+        "unk": fields["tokenizer.ggml.unknown_token_id"].contents() if "tokenizer.ggml.unknown_token_id" in fields else None,
+        "merges": fields["tokenizer.ggml.merges"].contents() if "tokenizer.ggml.merges" in fields else None,
     }
 
 
@@ -174,15 +219,30 @@ def template(family: Family) -> str:
     return (installed_home() / "models" / "templates" / f"{family.template}.jinja").read_text(encoding="utf-8")
 
 
+def _byte_level(family: Family) -> tuple[Any, list[str]]:
+    """A byte-level BPE family's tokenizer class built from its llama.cpp vocabulary and merges (the class sets the
+    family's pre-tokenizer), and its control tokens (`<|im_start|>`...), which follow the BPE vocabulary."""
+    import transformers
+
+    vocab = _gguf_vocab(family.vocab)
+    pieces = {t: i for i, t in enumerate(vocab["tokens"]) if vocab["types"][i] == NORMAL}
+    merges = [tuple(m.split(" ", 1)) for m in vocab["merges"]]
+    made = getattr(transformers, family.tokenizer_class)(vocab=pieces, merges=merges, eos_token=family.eos, bos_token=None)
+    return made, [t for i, t in enumerate(vocab["tokens"]) if vocab["types"][i] == CONTROL]
+
+
 def tokenizer(family: Family, folder: Path) -> Any:
-    """The family's tokenizer as transformers 5 builds it from `folder/tokenizer.model`, with its added special tokens
-    and chat template."""
+    """The family's tokenizer as transformers 5 builds it (a SentencePiece family's from `folder/tokenizer.model`),
+    with its added special tokens and chat template."""
     import transformers
     from transformers import AddedToken
 
-    _, extra = sentencepiece_model(family, folder)
-    cls = getattr(transformers, family.tokenizer_class)
-    made = cls.from_pretrained(str(folder), bos_token=family.bos, eos_token=family.eos, unk_token="<unk>")
+    if family.byte_level:
+        made, extra = _byte_level(family)
+    else:
+        _, extra = sentencepiece_model(family, folder)
+        cls = getattr(transformers, family.tokenizer_class)
+        made = cls.from_pretrained(str(folder), bos_token=family.bos, eos_token=family.eos, unk_token="<unk>")
     added = [*extra, *family.added]
     made.add_special_tokens({"additional_special_tokens": [AddedToken(t, special=True, normalized=False) for t in added]})
     made.chat_template = template(family)

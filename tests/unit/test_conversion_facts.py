@@ -70,25 +70,36 @@ def test_a_missing_tokenizer_model_that_the_base_lacks_too(tmp_path: Path) -> No
     )
 
 
-TRACEBACK = ['Traceback (most recent call last):', '  File "/c/convert_hf_to_gguf.py", line 310, in main']
+TRACEBACK = ["Traceback (most recent call last):", '  File "/c/convert_hf_to_gguf.py", line 310, in main']
 
 
 def test_a_failure_outside_the_tokenizer_does_not_blame_it(tmp_path: Path) -> None:
-    lines = [*TRACEBACK, '  File "/c/conversion/qwen.py", line 300, in __init__', "    assert self.opt_num_mtp_layers != 0", "AssertionError"]
+    lines = [
+        *TRACEBACK,
+        '  File "/c/conversion/qwen.py", line 300, in __init__',
+        "    assert self.opt_num_mtp_layers != 0",
+        "AssertionError",
+    ]
     base, ckpt = _tokenizer(tmp_path / "base", []), _tokenizer(tmp_path / "ckpt", [])
     assert preflight_refusal("AssertionError", lines, base, ckpt, "0.3.36") == (
         "llama.cpp's converter (llama-cpp-python 0.3.36) fails on this model: AssertionError;"
         " GGUF formats cannot be built for it (lora and merged-16bit publish without them)"
     )
     lines = [*TRACEBACK, '  File "/c/conversion/base.py", line 2001, in _set_vocab_gpt2', "KeyError: 'merges'"]
-    assert preflight_refusal("KeyError: 'merges'", lines, base, ckpt, "0.3.36") == "the checkpoint's tokenizer does not convert to GGUF: KeyError: 'merges'"
+    assert (
+        preflight_refusal("KeyError: 'merges'", lines, base, ckpt, "0.3.36")
+        == "the checkpoint's tokenizer does not convert to GGUF: KeyError: 'merges'"
+    )
 
 
 def test_added_tokens_are_restored_into_tokenizer_config_for_the_converter(tmp_path: Path) -> None:
     added = [{"id": 3, "content": "<|end|>", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False, "special": True}]
     folder = _tokenizer(tmp_path / "t", added)
     restored = json.loads(restored_tokenizer_config(folder) or "{}")
-    assert restored == {"tokenizer_class": "LlamaTokenizer", "added_tokens_decoder": {"3": {k: v for k, v in added[0].items() if k != "id"}}}
+    assert restored == {
+        "tokenizer_class": "LlamaTokenizer",
+        "added_tokens_decoder": {"3": {k: v for k, v in added[0].items() if k != "id"}},
+    }
     (folder / "tokenizer_config.json").write_text(json.dumps(restored))
     assert restored_tokenizer_config(folder) is None, "one written by transformers 4 is used as it is"
     assert restored_tokenizer_config(_tokenizer(tmp_path / "none", [])) is None

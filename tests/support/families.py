@@ -168,7 +168,10 @@ def _gguf_vocab(name: str) -> dict[str, Any]:
         import gguf
     finally:
         sys.path.remove(str(home / "gguf-py"))
-    fields = gguf.GGUFReader(home / "models" / f"ggml-vocab-{name}.gguf").fields
+    path = home / "models" / f"ggml-vocab-{name}.gguf"
+    if not path.is_file():  # an install by an older hubship: `make setup` redoes it
+        raise FileNotFoundError(f"{path} is missing; run `python -m hubship.adapters.llama_cpp.install install` (make setup)")
+    fields = gguf.GGUFReader(path).fields
     return {
         "tokens": fields["tokenizer.ggml.tokens"].contents(),
         "scores": fields["tokenizer.ggml.scores"].contents() if "tokenizer.ggml.scores" in fields else None,

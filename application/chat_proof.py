@@ -23,6 +23,7 @@ from hubship.domain.chat_runtimes import GGUF_RUNTIMES, OLLAMA, ChatRuntimeRule,
 from hubship.domain.chat_template import ChatProfile, TemplateRejected
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import QualityGateFailed, UserInputError
+from hubship.domain.gguf_tokenizer import TokenizerSettings
 from hubship.domain.template_check import OllamaCase, RenderOutcome
 from hubship.ports.chat_renderer import ChatRenderer
 from hubship.ports.chat_runtime import ChatRuntime
@@ -46,12 +47,19 @@ def bos_choice(renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, p
     return BosChoice(policy=policy, tokenizer_adds=profile.add_bos, template_writes=writes, bos=profile.bos)
 
 
+def gguf_settings(renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, bos: BosChoice) -> TokenizerSettings:
+    """What hubship writes into the GGUF's tokenizer: the BOS choice, and the `▁` after special tokens as the
+    checkpoint's tokenizer does it (domain.gguf_tokenizer)."""
+    return TokenizerSettings(add_bos=bos.add_bos, add_space_prefix=renderer.profile(checkpoint, base).space_after_special)
+
+
 def vocab_gguf(checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], bos: BosChoice) -> Path:
-    """The vocab-only GGUF of the tokenizer the merged model will carry, with the BOS choice's add_bos_token (the
+    """The vocab-only GGUF of the tokenizer the merged model will carry, with hubship's tokenizer settings (the
     converter's preflight, kept)."""
+    settings = gguf_settings(services["chat_renderer"], checkpoint, base, bos)
     with tempfile.TemporaryDirectory(prefix="hubship-gguf-tokenizer-") as tmp:
         services["saver"].save_tokenizer(checkpoint, base, Path(tmp))
-        return services["converter"].check(Path(base.path), Path(tmp), add_bos=bos.add_bos)
+        return services["converter"].check(Path(base.path), Path(tmp), settings=settings)
 
 
 def _expected(
@@ -161,7 +169,7 @@ def prove_gguf(
         mismatches=tuple(mismatches),
         runtimes=(*(rule.name for rule in GGUF_RUNTIMES), *([ran] if ran else [])),
         runtime_warnings=(*warnings, *warned),
-        bos_note=bos.note(),
+        settings_notes=(bos.note(), *gguf_settings(renderer, checkpoint, base, bos).notes()),
         end_of_turn=_end_of_turn(renderer, runtime, profile, gguf),
         completion=runtime.complete(gguf, CONVERSATIONS[0], COMPLETION_TOKENS) if complete else None,
         add_bos=vocab.add_bos,
@@ -195,7 +203,7 @@ def prove_ollama(
         mismatches=tuple(mismatches),
         runtimes=(OLLAMA.name,),
         runtime_warnings=tuple(warnings),
-        bos_note=bos.note(),
+        settings_notes=(bos.note(), *gguf_settings(renderer, checkpoint, base, bos).notes()),
         end_of_turn=end,
         not_stop=tuple(t.text for t in end if t.text not in derived.stops),
         add_bos=runtime.vocab(gguf).add_bos,

@@ -79,14 +79,15 @@ class TokenProof:
     """`runtime`: what was proven ("gguf": the GGUF's own template; "ollama": the Modelfile's TEMPLATE), `runtimes`
     the runtimes proven; `runtime_warnings` what a runtime feeds otherwise without hubship being able to
     set it (llama-cpp-python's leading BOS, llama-server's own Jinja engine and its defaults): card warnings, not
-    failures; `bos_note` the BOS choice. `skipped` says why it did not run ("" when it ran)."""
+    failures; `settings_notes` the BOS choice and the other tokenizer settings hubship wrote. `skipped` says why it
+    did not run ("" when it ran)."""
 
     runtime: str
     conversations: int = 0
     mismatches: tuple[str, ...] = ()
     runtimes: tuple[str, ...] = ()
     runtime_warnings: tuple[str, ...] = ()
-    bos_note: str = ""
+    settings_notes: tuple[str, ...] = ()
     end_of_turn: tuple[SpecialToken, ...] = ()
     not_stop: tuple[str, ...] = ()
     completion: Completion | None = None
@@ -144,8 +145,7 @@ class TokenProof:
             f" runtime feeds it (the GGUF {bos}, special tokens parsed), gives the ids of transformers' apply_chat_template"
             + (" on each" if self.passed and not self.runtime_warnings else ", except where the warnings say")
         ]
-        if self.bos_note:
-            notes.append(self.bos_note)
+        notes += self.settings_notes
         if self.end_of_turn:
             stops = " and a stop of the Modelfile" if self.runtime == "ollama" else ""
             notes.append(f"end of turn {', '.join(t.text for t in self.end_of_turn)}: ends generation in llama.cpp (EOG){stops}")

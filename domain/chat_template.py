@@ -49,7 +49,9 @@ class ChatProfile:
     transformers passes them; `bos_id` the BOS token's id; `add_bos` whether the runtime adds the BOS token
     itself: as read from a tokenizer, whether `tokenizer(text)` adds it (the base's `add_bos_token` where
     transformers 5 dropped it on save); a publish evolves it to its BOS choice (domain.bos_choice), which
-    the GGUF's `tokenizer.ggml.add_bos_token` says;
+    the GGUF's `tokenizer.ggml.add_bos_token` says; `space_after_special` whether a SentencePiece-style
+    tokenizer writes `▁` before text that follows a special token, as it does at the start (None: the
+    tokenizer writes no `▁` at the start either, so the question does not arise);
     `control_tokens` every special/added token text of the tokenizer; `eos_tokens` the tokenizer's EOS
     plus the generation config's `eos_token_id`s; `generation` the checkpoint's generation_config.json
     values; `license_text` the base's LICENSE file, if any.
@@ -59,6 +61,7 @@ class ChatProfile:
     tokens: Mapping[str, str] = attrs.field(factory=dict)
     add_bos: bool = False
     bos_id: int | None = None
+    space_after_special: bool | None = None
     control_tokens: tuple[str, ...] = ()
     eos_tokens: tuple[str, ...] = ()
     generation: Mapping[str, object] = attrs.field(factory=dict)

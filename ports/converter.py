@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from hubship.domain.gguf_tokenizer import DEFAULT_SETTINGS, TokenizerSettings
 from hubship.ports.progress import Progress
 
 
@@ -24,11 +25,11 @@ class Converter(Protocol):
         """Stop what `warm_up` started and no conversion used (idempotent)."""
         ...
 
-    def check(self, config_dir: Path, tokenizer_dir: Path, *, add_bos: bool | None = None) -> Path:
+    def check(self, config_dir: Path, tokenizer_dir: Path, *, settings: TokenizerSettings = DEFAULT_SETTINGS) -> Path:
         """Preflight in seconds, before any merge: the architecture in `config_dir`/config.json is
         supported and the tokenizer files in `tokenizer_dir` convert; returns that vocab-only GGUF
-        (tokenizer, chat template, no weights), kept for later runs of the same inputs. `add_bos` (None:
-        the converter's own reading) is written as the GGUF's `tokenizer.ggml.add_bos_token`."""
+        (tokenizer, chat template, no weights), kept for later runs of the same inputs. `settings` are
+        written into the GGUF over the converter's own reading (domain.gguf_tokenizer)."""
         ...
 
     def convert(
@@ -41,10 +42,10 @@ class Converter(Protocol):
         base_model: str | None,
         license: str | None,
         progress: Progress,
-        add_bos: bool | None = None,
+        settings: TokenizerSettings = DEFAULT_SETTINGS,
     ) -> None:
         """Write the model in `model_dir` (config, safetensors, tokenizer) as one GGUF file of
-        `outtype` (f32, f16 or bf16) at `out_file`, with `add_bos` as in `check`."""
+        `outtype` (f32, f16 or bf16) at `out_file`, with `settings` as in `check`."""
         ...
 
     def convert_lora(

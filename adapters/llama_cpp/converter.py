@@ -27,55 +27,16 @@ from pathlib import Path
 
 from hubship.adapters.llama_cpp.conversion_facts import has_mtp_weights, preflight_refusal, restored_tokenizer_config
 from hubship.adapters.llama_cpp.converter_process import ConverterProcesses
-from hubship.adapters.llama_cpp.gguf_kv import ADD_BOS, set_bool
+from hubship.adapters.llama_cpp.converter_scripts import CONVERT, SPLIT, overrides
 from hubship.adapters.llama_cpp.install import installed_home, library_version
 from hubship.domain.errors import PublishError, UserInputError
+from hubship.domain.gguf_tokenizer import DEFAULT_SETTINGS, TokenizerSettings
 from hubship.ports.progress import Progress
 
 CHECKED_DIR = "passed-checks"  # the vocab-only GGUF of each (config, tokenizer, version) that converted
 _PERCENT = re.compile(rb"(\d{1,3})%\|")
 _UNSUPPORTED = re.compile(r"Model (\S+) is not supported")
 _EXCEPTION = re.compile(r"^(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$")
-_SPLIT_SCRIPT = r"""
-import json, sys
-from pathlib import Path
-import gguf
-
-src, max_bytes = Path(sys.argv[1]), int(sys.argv[2])
-reader = gguf.GGUFReader(src)
-arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
-writer = gguf.GGUFWriter(src, arch, split_max_size=max_bytes)
-for field in reader.fields.values():
-    if field.name in (gguf.Keys.General.ARCHITECTURE, gguf.Keys.General.ALIGNMENT) or field.name.startswith(("GGUF.", "split.")):
-        continue
-    kind = field.types[0]
-    writer.add_key_value(field.name, field.contents(), kind, sub_type=field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None)
-for tensor in reader.tensors:
-    writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
-shards = writer.format_shard_names(src)
-writer.write_header_to_file()
-writer.write_kv_data_to_file()
-writer.write_tensors_to_file(progress=True)
-writer.close()
-print(json.dumps([str(s) for s in shards]))
-"""
-# `python -c _NO_MTP SCRIPT MODEL_DIR ARGS`: the script on MODEL_DIR, with --no-mtp where its model class exports
-# MTP layers (the model has none: the caller checked); a model the converter does not know runs as given, to fail
-# as usual.
-_NO_MTP = r"""
-import runpy, sys
-from pathlib import Path
-script, model_dir, *args = sys.argv[1:]
-try:
-    from conversion import ModelBase, ModelType, get_model_architecture, get_model_class
-    arch = get_model_architecture(ModelBase.load_hparams(Path(model_dir), False), ModelType.TEXT)
-    if get_model_class(arch).supports_mtp_export:
-        args.append("--no-mtp")
-except Exception:
-    pass
-sys.argv = [script, model_dir, *args]
-runpy.run_path(script, run_name="__main__")
-"""
 
 
 class _ConverterFailed(PublishError):
@@ -112,26 +73,8 @@ def _front_matter(name: str, base_model: str | None, license: str | None) -> str
     return "\n".join([*lines, "---", "", f"# {name}", ""])
 
 
-def _say_add_bos(view: Path, add_bos: bool | None) -> None:
-    """Make the view's tokenizer_config.json say `add_bos_token`, so the converter writes that key (gguf-py's
-    SpecialVocab takes it where tokenizer.json's post-processor is silent); `_set_add_bos` then sets its value."""
-    config = view / "tokenizer_config.json"
-    if add_bos is None or not config.exists():
-        return
-    data = json.loads(config.read_text(encoding="utf-8"))
-    config.unlink()  # a link to the source: never write through it
-    config.write_text(json.dumps({**data, "add_bos_token": add_bos}, ensure_ascii=False), encoding="utf-8")
-
-
-def _set_add_bos(gguf_file: Path, add_bos: bool | None) -> None:
-    """The BOS choice (domain.bos_choice) written into the GGUF; a converter that wrote no such key leaves llama.cpp's
-    default, which the chat proof then measures against the choice."""
-    if add_bos is not None:
-        set_bool(gguf_file, ADD_BOS, add_bos)
-
-
 @contextlib.contextmanager
-def _view(source: Path, name: str, readme: str, near: Path, add_bos: bool | None = None) -> Iterator[Path]:
+def _view(source: Path, name: str, readme: str, near: Path) -> Iterator[Path]:
     """A temporary folder `name` inside `near` linking every file of `source` but its README.md, plus our README.md.
 
     The converter derives metadata (size label, fine-tune) from the folder's name, as for a user's own folder.
@@ -145,7 +88,6 @@ def _view(source: Path, name: str, readme: str, near: Path, add_bos: bool | None
             if entry.is_file() and not entry.name.startswith(".") and entry.name != "README.md":
                 _place(entry, view / entry.name)
         (view / "README.md").write_text(readme, encoding="utf-8")
-        _say_add_bos(view, add_bos)
         yield view
 
 
@@ -228,17 +170,19 @@ class LlamaCppConverter:
             raise _ConverterFailed(f"{description} failed in llama.cpp's converter: {_reason(lines)}", lines)
         return list(tail)
 
-    def _convert(self, script: str, model_dir: Path, args: Sequence[str], progress: Progress, description: str) -> list[str]:
-        """`python SCRIPT MODEL_DIR ARGS`, through _NO_MTP when the model has no MTP weights."""
-        if has_mtp_weights(model_dir):
-            return self._run([script, str(model_dir), *args], progress, description)
-        return self._run(["-c", _NO_MTP, script, str(model_dir), *args], progress, description)
+    def _convert(
+        self, script: str, model_dir: Path, args: Sequence[str], progress: Progress, description: str, settings: TokenizerSettings
+    ) -> list[str]:
+        """`python SCRIPT MODEL_DIR ARGS` through converter_scripts.CONVERT: --no-mtp when the model has no MTP weights,
+        the tokenizer settings written into the GGUF."""
+        wrapped = ["-c", CONVERT, script, str(model_dir), "0" if has_mtp_weights(model_dir) else "1", overrides(settings)]
+        return self._run([*wrapped, *args], progress, description)
 
-    def check(self, config_dir: Path, tokenizer_dir: Path, *, add_bos: bool | None = None) -> Path:
-        """A vocab-only conversion, kept (by the inputs' bytes, the BOS choice and the converter's version) so a re-run of
-        the same checkpoint skips it; returns that vocab-only GGUF."""
+    def check(self, config_dir: Path, tokenizer_dir: Path, *, settings: TokenizerSettings = DEFAULT_SETTINGS) -> Path:
+        """A vocab-only conversion, kept (by the inputs' bytes, the tokenizer settings and the converter's version) so a
+        re-run of the same checkpoint skips it; returns that vocab-only GGUF."""
         inputs = [config_dir / "config.json", *sorted(p for p in tokenizer_dir.iterdir() if p.is_file())]
-        salt = b"\0added-tokens-restored" + (b"" if add_bos is None else f"\0add_bos={add_bos}".encode())
+        salt = b"\0added-tokens-restored\0" + overrides(settings).encode()
         digest = hashlib.sha256(library_version().encode() + salt)
         for path in inputs:
             digest.update(f"\0{path.name}\0".encode() + path.read_bytes())
@@ -253,14 +197,12 @@ class LlamaCppConverter:
             for path in inputs:
                 if not (view / path.name).exists():
                     _place(path, view / path.name)
-            _say_add_bos(view, add_bos)
             try:
                 args = ["--vocab-only", "--outfile", str(root / "vocab.gguf")]
-                self._convert("convert_hf_to_gguf.py", view, args, _Quiet(), "GGUF preflight")
+                self._convert("convert_hf_to_gguf.py", view, args, _Quiet(), "GGUF preflight", settings)
             except _ConverterFailed as exc:
                 reason = exc.message.split(": ", 1)[-1]
                 raise UserInputError(preflight_refusal(reason, exc.lines, config_dir, tokenizer_dir, library_version())) from None
-            _set_add_bos(root / "vocab.gguf", add_bos)
             return _keep(root / "vocab.gguf", name)
 
     def convert(
@@ -273,12 +215,11 @@ class LlamaCppConverter:
         base_model: str | None,
         license: str | None,
         progress: Progress,
-        add_bos: bool | None = None,
+        settings: TokenizerSettings = DEFAULT_SETTINGS,
     ) -> None:
-        with _view(model_dir, name, _front_matter(name, base_model, license), out_file.parent, add_bos) as view:
+        with _view(model_dir, name, _front_matter(name, base_model, license), out_file.parent) as view:
             args = ["--outtype", outtype, "--outfile", str(out_file.absolute()), "--model-name", name]
-            self._convert("convert_hf_to_gguf.py", view, args, progress, f"convert to GGUF ({outtype})")
-        _set_add_bos(out_file, add_bos)
+            self._convert("convert_hf_to_gguf.py", view, args, progress, f"convert to GGUF ({outtype})", settings)
 
     def convert_lora(
         self,
@@ -297,7 +238,7 @@ class LlamaCppConverter:
             self._run([*args, "--outfile", str(out_file.absolute())], progress, f"convert LoRA adapter to GGUF ({outtype})")
 
     def split(self, gguf_file: Path, max_bytes: int, progress: Progress) -> tuple[Path, ...]:
-        lines = self._run(["-c", _SPLIT_SCRIPT, str(gguf_file.absolute()), str(max_bytes)], progress, f"split {gguf_file.name}")
+        lines = self._run(["-c", SPLIT, str(gguf_file.absolute()), str(max_bytes)], progress, f"split {gguf_file.name}")
         shards = tuple(Path(p) for p in json.loads(next(line for line in reversed(lines) if line.startswith("["))))
         if len(shards) > 1:
             gguf_file.unlink()

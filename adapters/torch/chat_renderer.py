@@ -53,6 +53,17 @@ def _adds_bos(tokenizer: Any, own: Path | None, base: Path) -> bool:
     return bool(ids) and ids[0] == bos
 
 
+def _space_after_special(tokenizer: Any) -> bool | None:
+    """Whether text after a special token gets the `▁` that a SentencePiece-style tokenizer puts at the start; None
+    when the tokenizer puts none at the start (byte-level BPE and the like)."""
+    special = tokenizer.bos_token or next(iter(tokenizer.all_special_tokens), None)
+    alone = tokenizer.convert_ids_to_tokens(tokenizer("Hello", add_special_tokens=False)["input_ids"])
+    if special is None or not alone or not str(alone[0]).startswith("▁"):
+        return None
+    after = tokenizer.convert_ids_to_tokens(tokenizer(special + "Hello", add_special_tokens=False)["input_ids"])
+    return len(after) > 1 and str(after[1]).startswith("▁")
+
+
 class JinjaChatRenderer:
     def __init__(self) -> None:
         self._tokenizers: dict[str, Any] = {}
@@ -88,6 +99,7 @@ class JinjaChatRenderer:
             tokens=dict(tokenizer.special_tokens_map),
             add_bos=_adds_bos(tokenizer, Path(checkpoint.root) if checkpoint.tokenizer_files else None, Path(base.path)),
             bos_id=tokenizer.bos_token_id,
+            space_after_special=_space_after_special(tokenizer),
             control_tokens=tuple(dict.fromkeys([*tokenizer.all_special_tokens, *controls])),
             eos_tokens=tuple(dict.fromkeys(eos)),
             generation=generation,

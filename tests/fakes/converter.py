@@ -6,6 +6,7 @@ import collections
 from pathlib import Path
 from typing import Any
 
+from hubship.domain.gguf_tokenizer import DEFAULT_SETTINGS, TokenizerSettings
 from hubship.ports.converter import Converter
 from hubship.ports.progress import Progress
 
@@ -25,9 +26,9 @@ class FakeConverter:
         self.calls["cool_down"] += 1
         self.real.cool_down()
 
-    def check(self, config_dir: Path, tokenizer_dir: Path, *, add_bos: bool | None = None) -> Path:
+    def check(self, config_dir: Path, tokenizer_dir: Path, *, settings: TokenizerSettings = DEFAULT_SETTINGS) -> Path:
         self.calls["check"] += 1
-        return self.real.check(config_dir, tokenizer_dir, add_bos=add_bos)
+        return self.real.check(config_dir, tokenizer_dir, settings=settings)
 
     def convert(self, model_dir: Path, out_file: Path, **kwargs: Any) -> None:
         self.calls["convert"] += 1

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from llama_cpp import Llama
 
-from hubship.adapters.llama_cpp.gguf_kv import ADD_BOS, read_bool
+from hubship.adapters.llama_cpp.chat_runtime import LlamaCppChatRuntime
 from hubship.adapters.torch.demo_checkpoint import CHAT_TEMPLATE, HfDemoCheckpointFactory
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.errors import QualityGateFailed
@@ -80,7 +80,7 @@ def test_a_bos_the_template_does_not_write_is_a_stated_choice_written_into_the_g
     tokenizer = container.execute_plan().execute(request(checkpoint_copy, f"dir:{tmp_path / 'tokenizer'}"))
     folder = tmp_path / tokenizer.published[0]
     gguf = next(folder.glob("*.gguf"))
-    assert read_bool(gguf, ADD_BOS) is True
+    assert LlamaCppChatRuntime().vocab(gguf).add_bos  # what llama.cpp reads of the GGUF hubship wrote
     found = verification(folder)
     assert found["metrics"]["chat_token_check"] == "passed"
     assert found["metrics"]["chat_token_runtimes"].startswith("llama-server llama-cpp-python")
@@ -91,7 +91,7 @@ def test_a_bos_the_template_does_not_write_is_a_stated_choice_written_into_the_g
 
     template = container.execute_plan().execute(request(checkpoint_copy, f"dir:{tmp_path / 'template'}", bos="template"))
     folder = tmp_path / template.published[0]
-    assert read_bool(next(folder.glob("*.gguf")), ADD_BOS) is False
+    assert not LlamaCppChatRuntime().vocab(next(folder.glob("*.gguf"))).add_bos
     found = verification(folder)
     assert found["metrics"]["chat_token_check"] == "passed" and not [w for w in found.get("warnings", []) if "chat format" in w]
     assert "BOS (--bos template): the runtimes feed no BOS token (the template writes none)" in (folder / "README.md").read_text()

@@ -16,7 +16,8 @@ from hubship.adapters.llama_cpp.converter import LlamaCppConverter
 from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
 from hubship.adapters.llama_cpp.tools_build import SERVER_ENV
 from hubship.adapters.torch.demo_checkpoint import CHAT_TEMPLATE, HfDemoCheckpointFactory
-from hubship.domain.chat_proof import PROOF_CONVERSATIONS, first_difference, runtime_prompt
+from hubship.domain.chat_proof import PROOF_CONVERSATIONS, first_difference
+from hubship.domain.chat_runtimes import LLAMA_SERVER, fed_text
 from hubship.domain.chat_template import ChatMessage
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.entrypoints.container import create_container
@@ -123,7 +124,7 @@ def test_the_server_renders_the_ggufs_template_cut_of_the_bos_it_adds(gguf, serv
     assert all(r.error is None for r in renders), [r.error for r in renders]
     for server, jinja2 in zip(renders, python, strict=True):
         assert jinja2.text is not None and jinja2.text.startswith("<s><|im_start|>")
-        assert server.text == jinja2.text.removeprefix("<s>") == runtime_prompt(jinja2.text, vocab)
+        assert server.text == jinja2.text.removeprefix("<s>") == fed_text(LLAMA_SERVER, jinja2.text, vocab)
         assert server.text.endswith("<|im_start|>assistant\n")  # the chat completion's generation prompt
 
 
@@ -135,7 +136,7 @@ def test_the_ids_the_server_evaluates_are_trainings_and_a_naive_tokenize_loses_t
 
     want = training_ids(folder, CONVERSATIONS)
     assert ids == want
-    assert ids == runtime.tokenize(path, texts)  # llama-cpp-python's proof path: the same ids
+    assert ids == runtime.tokenize(path, texts, add_special=True)  # llama-cpp-python's proof path: the same ids
     bos = runtime.special_tokens(path, "<s>")[0].id
     for text, got in zip(texts, ids, strict=True):
         assert got[0] == bos and naive_ids(served, path, text) == got[1:]  # the render has no BOS left to parse
@@ -197,7 +198,7 @@ def test_a_jinja_filter_llama_cpps_engine_lacks_fails_on_the_server_only(gguf, s
         if len(messages) > 3:
             assert on_server.text is None and "Unknown (built-in) filter 'round'" in on_server.error and "\n" not in on_server.error
         else:
-            assert on_server.text == runtime_prompt(in_python.text, runtime.vocab(path))
+            assert on_server.text == fed_text(LLAMA_SERVER, in_python.text, runtime.vocab(path))
     assert sum(len(m) > 3 for m in CONVERSATIONS) >= 2
 
 

@@ -55,12 +55,15 @@ CONVERSATIONS: dict[str, tuple[ChatMessage, ...]] = {
 
 @attrs.frozen
 class OllamaCase:
-    """What Ollama receives: the request's messages, the Modelfile's SYSTEM ("" for none), and the day
-    `currentDate` answers (YYYY-MM-DD; None: the real day)."""
+    """What Ollama receives: the request's messages, the Modelfile's SYSTEM ("" for none), the day
+    `currentDate` answers (YYYY-MM-DD; None: the real day), the request's `tools` (JSON texts) and `think`
+    (None: not set)."""
 
     messages: tuple[ChatMessage, ...]
     system: str = ""
     date: str | None = None
+    tools: tuple[str, ...] = ()
+    think: bool | None = None
 
 
 @attrs.frozen

@@ -18,13 +18,32 @@ import uuid
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-from hubship.domain.chat_template import TemplateNotDerivable
+from hubship.domain.chat_template import ChatMessage, TemplateNotDerivable
 from hubship.domain.errors import PublishError
 from hubship.domain.template_check import OllamaCase, RenderOutcome
 
 SOURCE = files("hubship.adapters.ollama").joinpath("go_template", "main.go")
 TIMEOUT_S = 300
+
+
+def _message(m: ChatMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [{"id": c.id, "function": {"name": c.name, "arguments": json.loads(c.arguments)}} for c in m.tool_calls]
+    out.update({k: v for k, v in (("thinking", m.thinking), ("tool_name", m.tool_name), ("tool_call_id", m.tool_call_id)) if v})
+    return out
+
+
+def ollama_case(c: OllamaCase) -> dict[str, Any]:
+    """A case as the helper reads it: the request's messages, tools and think switch as Ollama's API has them."""
+    out: dict[str, Any] = {"system": c.system, "date": c.date or "", "messages": [_message(m) for m in c.messages]}
+    if c.tools:
+        out["tools"] = [json.loads(t) for t in c.tools]
+    if c.think is not None:
+        out["think"] = c.think
+    return out
 
 
 class GoTemplateChecker:
@@ -84,13 +103,7 @@ class GoTemplateChecker:
         return target
 
     def render(self, template: str, cases: Sequence[OllamaCase]) -> list[RenderOutcome]:
-        payload = {
-            "template": template,
-            "cases": [
-                {"system": c.system, "date": c.date or "", "messages": [{"role": m.role, "content": m.content} for m in c.messages]}
-                for c in cases
-            ],
-        }
+        payload = {"template": template, "cases": [ollama_case(c) for c in cases]}
         done = subprocess.run(
             [str(self._helper())], input=json.dumps(payload), capture_output=True, text=True, encoding="utf-8", timeout=TIMEOUT_S
         )

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
+from hubship.application.ollama_tools import ToolsOutcome, jinja_outcome, tools_template
 from hubship.domain.chat_dates import CHECK_DAYS, inexpressible
 from hubship.domain.chat_learning import derive_structure
-from hubship.domain.chat_template import ChatMessage, ChatProfile, ChatStructure, TemplateNotDerivable, TemplateRejected, strip_bos
+from hubship.domain.chat_template import ChatMessage, ChatProfile, ChatStructure, TemplateNotDerivable
 from hubship.domain.errors import UserInputError
 from hubship.domain.go_template import emit_go_template
 from hubship.domain.ollama_model import OllamaModel, date_notes, modelfile_system, sampling_parameters, stop_words, structure_notes
@@ -34,7 +36,17 @@ CHECKED = (
 )
 TRIM_QUALIFIER = ", for contents without leading or trailing whitespace"
 UNCHECKED = "the Modelfile's TEMPLATE was derived from this model's own chat template; the Go/Jinja render check was skipped ({reason})"
-OUT_OF_SCOPE = "tool calling, images and thinking sections are not translated (the template knows system, user and assistant messages)"
+OUT_OF_SCOPE = "images are not translated"
+TOOLS_PROVEN = (
+    "tool calling: the TEMPLATE writes `.Tools`, `.ToolCalls` and tool results as the chat template does, proven byte for byte"
+    " on {cases} tool conversations (one and two tools, one and two calls, results, a final user turn); Ollama finds the"
+    " model's calls after the tag {tag!r}{reordered}"
+)
+REORDERED = (
+    "; Ollama hands the TEMPLATE call arguments as a Go map, so their keys are written sorted (in the proof, the arguments of"
+    " {names} come out in another order than the caller's; the JSON is otherwise the same bytes)"
+)
+NO_TOOLS = "tool calling is not available in Ollama for this model (Ollama refuses requests with tools): {reason}"
 
 
 @attrs.frozen(kw_only=True)
@@ -43,6 +55,7 @@ class OllamaTemplate:
 
     template: str | None
     system: str | None
+    capabilities: tuple[str, ...] = ("completion",)
     stops: tuple[str, ...]
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -55,14 +68,12 @@ def _jinja(renderer: ChatRenderer, profile: ChatProfile, case: CheckCase) -> Ren
     assert profile.template is not None
     if case.rejected_by_design:
         return RenderOutcome(error="rejected by design")
-    prefill = case.messages[-1].role == "assistant"
-    try:
-        text = renderer.render(
-            profile.template, profile.tokens, case.messages, add_generation_prompt=not prefill, continue_final=prefill, clock=case.clock
-        )
-    except TemplateRejected as exc:
-        return RenderOutcome(error=str(exc))
-    return RenderOutcome(text=strip_bos(text, profile.runtime_bos))
+    template = profile.template
+
+    def render(messages: Sequence[ChatMessage], **mode: Any) -> str:
+        return renderer.render(template, profile.tokens, messages, **mode)
+
+    return jinja_outcome(render, profile.runtime_bos, case)
 
 
 def check_template(
@@ -102,19 +113,31 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
             f" ({report.mismatches[0]})"
         )
     trim = TRIM_QUALIFIER if structure.trimmed else ""
+    tools = ToolsOutcome(refusal=f"not proven ({report.reason})")
+    if report.status == "passed":
+        tools = tools_template(render, go, profile.runtime_bos, structure, modelfile_system(structure), days, frozen)
     return OllamaTemplate(
-        template=template,
+        template=tools.template or template,
+        capabilities=("completion", "tools") if tools.template else ("completion",),
         system=modelfile_system(structure),
         stops=stop_words(structure, profile.control_tokens, profile.eos_tokens),
         notes=(
             CHECKED.format(cases=report.cases, trim=trim) if report.status == "passed" else UNCHECKED.format(reason=report.reason),
             *structure_notes(structure),
             *date_notes(structure, frozen, days if report.status == "passed" else ()),
+            _tools_note(tools),
             OUT_OF_SCOPE,
         ),
         check=report,
         structure=structure,
     )
+
+
+def _tools_note(tools: ToolsOutcome) -> str:
+    if tools.template is None:
+        return NO_TOOLS.format(reason=tools.refusal)
+    moved = REORDERED.format(names=", ".join(tools.reordered)) if tools.reordered else ""
+    return TOOLS_PROVEN.format(cases=tools.cases, tag=tools.tag, reordered=moved)
 
 
 def derive_ollama_template(

@@ -1,0 +1,93 @@
+"""Tool calling in the derived Ollama TEMPLATE, on real templates as the models ship them: the tools, the calls and
+the tool results render byte-identical in Go (Ollama's data) and Jinja (transformers' tool format), except the key
+order Ollama's map loses, which the derivation names; Ollama's tag rule finds the rendered calls."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from hubship.application.ollama_template import derive_ollama_template
+from hubship.application.ollama_tools import check_tools
+from hubship.domain.chat_template import ChatMessage, ToolCall
+from hubship.domain.template_check import OllamaCase
+from hubship.domain.tool_check import ARGUMENTS, CALL, TOOL_CONVERSATIONS, WEATHER, ollama_order, parses_back, tool_cases
+from tests.integration.test_template_families import profile
+
+pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (Debian: apt-get install golang-go)")
+SHAPES = {"qwen2.5": "<tool_call>", "qwen3": "<tool_call>", "llama-3.1": "{"}
+
+
+def _render(renderer, p):
+    return lambda messages, **mode: renderer.render(p.template, p.tokens, messages, **mode)
+
+
+@pytest.fixture(scope="module")
+def derived(renderer, go):
+    return {name: derive_ollama_template(renderer, go, profile(name), allow_generic=False) for name in SHAPES}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_tool_conversations_render_equal_in_go_and_jinja(name, derived, renderer, go):
+    d, p = derived[name], profile(name)
+    assert d.capabilities == ("completion", "tools"), d.notes
+    assert any(f"Ollama finds the model's calls after the tag {SHAPES[name]!r}" in n for n in d.notes)
+    cases = tool_cases(d.system, (None,))
+    assert not check_tools(_render(renderer, p), go, p.runtime_bos, d.template, cases)
+    one_call = next(c for c in cases if c.name == "tools: one call, result, answer, final user turn")
+    (out,) = go.render(d.template, [one_call.ollama])
+    # Python's JSON, keys sorted as Ollama's map gives them: nested object, list, `<`, `&` and non-ASCII as Jinja writes them
+    assert '"city": "Zürich & <Genève>", "options": {"days": 3, "langs": ["fr", "de"], "note": "héllo wörld — 日本語 🤖"' in out.text
+    assert '"tags": ["a", "b<c", 2.5, null], "unit": "celsius"}' in out.text
+    assert '"description": "Search the web & return the top results <max 10>."' in out.text
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_the_key_order_ollama_loses_is_the_only_difference_and_is_named(name, derived, renderer, go):
+    d, p = derived[name], profile(name)
+    tools, messages = TOOL_CONVERSATIONS["tools: one call, result, answer, final user turn"]
+    (out,) = go.render(d.template, [OllamaCase(messages, "", None, tools)])
+    as_given = renderer.render(p.template, p.tokens, messages, add_generation_prompt=True, continue_final=False, tools=tools)
+    sorted_keys = renderer.render(
+        p.template, p.tokens, ollama_order(messages), add_generation_prompt=True, continue_final=False, tools=tools
+    )
+    bos = p.runtime_bos or ""
+    assert out.text == sorted_keys.removeprefix(bos) != as_given.removeprefix(bos)
+    assert '"unit": "celsius", "city": "Zürich & <Genève>"' in as_given  # the caller's order, which Go cannot know
+    assert any("the arguments of get_weather come out in another order" in n for n in d.notes)
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_a_template_without_its_tool_calls_block_fails_the_proof(name, derived, renderer, go):
+    d, p = derived[name], profile(name)
+    block = re.compile(r"\{\{- if \.ToolCalls \}\}.*?\{\{ end \}\}\{\{ end \}\}", re.S)
+    assert len(block.findall(d.template)) == 1
+    removed = block.sub("", d.template)
+    mismatches = check_tools(_render(renderer, p), go, p.runtime_bos, removed, tool_cases(d.system, (None,)))
+    assert any(m.startswith("tools: one call, result, answer, final user turn") for m in mismatches)
+
+
+def test_one_call_per_message_is_refused_by_both_like_the_template(derived, go):
+    """Llama 3.1's template raises on two calls in one message; the Go template fails with the same message."""
+    tools, messages = TOOL_CONVERSATIONS["tools: two calls, two results"]
+    (out,) = go.render(derived["llama-3.1"].template, [OllamaCase(messages, "", None, tools)])
+    assert out.text is None and "This model only supports single tool-calls at once!" in (out.error or "")
+
+
+def test_without_tools_the_template_refuses_tool_messages_and_renders_as_before(derived, go):
+    _, messages = TOOL_CONVERSATIONS["tools: one call, result, answer, final user turn"]
+    plain = (ChatMessage("user", "Hi"),)
+    refused, fine = go.render(derived["qwen2.5"].template, [OllamaCase(messages), OllamaCase(plain)])
+    assert refused.text is None and "send this model's tools with the request" in (refused.error or "")
+    system = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+    assert fine.text == system + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_ollama_tag_rule_finds_the_calls_only_after_the_tag():
+    written = '<tool_call>\n{"name": "get_weather", "arguments": ' + ARGUMENTS + "}\n</tool_call>"
+    assert parses_back(written, "<tool_call>", (CALL,))
+    assert not parses_back(written.replace("<tool_call>", "<call>"), "<tool_call>", (CALL,))
+    assert not parses_back(written, "<tool_call>", (ToolCall("get_weather", '{"city": "Paris"}'),))
+    assert WEATHER in TOOL_CONVERSATIONS["tools: one tool"][0]

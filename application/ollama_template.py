@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from hubship.application.ollama_thinking import Thinking, learn_thinking, thinking_notes, thinks
 from hubship.application.ollama_tools import ToolsOutcome, jinja_outcome, tools_template
 from hubship.domain.chat_dates import CHECK_DAYS, inexpressible
 from hubship.domain.chat_learning import derive_structure
@@ -25,7 +26,7 @@ from hubship.domain.chat_template import ChatMessage, ChatProfile, ChatStructure
 from hubship.domain.errors import UserInputError
 from hubship.domain.go_template import emit_go_template
 from hubship.domain.ollama_model import OllamaModel, date_notes, modelfile_system, sampling_parameters, stop_words, structure_notes
-from hubship.domain.template_check import CheckCase, CheckReport, RenderOutcome, check_cases, compare
+from hubship.domain.template_check import REASONING_CONVERSATIONS, CheckCase, CheckReport, RenderOutcome, check_cases, compare
 from hubship.ports.chat_renderer import ChatRenderer
 from hubship.ports.go_template_renderer import GoTemplateRenderer
 
@@ -83,9 +84,15 @@ def check_template(
     template: str,
     structure: ChatStructure,
     days: Sequence[datetime.date | None] = CHECK_DAYS[:1],
+    settings: Sequence[bool | None] = (None,),
+    reasoning: bool = False,
 ) -> CheckReport:
-    """Render every check conversation with Jinja and with Go, on each of `days`; `failed` lists each difference."""
-    cases = check_cases(modelfile_system(structure), structure.later_system_supported, days)
+    """Render every check conversation with Jinja and with Go, on each of `days` and think `settings` (and the reasoning
+    conversations when `reasoning`); `failed` lists each difference."""
+    system, later = modelfile_system(structure), structure.later_system_supported
+    cases = [c for x in settings for c in check_cases(system, later, days, x)]
+    if reasoning:
+        cases += [c for x in settings for c in check_cases(system, later, days, x, REASONING_CONVERSATIONS)]
     version = go.version()
     if version is None:
         return CheckReport(status="skipped", cases=len(cases), reason="Go is not installed (Debian: apt-get install golang-go)")
@@ -102,11 +109,18 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
     def render(messages: Sequence[ChatMessage], **mode: object) -> str:
         return renderer.render(template_text, profile.tokens, messages, **mode)  # type: ignore[arg-type]
 
-    structure = derive_structure(render, profile.runtime_bos)
-    frozen = frozen if inexpressible(structure.dates) else None
-    template = emit_go_template(structure, frozen)
-    days = (frozen,) if frozen else CHECK_DAYS if structure.dates else CHECK_DAYS[:1]
-    report = check_template(renderer, go, profile, template, structure, days)
+    base = derive_structure(render, profile.runtime_bos)
+    frozen = frozen if inexpressible(base.dates) else None
+    days = (frozen,) if frozen else CHECK_DAYS if base.dates else CHECK_DAYS[:1]
+    thinking = learn_thinking(render, profile.runtime_bos, base)
+    template = emit_go_template(thinking.structure, frozen, thinking.extension)
+    report = check_template(renderer, go, profile, template, base, days, thinking.settings, thinking.reasoning is not None)
+    if report.status == "failed" and (thinking.reasoning or thinking.tails):  # keep what is proven: the layout without thinking
+        why = f"its Go translation renders {report.mismatches[0]}"
+        thinking = Thinking(structure=base, refusals=(f"reasoning in history and the think switch are not translated ({why})",))
+        template = emit_go_template(base, frozen)
+        report = check_template(renderer, go, profile, template, base, days)
+    structure = thinking.structure
     if report.status == "failed":
         raise TemplateNotDerivable(
             f"its Go translation renders {len(report.mismatches)} of {report.cases} check conversations differently"
@@ -115,10 +129,10 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
     trim = TRIM_QUALIFIER if structure.trimmed else ""
     tools = ToolsOutcome(refusal=f"not proven ({report.reason})")
     if report.status == "passed":
-        tools = tools_template(render, go, profile.runtime_bos, structure, modelfile_system(structure), days, frozen)
+        tools = tools_template(render, go, profile.runtime_bos, thinking, modelfile_system(structure), days, frozen)
     return OllamaTemplate(
         template=tools.template or template,
-        capabilities=("completion", "tools") if tools.template else ("completion",),
+        capabilities=("completion", *(["tools"] if tools.template else []), *(["thinking"] if thinks(thinking) else [])),
         system=modelfile_system(structure),
         stops=stop_words(structure, profile.control_tokens, profile.eos_tokens),
         notes=(
@@ -126,6 +140,7 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
             *structure_notes(structure),
             *date_notes(structure, frozen, days if report.status == "passed" else ()),
             _tools_note(tools),
+            *thinking_notes(thinking, tools.refusals),
             OUT_OF_SCOPE,
         ),
         check=report,

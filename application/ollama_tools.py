@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import attrs
 
-from hubship.domain.chat_template import ChatStructure, Render, TemplateNotDerivable, TemplateRejected, strip_bos
-from hubship.domain.chat_tools import ToolStructure, derive_tools
+from hubship.application.ollama_thinking import Thinking, bound, learn
+from hubship.domain.chat_template import Render, TemplateNotDerivable, TemplateRejected, strip_bos
+from hubship.domain.chat_tools import ToolStructure, derive_tools, reasoning_observations
 from hubship.domain.go_tools import emit_with_tools
 from hubship.domain.template_check import CheckCase, RenderOutcome, compare
 from hubship.domain.tool_check import TOOL_CONVERSATIONS, ollama_tag, parses_back, reordered, tool_cases
@@ -32,6 +33,8 @@ class ToolsOutcome:
     tag: str = ""
     structure: ToolStructure | None = None
     reordered: tuple[str, ...] = ()
+    refusals: tuple[str, ...] = ()
+    thinking: Thinking | None = None
 
 
 def jinja_outcome(render: Render, bos: str | None, case: CheckCase) -> RenderOutcome:
@@ -69,24 +72,37 @@ def _parse_back(go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase
     return None
 
 
+def _thinking(render: Render, bos: str | None, learned: ToolStructure, plain: Thinking) -> Thinking:
+    """The tools-on layout with the reasoning and switch the plain one has."""
+    if plain.reasoning is None and plain.tails is None:
+        return Thinking(structure=learned.chat)
+    structures = (lambda x: derive_tools(bound(render, x), bos).chat) if plain.tails else None
+    observations = (lambda: reasoning_observations(render, bos, learned)) if plain.reasoning else list
+    keep = {"calls": learned.content_at if learned.content else len(learned.opening)}
+    return learn(learned.chat, observations, structures, keep)
+
+
 def tools_template(
     render: Render,
     go: GoTemplateRenderer,
     bos: str | None,
-    plain: ChatStructure,
+    plain: Thinking,
     system: str | None,
     days: Sequence[datetime.date | None],
     frozen: datetime.date | None,
 ) -> ToolsOutcome:
-    """The TEMPLATE with tools, proven; or a refusal in one line (see the module docstring)."""
+    """The TEMPLATE with tools, proven; or a refusal in one line (see the module docstring). `plain` is the plain
+    layout with its thinking, which the tools-on layout gets too."""
     try:
         learned = derive_tools(render, bos)
-        template = emit_with_tools(plain, learned, frozen)
+        thinking = _thinking(render, bos, learned, plain)
+        learned = attrs.evolve(learned, chat=thinking.structure)
+        template = emit_with_tools(plain.structure, learned, frozen, plain.extension, thinking.extension)
     except TemplateNotDerivable as exc:
         return ToolsOutcome(refusal=str(exc))
     except TemplateRejected as exc:
         return ToolsOutcome(refusal=f"the template fails on a tool conversation ({exc})")
-    cases = tool_cases(system, days)
+    cases = [c for x in plain.settings for c in tool_cases(system, days, x, reasoning=thinking.reasoning is not None)]
     mismatches = check_tools(render, go, bos, template, cases)
     if mismatches:
         return ToolsOutcome(
@@ -97,4 +113,6 @@ def tools_template(
     if failing:
         return ToolsOutcome(refusal=f"Ollama's tool-call tag {tag!r} would not find the calls the template writes ({failing})")
     moved = tuple(dict.fromkeys(n for _, messages in TOOL_CONVERSATIONS.values() for n in reordered(messages)))
-    return ToolsOutcome(template=template, cases=len(cases), tag=tag, structure=learned, reordered=moved)
+    return ToolsOutcome(
+        template=template, cases=len(cases), tag=tag, structure=learned, reordered=moved, refusals=thinking.refusals, thinking=thinking
+    )

@@ -31,6 +31,7 @@ from hubship.domain.chat_template import (
     sentinel,
     strip_bos,
 )
+from hubship.domain.chat_thinking import reasoning
 
 TOOLS_SLOT = "\x00HUBSHIPTOOLS\x00"
 """Where the offered tools are written inside a glue string."""
@@ -175,8 +176,10 @@ def _cut_calls(text: str, calls: Sequence[ToolCall], mark: str) -> tuple[str, li
     return text[: spans[0][0]] + mark + text[spans[-1][2] :], between
 
 
-def _observe(prober: _Prober, kinds: tuple[str, ...], tool: str, form: ToolForm) -> tuple[Observation, str]:
+def _observe(prober: _Prober, kinds: tuple[str, ...], tool: str, form: ToolForm, thinking: bool = False) -> tuple[Observation, str]:
     messages = _messages(kinds)
+    if thinking:
+        messages = [attrs.evolve(m, thinking=reasoning(i)) if m.role == "assistant" else m for i, m in enumerate(messages)]
     try:
         text = prober.text(messages, [tool])
     except TemplateRejected as exc:
@@ -277,6 +280,13 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
         opening=_opening(chat, content_at if content else None),
         json_results=json_results,
     )
+
+
+def reasoning_observations(render: Render, bos: str | None, s: ToolStructure) -> list[Observation]:
+    """The tool probes again with reasoning `reasoning(i)` on every assistant message, cut as for learning `s`."""
+    prober = _Prober(render, bos)
+    observed = [_observe(prober, kinds, probe_tool(0), s.form, thinking=True)[0] for kinds in tool_sequences()]
+    return [_unquote(o) if s.json_results else o for o in observed]
 
 
 def _unquote(obs: Observation) -> Observation:

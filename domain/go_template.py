@@ -48,7 +48,8 @@ class Extension:
     """What a structure with more message kinds than KINDS needs from the emitter (go_tools): `kinds` the extra kinds
     in order; `classify` Go actions after `$kind := $m.Role` that may change `$kind`; `checks` the per-message checks
     (replacing the role check); `contents` Go text printing a message of a kind (default: its content); `slots` Go text
-    for a marker inside glue strings; `head` actions before the message loop."""
+    for a marker inside glue strings; `head` actions before the message loop; `tails` the generation prompts chosen by
+    a Go condition each (the last one's condition "": otherwise), replacing the structure's own."""
 
     kinds: tuple[str, ...] = ()
     classify: tuple[str, ...] = ()
@@ -56,6 +57,18 @@ class Extension:
     contents: Mapping[str, str] = attrs.field(factory=dict)
     slots: Mapping[str, str] = attrs.field(factory=dict)
     head: tuple[str, ...] = ()
+    tails: tuple[tuple[str, Mapping[GlueKey, str]], ...] = ()
+
+    def __add__(self, other: Extension) -> Extension:
+        return Extension(
+            kinds=(*self.kinds, *other.kinds),
+            classify=(*self.classify, *other.classify),
+            checks=(*self.checks, *other.checks),
+            contents={**self.contents, **other.contents},
+            slots={**self.slots, **other.slots},
+            head=(*self.head, *other.head),
+            tails=other.tails or self.tails,
+        )
 
 
 PLAIN = Extension()
@@ -199,12 +212,21 @@ def emit_go_template(s: ChatStructure, frozen: datetime.date | None = None, ext:
     body.append("{{- if eq $kind " + " ".join(f'"{k}"' for k in shown) + " }}")
     body += _chain([(k, t) for k, t in s.glue.items() if k[1]], s, tail=False, frozen=frozen, ext=ext)
     body += [*_contents(ext), "{{- $prev = $kind }}", "{{- end }}", "{{- end }}"]
-    tail = _chain([(k, t) for k, t in s.glue.items() if not k[1] and k[0] != "assistant"], s, tail=True, frozen=frozen, ext=ext)
-    return "\n".join([*head, *body, *tail])
+    tail: list[str] = []
+    for n, (condition, glue) in enumerate(ext.tails or (("", s.glue),)):
+        if ext.tails:
+            tail.append("{{- else }}" if not condition else ("{{- if " if n == 0 else "{{- else if ") + condition + " }}")
+        tail += _chain(
+            [(k, t) for k, t in glue.items() if not k[1] and k[0].rstrip("*") != "assistant"], s, tail=True, frozen=frozen, ext=ext
+        )
+    return "\n".join([*head, *body, *tail, *(["{{- end }}"] if ext.tails else [])])
 
 
 def _contents(ext: Extension) -> list[str]:
     if not ext.contents:
         return ["{{- $m.Content }}"]
-    lines = [("{{- if " if n == 0 else "{{- else if ") + f'eq $kind "{k}" }}}}' + text for n, (k, text) in enumerate(ext.contents.items())]
+    by_text: dict[str, list[str]] = {}
+    for kind, text in ext.contents.items():
+        by_text.setdefault(text, []).append(f'"{kind}"')
+    lines = [("{{- if " if n == 0 else "{{- else if ") + f"eq $kind {' '.join(k)} }}}}" + t for n, (t, k) in enumerate(by_text.items())]
     return [*lines, "{{- else }}{{ $m.Content }}", "{{- end }}"]

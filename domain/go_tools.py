@@ -158,10 +158,10 @@ def _calls(s: ToolStructure) -> str:
 def _without_opening(s: ToolStructure) -> ToolStructure:
     """The structure with the opening (and the content's place) cut from the end of every glue string before calls."""
     cut = s.content_at if s.content else len(s.opening)
-    ends = {text[len(text) - cut :] for key, text in s.chat.glue.items() if key[1] == "calls"}
+    ends = {text[len(text) - cut :] for key, text in s.chat.glue.items() if key[1].rstrip("*") == "calls"}
     if len(ends) != 1:
         raise TemplateNotDerivable("the text before tool calls does not end the same way after every kind of message")
-    glue = {key: text[: len(text) - cut] if key[1] == "calls" else text for key, text in s.chat.glue.items()}
+    glue = {key: text[: len(text) - cut] if key[1].rstrip("*") == "calls" else text for key, text in s.chat.glue.items()}
     return attrs.evolve(s, chat=attrs.evolve(s.chat, glue=glue), opening=ends.pop())
 
 
@@ -180,22 +180,29 @@ def tools_extension(s: ToolStructure) -> Extension:
         kinds=("calls", "tool"),
         classify=('{{- if $m.ToolCalls }}{{ $kind = "calls" }}{{ end }}',),
         checks=tuple(checks),
-        contents={"calls": _calls(s), "tool": result},
+        contents={"calls": _calls(s), "calls*": _calls(s), "tool": result},
         slots={TOOLS_SLOT: "{{ range $n, $t := $.Tools }}{{ if $n }}" + _lit(s.tool_sep) + "{{ end }}" + tool_writer(s) + "{{ end }}"},
         head=("{{- $spoke := false }}",),
     )
 
 
-def emit_with_tools(plain: ChatStructure, s: ToolStructure, frozen: datetime.date | None = None) -> str:
+def emit_with_tools(
+    plain: ChatStructure,
+    s: ToolStructure,
+    frozen: datetime.date | None = None,
+    plain_ext: Extension = Extension(),
+    tools_ext: Extension = Extension(),
+) -> str:
     """The whole TEMPLATE: the tools-on layout when the request has tools, else the `plain` one (which refuses tool
-    calls and results: without tools the template would write them differently or not at all)."""
+    calls and results: without tools the template would write them differently or not at all). `plain_ext` and
+    `tools_ext` add hooks to each half (thinking)."""
     if SYSTEM0 in s.chat.hidden:
         raise TemplateNotDerivable("the template drops the system message when it is given tools")
     cut = _without_opening(s)
-    tools = emit_go_template(cut.chat, frozen, tools_extension(cut))
+    tools = emit_go_template(cut.chat, frozen, tools_extension(cut) + tools_ext)
     refuse = (
         '{{- if not (eq $m.Role "system" "user" "assistant") }}' + fail(NO_TOOLS) + "{{ end }}",
         "{{- if $m.ToolCalls }}" + fail(NO_TOOLS) + "{{ end }}",
     )
-    without = emit_go_template(plain, frozen, Extension(checks=refuse))
+    without = emit_go_template(plain, frozen, Extension(checks=refuse) + plain_ext)
     return "\n".join(["{{- if .Tools }}", tools, "{{- else }}", without, "{{- end }}", _JSON_DEFINE])

@@ -85,6 +85,11 @@ TOOL_CONVERSATIONS: dict[str, tuple[tuple[str, ...], tuple[ChatMessage, ...]]] =
 }
 
 
+_REASONED = ChatMessage("assistant", "", tool_calls=(CALL,), thinking="I need the weather in Zürich first.")
+REASONED_CALL = ((WEATHER,), (_ASK, _REASONED, _ANSWER))
+"""A call after reasoning, then its result: the turn of a tool loop whose reasoning templates keep."""
+
+
 def _sorted(value: object) -> object:
     if isinstance(value, dict):
         return {k: _sorted(value[k]) for k in sorted(value)}
@@ -147,15 +152,20 @@ def parses_back(output: str, tag: str, calls: Sequence[ToolCall]) -> bool:
     return True
 
 
-def tool_cases(default_system: str | None, days: Sequence[datetime.date | None] = (None,)) -> list[CheckCase]:
-    """The tool conversations, each on every day and also with the Modelfile's SYSTEM injected when it has one; Jinja
-    gets them with the argument keys sorted (see the module docstring)."""
+def tool_cases(
+    default_system: str | None, days: Sequence[datetime.date | None] = (None,), think: bool | None = None, reasoning: bool = False
+) -> list[CheckCase]:
+    """The tool conversations (and the call after reasoning when `reasoning`), each on every day and also with the
+    Modelfile's SYSTEM injected when it has one, with the think switch `think`; Jinja gets them with the argument keys
+    sorted (see the module docstring)."""
+    conversations = {**TOOL_CONVERSATIONS, **({"tools: a call after reasoning": REASONED_CALL} if reasoning else {})}
+    switch = "" if think is None else f" (think {'on' if think else 'off'})"
     cases = []
     for day in days:
         clock, date, on = (Clock(day), day.isoformat(), f" on {day.isoformat()}") if day else (None, None, "")
-        for name, (tools, messages) in TOOL_CONVERSATIONS.items():
-            cases.append(CheckCase(name + on, ollama_order(messages), OllamaCase(messages, "", date, tools), False, clock))
+        for name, (tools, messages) in conversations.items():
+            cases.append(CheckCase(name + switch + on, ollama_order(messages), OllamaCase(messages, "", date, tools, think), False, clock))
             if default_system and messages[0].role != "system":
-                injected = OllamaCase(messages, default_system, date, tools)
-                cases.append(CheckCase(f"{name} (Modelfile SYSTEM){on}", ollama_order(messages), injected, False, clock))
+                injected = OllamaCase(messages, default_system, date, tools, think)
+                cases.append(CheckCase(f"{name} (Modelfile SYSTEM){switch}{on}", ollama_order(messages), injected, False, clock))
     return cases

@@ -23,6 +23,7 @@ MEANINGS = {
     "mean_kl_without_imatrix": "mean_kl of this quantization made without an importance matrix",
     "imatrix": "the importance matrix the published file was made with",
     "ollama_template": "where the Modelfile's chat TEMPLATE comes from",
+    "ollama_capabilities": "what Ollama lets requests to this model use (completion, tools, thinking), read from its TEMPLATE",
     "template_check": "the TEMPLATE rendered against the Jinja chat template, byte for byte",
     "template_check_cases": "conversations the TEMPLATE was checked on",
     "template_check_mismatches": "conversations where the TEMPLATE differs from the Jinja chat template",

@@ -14,10 +14,23 @@ from hubship.application.ollama_tools import check_tools
 from hubship.domain.chat_template import ChatMessage, ToolCall
 from hubship.domain.template_check import OllamaCase
 from hubship.domain.tool_check import ARGUMENTS, CALL, TOOL_CONVERSATIONS, WEATHER, ollama_order, parses_back, tool_cases
-from tests.integration.test_template_families import profile
+from tests.integration.test_template_families import FAMILIES
+from tests.integration.test_template_families import profile as family_profile
+from tests.support.template_collection import profile_for, templates_dir
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (Debian: apt-get install golang-go)")
-SHAPES = {"qwen2.5": "<tool_call>", "qwen3": "<tool_call>", "llama-3.1": "{"}
+# Qwen2.5: tools in the system turn, <tool_call> JSON; Qwen3: the same with thinking; Llama 3.1: tools in the first user
+# turn as tojson(indent=4), one JSON call per message; Mistral (Unsloth's Devstral, from llama.cpp's collection):
+# [AVAILABLE_TOOLS] with the tool list, [TOOL_CALLS]name[ARGS]arguments, [TOOL_RESULTS].
+SHAPES = {"qwen2.5": "<tool_call>", "qwen3": "<tool_call>", "llama-3.1": "{", "unsloth-mistral-Devstral-Small-2507": "[TOOL_CALLS]"}
+
+
+def profile(name):
+    if name in FAMILIES:
+        return family_profile(name)
+    path = templates_dir() / f"{name}.jinja"
+    assert path.is_file(), f"{path} is missing: run `make setup`"
+    return profile_for(path.read_text(encoding="utf-8"))
 
 
 def _render(renderer, p):

@@ -45,7 +45,7 @@ class Reasoning:
 
 
 def _last_user(kinds: Sequence[str]) -> int:
-    return max((i for i, k in enumerate(kinds) if k == "user"), default=-1)
+    return max((i for i, k in enumerate(kinds) if k.rstrip("!") == "user"), default=-1)
 
 
 def _shown(observations: Sequence[Observation]) -> tuple[bool, bool]:

@@ -1,24 +1,25 @@
 """Learn how a chat template writes tools, tool calls and tool results, by rendering it on tool conversations.
 
-The probe is the role probe's (chat_learning) with two more message kinds: `calls` (an assistant message that
-calls tools, its content empty) and `tool` (a tool result). Every order of these kinds up to six messages is
-rendered with one tool offered; in each render the tool's JSON is cut out as TOOLS_SLOT and each message's
-calls (from the first call's name to the last call's arguments) as that message's sentinel, so the same glue
-model (chat_glue, chat_learning) learns the text between kinds with tools on. A few more renders learn what the
-sentinels stand for: the JSON form of a tool and the text between two tools; the text between a call's name and
-its arguments and between two calls (or the template's refusal of two calls); where an assistant content beside
-calls goes; and whether tool results are written as JSON strings. Anything else is not derivable, in one line.
+The probes (tool_probes) are the role probe's with two more message kinds, `calls` and `tool`, every order up to
+six messages, rendered with one tool offered. In each render the tool's JSON is cut out as TOOLS_SLOT, each
+message's calls as that message's sentinel (chat_calls: name, id and arguments in one layout) and each result's
+call id as a marker, so the same glue model (chat_glue, chat_learning) learns the text between kinds with tools
+on; when that fails, the last user message is tried as a kind of its own (Mistral writes the tools before it).
+Rejected probes are allowed only when they are exactly those whose user and assistant turns do not alternate
+(tool exchanges aside, as Mistral checks). A few more renders learn the JSON form of a tool and the text between
+two tools, the text between two calls (or the template's refusal of a second call), where an assistant content
+beside calls goes, and whether tool results are written as JSON strings. Anything else is not derivable, in one line.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Sequence
 
 import attrs
 
-from hubship.domain.chat_dates import MARKERS
+from hubship.domain.chat_calls import CallLayout, cut_calls, mark_result_ids, tojson
+from hubship.domain.chat_dates import MARKERS, date_formats
 from hubship.domain.chat_learning import _attempts
 from hubship.domain.chat_template import (
     ChatMessage,
@@ -32,26 +33,11 @@ from hubship.domain.chat_template import (
     strip_bos,
 )
 from hubship.domain.chat_thinking import reasoning
+from hubship.domain.tool_probes import LAST_USER, mark_last_user, probe_call, probe_messages, probe_tool, speakers_alternate, tool_sequences
 
 TOOLS_SLOT = "\x00HUBSHIPTOOLS\x00"
 """Where the offered tools are written inside a glue string."""
 TOOL_KINDS = ("calls", "tool")
-MAX_TOOL_PROBE = 6
-
-
-def probe_tool(i: int) -> str:
-    """A tool definition in the usual order of OpenAI-style clients (what transformers' `get_json_schema` writes)."""
-    parameter = {"type": "string", "description": f"HUBSHIPPARAMDESC{i}X"}
-    function = {
-        "name": f"hubshiptool{i}",
-        "description": f"HUBSHIPTOOLDESC{i}X",
-        "parameters": {"type": "object", "properties": {f"hubshipparam{i}": parameter}, "required": [f"hubshipparam{i}"]},
-    }
-    return json.dumps({"type": "function", "function": function})
-
-
-def probe_call(i: int) -> ToolCall:
-    return ToolCall(f"hubshipfn{i}", json.dumps({"hubshiparg": f"HUBSHIPARG{i}X"}))
 
 
 @attrs.frozen
@@ -65,64 +51,26 @@ class ToolForm:
 @attrs.frozen(kw_only=True)
 class ToolStructure:
     """The tools-on layout: `chat` is a ChatStructure over the kinds plus `calls` and `tool`, with TOOLS_SLOT in its
-    glue and each calls message's calls as its content. `call_sep` None: one call per message (`one_call` is the
-    template's message for more); `content` the text (before, after) an assistant content beside calls, None when
-    the template drops it, written `content_at` characters before the end of the glue ahead of the calls; `opening`
-    what the model itself writes before its first call (the end of that glue); `json_results` tool results are
-    written as JSON strings."""
+    glue and each calls message's calls as its content; `layout` how a call is written. `call_sep` (between two
+    calls) None: one call per message (`one_call` is the template's message for more); `alternate` the template's
+    message when user and assistant turns (tool calls and results aside) must alternate ("" when it takes any
+    order); `content` the text (before, after) an assistant content beside calls, None when the template drops it,
+    written `content_at` characters before the end of the glue ahead of the calls; `opening` what the model itself
+    writes before its first call (the end of that glue); `json_results` tool results are written as JSON strings;
+    `last_user` the last user message is its own kind (LAST_USER: Mistral writes the tools before it)."""
 
     chat: ChatStructure
     form: ToolForm
     tool_sep: str
-    call_mid: str
+    layout: CallLayout
     call_sep: str | None
     one_call: str = ""
+    alternate: str = ""
     content: tuple[str, str] | None = None
     content_at: int = 0
     opening: str = ""
     json_results: bool = False
-
-
-def _allowed(a: str, b: str) -> bool:
-    role = {"user": "user", "assistant": "assistant", "calls": "assistant", "tool": "tool"}
-    if a == "calls":
-        return b == "tool"
-    if b == "tool":
-        return a in ("calls", "tool")
-    return role[a] != role[b]
-
-
-def tool_sequences(max_length: int = MAX_TOOL_PROBE) -> list[tuple[str, ...]]:
-    """Kind orders with tools: an optional leading system message, then a user message first; `calls` always
-    answered by one or two `tool` results; no two messages of one role in a row otherwise (Ollama merges them);
-    ending with a user message, an assistant prefill or a tool result."""
-    found = []
-    for length in range(1, max_length + 1):
-        for lead in ((), ("system",)):
-            for rest in itertools.product(("user", "assistant", "calls", "tool"), repeat=length - len(lead)):
-                if not rest or rest[0] != "user" or rest[-1] == "calls" or ("calls" not in rest and len(rest) > 4):
-                    continue
-                if all(_allowed(a, b) for a, b in itertools.pairwise(rest)) and "tool/tool/tool" not in "/".join(rest):
-                    found.append((*lead, *rest))
-    return found
-
-
-def _messages(kinds: Sequence[str]) -> list[ChatMessage]:
-    out = []
-    for i, kind in enumerate(kinds):
-        if kind == "calls":
-            out.append(ChatMessage("assistant", "", tool_calls=(probe_call(i),)))
-        elif kind == "tool":
-            answered = next(j for j in range(i - 1, -1, -1) if kinds[j] == "calls")
-            out.append(ChatMessage("tool", sentinel(i), tool_name=probe_call(answered).name))
-        else:
-            out.append(ChatMessage(kind, sentinel(i)))
-    return out
-
-
-def tojson(value: object, indent: int | None = None) -> str:
-    """transformers' `tojson` filter (json.dumps, non-ASCII kept)."""
-    return json.dumps(value, ensure_ascii=False, indent=indent)
+    last_user: bool = False
 
 
 def _tool_text(tool: str, form: ToolForm) -> str:
@@ -160,56 +108,46 @@ class _Prober:
         return two[start:end]
 
 
-def _cut_calls(text: str, calls: Sequence[ToolCall], mark: str) -> tuple[str, list[str]]:
-    """`text` with the span from the first call's name to the last call's arguments replaced by `mark`, and the
-    texts between each name and its arguments, and between calls; raises TemplateNotDerivable if not in order."""
-    cursor, spans = 0, []
-    for call in calls:
-        name = text.find(call.name, cursor)
-        args = text.find(tojson(json.loads(call.arguments)), name)
-        if name < 0 or args < 0:
-            raise TemplateNotDerivable("the template writes tool calls other than by name and tojson of their arguments")
-        spans.append((name, args, args + len(tojson(json.loads(call.arguments)))))
-        cursor = spans[-1][2]
-    between = [text[n + len(c.name) : a] for (n, a, _), c in zip(spans, calls, strict=True)]
-    between += [text[spans[k][2] : spans[k + 1][0]] for k in range(len(spans) - 1)]
-    return text[: spans[0][0]] + mark + text[spans[-1][2] :], between
-
-
-def _observe(prober: _Prober, kinds: tuple[str, ...], tool: str, form: ToolForm, thinking: bool = False) -> tuple[Observation, str]:
-    messages = _messages(kinds)
+def _observe(
+    prober: _Prober, kinds: tuple[str, ...], tool: str, form: ToolForm, thinking: bool = False
+) -> tuple[Observation, CallLayout | None]:
+    messages = probe_messages(kinds)
     if thinking:
         messages = [attrs.evolve(m, thinking=reasoning(i)) if m.role == "assistant" else m for i, m in enumerate(messages)]
     try:
         text = prober.text(messages, [tool])
     except TemplateRejected as exc:
-        raise TemplateNotDerivable(f"the template rejects the tool conversation {'/'.join(kinds)} ({exc})") from None
+        return Observation(kinds, None, str(exc) or "rejected"), None
     if text.count(_tool_text(tool, form)) > 1:
         raise TemplateNotDerivable("the template writes the tools more than once")
     text = text.replace(_tool_text(tool, form), TOOLS_SLOT)
-    mids = []
+    layouts = []
     for i, m in enumerate(messages):
         if m.tool_calls:
-            text, between = _cut_calls(text, m.tool_calls, sentinel(i))
-            mids += between
+            start = text.find(sentinel(i - 1)) + len(sentinel(i - 1))
+            text, layout, _ = cut_calls(text, m.tool_calls, sentinel(i), start)
+            layouts.append(layout)
+    text = mark_result_ids(text, messages)
     if any(probe_call(i).name in text for i in range(len(kinds))):
         raise TemplateNotDerivable("the template writes a tool call's name outside the call (e.g. in its result)")
-    return Observation(kinds, text, None), mids[0] if mids else ""
+    if len(set(layouts)) > 1:
+        raise TemplateNotDerivable("the template writes tool calls differently in different messages")
+    return Observation(kinds, text, None), layouts[0] if layouts else None
 
 
-def _two_calls(prober: _Prober, tool: str, mid: str) -> tuple[str | None, str]:
+def _two_calls(prober: _Prober, tool: str, layout: CallLayout) -> tuple[str | None, str]:
     """The text between two calls of one message; None and the template's message when it refuses two calls."""
-    calls = (probe_call(1), probe_call(2))
+    calls = (probe_call(1, 0), probe_call(1, 1))
     messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=calls)]
-    messages += [ChatMessage("tool", sentinel(3 + k), tool_name=c.name) for k, c in enumerate(calls)]
+    messages += [ChatMessage("tool", sentinel(2 + k), tool_name=c.name, tool_call_id=c.id) for k, c in enumerate(calls)]
     try:
         text = prober.text(messages, [tool])
     except TemplateRejected as exc:
         return None, str(exc) or "the model's chat template accepts one tool call per message"
-    _, between = _cut_calls(text, calls, sentinel(1))
-    if between[0] != mid or between[1] != mid:
+    _, found, between = cut_calls(text, calls, sentinel(1), text.find(sentinel(0)) + len(sentinel(0)))
+    if found != layout:
         raise TemplateNotDerivable("the template writes a second tool call differently from the first")
-    return between[2], ""
+    return between[0], ""
 
 
 def _content(prober: _Prober, tool: str, glue: str) -> tuple[tuple[str, str] | None, int]:
@@ -243,7 +181,7 @@ def common_prefix(a: str, b: str) -> str:
 
 
 def _result(i: int, call: ToolCall, extra: str = "") -> ChatMessage:
-    return ChatMessage("tool", sentinel(i) + extra, tool_name=call.name)
+    return ChatMessage("tool", sentinel(i) + extra, tool_name=call.name, tool_call_id=call.id)
 
 
 def _json_results(prober: _Prober, tool: str) -> bool:
@@ -259,34 +197,63 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
     form = prober.form()
     tool = probe_tool(0)
     observed = [_observe(prober, kinds, tool, form) for kinds in tool_sequences()]
-    mids = {mid for _, mid in observed if mid}
-    if len(mids) != 1:
-        raise TemplateNotDerivable("the template writes the text between a tool call's name and its arguments inconsistently")
-    mid = mids.pop()
+    alternate = _alternation([o for o, _ in observed])
+    observed = [(o, layout) for o, layout in observed if not o.rejected]
+    layouts = {layout for _, layout in observed if layout}
+    if len(layouts) != 1:
+        raise TemplateNotDerivable("the template writes tool calls differently in different conversations")
+    layout = layouts.pop()
     json_results = _json_results(prober, tool)
-    chat = _attempts([_unquote(o) if json_results else o for o, _ in observed])
-    sep, one_call = _two_calls(prober, tool, mid)
-    glue = chat.text("user", "calls", last=False, system=False) or ""
+    accepted = [_unquote(o) if json_results else o for o, _ in observed]
+    try:
+        chat, last_user = _attempts(accepted), False
+    except TemplateNotDerivable as exc:  # Mistral writes the tools before the last user message
+        chat, last_user = _attempts_or(exc, [mark_last_user(o) for o in accepted]), True
+    chat = attrs.evolve(chat, dates=date_formats([o.text for o in accepted if o.text]))
+    ask = LAST_USER if last_user else "user"
+    sep, one_call = _two_calls(prober, tool, layout)
+    glue = chat.text(ask, "calls", last=False, system=False) or ""
     content, content_at = _content(prober, tool, glue)
     return ToolStructure(
         chat=chat,
         form=form,
         tool_sep=prober.tool_sep(form),
-        call_mid=mid,
+        layout=layout,
+        alternate=alternate,
         call_sep=sep,
         one_call=one_call,
         content=content,
         content_at=content_at,
-        opening=_opening(chat, content_at if content else None),
+        opening=_opening(chat, ask, content_at if content else None),
         json_results=json_results,
+        last_user=last_user,
     )
+
+
+def _attempts_or(first: TemplateNotDerivable, observations: list[Observation]) -> ChatStructure:
+    try:
+        return _attempts(observations)
+    except TemplateNotDerivable:
+        raise first from None
+
+
+def _alternation(observations: Sequence[Observation]) -> str:
+    """The template's message when it rejects exactly the tool probes whose turns do not alternate; "" when it rejects
+    none; raises TemplateNotDerivable for any other rejection."""
+    rejected = [o for o in observations if o.rejected]
+    if rejected and all(o.rejected != speakers_alternate(o.roles) for o in observations):
+        return rejected[0].error or "the model's chat template wants user and assistant turns to alternate"
+    if rejected:
+        raise TemplateNotDerivable(f"the template rejects the tool conversation {'/'.join(rejected[0].roles)} ({rejected[0].error})")
+    return ""
 
 
 def reasoning_observations(render: Render, bos: str | None, s: ToolStructure) -> list[Observation]:
     """The tool probes again with reasoning `reasoning(i)` on every assistant message, cut as for learning `s`."""
     prober = _Prober(render, bos)
     observed = [_observe(prober, kinds, probe_tool(0), s.form, thinking=True)[0] for kinds in tool_sequences()]
-    return [_unquote(o) if s.json_results else o for o in observed]
+    observed = [_unquote(o) if s.json_results else o for o in observed if not o.rejected]
+    return [mark_last_user(o) for o in observed] if s.last_user else observed
 
 
 def _unquote(obs: Observation) -> Observation:
@@ -300,11 +267,11 @@ def _unquote(obs: Observation) -> Observation:
     return attrs.evolve(obs, text=text)
 
 
-def _opening(chat: ChatStructure, content_at: int | None) -> str:
+def _opening(chat: ChatStructure, ask: str, content_at: int | None) -> str:
     """What the model writes before its calls: the end of the glue ahead of them after the generation prompt (or
     after the content's place); "" when that glue does not start with the generation prompt."""
-    glue = chat.text("user", "calls", last=False, system=False) or ""
+    glue = chat.text(ask, "calls", last=False, system=False) or ""
     if content_at is not None:
         return glue[len(glue) - content_at :]
-    prompt = chat.text("user", "", last=True, system=False) or ""
+    prompt = chat.text(ask, "", last=True, system=False) or ""
     return glue[len(prompt) :] if prompt and glue.startswith(prompt) else ""

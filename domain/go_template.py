@@ -48,7 +48,8 @@ class Extension:
     """What a structure with more message kinds than KINDS needs from the emitter (go_tools): `kinds` the extra kinds
     in order; `classify` Go actions after `$kind := $m.Role` that may change `$kind`; `checks` the per-message checks
     (replacing the role check); `contents` Go text printing a message of a kind (default: its content); `slots` Go text
-    for a marker inside glue strings; `head` actions before the message loop; `tails` the generation prompts chosen by
+    for a marker inside glue strings; `head` actions before the message loop (each once); `after` actions ending each
+    message's turn of the loop; `tails` the generation prompts chosen by
     a Go condition each (the last one's condition "": otherwise), replacing the structure's own."""
 
     kinds: tuple[str, ...] = ()
@@ -57,6 +58,7 @@ class Extension:
     contents: Mapping[str, str] = attrs.field(factory=dict)
     slots: Mapping[str, str] = attrs.field(factory=dict)
     head: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
     tails: tuple[tuple[str, Mapping[GlueKey, str]], ...] = ()
 
     def __add__(self, other: Extension) -> Extension:
@@ -66,12 +68,18 @@ class Extension:
             checks=(*self.checks, *other.checks),
             contents={**self.contents, **other.contents},
             slots={**self.slots, **other.slots},
-            head=(*self.head, *other.head),
+            head=tuple(dict.fromkeys((*self.head, *other.head))),
+            after=(*self.after, *other.after),
             tails=other.tails or self.tails,
         )
 
 
 PLAIN = Extension()
+LAST_USER_HEAD = (
+    "{{- $lastUser := -1 }}",
+    '{{- range $j, $u := .Messages }}{{ if eq $u.Role "user" }}{{ $lastUser = $j }}{{ end }}{{ end }}',
+)
+"""Actions setting `$lastUser`, the index of the last user message (-1: none)."""
 _PIECES = re.compile(f"({DATE_MARKER.pattern}|{re.escape(SYSTEM_SLOT)}|\x00HUBSHIP[A-Z]+\x00)")
 
 
@@ -211,7 +219,7 @@ def emit_go_template(s: ChatStructure, frozen: datetime.date | None = None, ext:
     shown = [k for k in (*KINDS, *ext.kinds) if k not in s.hidden and not (s.floating_system and k == SYSTEM0)]
     body.append("{{- if eq $kind " + " ".join(f'"{k}"' for k in shown) + " }}")
     body += _chain([(k, t) for k, t in s.glue.items() if k[1]], s, tail=False, frozen=frozen, ext=ext)
-    body += [*_contents(ext), "{{- $prev = $kind }}", "{{- end }}", "{{- end }}"]
+    body += [*_contents(ext), "{{- $prev = $kind }}", "{{- end }}", *ext.after, "{{- end }}"]
     tail: list[str] = []
     for n, (condition, glue) in enumerate(ext.tails or (("", s.glue),)):
         if ext.tails:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from hubship.domain.chat_template import GlueKey
 from hubship.domain.chat_thinking import Reasoning
-from hubship.domain.go_template import Extension, go_string
+from hubship.domain.go_template import LAST_USER_HEAD, Extension, go_string
 
 CONDITIONS = {None: "not .IsThinkSet", True: ".Think", False: "not .Think"}
 
@@ -33,10 +33,7 @@ def reasoning_extension(r: Reasoning | None) -> Extension:
         kinds=("assistant*", "calls*"),
         classify=(f'{{{{- if and $m.Thinking {where} }}}}{{{{ $kind = printf "%s*" $kind }}}}{{{{ end }}}}',),
         slots={mark: "{{ if .Thinking }}" + _raw(o) + "{{ .Thinking }}" + _raw(c) + "{{ end }}" for mark, (o, c) in r.blocks.items()},
-        head=(
-            "{{- $lastUser := -1 }}",
-            '{{- range $j, $u := .Messages }}{{ if eq $u.Role "user" }}{{ $lastUser = $j }}{{ end }}{{ end }}',
-        ),
+        head=LAST_USER_HEAD,
     )
 
 

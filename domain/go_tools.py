@@ -20,9 +20,11 @@ from collections.abc import Callable
 
 import attrs
 
+from hubship.domain.chat_calls import PREVIOUS_RESULT_ID, RESULT_ID
 from hubship.domain.chat_template import SYSTEM0, ChatStructure, TemplateNotDerivable
 from hubship.domain.chat_tools import TOOLS_SLOT, ToolStructure
-from hubship.domain.go_template import Extension, emit_go_template, fail, go_string
+from hubship.domain.go_template import LAST_USER_HEAD, Extension, emit_go_template, fail, go_string
+from hubship.domain.tool_probes import LAST_USER
 
 NO_TOOLS = "hubship: send this model's tools with the request when the conversation has tool calls or tool results"
 USER_FIRST = "hubship: with tools, this model's chat template needs a user message before any other (after the system message)"
@@ -150,7 +152,8 @@ def _calls(s: ToolStructure) -> str:
     rest = brace + rest
     if "{{" in raw or "}}" in raw:
         raw, rest = "", s.opening
-    each = "{{ $c.Function.Name }}" + _lit(s.call_mid) + f'{{{{ template "{JSON}" $c.Function.Arguments }}}}'
+    writes = {"name": "{{ $c.Function.Name }}", "id": "{{ $c.ID }}", "args": f'{{{{ template "{JSON}" $c.Function.Arguments }}}}'}
+    each = writes[s.layout.pieces[0]] + "".join(_lit(sep) + writes[p] for sep, p in zip(s.layout.seps, s.layout.pieces[1:], strict=True))
     sep = "{{ if $k }}" + _lit(s.call_sep or "") + "{{ end }}"
     return content + "{{- if .ToolCalls }}" + raw + _lit(rest) + "{{ range $k, $c := .ToolCalls }}" + sep + each + "{{ end }}{{ end }}"
 
@@ -173,16 +176,28 @@ def tools_extension(s: ToolStructure) -> Extension:
         + fail(USER_FIRST)
         + "{{ end }}{{ $spoke = true }}{{ end }}",
     ]
+    if s.alternate:
+        checks.append(
+            '{{- if and (eq $m.Role "user" "assistant") (not $m.ToolCalls) }}{{ if ne $m.Role $want }}' + fail(s.alternate) + "{{ end }}"
+            '{{ if eq $want "user" }}{{ $want = "assistant" }}{{ else }}{{ $want = "user" }}{{ end }}{{ end }}'
+        )
     if s.call_sep is None:
         checks.append("{{- if gt (len $m.ToolCalls) 1 }}" + fail(s.one_call) + "{{ end }}")
     result = '{{ printf "%q" $m.Content }}' if s.json_results else "{{ $m.Content }}"
+    last_user = f'{{{{- if and (eq $m.Role "user") (eq $i $lastUser) }}}}{{{{ $kind = "{LAST_USER}" }}}}{{{{ end }}}}'
+    last_user_kind = (last_user,) if s.last_user else ()
     return Extension(
-        kinds=("calls", "tool"),
-        classify=('{{- if $m.ToolCalls }}{{ $kind = "calls" }}{{ end }}',),
+        kinds=("calls", "tool", *([LAST_USER] if s.last_user else [])),
+        classify=('{{- if $m.ToolCalls }}{{ $kind = "calls" }}{{ end }}', *last_user_kind),
         checks=tuple(checks),
         contents={"calls": _calls(s), "calls*": _calls(s), "tool": result},
-        slots={TOOLS_SLOT: "{{ range $n, $t := $.Tools }}{{ if $n }}" + _lit(s.tool_sep) + "{{ end }}" + tool_writer(s) + "{{ end }}"},
-        head=("{{- $spoke := false }}",),
+        slots={
+            TOOLS_SLOT: "{{ range $n, $t := $.Tools }}{{ if $n }}" + _lit(s.tool_sep) + "{{ end }}" + tool_writer(s) + "{{ end }}",
+            RESULT_ID: "{{ $m.ToolCallID }}",
+            PREVIOUS_RESULT_ID: "{{ $resultID }}",
+        },
+        head=("{{- $spoke := false }}", '{{- $resultID := "" }}', '{{- $want := "user" }}', *(LAST_USER_HEAD * s.last_user)),
+        after=("{{- $resultID = $m.ToolCallID }}",),
     )
 
 

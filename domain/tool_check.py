@@ -53,8 +53,8 @@ ARGUMENTS = json.dumps(
     },
     ensure_ascii=False,
 )
-CALL = ToolCall("get_weather", ARGUMENTS, "call_1")
-SECOND = ToolCall("search_web", json.dumps({"query": "weather & news <today>"}), "call_2")
+CALL = ToolCall("get_weather", ARGUMENTS, "a1b2c3d4e")  # ids of nine letters and digits, as Mistral's templates want
+SECOND = ToolCall("search_web", json.dumps({"query": "weather & news <today>"}), "f5g6h7i8j")
 RESULT = '{"temperature": 21, "unit": "°C"}'
 SECOND_RESULT = "Sunny & mild, 21 °C <source: meteo>"
 

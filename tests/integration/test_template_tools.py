@@ -11,7 +11,7 @@ import pytest
 
 from hubship.application.ollama_template import derive_ollama_template
 from hubship.application.ollama_tools import check_tools
-from hubship.domain.chat_template import ChatMessage, ToolCall
+from hubship.domain.chat_template import ChatMessage, TemplateRejected, ToolCall
 from hubship.domain.template_check import OllamaCase
 from hubship.domain.tool_check import ARGUMENTS, CALL, TOOL_CONVERSATIONS, WEATHER, ollama_order, parses_back, tool_cases
 from tests.integration.test_template_families import FAMILIES
@@ -20,9 +20,17 @@ from tests.support.template_collection import profile_for, templates_dir
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (Debian: apt-get install golang-go)")
 # Qwen2.5: tools in the system turn, <tool_call> JSON; Qwen3: the same with thinking; Llama 3.1: tools in the first user
-# turn as tojson(indent=4), one JSON call per message; Mistral (Unsloth's Devstral, from llama.cpp's collection):
-# [AVAILABLE_TOOLS] with the tool list, [TOOL_CALLS]name[ARGS]arguments, [TOOL_RESULTS].
-SHAPES = {"qwen2.5": "<tool_call>", "qwen3": "<tool_call>", "llama-3.1": "{", "unsloth-mistral-Devstral-Small-2507": "[TOOL_CALLS]"}
+# turn as tojson(indent=4), one JSON call per message; Mistral-Nemo: [AVAILABLE_TOOLS] before the last user message,
+# [TOOL_CALLS][{..., "id": ...}] with nine-character ids, results with their call_id, turns that alternate around
+# tool exchanges, the system message in the last user turn; Devstral (Unsloth's, from llama.cpp's collection):
+# [AVAILABLE_TOOLS] first, [TOOL_CALLS]name[ARGS]arguments, [TOOL_RESULTS].
+SHAPES = {
+    "qwen2.5": "<tool_call>",
+    "qwen3": "<tool_call>",
+    "llama-3.1": "{",
+    "mistral-nemo": "[TOOL_CALLS][",
+    "unsloth-mistral-Devstral-Small-2507": "[TOOL_CALLS]",
+}
 
 
 def profile(name):
@@ -105,3 +113,17 @@ def test_ollama_tag_rule_finds_the_calls_only_after_the_tag():
     assert not parses_back(written.replace("<tool_call>", "<call>"), "<tool_call>", (CALL,))
     assert not parses_back(written, "<tool_call>", (ToolCall("get_weather", '{"city": "Paris"}'),))
     assert WEATHER in TOOL_CONVERSATIONS["tools: one tool"][0]
+
+
+def test_mistral_nemo_keeps_its_call_ids_its_alternation_and_its_tools_before_the_last_user(derived, renderer, go):
+    tools, messages = TOOL_CONVERSATIONS["tools: one call, result, answer, final user turn"]
+    skipped = (*messages[:3], ChatMessage("user", "And tomorrow?"))  # a user turn right after a tool result
+    fine, refused = go.render(
+        derived["mistral-nemo"].template, [OllamaCase(messages, "", None, tools), OllamaCase(skipped, "", None, tools)]
+    )
+    assert '"id": "a1b2c3d4e"}]</s>[TOOL_RESULTS]{"content": {"temperature": 21, "unit": "°C"}, "call_id": "a1b2c3d4e"}' in fine.text
+    assert fine.text.index("[/INST]") < fine.text.index("[AVAILABLE_TOOLS]") < fine.text.index("[INST]Thanks!")
+    assert refused.text is None and "conversation roles must alternate" in (refused.error or "")
+    p = profile("mistral-nemo")
+    with pytest.raises(TemplateRejected, match="must alternate"):
+        renderer.render(p.template, p.tokens, skipped, add_generation_prompt=True, continue_final=False, tools=tools)

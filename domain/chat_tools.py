@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from hubship.domain.chat_calls import CallLayout, cut_calls, mark_result_ids, tojson
+from hubship.domain.chat_calls import ARG_PROBE, ArgForm, CallLayout, arg_form, cut_calls, mark_result_ids, tojson
 from hubship.domain.chat_dates import MARKERS, date_formats
 from hubship.domain.chat_learning import _attempts
 from hubship.domain.chat_template import (
@@ -51,7 +51,8 @@ class ToolForm:
 @attrs.frozen(kw_only=True)
 class ToolStructure:
     """The tools-on layout: `chat` is a ChatStructure over the kinds plus `calls` and `tool`, with TOOLS_SLOT in its
-    glue and each calls message's calls as its content; `layout` how a call is written. `call_sep` (between two
+    glue and each calls message's calls as its content; `layout` how a call is written, `args` how its arguments are
+    (None: `tojson`). `call_sep` (between two
     calls) None: one call per message (`one_call` is the template's message for more); `alternate` the template's
     message when user and assistant turns (tool calls and results aside) must alternate ("" when it takes any
     order); `content` the text (before, after) an assistant content beside calls, None when the template drops it,
@@ -63,6 +64,7 @@ class ToolStructure:
     form: ToolForm
     tool_sep: str
     layout: CallLayout
+    args: ArgForm | None
     call_sep: str | None
     one_call: str = ""
     alternate: str = ""
@@ -109,7 +111,7 @@ class _Prober:
 
 
 def _observe(
-    prober: _Prober, kinds: tuple[str, ...], tool: str, form: ToolForm, thinking: bool = False
+    prober: _Prober, kinds: tuple[str, ...], tool: str, form: ToolForm, args: ArgForm | None, thinking: bool = False
 ) -> tuple[Observation, CallLayout | None]:
     messages = probe_messages(kinds)
     if thinking:
@@ -125,7 +127,7 @@ def _observe(
     for i, m in enumerate(messages):
         if m.tool_calls:
             start = text.find(sentinel(i - 1)) + len(sentinel(i - 1))
-            text, layout, _ = cut_calls(text, m.tool_calls, sentinel(i), start)
+            text, layout, _ = cut_calls(text, m.tool_calls, sentinel(i), start, args)
             layouts.append(layout)
     text = mark_result_ids(text, messages)
     if any(probe_call(i).name in text for i in range(len(kinds))):
@@ -135,7 +137,23 @@ def _observe(
     return Observation(kinds, text, None), layouts[0] if layouts else None
 
 
-def _two_calls(prober: _Prober, tool: str, layout: CallLayout) -> tuple[str | None, str]:
+def _args(prober: _Prober, tool: str) -> ArgForm | None:
+    """How calls write their arguments: None for `tojson` of the object, else one by one (ArgForm)."""
+    call = ToolCall(probe_call(1).name, json.dumps(ARG_PROBE), probe_call(1).id)
+    messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=(call,)), _result(2, probe_call(1))]
+    try:
+        text = prober.text(messages, [tool])
+    except TemplateRejected as exc:
+        raise TemplateNotDerivable(f"the template rejects a tool call with arguments of every JSON kind ({exc})") from None
+    if tojson(ARG_PROBE) in text:
+        return None
+    found = arg_form(text)
+    if found is None:
+        raise TemplateNotDerivable("the template writes tool-call arguments other than as tojson or one by one with tojson values")
+    return found
+
+
+def _two_calls(prober: _Prober, tool: str, layout: CallLayout, args: ArgForm | None) -> tuple[str | None, str]:
     """The text between two calls of one message; None and the template's message when it refuses two calls."""
     calls = (probe_call(1, 0), probe_call(1, 1))
     messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=calls)]
@@ -144,7 +162,7 @@ def _two_calls(prober: _Prober, tool: str, layout: CallLayout) -> tuple[str | No
         text = prober.text(messages, [tool])
     except TemplateRejected as exc:
         return None, str(exc) or "the model's chat template accepts one tool call per message"
-    _, found, between = cut_calls(text, calls, sentinel(1), text.find(sentinel(0)) + len(sentinel(0)))
+    _, found, between = cut_calls(text, calls, sentinel(1), text.find(sentinel(0)) + len(sentinel(0)), args)
     if found != layout:
         raise TemplateNotDerivable("the template writes a second tool call differently from the first")
     return between[0], ""
@@ -196,7 +214,8 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
     prober = _Prober(render, bos)
     form = prober.form()
     tool = probe_tool(0)
-    observed = [_observe(prober, kinds, tool, form) for kinds in tool_sequences()]
+    args = _args(prober, tool)
+    observed = [_observe(prober, kinds, tool, form, args) for kinds in tool_sequences()]
     alternate = _alternation([o for o, _ in observed])
     observed = [(o, layout) for o, layout in observed if not o.rejected]
     layouts = {layout for _, layout in observed if layout}
@@ -211,7 +230,7 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
         chat, last_user = _attempts_or(exc, [mark_last_user(o) for o in accepted]), True
     chat = attrs.evolve(chat, dates=date_formats([o.text for o in accepted if o.text]))
     ask = LAST_USER if last_user else "user"
-    sep, one_call = _two_calls(prober, tool, layout)
+    sep, one_call = _two_calls(prober, tool, layout, args)
     glue = chat.text(ask, "calls", last=False, system=False) or ""
     content, content_at = _content(prober, tool, glue)
     return ToolStructure(
@@ -219,6 +238,7 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
         form=form,
         tool_sep=prober.tool_sep(form),
         layout=layout,
+        args=args,
         alternate=alternate,
         call_sep=sep,
         one_call=one_call,
@@ -251,7 +271,7 @@ def _alternation(observations: Sequence[Observation]) -> str:
 def reasoning_observations(render: Render, bos: str | None, s: ToolStructure) -> list[Observation]:
     """The tool probes again with reasoning `reasoning(i)` on every assistant message, cut as for learning `s`."""
     prober = _Prober(render, bos)
-    observed = [_observe(prober, kinds, probe_tool(0), s.form, thinking=True)[0] for kinds in tool_sequences()]
+    observed = [_observe(prober, kinds, probe_tool(0), s.form, s.args, thinking=True)[0] for kinds in tool_sequences()]
     observed = [_unquote(o) if s.json_results else o for o in observed if not o.rejected]
     return [mark_last_user(o) for o in observed] if s.last_user else observed
 

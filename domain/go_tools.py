@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import attrs
 
-from hubship.domain.chat_calls import PREVIOUS_RESULT_ID, RESULT_ID
+from hubship.domain.chat_calls import PREVIOUS_RESULT_ID, RESULT_ID, ArgForm
 from hubship.domain.chat_template import SYSTEM0, ChatStructure, TemplateNotDerivable
 from hubship.domain.chat_tools import TOOLS_SLOT, ToolStructure
 from hubship.domain.go_template import LAST_USER_HEAD, Extension, emit_go_template, fail, go_string
@@ -39,6 +39,21 @@ _JSON_DEFINE = (
     f'{{{{ printf "%q" $k }}}}{{{{ ": " }}}}{{{{ template "{JSON}" $v }}}}{{{{ end }}}}{{{{ "}}" }}}}'
     "{{- end }}{{- end }}"
 )
+
+
+ARG = "hubship-arg"
+
+
+def arg_define(form: ArgForm) -> str:
+    """The template writing one argument value as `form` says (strings, Python or JSON scalars, JSON otherwise)."""
+    string = '{{ printf "%q" . }}' if form.json_strings else "{{ . }}"
+    scalars = ""
+    if form.python_scalars:
+        scalars = '{{- else if eq $t "bool" }}{{ if . }}True{{ else }}False{{ end }}{{- else if eq $t "<nil>" }}None'
+    return (
+        f'{{{{- define "{ARG}" }}}}{{{{ $t := printf "%T" . }}}}{{{{- if eq $t "string" }}}}{string}{scalars}'
+        f'{{{{- else }}}}{{{{ template "{JSON}" . }}}}{{{{- end }}}}{{{{- end }}}}'
+    )
 
 
 def _lit(text: str) -> str:
@@ -152,7 +167,16 @@ def _calls(s: ToolStructure) -> str:
     rest = brace + rest
     if "{{" in raw or "}}" in raw:
         raw, rest = "", s.opening
-    writes = {"name": "{{ $c.Function.Name }}", "id": "{{ $c.ID }}", "args": f'{{{{ template "{JSON}" $c.Function.Arguments }}}}'}
+    args = f'{{{{ template "{JSON}" $c.Function.Arguments }}}}'
+    if s.args:
+        args = (
+            "{{ $first := true }}{{ range $key, $v := $c.Function.Arguments }}{{ if not $first }}"
+            + _lit(s.args.inter)
+            + "{{ end }}{{ $first = false }}{{ $key }}"
+            + _lit(s.args.mid)
+            + f'{{{{ template "{ARG}" $v }}}}{{{{ end }}}}'
+        )
+    writes = {"name": "{{ $c.Function.Name }}", "id": "{{ $c.ID }}", "args": args}
     each = writes[s.layout.pieces[0]] + "".join(_lit(sep) + writes[p] for sep, p in zip(s.layout.seps, s.layout.pieces[1:], strict=True))
     sep = "{{ if $k }}" + _lit(s.call_sep or "") + "{{ end }}"
     return content + "{{- if .ToolCalls }}" + raw + _lit(rest) + "{{ range $k, $c := .ToolCalls }}" + sep + each + "{{ end }}{{ end }}"
@@ -220,4 +244,5 @@ def emit_with_tools(
         "{{- if $m.ToolCalls }}" + fail(NO_TOOLS) + "{{ end }}",
     )
     without = emit_go_template(plain, frozen, Extension(checks=refuse) + plain_ext)
-    return "\n".join(["{{- if .Tools }}", tools, "{{- else }}", without, "{{- end }}", _JSON_DEFINE])
+    defines = [_JSON_DEFINE, *([arg_define(s.args)] if s.args else [])]
+    return "\n".join(["{{- if .Tools }}", tools, "{{- else }}", without, "{{- end }}", *defines])

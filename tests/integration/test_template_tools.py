@@ -127,3 +127,11 @@ def test_mistral_nemo_keeps_its_call_ids_its_alternation_and_its_tools_before_th
     p = profile("mistral-nemo")
     with pytest.raises(TemplateRejected, match="must alternate"):
         renderer.render(p.template, p.tokens, skipped, add_generation_prompt=True, continue_final=False, tools=tools)
+
+
+def test_calls_ollama_would_not_parse_back_are_refused_though_they_render_equal(renderer, go):
+    """GLM-4.6 writes each argument as <arg_key>k</arg_key><arg_value>v</arg_value>: the TEMPLATE renders it, but
+    Ollama's parser looks for a JSON object after the tag, so the model's calls would never come back as calls."""
+    d = derive_ollama_template(renderer, go, profile("GLM-4.6"), allow_generic=False)
+    assert "tools" not in d.capabilities and ".Tools" not in d.template
+    assert any("Ollama's tool-call tag '<tool_call>' would not find the calls the template writes" in n for n in d.notes)

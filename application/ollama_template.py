@@ -115,8 +115,8 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
     thinking = learn_thinking(render, profile.runtime_bos, base)
     template = emit_go_template(thinking.structure, frozen, thinking.extension)
     report = check_template(renderer, go, profile, template, base, days, thinking.settings, thinking.reasoning is not None)
-    if report.status == "failed" and (thinking.reasoning or thinking.tails):  # keep what is proven: the layout without thinking
-        why = f"its Go translation renders {report.mismatches[0]}"
+    if report.status != "passed" and (thinking.reasoning or thinking.tails):  # keep only what is proven: the layout without thinking
+        why = f"its Go translation renders {report.mismatches[0]}" if report.mismatches else f"not proven: {report.reason}"
         thinking = Thinking(structure=base, refusals=(f"reasoning in history and the think switch are not translated ({why})",))
         template = emit_go_template(base, frozen)
         report = check_template(renderer, go, profile, template, base, days)

@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.application.ollama_template import check_template, derive_ollama_template
 from hubship.application.ollama_tools import check_tools
 from hubship.domain.chat_template import ChatMessage
@@ -71,3 +72,12 @@ def test_a_template_that_drops_the_reasoning_fails_the_proof(qwen3, renderer, go
 def test_a_template_without_thinking_gets_no_switch_and_no_capability(renderer, go):
     qwen25 = derive_ollama_template(renderer, go, profile("qwen2.5"), allow_generic=False)
     assert "thinking" not in qwen25.capabilities and ".Think" not in qwen25.template and ".Thinking" not in qwen25.template
+
+
+def test_without_go_nothing_unproven_is_claimed(renderer, tmp_path):
+    no_go = GoTemplateChecker(tmp_path, go=str(tmp_path / "no-go"))
+    d = derive_ollama_template(renderer, no_go, profile("qwen3"), allow_generic=False)
+    assert d.check.status == "skipped" and d.capabilities == ("completion",)
+    assert ".Think" not in d.template and ".Tools" not in d.template
+    assert any("the think switch are not translated (not proven: Go is not installed" in n for n in d.notes)
+    assert any(n.startswith("tool calling is not available") and "not proven" in n for n in d.notes)

@@ -37,7 +37,6 @@ from hubship.domain.tool_probes import LAST_USER, mark_last_user, probe_call, pr
 
 TOOLS_SLOT = "\x00HUBSHIPTOOLS\x00"
 """Where the offered tools are written inside a glue string."""
-TOOL_KINDS = ("calls", "tool")
 
 
 @attrs.frozen
@@ -182,7 +181,7 @@ def _content(prober: _Prober, tool: str, glue: str) -> tuple[tuple[str, str] | N
         return None, 0
     at = with_content.find(sentinel(1))
     user_end = without.find(sentinel(0)) + len(sentinel(0))
-    start = len(common_prefix(with_content[:at], without))
+    start = len(_common_prefix(with_content[:at], without))
     rest = with_content[at + len(sentinel(1)) :]
     tail = without[start:]
     if not rest.endswith(tail) or start < user_end or start - user_end > len(glue):
@@ -190,7 +189,7 @@ def _content(prober: _Prober, tool: str, glue: str) -> tuple[tuple[str, str] | N
     return (with_content[start:at], rest[: len(rest) - len(tail)]), len(glue) - (start - user_end)
 
 
-def common_prefix(a: str, b: str) -> str:
+def _common_prefix(a: str, b: str) -> str:
     """The longest common prefix of two strings."""
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]:

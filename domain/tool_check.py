@@ -124,31 +124,52 @@ def ollama_tag(opening: str) -> str:
     return opening.replace("\r\n", "\n").partition("{")[0].strip() or "{"
 
 
-def _objects(text: str) -> list[object]:
-    decoder, found = json.JSONDecoder(), []
-    for at, ch in enumerate(text):
-        if ch in "{[":
-            try:
-                found.append(decoder.raw_decode(text, at)[0])
-            except ValueError:
-                continue
-    return found
+def _first_object(text: str) -> tuple[dict | None, int]:
+    """The first top-level JSON object of `text` (braces counted outside strings, as Ollama's parser scans) and where it
+    ends; (None, 0) when there is none."""
+    depth, start, in_string, escaped = 0, -1, False, False
+    for i, ch in enumerate(text):
+        if escaped or ch == "\\":
+            escaped = not escaped and ch == "\\"
+            continue
+        if ch == '"':
+            in_string = not in_string
+        elif not in_string and ch == "{":
+            start, depth = (i if depth == 0 else start), depth + 1
+        elif not in_string and ch == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                try:
+                    found = json.loads(text[start : i + 1])
+                except ValueError:
+                    continue
+                return (found, i + 1) if isinstance(found, dict) else (None, 0)
+    return None, 0
+
+
+def _arguments(obj: dict, name: str) -> object:
+    """The arguments a call object holds: its `arguments`/`parameters` when it names the function, else the value under
+    the function's name, else the object itself."""
+    if "name" in obj:
+        args = obj.get("arguments", obj.get("parameters"))
+        return json.loads(args) if isinstance(args, str) else args
+    return obj.get(name, obj)
 
 
 def parses_back(output: str, tag: str, calls: Sequence[ToolCall]) -> bool:
-    """Whether the model output `output` (a rendered assistant turn) shows every call after `tag`, as Ollama's parser
-    needs: the tag, then the call's name, then a JSON object equal to its arguments or holding them."""
+    """Whether the model output `output` (a rendered assistant turn) gives back every call by Ollama's rule as hubship
+    models it: from the tag on, each call's name, then the first JSON object, which is its arguments or holds them
+    (under `arguments`/`parameters` beside a `name`); the next call is looked for after both."""
     at = output.find(tag)
     if at < 0:
         return False
+    rest = output[at:]
     for call in calls:
-        name = output.find(call.name, at)
-        if name < 0:
+        name = rest.find(call.name)
+        obj, end = _first_object(rest)
+        if name < 0 or obj is None or _arguments(obj, call.name) != json.loads(call.arguments):
             return False
-        args = json.loads(call.arguments)
-        objects = _objects(output[at:])
-        if not any(o == args or (isinstance(o, dict) and args in o.values()) for o in objects):
-            return False
+        rest = rest[max(end, name + len(call.name)) :]
     return True
 
 

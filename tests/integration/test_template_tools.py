@@ -13,7 +13,7 @@ from hubship.application.ollama_template import derive_ollama_template
 from hubship.application.ollama_tools import check_tools
 from hubship.domain.chat_template import ChatMessage, TemplateRejected, ToolCall
 from hubship.domain.template_check import OllamaCase
-from hubship.domain.tool_check import ARGUMENTS, CALL, TOOL_CONVERSATIONS, WEATHER, ollama_order, parses_back, tool_cases
+from hubship.domain.tool_check import ARGUMENTS, CALL, SECOND, TOOL_CONVERSATIONS, WEATHER, ollama_order, parses_back, tool_cases
 from tests.integration.test_template_families import FAMILIES
 from tests.integration.test_template_families import profile as family_profile
 from tests.support.template_collection import profile_for, templates_dir
@@ -112,6 +112,13 @@ def test_ollama_tag_rule_finds_the_calls_only_after_the_tag():
     assert parses_back(written, "<tool_call>", (CALL,))
     assert not parses_back(written.replace("<tool_call>", "<call>"), "<tool_call>", (CALL,))
     assert not parses_back(written, "<tool_call>", (ToolCall("get_weather", '{"city": "Paris"}'),))
+    second = '<tool_call>\n{"name": "search_web", "arguments": {"query": "weather & news <today>"}}\n</tool_call>'
+    assert parses_back(written + "\n" + second, "<tool_call>", (CALL, SECOND))
+    assert not parses_back(written + "\n" + second, "<tool_call>", (SECOND, CALL))  # the next call is looked for after the first
+    mistral = "[TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]" + ARGUMENTS  # the arguments object itself, no name in it
+    assert parses_back(mistral, "[TOOL_CALLS]", (CALL,))
+    glm = "<tool_call>get_weather\n<arg_key>unit</arg_key>\n<arg_value>celsius</arg_value>\n</tool_call>"
+    assert not parses_back(glm, "<tool_call>", (ToolCall("get_weather", '{"unit": "celsius"}'),))  # no JSON object at all
     assert WEATHER in TOOL_CONVERSATIONS["tools: one tool"][0]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from hubship.application.ollama_thinking import Thinking, learn_thinking, thinking_notes, thinks
+from hubship.application.ollama_thinking import Thinking, learn_thinking, thinking_notes
 from hubship.application.ollama_tools import ToolsOutcome, jinja_outcome, tools_template
 from hubship.domain.chat_dates import CHECK_DAYS, inexpressible
 from hubship.domain.chat_learning import derive_structure
@@ -26,7 +26,15 @@ from hubship.domain.chat_template import ChatMessage, ChatProfile, ChatStructure
 from hubship.domain.errors import UserInputError
 from hubship.domain.go_template import emit_go_template
 from hubship.domain.ollama_model import OllamaModel, date_notes, modelfile_system, sampling_parameters, stop_words, structure_notes
-from hubship.domain.template_check import REASONING_CONVERSATIONS, CheckCase, CheckReport, RenderOutcome, check_cases, compare
+from hubship.domain.template_check import (
+    REASONING_CONVERSATIONS,
+    CheckCase,
+    CheckReport,
+    RenderOutcome,
+    TemplateTags,
+    check_cases,
+    compare,
+)
 from hubship.ports.chat_renderer import ChatRenderer
 from hubship.ports.go_template_renderer import GoTemplateRenderer
 
@@ -128,11 +136,13 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
         )
     trim = TRIM_QUALIFIER if structure.trimmed else ""
     tools = ToolsOutcome(refusal=f"not proven ({report.reason})")
+    tags = TemplateTags()
     if report.status == "passed":
         tools = tools_template(render, go, profile.runtime_bos, thinking, modelfile_system(structure), days, frozen)
+        tags = go.tags(tools.template or template)
     return OllamaTemplate(
         template=tools.template or template,
-        capabilities=("completion", *(["tools"] if tools.template else []), *(["thinking"] if thinks(thinking) else [])),
+        capabilities=("completion", *(["tools"] if tools.template else []), *(["thinking"] if tags.thinking else [])),
         system=modelfile_system(structure),
         stops=stop_words(structure, profile.control_tokens, profile.eos_tokens),
         notes=(
@@ -140,7 +150,7 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
             *structure_notes(structure),
             *date_notes(structure, frozen, days if report.status == "passed" else ()),
             _tools_note(tools),
-            *thinking_notes(thinking, tools.refusals),
+            *thinking_notes(thinking, tags, tools.refusals),
             OUT_OF_SCOPE,
         ),
         check=report,

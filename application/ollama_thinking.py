@@ -29,6 +29,7 @@ from hubship.domain.chat_template import (
 from hubship.domain.chat_thinking import SETTINGS, Reasoning, merge_reasoning, reasoning, think_tails
 from hubship.domain.go_template import Extension
 from hubship.domain.go_thinking import reasoning_extension, switch_extension
+from hubship.domain.template_check import TemplateTags
 
 Tails = dict[bool | None, dict[GlueKey, str]]
 
@@ -120,16 +121,9 @@ SWITCH = (
 )
 
 
-def thinks(t: Thinking) -> bool:
-    """Whether Ollama sees thinking in the TEMPLATE: raw tags around `.Thinking` (its only rule for the capability)."""
-    return t.reasoning is not None and any(_raw_tag(o) and _raw_tag(c) for o, c in t.reasoning.blocks.values())
-
-
-def _raw_tag(text: str) -> bool:
-    return bool(text.strip()) and "{{" not in text and "}}" not in text
-
-
-def thinking_notes(t: Thinking, more: Sequence[str] = ()) -> list[str]:
+def thinking_notes(t: Thinking, tags: TemplateTags, more: Sequence[str] = ()) -> list[str]:
+    """The card's lines on thinking: where reasoning is written and the tags Ollama reads (`tags`, from the TEMPLATE's
+    parse tree), the switch, and what is left out."""
     notes = []
     if t.reasoning is not None:
         where = (
@@ -141,9 +135,8 @@ def thinking_notes(t: Thinking, more: Sequence[str] = ()) -> list[str]:
                 else "for the assistant turns before the last user message"
             )
         )
-        pairs = {(o.strip(), c.strip()) for o, c in t.reasoning.blocks.values()}
-        tags = ", ".join(f"{o!r} and {c!r}" for o, c in sorted(pairs)) if thinks(t) else "no tags it can read (no `thinking` capability)"
-        notes.append(REASONING.format(where=where, tags=tags))
+        found = f"{tags.thinking_open!r} and {tags.thinking_close!r}" if tags.thinking else "no tags it can read (no `thinking` capability)"
+        notes.append(REASONING.format(where=where, tags=found))
     if t.tails:
         notes.append(SWITCH)
     return [*notes, *(f"thinking: {r}" for r in (*t.refusals, *more))]

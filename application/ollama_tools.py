@@ -2,7 +2,8 @@
 
 Tools are an addition to the plain TEMPLATE: `derive_tools` learns the tools-on layout (domain.chat_tools), writes
 the TEMPLATE with a `{{ if .Tools }}` half (domain.go_tools), renders the tool conversations (domain.tool_check) with
-Jinja and with Go on the check days, and checks that Ollama's tool-call tag finds the rendered calls. Anything that
+Jinja and with Go on the check days, and checks that the tool-call tag Ollama reads from the TEMPLATE (the Go
+helper computes it from the parse tree as Ollama does) finds the rendered calls. Anything that
 fails leaves the plain TEMPLATE (Ollama then refuses requests with tools for this model) and a one-line reason.
 """
 
@@ -18,7 +19,7 @@ from hubship.domain.chat_template import Render, TemplateNotDerivable, TemplateR
 from hubship.domain.chat_tools import ToolStructure, derive_tools, reasoning_observations
 from hubship.domain.go_tools import emit_with_tools
 from hubship.domain.template_check import CheckCase, RenderOutcome, compare
-from hubship.domain.tool_check import TOOL_CONVERSATIONS, ollama_tag, parses_back, reordered, tool_cases
+from hubship.domain.tool_check import TOOL_CONVERSATIONS, parses_back, reordered, tool_cases
 from hubship.ports.go_template_renderer import GoTemplateRenderer
 
 
@@ -108,7 +109,7 @@ def tools_template(
         return ToolsOutcome(
             refusal=f"its Go translation renders {len(mismatches)} of {len(cases)} tool conversations differently ({mismatches[0]})"
         )
-    tag = ollama_tag(learned.opening)
+    tag = go.tags(template).tool_call
     failing = _parse_back(go, template, cases, tag)
     if failing:
         return ToolsOutcome(refusal=f"Ollama's tool-call tag {tag!r} would not find the calls the template writes ({failing})")

@@ -100,6 +100,21 @@ class CheckCase:
     clock: Clock | None = None
 
 
+@attrs.frozen
+class TemplateTags:
+    """What Ollama reads from a TEMPLATE's parse tree to handle the model's output: the tag its tool calls start with
+    (`{` when the TEMPLATE gives none), and the tags around its thinking ("" when Ollama finds none: then the model
+    has no `thinking` capability)."""
+
+    tool_call: str = "{"
+    thinking_open: str = ""
+    thinking_close: str = ""
+
+    @property
+    def thinking(self) -> bool:
+        return bool(self.thinking_open and self.thinking_close)
+
+
 @attrs.frozen(kw_only=True)
 class CheckReport:
     """`status`: passed, failed or skipped (no Go); `mismatches` one line each."""

@@ -119,11 +119,6 @@ def reordered(messages: Sequence[ChatMessage]) -> list[str]:
     ]
 
 
-def ollama_tag(opening: str) -> str:
-    """The tag Ollama looks for: the opening text of the `.ToolCalls` block up to a `{`, trimmed; `{` when empty."""
-    return opening.replace("\r\n", "\n").partition("{")[0].strip() or "{"
-
-
 def _first_object(text: str) -> tuple[dict | None, int]:
     """The first top-level JSON object of `text` (braces counted outside strings, as Ollama's parser scans) and where it
     ends; (None, 0) when there is none."""

@@ -22,7 +22,7 @@ from typing import Any
 
 from hubship.domain.chat_template import ChatMessage, TemplateNotDerivable
 from hubship.domain.errors import PublishError
-from hubship.domain.template_check import OllamaCase, RenderOutcome
+from hubship.domain.template_check import OllamaCase, RenderOutcome, TemplateTags
 
 SOURCE = files("hubship.adapters.ollama").joinpath("go_template", "main.go")
 TIMEOUT_S = 300
@@ -103,6 +103,16 @@ class GoTemplateChecker:
         return target
 
     def render(self, template: str, cases: Sequence[OllamaCase]) -> list[RenderOutcome]:
+        result = self._run(template, cases)
+        return [
+            RenderOutcome(text=None, error=r["error"]) if r.get("error") else RenderOutcome(text=r["output"]) for r in result["results"]
+        ]
+
+    def tags(self, template: str) -> TemplateTags:
+        found = self._run(template, ())["tags"]
+        return TemplateTags(found["tool_call"], found["thinking_open"], found["thinking_close"])
+
+    def _run(self, template: str, cases: Sequence[OllamaCase]) -> dict[str, Any]:
         payload = {"template": template, "cases": [ollama_case(c) for c in cases]}
         done = subprocess.run(
             [str(self._helper())], input=json.dumps(payload), capture_output=True, text=True, encoding="utf-8", timeout=TIMEOUT_S
@@ -112,6 +122,4 @@ class GoTemplateChecker:
         result = json.loads(done.stdout)
         if result.get("parse_error"):
             raise TemplateNotDerivable(f"Go cannot parse the derived template ({result['parse_error']})")
-        return [
-            RenderOutcome(text=None, error=r["error"]) if r.get("error") else RenderOutcome(text=r["output"]) for r in result["results"]
-        ]
+        return result

@@ -13,7 +13,7 @@ from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.application.ollama_template import check_template, derive_ollama_template
 from hubship.application.ollama_tools import check_tools
 from hubship.domain.chat_template import ChatMessage
-from hubship.domain.template_check import REASONING_CONVERSATIONS, OllamaCase
+from hubship.domain.template_check import REASONING_CONVERSATIONS, OllamaCase, TemplateTags
 from hubship.domain.tool_check import REASONED_CALL, ollama_order, tool_cases
 from tests.integration.test_template_families import profile
 
@@ -50,9 +50,10 @@ def test_reasoning_after_the_last_user_message_is_kept_and_older_is_dropped(qwen
         assert old.text == _jinja(renderer, answered, think) and "no tools needed" not in old.text
 
 
-def test_ollama_finds_the_thinking_tags_in_raw_text_around_thinking(qwen3):
+def test_ollama_finds_the_thinking_tags_in_raw_text_around_thinking(qwen3, go):
     blocks = THINKING_BLOCK.findall(qwen3.template)
     assert blocks and {(o.strip(), c.strip()) for o, c in blocks} == {("<think>", "</think>")}
+    assert go.tags(qwen3.template) == TemplateTags("<tool_call>", "<think>", "</think>")
     assert qwen3.capabilities == ("completion", "tools", "thinking")
 
 

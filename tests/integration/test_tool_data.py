@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from hubship.domain.chat_template import ChatMessage, ToolCall
-from hubship.domain.template_check import OllamaCase
+from hubship.domain.template_check import OllamaCase, TemplateTags
 
 needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (Debian: apt-get install golang-go)")
 
@@ -64,3 +64,16 @@ def test_go_gets_them_as_ollama_hands_them_to_a_template(go):
     calls = '[assistant:call_1 f {"a":{"y":[1,"\\u003c\\u0026é"]},"t":true,"z":1}hmm]'
     assert unset == f"{tool}|[user:hi]{calls}[tool:21fcall_1]false false"
     assert on.endswith("]true true") and off.endswith("]false true")
+
+
+@needs_go
+def test_the_tags_ollama_reads_from_a_template_come_from_its_raw_text_only(go):
+    """Ollama's tool-call tag is the raw text opening the first `if .ToolCalls` block; its thinking tags the raw text
+    around `.Thinking` in a range over `.Messages`. Quoted actions and variables (`$m.Thinking`) give nothing."""
+    raw = (
+        '{{ range .Messages }}{{ if .ToolCalls }}<tool_call>\n{"name": {{ end }}'
+        "{{ if .Thinking }}<think>\n{{ .Thinking }}\n</think>{{ end }}{{ end }}"
+    )
+    quoted = '{{ range $i, $m := .Messages }}{{ if .ToolCalls }}{{ "<tool_call>" }}{{ end }}<think>{{ $m.Thinking }}</think>{{ end }}'
+    assert go.tags(raw) == TemplateTags("<tool_call>", "<think>", "</think>") and go.tags(raw).thinking
+    assert go.tags(quoted) == TemplateTags("{", "", "") and not go.tags(quoted).thinking

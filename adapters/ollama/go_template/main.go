@@ -56,6 +56,7 @@ type Result struct {
 type Output struct {
 	Results    []Result `json:"results"`
 	ParseError string   `json:"parse_error,omitempty"`
+	Tags       *Tags    `json:"tags,omitempty"`
 }
 
 // today is the day currentDate answers while a case renders (Ollama: time.Now()).
@@ -308,6 +309,7 @@ func main() {
 	if err != nil {
 		out.ParseError = err.Error()
 	} else {
+		out.Tags = templateTags(t)
 		for _, c := range in.Cases {
 			text, err := render(t, c)
 			r := Result{Output: text}
@@ -483,4 +485,152 @@ func templateMessages(messages []*Message) []*tmplMessage {
 		out[i] = &tmplMessage{m.Role, m.Content, m.Thinking, m.Images, calls, m.ToolName, m.ToolCallID}
 	}
 	return out
+}
+
+// Tags are what Ollama reads from a TEMPLATE's parse tree to handle a model's output (written from its documented
+// behaviour): the tool-call tag, the first non-blank raw text inside the first `if` on `.ToolCalls` (searched through
+// if, range and with bodies), cut at "{" and trimmed, "{" when there is none; and the thinking tags, the raw text that
+// opens and closes the list around a `.Thinking` field inside a range over `.Messages` (the last such list wins).
+type Tags struct {
+	ToolCall      string `json:"tool_call"`
+	ThinkingOpen  string `json:"thinking_open"`
+	ThinkingClose string `json:"thinking_close"`
+}
+
+// hasField reports whether a command of the pipeline has the field `name` among its arguments.
+func hasField(pipe *parse.PipeNode, name string) bool {
+	if pipe == nil {
+		return false
+	}
+	for _, c := range pipe.Cmds {
+		for _, a := range c.Args {
+			if f, ok := a.(*parse.FieldNode); ok {
+				for _, id := range f.Ident {
+					if id == name {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+func toolCallsIf(nodes []parse.Node) *parse.IfNode {
+	for _, n := range nodes {
+		var lists []*parse.ListNode
+		switch x := n.(type) {
+		case *parse.IfNode:
+			if hasField(x.Pipe, "ToolCalls") {
+				return x
+			}
+			lists = []*parse.ListNode{x.List, x.ElseList}
+		case *parse.RangeNode:
+			lists = []*parse.ListNode{x.List, x.ElseList}
+		case *parse.WithNode:
+			lists = []*parse.ListNode{x.List, x.ElseList}
+		case *parse.ListNode:
+			lists = []*parse.ListNode{x}
+		}
+		for _, l := range lists {
+			if l != nil {
+				if found := toolCallsIf(l.Nodes); found != nil {
+					return found
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func firstText(nodes []parse.Node) (string, bool) {
+	for _, n := range nodes {
+		switch x := n.(type) {
+		case *parse.TextNode:
+			if len(bytes.TrimSpace(x.Text)) > 0 {
+				return string(x.Text), true
+			}
+		case *parse.ActionNode:
+			return "", false
+		case *parse.IfNode, *parse.RangeNode, *parse.WithNode:
+			var b *parse.BranchNode
+			switch y := x.(type) {
+			case *parse.IfNode:
+				b = &y.BranchNode
+			case *parse.RangeNode:
+				b = &y.BranchNode
+			case *parse.WithNode:
+				b = &y.BranchNode
+			}
+			for _, l := range []*parse.ListNode{b.List, b.ElseList} {
+				if l != nil {
+					if text, ok := firstText(l.Nodes); ok {
+						return text, true
+					}
+				}
+			}
+			return "", false
+		}
+	}
+	return "", false
+}
+
+func templateTags(t *template.Template) *Tags {
+	tags := &Tags{ToolCall: "{"}
+	if node := toolCallsIf(t.Tree.Root.Nodes); node != nil {
+		if text, ok := firstText(node.List.Nodes); ok {
+			tag := strings.TrimSpace(strings.SplitN(strings.ReplaceAll(text, "\r\n", "\n"), "{", 2)[0])
+			if tag != "" {
+				tags.ToolCall = tag
+			}
+		}
+	}
+	var walk func(n parse.Node, lists []*parse.ListNode, inMessages bool)
+	walk = func(n parse.Node, lists []*parse.ListNode, inMessages bool) {
+		switch x := n.(type) {
+		case *parse.ListNode:
+			if x == nil {
+				return
+			}
+			for _, c := range x.Nodes {
+				walk(c, append(lists, x), inMessages)
+			}
+		case *parse.ActionNode:
+			walk(x.Pipe, lists, inMessages)
+		case *parse.PipeNode:
+			if x == nil {
+				return
+			}
+			for _, c := range x.Cmds {
+				for _, a := range c.Args {
+					walk(a, lists, inMessages)
+				}
+			}
+		case *parse.IfNode:
+			walk(x.Pipe, lists, inMessages)
+			walk(x.List, lists, inMessages)
+			walk(x.ElseList, lists, inMessages)
+		case *parse.WithNode:
+			walk(x.Pipe, lists, inMessages)
+			walk(x.List, lists, inMessages)
+			walk(x.ElseList, lists, inMessages)
+		case *parse.RangeNode:
+			walk(x.Pipe, lists, inMessages)
+			messages := hasField(x.Pipe, "Messages")
+			walk(x.List, lists, messages)
+			walk(x.ElseList, lists, messages)
+		case *parse.FieldNode:
+			if len(x.Ident) > 0 && x.Ident[0] == "Thinking" && inMessages && len(lists) > 0 {
+				l := lists[len(lists)-1]
+				if first, ok := l.Nodes[0].(*parse.TextNode); ok {
+					tags.ThinkingOpen = strings.TrimSpace(string(first.Text))
+				}
+				if last, ok := l.Nodes[len(l.Nodes)-1].(*parse.TextNode); ok {
+					tags.ThinkingClose = strings.TrimSpace(string(last.Text))
+				}
+			}
+		}
+	}
+	walk(t.Tree.Root, nil, false)
+	return tags
 }

@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py
+$(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py adapters/llama_cpp/tools_build.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(VENV)/bin/python -c "import torch" 2>/dev/null; then \
 	  $(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),) "$(TORCH_CPU)"; fi
@@ -25,6 +25,8 @@ $(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py
 	command -v cmake >/dev/null 2>&1 || $(PIP) install cmake
 	command -v ninja >/dev/null 2>&1 || $(PIP) install ninja
 	$(VENV)/bin/python -m hubship.adapters.llama_cpp.install tools
+	# llama.cpp's llama-server (the chat proof runs its Jinja engine and tokenizer), same source, no web UI, cached apart
+	$(VENV)/bin/python -m hubship.adapters.llama_cpp.install server
 	touch $@
 
 demo: setup

@@ -15,11 +15,10 @@ import attrs
 
 from hubship.application.format_builder import FormatBuilder
 from hubship.domain.errors import PublishError, UserInputError
-from hubship.domain.formats import Format, parse_format_list
+from hubship.domain.formats import FORMAT_ALIASES, Format, parse_format_list
 
 ENTRY_POINT_GROUP = "hubship.formats"
-# Names that read better for a full fine-tune, which was never merged: the same formats (docs/formats.md).
-ALIASES = {"model-16bit": "merged-16bit", "model-4bit": "merged-4bit"}
+ALIASES = FORMAT_ALIASES  # model-16bit, model-4bit (domain/formats.py)
 
 
 def _as_builders(made: FormatBuilder | Iterable[FormatBuilder]) -> list[FormatBuilder]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from hubship.application.chat_proof import prove_ollama, vocab_gguf
+from hubship.application.chat_proof import bos_choice, prove_ollama, vocab_gguf
 from hubship.application.ollama_template import OllamaTemplate, derive_ollama_template
 from hubship.domain.chat_proof import TokenProof
 from hubship.domain.chat_template import ChatProfile
@@ -28,14 +28,17 @@ def derive_for_gguf(
     services: Mapping[str, Any],
     *,
     allow_generic: bool,
+    bos: str,
     allow_frozen_date: bool = False,
     vocab: Path | None = None,
 ) -> tuple[ChatProfile, OllamaTemplate, TokenProof]:
     """(profile, derivation, proof) with the ports in `services` (chat_renderer, chat_runtime, go_templates, saver,
-    converter); raises UserInputError when no faithful template can be derived and `allow_generic` is False.
-    `vocab`: the vocab-only GGUF of this checkpoint when the caller already made it (else it is converted here)."""
+    converter), under the BOS policy `bos`; raises UserInputError when no faithful template can be derived and
+    `allow_generic` is False. `vocab`: the vocab-only GGUF of this checkpoint when the caller already made it (else
+    it is converted here)."""
     renderer, runtime, go = services["chat_renderer"], services["chat_runtime"], services["go_templates"]
-    vocab = vocab or vocab_gguf(checkpoint, base, services)  # the tokenizer and the BOS rule the GGUF gets
+    choice = bos_choice(renderer, checkpoint, base, bos)
+    vocab = vocab or vocab_gguf(checkpoint, base, services, choice)  # the tokenizer and the add_bos_token the GGUF gets
     profile = attrs.evolve(renderer.profile(checkpoint, base), add_bos=runtime.vocab(vocab).add_bos)
     derived = derive_ollama_template(renderer, go, profile, allow_generic=allow_generic, allow_frozen_date=allow_frozen_date)
-    return profile, derived, prove_ollama(renderer, runtime, go, checkpoint, base, vocab, derived)
+    return profile, derived, prove_ollama(renderer, runtime, go, checkpoint, base, vocab, derived, choice)

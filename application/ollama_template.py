@@ -56,6 +56,12 @@ REORDERED = (
     " {names} come out in another order than the caller's; the JSON is otherwise the same bytes)"
 )
 NO_TOOLS = "tool calling is not available in Ollama for this model (Ollama refuses requests with tools): {reason}"
+REJECTED = (
+    "a conversation the chat template rejects is refused when Ollama renders its prompt, not when the model is created:"
+    " `ollama create` and Hub pulls accept the TEMPLATE (it passes Ollama's template parser), and the chat or generate request"
+    ' is answered HTTP 500 with an error naming the chat template\'s own message (`template "<message>" not defined`), which'
+    " `ollama run` prints"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -152,6 +158,7 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
             _tools_note(tools),
             *thinking_notes(thinking, tags, tools.refusals),
             OUT_OF_SCOPE,
+            REJECTED,
         ),
         check=report,
         structure=structure,

@@ -1,7 +1,8 @@
 """Use case: turn a publish request into a keyed DAG, with each node's and destination's status.
 
 Runs in seconds and loads no weights, so a user sees sizes, memory and disk needs, and any
-preflight error, before hours of work start.
+preflight error, before hours of work start. It also decides who merges (`Backends.choose`, per checkpoint) and
+what a breached default quality bound could add (the base yardstick's builds: shown, and counted on disk).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 
 import attrs
 
+from hubship.application.backend_merger import plan_backend
 from hubship.application.base_resolution import merge_line, merge_onto_info, merge_onto_ref, with_lineage, with_merge_onto
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.publish_request import PublishRequest, derived_name
-from hubship.domain.backend import backend_tool
+from hubship.application.yardstick_plan import YardstickCost, YardstickSource, yardstick_cost, yardstick_formats, yardstick_source
+from hubship.domain.backend import BackendChoice, Backends
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.destination import Destination, local_folder, parse_destination, parse_destinations
 from hubship.domain.errors import QualityGateFailed, UserInputError
@@ -67,6 +70,9 @@ class PlannedPublish:
     options: dict[str, object]
     name_origin: str = FROM_FOLDER  # `--name`, `hf:OWNER/NAME` or the checkpoint folder
     merge: str | None = None  # which weights merged-16bit merges onto, and why (None when nothing says more)
+    backend: BackendChoice | None = None  # who merges, and why (None when nothing is merged)
+    yardstick: YardstickSource = attrs.field(factory=lambda: YardstickSource(unavailable="not planned"))  # what a breach is held against
+    yardstick_cost: YardstickCost = attrs.field(factory=YardstickCost)  # what that could build, beyond the plan's own nodes
 
 
 class PlanPublish:
@@ -81,9 +87,9 @@ class PlanPublish:
         probe: SystemProbe,
         progress: Progress,
         services: Mapping[str, Any] | None = None,
-        backend: str = "hf",
+        backend: Backends | None = None,
     ) -> None:
-        self._backend = backend  # who merges (the container selects it): part of the merged artifacts' keys
+        self._backends = backend or Backends()  # who may merge here (the container reads the machine): chosen per checkpoint
         self._services = services or {}  # ports a format's `preflight` may use (e.g. a converter), made on first use
         self._reader = reader
         self._loader = loader
@@ -119,8 +125,9 @@ class PlanPublish:
         groups["base"] = (Path(base.path), []) if checkpoint.is_full else _folder(base.path)
         return groups
 
-    def _preflight(self, plan: PublishPlan, targets: tuple[Target, ...]) -> tuple[int, int]:
-        """Refuse a plan that cannot fit: disk for the workspace and each local destination, Windows path lengths.
+    def _preflight(self, plan: PublishPlan, targets: tuple[Target, ...], extra: int = 0) -> tuple[int, int]:
+        """Refuse a plan that cannot fit: disk for the workspace (its nodes, and `extra`: what the base yardstick may
+        build) and each local destination, Windows path lengths.
 
         A `dir:` destination on the workspace's disk costs no space: artifacts are hard-linked from the workspace.
         Returns the workspace's (needed, free) bytes.
@@ -131,7 +138,7 @@ class PlanPublish:
             str(self._workspace.path(plan.source_key)), os_name=os_name, long_paths=long_paths, fix="pass a shorter --workspace"
         )
         volume = probe.volume_id(root)
-        needed, free = sum(n.estimate.size_bytes for n in plan.to_build), probe.free_disk_bytes(root)
+        needed, free = sum(n.estimate.size_bytes for n in plan.to_build) + extra, probe.free_disk_bytes(root)
         demands = {"": DiskDemand(place=f"the workspace {root}", volume=volume, free_bytes=free, needed_bytes=needed, fix=WORKSPACE_FIX)}
         for target in targets:
             if parse_destination(target.destination).scheme != "dir":
@@ -150,6 +157,10 @@ class PlanPublish:
             )
         check_disk(demands.values())
         return needed, free
+
+    def _hash_folder(self, path: str) -> dict[str, str]:
+        """The sha256 of each file of a model folder (a full fine-tune's upstream base), by name."""
+        return self._hash_inputs({"folder": _folder(path)}, "hash the upstream base")["folder"]
 
     def _known_hashes(self, groups: dict[str, tuple[Path, list[str]]]) -> dict[str, dict[str, str]] | None:
         """The inputs' hashes when every file is unchanged since it was hashed (stat only), else None."""
@@ -239,6 +250,7 @@ class PlanPublish:
             params[fmt_name] = builder.params(options, base)
             builder.check(checkpoint, base, params[fmt_name])
             estimates[fmt_name] = builder.estimate(checkpoint, base, params[fmt_name])
+        backend = plan_backend(self._backends, checkpoint, base, params, formats)
         groups = self._input_groups(checkpoint, base)
         known = self._known_hashes(groups)  # every input unchanged since hashed: the keys cost nothing, so they decide
         if known is None:  # checks that read weights or run a tool (seconds) stop a bad publish before the inputs are read
@@ -253,7 +265,7 @@ class PlanPublish:
             requested=fmt_names,
             formats=formats,
             params=params,
-            tool_versions=(versions := self._probe.tool_versions()) | backend_tool(self._backend, versions),
+            tool_versions=(versions := self._probe.tool_versions()) | self._backends.tool(backend or self._backends.full_model()),
             destinations=destinations,
             estimates=estimates,
         )
@@ -266,7 +278,13 @@ class PlanPublish:
             for node in plan.requested
             if node.format in dest.options["formats"]
         )
-        disk_needed, disk_free = self._preflight(plan, targets)
+        candidates = yardstick_formats(plan, self._formats, options, self._workspace)
+        source = YardstickSource(unavailable="nothing measured has a default loss bound")
+        if candidates:  # a full fine-tune's upstream is read and hashed only when a breach could ask for it
+            tools = versions | self._backends.tool(self._backends.full_model())
+            source = yardstick_source(checkpoint, base, inputs["base"], tools, self._loader, self._hash_folder)
+        cost = yardstick_cost(source, candidates, plan, self._formats, options, self._workspace.has)
+        disk_needed, disk_free = self._preflight(plan, targets, cost.size_bytes)
         return PlannedPublish(
             plan=plan,
             checkpoint=checkpoint,
@@ -280,4 +298,7 @@ class PlanPublish:
             options=options,
             name_origin=named.origin,
             merge=merge_line(checkpoint, base) if any(n.format == "merged-16bit" for n in plan.nodes) else None,
+            backend=backend,
+            yardstick=source,
+            yardstick_cost=cost,
         )

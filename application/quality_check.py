@@ -3,7 +3,8 @@
 A build leaves what it measured in `.verification.json` (metrics, default thresholds, and what its card must
 say: warnings, notes); the user's `--threshold`s override the defaults. A breached *default* bound is then held
 against the base yardstick (application/base_yardstick.py, domain/yardstick.py): the same format on the base
-alone. Any breach left stops the publish before anything is sent, unless `--accept-quality-loss`.
+alone, loosened at most to the format's ceiling (`base.ceiling` records where the ceiling held). Any breach left
+stops the publish before anything is sent, unless `--accept-quality-loss`.
 
 Gated: every requested artifact, and what an internal one carries to its destination (the GGUF inside an
 Ollama model), whose figures also go into that destination's manifest and card.
@@ -18,22 +19,25 @@ from typing import Any
 from hubship.application.base_yardstick import BaseYardstick
 from hubship.application.node_build import verification_of
 from hubship.application.plan_publish import PlannedPublish
+from hubship.application.yardstick_plan import gated_formats
 from hubship.domain.errors import QualityGateFailed
 from hubship.domain.formats import Format
-from hubship.domain.plan import PublishPlan
 from hubship.domain.quality import breaches, resolve_thresholds
 from hubship.domain.quality_gate import gate_message
-from hubship.domain.yardstick import breached_defaults, relaxed
+from hubship.domain.yardstick import LOSSY_CEILING, breached_defaults, ceiling_factor, relaxed
 from hubship.ports.workspace import Workspace
 
 Yardstick = Callable[[], Mapping[str, Any]]  # what the same format loses on the base: {"metrics", "model"} or {"unavailable"}
 
 
-def verification_record(artifact_dir: Path, fmt: str, options: Mapping[str, Any], yardstick: Yardstick | None = None) -> dict[str, Any]:
+def verification_record(
+    artifact_dir: Path, fmt: str, options: Mapping[str, Any], yardstick: Yardstick | None = None, ceiling: float = LOSSY_CEILING
+) -> dict[str, Any]:
     """What the build of `fmt` measured, with the thresholds in force, the breaches and whether it passed; {} if nothing.
 
     When a default bound is breached and a `yardstick` is given, its figures go under `base` (with the default
-    bounds it loosened, `base.defaults`) and the bounds in force are the loosened ones."""
+    bounds it loosened, `base.defaults`) and the bounds in force are the loosened ones, never past `ceiling` x the
+    default (`base.ceiling`: that factor and the metrics it held)."""
     measured = verification_of(artifact_dir)
     if measured is None:
         return {}
@@ -46,20 +50,12 @@ def verification_record(artifact_dir: Path, fmt: str, options: Mapping[str, Any]
         base = dict(yardstick())
         if "metrics" in base:
             base["defaults"] = {m: thresholds[m] for m in loosened}
-            thresholds = relaxed(metrics, thresholds, user_set, base["metrics"])
+            thresholds, capped = relaxed(metrics, thresholds, user_set, base["metrics"], ceiling)
+            if capped:
+                base["ceiling"] = {"factor": ceiling, "metrics": capped}
         extra["base"] = base
     found = breaches(metrics, thresholds)
     return {"metrics": metrics, "thresholds": thresholds, "breaches": found, "passed": not found, **extra}
-
-
-def gated_formats(plan: PublishPlan, formats: Mapping[str, Format]) -> tuple[str, ...]:
-    """The requested formats, each after what it carries when it is internal (an Ollama model's GGUF)."""
-    names: list[str] = []
-    for node in plan.requested:
-        if formats[node.format].internal:
-            names += [dep for dep in node.builds_from if not formats[dep].internal]
-        names.append(node.format)
-    return tuple(dict.fromkeys(names))
 
 
 def with_carried(record: Mapping[str, Any], carried: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -83,7 +79,8 @@ def gate(planned: PlannedPublish, formats: Mapping[str, Format], workspace: Work
 
     def record(fmt: str) -> dict[str, Any]:
         measure = (lambda: yardstick.measure(planned, fmt)) if yardstick is not None else None
-        return verification_record(workspace.path(plan.node(fmt).spec.key), fmt, planned.options, measure)
+        ceiling = ceiling_factor(formats[fmt].relation)
+        return verification_record(workspace.path(plan.node(fmt).spec.key), fmt, planned.options, measure, ceiling)
 
     records = {fmt: record(fmt) for fmt in gated_formats(plan, formats)}
     check_gate(planned, records)

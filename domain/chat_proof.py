@@ -1,11 +1,13 @@
 """The token-level proof of a chat format: the ids a runtime feeds the model are the ids it was trained on.
 
-Training saw `apply_chat_template(conversation, tokenize=True, add_generation_prompt=True)`. A runtime
-renders its own template (llama-cpp-python renders the GGUF's embedded Jinja template; Ollama the
-Modelfile's Go TEMPLATE), cuts the leading BOS text when it adds BOS itself (the GGUF's add_bos_token)
-and tokenizes with special tokens parsed. Equal ids on every proof conversation is the proof; the
-first difference is named (a doubled or missing BOS is said so). Separately, every single special token
-that ends an assistant turn must end generation in llama.cpp (is EOG) and, for Ollama, be a stop.
+Training saw `apply_chat_template(conversation, tokenize=True, add_generation_prompt=True)`, with a BOS in
+front where the stated BOS choice says so (domain.bos_choice). Each runtime renders its template (llama-server
+and llama-cpp-python the GGUF's embedded Jinja template, Ollama the Modelfile's Go TEMPLATE) and turns the text
+into ids its own way (domain.chat_runtimes). Equal ids on every proof conversation, for every runtime, is the
+proof; the first difference is named (a doubled or missing BOS is said so). A missing or extra leading BOS in a
+runtime hubship cannot configure (llama-cpp-python's chat API never adds one) is a warning for the card, not a
+failure; anywhere else every difference fails. Separately, every single special token that ends an assistant
+turn must end generation in llama.cpp (is EOG) and, for Ollama, be a stop.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ THRESHOLDS = {"chat_token_mismatches": {"max": 0}, "chat_end_of_turn_not_eog": {
 
 @attrs.frozen(kw_only=True)
 class RuntimeVocab:
-    """What llama.cpp reads from a GGUF's tokenizer: whether it adds BOS, the BOS/EOS texts, the chat template."""
+    """What llama.cpp reads from a GGUF's tokenizer: whether it adds BOS (and EOS), their texts, the chat template."""
 
     add_bos: bool
     bos: str | None
     eos: str | None
     template: str | None
+    add_eos: bool = False
 
 
 @attrs.frozen
@@ -51,9 +54,11 @@ class Completion:
     text: str = ""
 
 
-def runtime_prompt(text: str, vocab: RuntimeVocab) -> str:
-    """The text a runtime tokenizes: the render minus its leading BOS text when the runtime adds BOS itself."""
-    return text[len(vocab.bos) :] if vocab.add_bos and vocab.bos and text.startswith(vocab.bos) else text
+def bos_only(expected: Sequence[int], actual: Sequence[int], bos_id: int | None) -> bool:
+    """The ids differ only by one leading BOS token added or dropped (never a doubled BOS)."""
+    if bos_id is None or list(actual[:2]) == [bos_id, bos_id]:
+        return False
+    return list(actual) == [bos_id, *expected] or list(expected) == [bos_id, *actual]
 
 
 def first_difference(expected: Sequence[int], actual: Sequence[int], bos_id: int | None) -> str:
@@ -71,12 +76,17 @@ def first_difference(expected: Sequence[int], actual: Sequence[int], bos_id: int
 
 @attrs.frozen(kw_only=True)
 class TokenProof:
-    """`runtime`: what was proven ("gguf": llama-cpp-python on the GGUF's own template; "ollama": the
-    Modelfile's TEMPLATE). `skipped` says why it did not run ("" when it ran)."""
+    """`runtime`: what was proven ("gguf": the GGUF's own template; "ollama": the Modelfile's TEMPLATE), `runtimes`
+    the runtimes proven; `runtime_warnings` what a runtime feeds otherwise without hubship being able to
+    set it (llama-cpp-python's leading BOS, llama-server's own Jinja engine and its defaults): card warnings, not
+    failures; `bos_note` the BOS choice. `skipped` says why it did not run ("" when it ran)."""
 
     runtime: str
     conversations: int = 0
     mismatches: tuple[str, ...] = ()
+    runtimes: tuple[str, ...] = ()
+    runtime_warnings: tuple[str, ...] = ()
+    bos_note: str = ""
     end_of_turn: tuple[SpecialToken, ...] = ()
     not_stop: tuple[str, ...] = ()
     completion: Completion | None = None
@@ -98,6 +108,10 @@ class TokenProof:
         found += [f"the end-of-turn token {t} is not a stop of the Modelfile" for t in self.not_stop]
         return tuple(found)
 
+    def warnings(self) -> tuple[str, ...]:
+        """The card's and manifest's warnings: each failure, and each runtime's leading-BOS difference."""
+        return tuple(f"chat format at token level: {p}" for p in (*self.problems(), *self.runtime_warnings))
+
     def metrics(self) -> dict[str, Any]:
         if self.skipped:
             return {"chat_token_check": f"skipped: {self.skipped}"}
@@ -108,6 +122,8 @@ class TokenProof:
             "chat_end_of_turn": " ".join(t.text for t in self.end_of_turn) or "none",
             "chat_end_of_turn_not_eog": len(self.not_eog),
         }
+        if self.runtimes:
+            found["chat_token_runtimes"] = " ".join(self.runtimes)
         if self.runtime == "ollama":
             found["chat_end_of_turn_not_stop"] = len(self.not_stop)
         if self.completion is not None:
@@ -118,16 +134,18 @@ class TokenProof:
         if self.skipped:
             return (f"the chat format was not proven at token level ({self.skipped})",)
         what = (
-            "the GGUF's own chat template as llama-cpp-python renders it"
+            f"the GGUF's own chat template as {' and '.join(self.runtimes) or 'llama.cpp'} feed it"
             if self.runtime == "gguf"
             else "the Modelfile's TEMPLATE as Ollama renders it"
         )
         bos = "adding the BOS token itself" if self.add_bos else "adding no BOS token"
         notes = [
-            f"chat format proven at token level on {self.conversations} conversations: {what}, tokenized by llama.cpp as the"
-            f" runtime feeds it ({bos}, special tokens parsed), gives the ids of transformers' apply_chat_template"
-            + (" on each" if self.passed else ", except where the warnings say")
+            f"chat format proven at token level on {self.conversations} conversations: {what}, tokenized by llama.cpp as each"
+            f" runtime feeds it (the GGUF {bos}, special tokens parsed), gives the ids of transformers' apply_chat_template"
+            + (" on each" if self.passed and not self.runtime_warnings else ", except where the warnings say")
         ]
+        if self.bos_note:
+            notes.append(self.bos_note)
         if self.end_of_turn:
             stops = " and a stop of the Modelfile" if self.runtime == "ollama" else ""
             notes.append(f"end of turn {', '.join(t.text for t in self.end_of_turn)}: ends generation in llama.cpp (EOG){stops}")
@@ -146,5 +164,5 @@ class TokenProof:
             "metrics": self.metrics(),
             "thresholds": {} if self.skipped else {k: v for k, v in THRESHOLDS.items() if k in self.metrics()},
             "notes": list(self.notes()),
-            "warnings": [f"chat format at token level: {p}" for p in self.problems()],
+            "warnings": list(self.warnings()),
         }

@@ -64,8 +64,10 @@ class ChatProfile:
     """What a chat front end needs from a checkpoint: its template and the tokens around it.
 
     `tokens` are the named special tokens the template sees (bos_token, eos_token, ...), exactly as
-    transformers passes them; `add_bos` whether the runtime adds the BOS token itself (the tokenizer
-    adds it when encoding, which the GGUF converter writes as `tokenizer.ggml.add_bos_token`);
+    transformers passes them; `bos_id` the BOS token's id; `add_bos` whether the runtime adds the BOS token
+    itself: as read from a tokenizer, whether `tokenizer(text)` adds it (the base's `add_bos_token` where
+    transformers 5 dropped it on save); a publish evolves it to its BOS choice (domain.bos_choice), which
+    the GGUF's `tokenizer.ggml.add_bos_token` says;
     `control_tokens` every special/added token text of the tokenizer; `eos_tokens` the tokenizer's EOS
     plus the generation config's `eos_token_id`s; `generation` the checkpoint's generation_config.json
     values; `license_text` the base's LICENSE file, if any.
@@ -74,6 +76,7 @@ class ChatProfile:
     template: str | None
     tokens: Mapping[str, str] = attrs.field(factory=dict)
     add_bos: bool = False
+    bos_id: int | None = None
     control_tokens: tuple[str, ...] = ()
     eos_tokens: tuple[str, ...] = ()
     generation: Mapping[str, object] = attrs.field(factory=dict)

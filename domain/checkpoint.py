@@ -91,8 +91,9 @@ class BaseRef:
 @attrs.frozen(kw_only=True)
 class Checkpoint:
     """A checkpoint left by a trainer (SFT, KTO, DPO...): a PEFT adapter (`kind` adapter) trained on `base`, or a
-    whole model (`kind` full, a full fine-tune; `base` is then its own folder and there is no adapter). `selection`
-    says which checkpoint of a trainer's run folder this is, when there was one to choose."""
+    whole model (`kind` full, a full fine-tune; `base` is then its own folder and there is no adapter; `upstream` the
+    model it was tuned from, when `--base` names it). `selection` says which checkpoint of a trainer's run folder
+    this is, when there was one to choose."""
 
     root: str
     base: BaseRef
@@ -109,6 +110,7 @@ class Checkpoint:
     datasets: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     selection: str | None = None
+    upstream: BaseRef | None = None  # a full fine-tune's upstream base named by --base (the quality yardstick measures it)
 
     @property
     def is_full(self) -> bool:

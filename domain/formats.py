@@ -11,6 +11,9 @@ from hubship.domain.errors import UserInputError
 from hubship.domain.suggest import did_you_mean
 
 RELATIONS = ("adapter", "merge", "quantized", "finetune")
+# Names that read better for a full fine-tune, which was never merged: the same formats (docs/formats.md). Every
+# place a user names a format (`--format`, `--threshold FORMAT.METRIC=VALUE`, hubship.toml) takes them.
+FORMAT_ALIASES = {"model-16bit": "merged-16bit", "model-4bit": "merged-4bit"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -47,6 +50,12 @@ def relation_for(fmt: Format, full: bool) -> str:
     return "finetune" if full and fmt.relation == "merge" else fmt.relation
 
 
+def canonical_format(name: str, aliases: Mapping[str, str] | None = None) -> str:
+    """`name` as hubship spells the format: lower case, an alias (`FORMAT_ALIASES`, or `aliases`) replaced by its format."""
+    text = name.strip().lower()
+    return (FORMAT_ALIASES if aliases is None else aliases).get(text, text)
+
+
 def parse_format_list(
     values: list[str] | tuple[str, ...], known: tuple[str, ...], aliases: Mapping[str, str] | None = None
 ) -> tuple[str, ...]:
@@ -55,7 +64,7 @@ def parse_format_list(
     names: list[str] = []
     for value in values:
         for part in value.split(","):
-            name = (aliases or {}).get(part.strip().lower(), part.strip().lower())
+            name = canonical_format(part, aliases)
             if not name:
                 continue
             if name not in known:

@@ -2,8 +2,11 @@
 
 Every literal is emitted as a quoted Go string inside an action, so the layout whitespace between
 actions can be trimmed freely (`{{-`/`-}}`) without touching a byte of the prompt. A conversation the
-model's template rejects makes the Go template fail too: `{{ template "<message>" }}` names a template
-that does not exist, which text/template reports at execution time with the message in it.
+model's template rejects makes the Go template fail too: `{{ template "<message>" . }}` calls a template
+that does not exist, which text/template reports at execution time with the message in it
+(`template "<message>" not defined`). The call carries a pipeline (`.`): Ollama's `template.Parse`
+refuses a template call without one since 0.12.4 ("undefined template specified", template/template.go,
+Identifiers), so `ollama create` would refuse the whole TEMPLATE.
 
 Glue that depends on the position is chosen by comparisons: `$last` (the message is the last one:
 `len (slice $.Messages $i)` is 1) and `$sys` (the conversation opens with a system message). A floating
@@ -117,7 +120,8 @@ def fail(message: str) -> str:
 
 
 def _fail(message: str) -> str:
-    return "{{ template " + go_string(message) + " }}"
+    """An action that stops the render with `message`: a call, with a pipeline, of a template never defined."""
+    return "{{ template " + go_string(message) + " . }}"
 
 
 def _checks(s: ChatStructure, ext: Extension = PLAIN) -> list[str]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hubship.domain.errors import UserInputError
+from hubship.domain.formats import canonical_format
 from hubship.domain.suggest import did_you_mean
 
 VERIFICATION_FILE = ".verification.json"
@@ -30,7 +31,8 @@ def breaches(metrics: Mapping[str, Any], thresholds: Mapping[str, Mapping[str, f
 
 
 def parse_threshold(text: str) -> tuple[str, str, float]:
-    """A `--threshold FORMAT.METRIC=VALUE` (e.g. `merged-16bit.mean_kl=1e-6`) split into its parts."""
+    """A `--threshold FORMAT.METRIC=VALUE` (e.g. `merged-16bit.mean_kl=1e-6`) split into its parts; a format alias
+    (`model-16bit`) is read as its format."""
     target, sep, value = text.partition("=")
     fmt, dot, metric = target.strip().partition(".")
     try:
@@ -39,7 +41,7 @@ def parse_threshold(text: str) -> tuple[str, str, float]:
         number = float("nan")
     if not sep or not dot or not fmt or not metric or number != number:
         raise UserInputError(f"invalid threshold {text!r}; use FORMAT.METRIC=VALUE, e.g. merged-16bit.mean_kl=1e-6")
-    return fmt.lower(), metric, number
+    return canonical_format(fmt), metric, number
 
 
 def resolve_thresholds(

@@ -37,7 +37,14 @@ def loosened(value: float, direction: str) -> float:
 def _base_note(base: Mapping[str, Any]) -> str:
     """What the base yardstick said about a breach: the same format's loss on the base, or why there was none."""
     if base.get("metrics"):
-        return f" (on the base model: {', '.join(f'{m}={v:.4g}' for m, v in base['metrics'].items() if m in base.get('defaults', {}))})"
+        figures = ", ".join(f"{m}={v:.4g}" for m, v in base["metrics"].items() if m in base.get("defaults", {}))
+        held = base.get("ceiling") or {}
+        if held.get("metrics"):
+            figures += (
+                f"; past the yardstick's ceiling: it loosens {', '.join(held['metrics'])} at most {held['factor']:g}x the"
+                " default, as a systematic bug in the quantizer or converter raises the base's loss too"
+            )
+        return f" (on the base model: {figures})"
     if base.get("unavailable"):
         return f" (no base yardstick: {base['unavailable']})"
     return ""

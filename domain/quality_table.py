@@ -19,8 +19,10 @@ MEANINGS = {
     "max_abs_diff": "largest difference of any logit from the fine-tune's",
     "top1_agreement": "share of positions where the top next token is exactly the fine-tune's",
     "top1_near": "the same, counting a token the fine-tune rates within 0.1 nats of its top one as agreeing (near-ties)",
-    "mean_kl_with_imatrix": "mean_kl of this quantization made with the importance matrix",
-    "mean_kl_without_imatrix": "mean_kl of this quantization made without an importance matrix",
+    "mean_kl_with_imatrix": "mean_kl of this quantization made with the importance matrix (where both were made: on the"
+    " probe's first half, which chose the one published)",
+    "mean_kl_without_imatrix": "mean_kl of this quantization made without an importance matrix (on the probe's first half)",
+    "mean_kl_probe": "the probe positions mean_kl and top1_agreement are measured on",
     "imatrix": "the importance matrix the published file was made with",
     "ollama_template": "where the Modelfile's chat TEMPLATE comes from",
     "ollama_capabilities": "what Ollama lets requests to this model use (completion, tools, thinking), read from its TEMPLATE",

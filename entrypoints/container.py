@@ -15,6 +15,7 @@ from typing import Any
 from dependency_injector import containers, providers
 from platformdirs import user_cache_dir
 
+from hubship.application.backend_merger import BackendMerger
 from hubship.application.base_yardstick import BaseYardstick
 from hubship.application.execute_plan import ExecutePlan
 from hubship.application.format_registry import FormatRegistry
@@ -34,6 +35,19 @@ def _lazy(target: str) -> Callable[..., Any]:
 
     make.__name__ = attr
     return make
+
+
+def _llama_cpp(target: str) -> Callable[..., Any]:
+    """`_lazy` for an adapter that runs llama.cpp in this process: llama.cpp's log goes through Python's logging
+    first (adapters/llama_cpp/log.py), so `-q` hides it and HUBSHIP_DEBUG=1 shows it."""
+    make = _lazy(f"llama_cpp.{target}")
+
+    def made(*args: Any, **kwargs: Any) -> Any:
+        _lazy("llama_cpp.log:install_log_hook")()
+        return make(*args, **kwargs)
+
+    made.__name__ = make.__name__
+    return made
 
 
 class _Deferred:
@@ -65,13 +79,14 @@ class Container(containers.DeclarativeContainer):
         select_backend, config.backend, nvidia_gpu=probe.provided.has_nvidia_gpu.call(), installed=probe.provided.tool_versions.call()
     )
     unsloth_merger = providers.Singleton(_lazy("unsloth.merger:UnslothMerger"))
-    merger = providers.Selector(backend, hf=hf_merger, unsloth=unsloth_merger)
+    # each merge goes to the backend chosen for what it merges (an Unsloth user's QLoRA adapter merges with hf)
+    merger = providers.Singleton(BackendMerger, backend, hf=hf_merger.provider, unsloth=unsloth_merger.provider)
     renderer = providers.Singleton(_lazy("hub.card_renderer:HfCardRenderer"))
     demo_factory = providers.Singleton(_lazy("torch.demo_checkpoint:HfDemoCheckpointFactory"))
     formats = providers.Singleton(FormatRegistry.from_entry_points)
     converter = providers.Singleton(_lazy("llama_cpp.converter:LlamaCppConverter"))
-    gguf_quantizer = providers.Singleton(_lazy("llama_cpp.quantizer:LlamaCppQuantizer"))
-    gguf_verifier = providers.Singleton(_lazy("llama_cpp.gguf_verifier:LlamaCppGgufVerifier"))
+    gguf_quantizer = providers.Singleton(_llama_cpp("quantizer:LlamaCppQuantizer"))
+    gguf_verifier = providers.Singleton(_llama_cpp("gguf_verifier:LlamaCppGgufVerifier"))
     imatrix_tools = providers.Singleton(_lazy("llama_cpp.imatrix_tools:LlamaCppImatrixTools"))
     # the probe runs on the cores other processes leave free, sampled from the CPU's idle time just before it runs
     verifier = providers.Singleton(
@@ -88,7 +103,9 @@ class Container(containers.DeclarativeContainer):
     )
     chat_renderer = providers.Singleton(_lazy("torch.chat_renderer:JinjaChatRenderer"))
     go_templates = providers.Singleton(_lazy("ollama.go_template_checker:GoTemplateChecker"), cache_dir=config.workspace)
-    chat_runtime = providers.Singleton(_lazy("llama_cpp.chat_runtime:LlamaCppChatRuntime"))
+    chat_runtime = providers.Singleton(_llama_cpp("chat_runtime:LlamaCppChatRuntime"))
+    # llama.cpp's own server on a GGUF with weights (its servers stop when it is closed or garbage-collected)
+    served_chat = providers.Singleton(_lazy("llama_cpp.llama_server:LlamaServerServedChat"))
     # every port a format may use, each imported and made only when a step first asks for it; one mapping for the
     # plan and the build, so a build knows what the plan's preflight made (a converter it started ahead)
     services = providers.Singleton(
@@ -107,6 +124,7 @@ class Container(containers.DeclarativeContainer):
             chat_renderer=chat_renderer.provider,
             go_templates=go_templates.provider,
             chat_runtime=chat_runtime.provider,
+            served_chat=served_chat.provider,
         ),
     )
 

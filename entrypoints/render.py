@@ -55,6 +55,8 @@ def plan_data(planned: PlannedPublish) -> dict[str, Any]:
         "checkpoint_choice": planned.checkpoint.selection,
         "lineage": lineage_data(planned.base),
         "merge": planned.merge,
+        "backend": attrs.asdict(planned.backend) if planned.backend else None,
+        "yardstick": {"base": planned.yardstick.name or None, **attrs.asdict(planned.yardstick_cost)},  # counted in disk_needed
         "training_method": planned.checkpoint.training_method,
         "nodes": [
             {
@@ -78,6 +80,24 @@ def plan_data(planned: PlannedPublish) -> dict[str, Any]:
         },
         "options": planned.options,
     }
+
+
+def yardstick_line(planned: PlannedPublish) -> str | None:
+    """One line on the base yardstick's possible cost (disk and time), or why there is none; None when no format
+    has a default loss bound to hold against the base."""
+    cost = planned.yardstick_cost
+    if not cost.formats:
+        return None
+    formats = ", ".join(cost.formats)
+    if cost.unavailable:
+        return f"no base yardstick for {formats} ({cost.unavailable}): the absolute quality bounds decide alone"
+    if not cost.steps:
+        return f"base yardstick for {formats}: {planned.yardstick.name}'s figures are in the workspace (nothing more to build)"
+    return (
+        f"if a default quality bound is breached, the base yardstick builds {', '.join(cost.steps)} from"
+        f" {planned.yardstick.name} too: {human_bytes(cost.size_bytes)} more disk (counted below) and about the time"
+        " of those steps here"
+    )
 
 
 def lineage_data(base: BaseInfo) -> dict[str, Any]:
@@ -150,6 +170,10 @@ def show_plan(planned: PlannedPublish) -> None:
     out.print(base.lineage.describe(), highlight=False)
     if planned.merge:
         out.print(planned.merge, highlight=False)
+    if planned.backend:
+        out.print(f"merges with {planned.backend.name} ({planned.backend.reason})", highlight=False)
+    if line := yardstick_line(planned):
+        out.print(line, highlight=False)
     table = _table("artifact", "built from", "size", "memory", "status", fold=("built from",))
     for n in plan.nodes:
         status = "[green]up to date[/green]" if n.up_to_date else "[yellow]build[/yellow]"

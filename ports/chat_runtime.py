@@ -14,15 +14,16 @@ class ChatRuntime(Protocol):
     renders it, the tokens that end generation. A GGUF without weights (vocab only) serves every call but `complete`."""
 
     def vocab(self, gguf: Path) -> RuntimeVocab:
-        """Whether the runtime adds BOS, the BOS/EOS texts and the embedded chat template."""
+        """Whether llama.cpp adds BOS and EOS for this GGUF, their texts and the embedded chat template."""
         ...
 
     def render(self, gguf: Path, conversations: Sequence[Sequence[ChatMessage]]) -> list[RenderOutcome]:
         """The embedded chat template rendered with a generation prompt, as llama-cpp-python's chat API renders it."""
         ...
 
-    def tokenize(self, gguf: Path, texts: Sequence[str]) -> list[list[int]]:
-        """The ids llama.cpp makes of each prompt text: BOS added when the GGUF says so, special tokens parsed."""
+    def tokenize(self, gguf: Path, texts: Sequence[str], *, add_special: bool) -> list[list[int]]:
+        """The ids llama.cpp makes of each text, special tokens parsed; with `add_special`, BOS and EOS added where the
+        GGUF says so (llama_tokenize's add_special)."""
         ...
 
     def special_tokens(self, gguf: Path, text: str) -> list[SpecialToken]:
@@ -30,5 +31,6 @@ class ChatRuntime(Protocol):
         ...
 
     def complete(self, gguf: Path, messages: Sequence[ChatMessage], max_tokens: int) -> Completion:
-        """A greedy chat completion through llama-cpp-python's chat API on the GGUF's own template."""
+        """A greedy chat completion through llama-cpp-python's chat API on the GGUF's own template, with a context
+        sized for the rendered prompt and `max_tokens`."""
         ...

@@ -24,10 +24,11 @@ class Converter(Protocol):
         """Stop what `warm_up` started and no conversion used (idempotent)."""
         ...
 
-    def check(self, config_dir: Path, tokenizer_dir: Path) -> Path:
+    def check(self, config_dir: Path, tokenizer_dir: Path, *, add_bos: bool | None = None) -> Path:
         """Preflight in seconds, before any merge: the architecture in `config_dir`/config.json is
         supported and the tokenizer files in `tokenizer_dir` convert; returns that vocab-only GGUF
-        (tokenizer, chat template, no weights), kept for later runs of the same inputs."""
+        (tokenizer, chat template, no weights), kept for later runs of the same inputs. `add_bos` (None:
+        the converter's own reading) is written as the GGUF's `tokenizer.ggml.add_bos_token`."""
         ...
 
     def convert(
@@ -40,9 +41,10 @@ class Converter(Protocol):
         base_model: str | None,
         license: str | None,
         progress: Progress,
+        add_bos: bool | None = None,
     ) -> None:
         """Write the model in `model_dir` (config, safetensors, tokenizer) as one GGUF file of
-        `outtype` (f32, f16 or bf16) at `out_file`."""
+        `outtype` (f32, f16 or bf16) at `out_file`, with `add_bos` as in `check`."""
         ...
 
     def convert_lora(

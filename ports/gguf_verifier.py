@@ -13,7 +13,8 @@ class GgufVerifier(Protocol):
     Returns `file_size_bytes` (all shards) and `bits_per_weight`; given `reference`, a safetensors
     file holding `input_ids` (int64 [T]) and `logits` (float32 [T, vocab]) of the model it was made
     from, also `mean_kl` (mean KL(reference || gguf) per position) and `top1_agreement` (share of
-    positions whose most likely next token agrees).
+    positions whose most likely next token agrees), and both again on each half of the probe's positions
+    (`mean_kl_first_half`, ..., `top1_agreement_second_half`; domain/imatrix.py `probe_halves`).
     """
 
     def measure(self, files: Sequence[Path], reference: Path | None, *, progress: Progress) -> dict[str, float]:

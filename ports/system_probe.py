@@ -18,7 +18,10 @@ class SystemProbe(Protocol):
 
     def free_memory_bytes(self) -> int: ...
 
-    def has_nvidia_gpu(self) -> bool: ...
+    def has_nvidia_gpu(self) -> bool:
+        """An NVIDIA GPU that torch can use (CUDA): the one definition of "has a GPU", for the merge backend and the
+        device the verification probe runs on."""
+        ...
 
     def os_name(self) -> str:
         """linux, windows or darwin."""

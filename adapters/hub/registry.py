@@ -28,7 +28,9 @@ from hubship.adapters.hub.scan import scan
 from hubship.adapters.hub.session import HubSession, RetryPolicy, open_session
 from hubship.domain.destination import Destination
 from hubship.domain.errors import HubshipError, UserInputError
-from hubship.domain.hub_layout import HubOptions, HubTarget, hub_options, hub_target, manifest_path, shares_folder
+from hubship.domain.hub_layout import SINGLE, HubOptions, HubTarget, hub_options, hub_target, manifest_path, shares_folder
+from hubship.domain.hub_root import is_root_manifest
+from hubship.domain.manifest import MANIFEST_NAME
 from hubship.domain.publication import PUBLISHED, UP_TO_DATE, Delivery, Publication
 from hubship.ports.progress import Progress
 
@@ -69,8 +71,14 @@ class HfHubRegistry:
         manifest = read_manifest(hub, target.repo_id, path, remote.head)
         if manifest is None or not manifest.publishes(name, key):
             return False
-        for entry in manifest.files:  # complete: every file there, with its size (and LFS hash)
-            found = remote.files.get(target.path(entry.path))
+        listed = [(target.path(e.path), e) for e in manifest.files]
+        if opts.layout == SINGLE:  # and the root: its card and Ollama files, listed by the root manifest
+            root = read_manifest(hub, target.repo_id, MANIFEST_NAME, remote.head) if MANIFEST_NAME in remote.files else None
+            if root is None or not is_root_manifest(root):
+                return False
+            listed += [(e.path, e) for e in root.files]
+        for where, entry in listed:  # complete: every file there, with its size (and LFS hash)
+            found = remote.files.get(where)
             if found is None or found.size != entry.size or found.lfs_sha256 not in (None, entry.sha256):
                 return False
         return True

@@ -15,9 +15,10 @@ from hubship.adapters.hub.cards import is_user_readme, merge_cards
 from hubship.adapters.hub.job import RepoJob
 from hubship.adapters.hub.remote import RemoteTree, read_manifest
 from hubship.domain.errors import PublishError
-from hubship.domain.hub_layout import HubTarget, card_path, manifest_path, root_copy, shares_folder
+from hubship.domain.hub_layout import SINGLE, HubTarget, card_path, manifest_path, root_copy, shares_folder
+from hubship.domain.hub_root import is_root_manifest, kept_root_copies, root_manifest
 from hubship.domain.hub_sync import REGULAR_MAX_BYTES, WantedFile, git_blob_oid
-from hubship.domain.manifest import CARD_NAME, FileEntry
+from hubship.domain.manifest import CARD_NAME, MANIFEST_NAME, FileEntry
 from hubship.domain.publication import Publication
 
 
@@ -36,9 +37,11 @@ def wanted_files(job: RepoJob, remote: RemoteTree) -> tuple[list[Wanted], list[W
     wanted: dict[str, Wanted] = {}
     stale: list[WantedFile] = []
     folders: dict[HubTarget, list[Publication]] = {}
+    at_root: list[FileEntry] = []  # the single layout's root files, which no folder's manifest lists
+    copied_from: dict[str, str] = {}
     for pub, target in job.items:
         folders.setdefault(target, []).append(pub)
-    if opts.layout == "single":  # the repo root gets an index card over every folder
+    if opts.layout == SINGLE:  # the repo root gets an index card over every folder
         folders.setdefault(HubTarget(repo_id), [])
     for target, pubs in folders.items():
         cards = [p.card for p in pubs] or [p.card for p, _ in job.items]
@@ -49,6 +52,7 @@ def wanted_files(job: RepoJob, remote: RemoteTree) -> tuple[list[Wanted], list[W
             job.notify(f"{repo_id}: kept the README.md someone else wrote; the card is in {card_at} (pass --overwrite-card to replace it)")
         _add(wanted, _wanted_bytes(card_at, card))
         card_entry = FileEntry(card_at[len(target.folder) + 1 :] if target.folder else card_at, len(card), _sha256(card))
+        at_root += [] if target.folder else [card_entry]
         for pub in pubs:
             sharing = shares_folder(target, job.destination.target, opts)
             m_path = manifest_path(target, pub.format, sharing)
@@ -59,9 +63,27 @@ def wanted_files(job: RepoJob, remote: RemoteTree) -> tuple[list[Wanted], list[W
                 _add(wanted, _wanted_file(target.path(entry.path), entry, Path(pub.source_dir) / entry.path))
                 if (root := root_copy(target, pub.format, entry.path)) is not None:  # where the Hub reads it
                     _add(wanted, _wanted_file(root, entry, Path(pub.source_dir) / entry.path))
+                    at_root.append(attrs.evolve(entry, path=root))
+                    copied_from[pub.format] = pub.manifest.key
             if m_path in remote.files:
                 stale += _previous_files(job, remote.head, target, m_path)
+    if opts.layout == SINGLE:
+        stale += _root_manifest(job, remote, wanted, at_root, copied_from)
     return list(wanted.values()), stale
+
+
+def _root_manifest(
+    job: RepoJob, remote: RemoteTree, wanted: dict[str, Wanted], at_root: list[FileEntry], copied_from: dict[str, str]
+) -> list[WantedFile]:
+    """Add the single layout's root manifest to `wanted` (domain/hub_root.py); the files the previous one listed that
+    this publish no longer puts there (deleted if still as hubship left them)."""
+    previous = read_manifest(job.hub, job.repo_id, MANIFEST_NAME, remote.head) if MANIFEST_NAME in remote.files else None
+    kept, kept_from = kept_root_copies(previous, any(p.format.startswith("gguf") for p, _ in job.items))
+    manifest = root_manifest(job.items[0][0].name, (*at_root, *kept), {**kept_from, **copied_from})
+    _add(wanted, _wanted_bytes(MANIFEST_NAME, manifest.to_json().encode()))
+    if previous is None or not is_root_manifest(previous):
+        return []
+    return [WantedFile(path=e.path, size=e.size, sha256=e.sha256) for e in previous.files if e not in kept]
 
 
 def _previous_files(job: RepoJob, head: str, target: HubTarget, m_path: str) -> list[WantedFile]:

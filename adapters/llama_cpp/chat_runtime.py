@@ -2,9 +2,10 @@
 
 The template is rendered by `llama_cpp.llama_chat_format.Jinja2ChatFormatter` set up as `Llama` sets it
 up for a GGUF (the BOS/EOS texts of its vocabulary), so the text is what llama-cpp-python's chat API
-serves; ids come from llama.cpp's own tokenizer (`tokenize(..., add_bos=<the GGUF's add_bos_token>,
-special=True)`), and `llama_vocab_is_eog` says which tokens end generation. The vocabulary is loaded once
-per file (vocab only: no weights); `complete` loads the weights for one greedy chat completion.
+serves; ids come from llama.cpp's own tokenizer (`tokenize(..., add_bos=<add_special>, special=True)`: llama.cpp
+then adds BOS/EOS only where the GGUF says so), and `llama_vocab_is_eog` says which tokens end generation. The
+vocabulary is loaded once per file (vocab only: no weights); `complete` loads the weights for one greedy chat
+completion, with a context that holds the rendered prompt (long default system prompts run to thousands of tokens).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from hubship.domain.errors import PublishError
 from hubship.domain.template_check import RenderOutcome
 
 SPECIAL = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+MIN_CONTEXT = 512
+CONTEXT_MARGIN = 16  # the BOS/EOS llama.cpp may add, and the generation's own bookkeeping
 
 
 def _chat(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
@@ -49,9 +52,10 @@ class LlamaCppChatRuntime:
 
     def vocab(self, gguf: Path) -> RuntimeVocab:
         llm = self._vocab_model(gguf)
-        add_bos = bool(llama_cpp.llama_vocab_get_add_bos(llama_cpp.llama_model_get_vocab(llm.model)))
+        vocab = llama_cpp.llama_model_get_vocab(llm.model)
         return RuntimeVocab(
-            add_bos=add_bos,
+            add_bos=bool(llama_cpp.llama_vocab_get_add_bos(vocab)),
+            add_eos=bool(llama_cpp.llama_vocab_get_add_eos(vocab)),
             bos=self._text(llm, llm.token_bos()),
             eos=self._text(llm, llm.token_eos()),
             template=llm.metadata.get("tokenizer.chat_template"),
@@ -70,10 +74,9 @@ class LlamaCppChatRuntime:
                 found.append(RenderOutcome(error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
         return found
 
-    def tokenize(self, gguf: Path, texts: Sequence[str]) -> list[list[int]]:
+    def tokenize(self, gguf: Path, texts: Sequence[str], *, add_special: bool) -> list[list[int]]:
         llm = self._vocab_model(gguf)
-        add_bos = self.vocab(gguf).add_bos
-        return [list(llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)) for text in texts]
+        return [list(llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)) for text in texts]
 
     def special_tokens(self, gguf: Path, text: str) -> list[SpecialToken]:
         llm = self._vocab_model(gguf)
@@ -86,7 +89,10 @@ class LlamaCppChatRuntime:
 
     def complete(self, gguf: Path, messages: Sequence[ChatMessage], max_tokens: int) -> Completion:
         threads = free_threads()  # prompt and generation alike: llama-cpp-python's default puts every core on the prompt
-        llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+        prompt = self.render(gguf, [messages])[0].text or ""
+        needed = len(self.tokenize(gguf, [prompt], add_special=False)[0]) + max_tokens + CONTEXT_MARGIN
+        n_ctx = max(MIN_CONTEXT, -(-needed // 256) * 256)
+        llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
         try:
             answer = llm.create_chat_completion(messages=_chat(messages), temperature=0.0, max_tokens=max_tokens, seed=0)  # type: ignore[arg-type]
         finally:

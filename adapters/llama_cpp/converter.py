@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hubship.adapters.llama_cpp.converter_process import ConverterProcesses
+from hubship.adapters.llama_cpp.gguf_kv import ADD_BOS, set_bool
 from hubship.adapters.llama_cpp.install import installed_home, library_version
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.ports.progress import Progress
@@ -77,8 +78,26 @@ def _front_matter(name: str, base_model: str | None, license: str | None) -> str
     return "\n".join([*lines, "---", "", f"# {name}", ""])
 
 
+def _say_add_bos(view: Path, add_bos: bool | None) -> None:
+    """Make the view's tokenizer_config.json say `add_bos_token`, so the converter writes that key (gguf-py's
+    SpecialVocab takes it where tokenizer.json's post-processor is silent); `_set_add_bos` then sets its value."""
+    config = view / "tokenizer_config.json"
+    if add_bos is None or not config.exists():
+        return
+    data = json.loads(config.read_text(encoding="utf-8"))
+    config.unlink()  # a link to the source: never write through it
+    config.write_text(json.dumps({**data, "add_bos_token": add_bos}, ensure_ascii=False), encoding="utf-8")
+
+
+def _set_add_bos(gguf_file: Path, add_bos: bool | None) -> None:
+    """The BOS choice (domain.bos_choice) written into the GGUF; a converter that wrote no such key leaves llama.cpp's
+    default, which the chat proof then measures against the choice."""
+    if add_bos is not None:
+        set_bool(gguf_file, ADD_BOS, add_bos)
+
+
 @contextlib.contextmanager
-def _view(source: Path, name: str, readme: str, near: Path) -> Iterator[Path]:
+def _view(source: Path, name: str, readme: str, near: Path, add_bos: bool | None = None) -> Iterator[Path]:
     """A temporary folder `name` inside `near` linking every file of `source` but its README.md, plus our README.md.
 
     The converter derives metadata (size label, fine-tune) from the folder's name, as for a user's own folder.
@@ -92,6 +111,7 @@ def _view(source: Path, name: str, readme: str, near: Path) -> Iterator[Path]:
             if entry.is_file() and not entry.name.startswith(".") and entry.name != "README.md":
                 _place(entry, view / entry.name)
         (view / "README.md").write_text(readme, encoding="utf-8")
+        _say_add_bos(view, add_bos)
         yield view
 
 
@@ -174,11 +194,11 @@ class LlamaCppConverter:
             raise PublishError(f"{description} failed in llama.cpp's converter: {_reason(lines)}")
         return list(tail)
 
-    def check(self, config_dir: Path, tokenizer_dir: Path) -> Path:
-        """A vocab-only conversion, kept (by the inputs' bytes and the converter's version) so a re-run of the same
-        checkpoint skips it; returns that vocab-only GGUF."""
+    def check(self, config_dir: Path, tokenizer_dir: Path, *, add_bos: bool | None = None) -> Path:
+        """A vocab-only conversion, kept (by the inputs' bytes, the BOS choice and the converter's version) so a re-run of
+        the same checkpoint skips it; returns that vocab-only GGUF."""
         inputs = [config_dir / "config.json", *sorted(p for p in tokenizer_dir.iterdir() if p.is_file())]
-        digest = hashlib.sha256(library_version().encode())
+        digest = hashlib.sha256(library_version().encode() + (b"" if add_bos is None else f"\0add_bos={add_bos}".encode()))
         for path in inputs:
             digest.update(f"\0{path.name}\0".encode() + path.read_bytes())
         name = f"{digest.hexdigest()}.gguf"
@@ -192,12 +212,14 @@ class LlamaCppConverter:
             for path in inputs:
                 if not (view / path.name).exists():
                     _place(path, view / path.name)
+            _say_add_bos(view, add_bos)
             try:
                 self._run(
                     ["convert_hf_to_gguf.py", str(view), "--vocab-only", "--outfile", str(root / "vocab.gguf")], _Quiet(), "GGUF preflight"
                 )
             except PublishError as exc:
                 raise UserInputError(f"the checkpoint's tokenizer does not convert to GGUF: {exc.message.split(': ', 1)[-1]}") from None
+            _set_add_bos(root / "vocab.gguf", add_bos)
             return _keep(root / "vocab.gguf", name)
 
     def convert(
@@ -210,10 +232,12 @@ class LlamaCppConverter:
         base_model: str | None,
         license: str | None,
         progress: Progress,
+        add_bos: bool | None = None,
     ) -> None:
-        with _view(model_dir, name, _front_matter(name, base_model, license), out_file.parent) as view:
+        with _view(model_dir, name, _front_matter(name, base_model, license), out_file.parent, add_bos) as view:
             args = ["convert_hf_to_gguf.py", str(view), "--outtype", outtype, "--outfile", str(out_file.absolute()), "--model-name", name]
             self._run(args, progress, f"convert to GGUF ({outtype})")
+        _set_add_bos(out_file, add_bos)
 
     def convert_lora(
         self,

@@ -7,7 +7,6 @@ reference's own token ids, so tokenization plays no part in the comparison.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from safetensors.numpy import load_file
 
 from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.domain.errors import PublishError
+from hubship.domain.imatrix import probe_halves
 from hubship.ports.progress import Progress
 
 
@@ -71,9 +71,6 @@ def gguf_logits(path: Path, input_ids: Sequence[int]) -> np.ndarray:
 
 
 class LlamaCppGgufVerifier:
-    def __init__(self) -> None:
-        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's load chatter would break the progress bars
-
     def measure(self, files: Sequence[Path], reference: Path | None, *, progress: Progress) -> dict[str, float]:
         first = Path(files[0])
         with progress.task(f"verify {first.name}", total=1, unit="files") as task:
@@ -86,6 +83,11 @@ class LlamaCppGgufVerifier:
             }
             if reference is not None:
                 probe = load_file(str(reference))
-                metrics |= compare(probe["logits"], gguf_logits(first, probe["input_ids"].tolist()))
+                logits = gguf_logits(first, probe["input_ids"].tolist())
+                metrics |= compare(probe["logits"], logits)
+                for half, at in probe_halves(len(logits)).items():  # where `--imatrix auto` chooses, and reports
+                    if len(at):
+                        part = slice(at.start, at.stop)
+                        metrics |= {f"{k}_{half}": v for k, v in compare(probe["logits"][part], logits[part]).items()}
             task.advance()
         return metrics

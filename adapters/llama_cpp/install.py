@@ -8,7 +8,8 @@ the template derivation is measured on it (tests/benchmarks/bench_templates.py).
 
 `python -m hubship.adapters.llama_cpp.install install [SDIST]` (what `make setup` runs) downloads that
 source package with pip, or takes SDIST (offline), and extracts only what the converter needs.
-`... install tools [SDIST]` builds llama.cpp's imatrix and quantize tools from that same source (tools_build.py).
+`... install tools [SDIST]` builds llama.cpp's imatrix and quantize tools from that same source, and
+`... install server [SDIST]` its llama-server, without the web UI (tools_build.py).
 """
 
 from __future__ import annotations
@@ -102,27 +103,30 @@ def install(sdist: Path | None = None) -> Path:
     return home
 
 
-def install_tools(sdist: Path | None = None) -> int:
-    """`... install tools [SDIST]`: build llama-imatrix, llama-quantize and llama-perplexity (tools_build.py)."""
+def install_tools(sdist: Path | None = None, product: tools_build.Product = tools_build.TOOLS) -> int:
+    """`... install tools|server [SDIST]`: build llama-imatrix, llama-quantize and llama-perplexity, or llama-server."""
     try:
-        there = tools_build.built_version(tools_build.tools_home()) == library_version() and sdist is None
-        home, seconds = tools_build.build(library_version(), fetch_sdist, sdist)
+        there = tools_build.built_version(tools_build.tools_home(product), product) == library_version() and sdist is None
+        home, seconds = tools_build.build(library_version(), fetch_sdist, sdist, product=product)
     except (UserInputError, PublishError, subprocess.CalledProcessError, OSError, tarfile.TarError) as exc:
-        print(f"hubship: error: building llama.cpp's tools failed: {exc}", file=sys.stderr)
+        print(f"hubship: error: building {product.what} failed: {exc}", file=sys.stderr)
         return 1
     done = f"built in {seconds:.0f} s" if seconds else ("already built" if there else "copied from the build cache")
-    print(f"llama.cpp's tools (llama-cpp-python {library_version()}) are in {home}/bin ({done})")
+    print(f"{product.what} from llama-cpp-python {library_version()}: {home}/bin ({done})")
     return 0
 
 
+BUILDS = {"tools": tools_build.TOOLS, "server": tools_build.SERVER}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m hubship.adapters.llama_cpp.install install|tools [SDIST]` (what `make setup` runs)."""
+    """`python -m hubship.adapters.llama_cpp.install install|tools|server [SDIST]` (what `make setup` runs)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] not in ("install", "tools") or len(args) > 2:
-        print("usage: python -m hubship.adapters.llama_cpp.install install|tools [LLAMA_CPP_PYTHON_SDIST]", file=sys.stderr)
+    if not args or args[0] not in ("install", *BUILDS) or len(args) > 2:
+        print("usage: python -m hubship.adapters.llama_cpp.install install|tools|server [LLAMA_CPP_PYTHON_SDIST]", file=sys.stderr)
         return 2
-    if args[0] == "tools":
-        return install_tools(Path(args[1]) if len(args) == 2 else None)
+    if args[0] in BUILDS:
+        return install_tools(Path(args[1]) if len(args) == 2 else None, BUILDS[args[0]])
     try:
         home = install(Path(args[1]) if len(args) == 2 else None)
     except (UserInputError, PublishError, subprocess.CalledProcessError, OSError, tarfile.TarError) as exc:

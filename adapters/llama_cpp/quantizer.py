@@ -1,18 +1,20 @@
 """GgufQuantizer through llama-cpp-python's `llama_model_quantize`, in-process, on every core other processes leave free.
 
 llama.cpp reports each tensor it writes (`[  12/ 291] blk.0.ffn_up.weight ...`) to its log
-callback; those lines drive the progress bar, and its error lines become the one-line reason of a
-failure. llama-cpp-python's own log callback is put back afterwards.
+(routed by log.py); those lines drive the progress bar, and its warning and error lines become the
+one-line reason of a failure.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import re
 from pathlib import Path
 
 import llama_cpp
 
+from hubship.adapters.llama_cpp.log import listen
 from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.domain.errors import PublishError
 from hubship.ports.progress import Progress
@@ -29,12 +31,6 @@ def ftype(quant: str) -> int:
     return value
 
 
-def _restore_default_logger() -> None:
-    default = getattr(getattr(llama_cpp, "_logger", None), "llama_log_callback", None)
-    if default is not None:
-        llama_cpp.llama_log_set(default, ctypes.c_void_p(0))
-
-
 class LlamaCppQuantizer:
     def quantize(self, source: Path, out_file: Path, quant: str, *, progress: Progress) -> None:
         params = llama_cpp.llama_model_quantize_default_params()
@@ -44,23 +40,19 @@ class LlamaCppQuantizer:
         with progress.task(f"quantize {quant}", total=100, unit="%") as task:
             shown = 0.0
 
-            @llama_cpp.llama_log_callback
-            def on_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            def on_line(level: int, text: str) -> None:
                 nonlocal shown
-                line = text.decode("utf-8", "replace").strip()
+                line = text.strip()
                 match = _TENSOR.match(line)
                 if match:
                     done = 100.0 * int(match.group(1)) / max(int(match.group(2)), 1)
                     task.advance(done - shown)
                     shown = done
-                elif level == 3 or "ERROR" in line or "failed" in line:
+                elif level >= logging.WARNING or "ERROR" in line or "failed" in line:
                     errors.append(line.strip("= \n"))
 
-            llama_cpp.llama_log_set(on_log, ctypes.c_void_p(0))
-            try:
+            with listen(on_line):
                 code = llama_cpp.llama_model_quantize(str(source).encode(), str(out_file).encode(), ctypes.byref(params))
-            finally:
-                _restore_default_logger()
             if code == 0:
                 task.advance(100 - shown)
         if code != 0:

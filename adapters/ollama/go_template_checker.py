@@ -1,9 +1,12 @@
 """GoTemplateRenderer through Go's own text/template: a small helper program, compiled once per source.
 
-The helper's source (`go_template/main.go`, shipped as package data) mirrors how Ollama's server
-feeds a TEMPLATE: Modelfile SYSTEM injection, merging of consecutive same-role messages, and the
-`.Messages`/`.System`/`.Prompt`/`.Response` data. It is compiled with the `go` on PATH (Debian:
-`golang-go`) into `<cache>/gotmpl-<source hash>-<go version>` on first use; nothing is downloaded
+The helper's source (`go_template/*.go`, shipped as package data) mirrors how Ollama's server
+feeds a TEMPLATE (main.go): Modelfile SYSTEM injection, merging of consecutive same-role messages, and
+the `.Messages`/`.System`/`.Prompt`/`.Response` data; and how Ollama parses one (ollama_parse.go): the
+walk of `template.Parse` that refuses, among others, a template call without a pipeline, and the
+capabilities Ollama reads from the template (`tools`, `insert`, `thinking`). A TEMPLATE Ollama refuses
+is refused here with Ollama's own message. It is compiled with the `go` on PATH (Debian: `golang-go`,
+1.19 is enough) into `<cache>/gotmpl-<sources hash>-<go version>` on first use; nothing is downloaded
 (GOPROXY=off, GOTOOLCHAIN=local).
 """
 
@@ -20,12 +23,27 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from hubship.domain.chat_template import ChatMessage, TemplateNotDerivable
 from hubship.domain.errors import PublishError
 from hubship.domain.template_check import OllamaCase, RenderOutcome, TemplateTags
 
-SOURCE = files("hubship.adapters.ollama").joinpath("go_template", "main.go")
+SOURCES = files("hubship.adapters.ollama").joinpath("go_template")
 TIMEOUT_S = 300
+
+
+@attrs.frozen
+class OllamaParse:
+    """What Ollama's `template.Parse` makes of a TEMPLATE: `error` is its refusal (None: accepted, as
+    `ollama create` would), `capabilities` what it reads from the template's names (tools, insert, thinking)."""
+
+    error: str | None
+    capabilities: tuple[str, ...] = ()
+
+
+def _sources() -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted(SOURCES.iterdir(), key=lambda f: f.name) if f.name.endswith(".go")}
 
 
 def _message(m: ChatMessage) -> dict[str, Any]:
@@ -78,16 +96,18 @@ class GoTemplateChecker:
         version = self.version()
         if version is None:
             raise PublishError("Go is not installed; install it (Debian: apt-get install golang-go) to check Ollama templates")
-        source = SOURCE.read_bytes()
-        target = self._cache / f"gotmpl-{hashlib.sha256(source).hexdigest()[:16]}-{version}"
+        sources = _sources()
+        digest = hashlib.sha256(b"".join(name.encode() + b"\0" + data + b"\0" for name, data in sources.items()))
+        target = self._cache / f"gotmpl-{digest.hexdigest()[:16]}-{version}"
         if target.is_file():
             return target
         build = self._cache / f"build-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         build.mkdir(parents=True)
         try:
-            (build / "main.go").write_bytes(source)
+            for name, data in sources.items():
+                (build / name).write_bytes(data)
             done = subprocess.run(
-                [self._go_binary() or "go", "build", "-o", str(build / "gotmpl"), "main.go"],
+                [self._go_binary() or "go", "build", "-o", str(build / "gotmpl"), *sources],
                 cwd=build,
                 capture_output=True,
                 text=True,
@@ -102,24 +122,30 @@ class GoTemplateChecker:
             shutil.rmtree(build, ignore_errors=True)
         return target
 
-    def render(self, template: str, cases: Sequence[OllamaCase]) -> list[RenderOutcome]:
-        result = self._run(template, cases)
-        return [
-            RenderOutcome(text=None, error=r["error"]) if r.get("error") else RenderOutcome(text=r["output"]) for r in result["results"]
-        ]
-
-    def tags(self, template: str) -> TemplateTags:
-        found = self._run(template, ())["tags"]
-        return TemplateTags(found["tool_call"], found["thinking_open"], found["thinking_close"])
-
-    def _run(self, template: str, cases: Sequence[OllamaCase]) -> dict[str, Any]:
-        payload = {"template": template, "cases": [ollama_case(c) for c in cases]}
+    def _run(self, payload: dict) -> dict:
         done = subprocess.run(
             [str(self._helper())], input=json.dumps(payload), capture_output=True, text=True, encoding="utf-8", timeout=TIMEOUT_S
         )
         if done.returncode != 0:
             raise PublishError(f"the Go template checker failed: {(done.stderr.strip().splitlines() or ['no output'])[0]}")
-        result = json.loads(done.stdout)
+        return json.loads(done.stdout)
+
+    def parse(self, template: str) -> OllamaParse:
+        """Ollama's verdict on `template` (its Parse and the capabilities it reads); PublishError without Go."""
+        result = self._run({"template": template, "cases": []})
+        return OllamaParse(error=result.get("parse_error") or None, capabilities=tuple(result.get("capabilities") or ()))
+
+    def render(self, template: str, cases: Sequence[OllamaCase]) -> list[RenderOutcome]:
+        result = self._run({"template": template, "cases": [ollama_case(c) for c in cases]})
         if result.get("parse_error"):
-            raise TemplateNotDerivable(f"Go cannot parse the derived template ({result['parse_error']})")
-        return result
+            raise TemplateNotDerivable(f"Ollama's template parser refuses the derived template ({result['parse_error']})")
+        return [
+            RenderOutcome(text=None, error=r["error"]) if r.get("error") else RenderOutcome(text=r["output"]) for r in result["results"]
+        ]
+
+    def tags(self, template: str) -> TemplateTags:
+        result = self._run({"template": template, "cases": []})
+        if result.get("parse_error"):
+            raise TemplateNotDerivable(f"Ollama's template parser refuses the derived template ({result['parse_error']})")
+        found = result["tags"]
+        return TemplateTags(found["tool_call"], found["thinking_open"], found["thinking_close"])

@@ -1,4 +1,9 @@
-"""SystemProbe from the standard library: package versions, free disk/RAM, GPU presence, OS."""
+"""SystemProbe from the standard library: package versions, free disk/RAM, GPU presence, OS.
+
+"Has a GPU" has one definition here, used by every choice that depends on it (the merge backend, the device the
+verification probe runs on): an NVIDIA driver is present (checked without imports) and torch reports a CUDA
+device it can use. torch is imported only when a driver is there.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,20 @@ def _existing(path: Path) -> Path:
     return probe
 
 
+def _nvidia_driver() -> bool:
+    """An NVIDIA driver on this machine (its tool on PATH, or the Linux kernel module's version file)."""
+    return shutil.which("nvidia-smi") is not None or Path("/proc/driver/nvidia/version").exists()
+
+
+def _torch_cuda() -> bool:
+    """torch is installed and reports a usable CUDA device (a CUDA build, not ROCm's)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available() and torch.version.cuda)
+
+
 def _go_version() -> str | None:
     """The Go toolchain on PATH (Ollama templates are checked with it), from its VERSION file when it has one."""
     go = shutil.which("go")
@@ -50,9 +69,18 @@ def _go_version() -> str | None:
 
 
 class PlatformSystemProbe:
-    def __init__(self, more_versions: Callable[[], Mapping[str, str]] | None = None) -> None:
-        """`more_versions`: the versions of tools other adapter packages install (the container wires them)."""
+    def __init__(
+        self,
+        more_versions: Callable[[], Mapping[str, str]] | None = None,
+        *,
+        driver: Callable[[], bool] = _nvidia_driver,
+        cuda: Callable[[], bool] = _torch_cuda,
+    ) -> None:
+        """`more_versions`: the versions of tools other adapter packages install (the container wires them);
+        `driver` and `cuda`: the two facts "has a GPU" is made of (tests replace them)."""
         self._more_versions = more_versions
+        self._driver, self._cuda = driver, cuda
+        self._gpu: bool | None = None
 
     def tool_versions(self) -> dict[str, str]:
         found = dict(self._more_versions() if self._more_versions else {})
@@ -85,7 +113,9 @@ class PlatformSystemProbe:
             return 0
 
     def has_nvidia_gpu(self) -> bool:
-        return shutil.which("nvidia-smi") is not None or Path("/proc/driver/nvidia/version").exists()
+        if self._gpu is None:  # asked once: importing torch to ask CUDA costs seconds
+            self._gpu = self._driver() and self._cuda()
+        return self._gpu
 
     def os_name(self) -> str:
         return platform.system().lower()

@@ -62,10 +62,17 @@ def chat_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return [chat_message(m) for m in messages]
 
 
-def _adds_bos(tokenizer: Any) -> bool:
+def _adds_bos(tokenizer: Any, own: Path | None, base: Path) -> bool:
+    """Whether `tokenizer(text)` adds BOS; where the checkpoint's tokenizer_config.json (`own`) has no add_bos_token
+    and the base's has one (transformers 5 drops it on save), the base's setting."""
     bos = tokenizer.bos_token_id
+    if bos is None:
+        return False
+    kept = _read_json(base / "tokenizer_config.json").get("add_bos_token")
+    if own is not None and "add_bos_token" not in _read_json(own / "tokenizer_config.json") and isinstance(kept, bool):
+        return kept
     ids = tokenizer("a", add_special_tokens=True)["input_ids"]
-    return bos is not None and bool(ids) and ids[0] == bos
+    return bool(ids) and ids[0] == bos
 
 
 class JinjaChatRenderer:
@@ -101,7 +108,8 @@ class JinjaChatRenderer:
         return ChatProfile(
             template=template if isinstance(template, str) else None,
             tokens=dict(tokenizer.special_tokens_map),
-            add_bos=_adds_bos(tokenizer),
+            add_bos=_adds_bos(tokenizer, Path(checkpoint.root) if checkpoint.tokenizer_files else None, Path(base.path)),
+            bos_id=tokenizer.bos_token_id,
             control_tokens=tuple(dict.fromkeys([*tokenizer.all_special_tokens, *controls])),
             eos_tokens=tuple(dict.fromkeys(eos)),
             generation=generation,

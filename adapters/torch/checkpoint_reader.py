@@ -146,5 +146,5 @@ class SafetensorsCheckpointReader:
             if check_values:
                 self.check_values(checkpoint)
         else:
-            checkpoint = read_full(root, shown, base, common_files)
+            checkpoint = read_full(root, shown, _base_ref(base, None) if base else None, common_files)
         return attrs.evolve(checkpoint, selection=choice.line)

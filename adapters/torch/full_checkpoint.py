@@ -29,16 +29,12 @@ def is_full_model(folder: Path) -> bool:
     return any(folder.glob("*.safetensors")) or (folder / INDEX).is_file() or any(folder.glob("pytorch_model*.bin"))
 
 
-def read_full(root: Path, shown: Path, base: str | None, common: Callable[[Path], Any]) -> Checkpoint:
-    """The full fine-tune in `root` (`shown` as the user named it); `common` reads its tokenizer, README and trainer
-    files. A folder without a model, pickled weights, a truncated or corrupt shard, or a `--base` is a
-    UserInputError naming the fix."""
+def read_full(root: Path, shown: Path, upstream: BaseRef | None, common: Callable[[Path], Any]) -> Checkpoint:
+    """The full fine-tune in `root` (`shown` as the user named it; `upstream`: the model it was tuned from, when `--base`
+    names it); `common` reads its tokenizer, README and trainer files. A folder without a model, pickled weights, or a
+    truncated or corrupt shard is a UserInputError naming the fix."""
     if not is_full_model(root):
         raise UserInputError(f"{shown} holds no checkpoint: looked for {LOOKED_FOR}; pass the folder the trainer saved to")
-    if base is not None:
-        raise UserInputError(
-            f"{shown} is a full fine-tune (a whole model): it needs no --base; name the model it was tuned from with --base-model-id"
-        )
     config = load_json(root / "config.json")
     if not isinstance(config, dict) or not config.get("architectures"):
         raise UserInputError(f"config.json in {shown} is not a transformers model config (no architectures); re-save the model")
@@ -56,5 +52,6 @@ def read_full(root: Path, shown: Path, base: str | None, common: Callable[[Path]
         root=str(root),
         kind=FULL,
         base=BaseRef(path=str(root)),
+        upstream=upstream,
         **attrs.asdict(found, recurse=False) | {"files": (*names, *found.files)},
     )

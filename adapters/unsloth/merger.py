@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hubship.domain.backend import unsloth_gap
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.secrets import SNIFF_BYTES, is_pickle
@@ -90,12 +91,10 @@ class UnslothMerger:
         max_shard_bytes: int,
         progress: Progress,
     ) -> None:
-        if checkpoint.is_full or base.quantization is not None:  # the streaming merger's cases: no adapter, or a QLoRA base
-            what = "a full fine-tune" if checkpoint.is_full else "an adapter on a quantized base"
-            raise UserInputError(f"the unsloth backend does not merge {what} the way hubship verifies it; pass --backend hf")
         target = dtype or base.dtype
-        if target not in SIXTEEN_BIT:
-            raise UserInputError(f"the unsloth backend writes 16-bit merges, not {target}; pass --dtype bf16 or fp16, or --backend hf")
+        gap = unsloth_gap(full=checkpoint.is_full, quantized_base=base.quantization is not None, dtype=target)
+        if gap is not None:  # the plan sends these to hf (domain/backend.py): reaching here is a wiring bug, said plainly
+            raise UserInputError(f"the unsloth backend does not merge {gap} the way hubship verifies it; pass --backend hf")
         torch, fast_model = self._library()
         with (
             tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".unsloth-") as tmp,

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hubship.application.chat_proof import gate, prove_gguf, vocab_gguf
+from hubship.application.chat_proof import bos_choice, gate, prove_gguf, vocab_gguf
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_hub_ollama import HubOllama
+from hubship.domain.bos_choice import DEFAULT_POLICY
 from hubship.domain.chat_proof import TokenProof
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.formats import Format
@@ -32,22 +33,25 @@ class Preflight:
     GGUF quantization carries (`ollama`, derived once)."""
 
     def __init__(self) -> None:
-        self._vocab: dict[tuple[str, str], Path] = {}
+        self._vocab: dict[tuple[str, str, str], Path] = {}
         self._proofs: dict[Path, TokenProof] = {}
         self.ollama = HubOllama()
 
-    def run(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any]) -> Path:
-        """The vocab-only GGUF of the tokenizer the merged model will carry (converting it checks the tokenizer)."""
-        key = (checkpoint.root, base.path)
+    def run(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], bos: str) -> Path:
+        """The vocab-only GGUF of the tokenizer the merged model will carry, with the BOS choice under the policy `bos`
+        (converting it checks the tokenizer)."""
+        key = (checkpoint.root, base.path, bos)
         if key not in self._vocab:
-            self._vocab[key] = vocab_gguf(checkpoint, base, services)
+            self._vocab[key] = vocab_gguf(checkpoint, base, services, bos_choice(services["chat_renderer"], checkpoint, base, bos))
         return self._vocab[key]
 
-    def prove(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any]) -> None:
+    def prove(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], bos: str) -> None:
         """The chat format at token level on the vocab-only GGUF: QualityGateFailed (exit 3) before any merge."""
-        vocab = self.run(checkpoint, base, services)
+        vocab = self.run(checkpoint, base, services, bos)
         if vocab not in self._proofs:
-            self._proofs[vocab] = prove_gguf(services["chat_renderer"], services["chat_runtime"], checkpoint, base, vocab, complete=False)
+            renderer = services["chat_renderer"]
+            choice = bos_choice(renderer, checkpoint, base, bos)
+            self._proofs[vocab] = prove_gguf(renderer, services["chat_runtime"], checkpoint, base, vocab, complete=False, bos=choice)
         gate(self._proofs[vocab], "the GGUF")
 
 
@@ -70,11 +74,16 @@ class GgufBase:
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
         upstream = base.lineage.upstream
-        return {"name": str(options.get("name") or "model"), "license": base.license, "base_model": upstream.id if upstream else None}
+        return {
+            "name": str(options.get("name") or "model"),
+            "license": base.license,
+            "base_model": upstream.id if upstream else None,
+            "bos": str(options.get("bos") or DEFAULT_POLICY),
+        }
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
         return None
 
     def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:
         services["converter"].warm_up()  # its imports overlap the checks and the merge; the plan stops it if unused
-        self._preflight.run(checkpoint, base, services)
+        self._preflight.run(checkpoint, base, services, params["bos"])

@@ -65,14 +65,16 @@ class HubOllama:
     """Derives the Ollama files once per checkpoint and base, and writes them into GGUF artifacts."""
 
     def __init__(self) -> None:
-        self._made: dict[tuple[str, str | None, str], OllamaFiles] = {}
+        self._made: dict[tuple[str, str | None, str, str], OllamaFiles] = {}
 
-    def files_for(self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], vocab: Path | None = None) -> OllamaFiles:
-        """The Ollama files of this checkpoint (services: chat_renderer, chat_runtime, go_templates, saver, converter;
-        `vocab`: its vocab-only GGUF when the plan's preflight made it)."""
-        key = (checkpoint.root, checkpoint.chat_template, str(base.path))
+    def files_for(
+        self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], bos: str, vocab: Path | None = None
+    ) -> OllamaFiles:
+        """The Ollama files of this checkpoint under the BOS policy `bos` (services: chat_renderer, chat_runtime,
+        go_templates, saver, converter; `vocab`: its vocab-only GGUF when the plan's preflight made it)."""
+        key = (checkpoint.root, checkpoint.chat_template, str(base.path), bos)
         if key not in self._made:
-            profile, derived, proof = derive_for_gguf(checkpoint, base, services, allow_generic=True, vocab=vocab)
+            profile, derived, proof = derive_for_gguf(checkpoint, base, services, allow_generic=True, bos=bos, vocab=vocab)
             reason = _why_not(derived, proof)
             if reason:
                 self._made[key] = OllamaFiles(reason=reason)
@@ -86,10 +88,10 @@ class HubOllama:
         return self._made[key]
 
     def write(
-        self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], out_dir: Path, vocab: Path | None = None
+        self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], out_dir: Path, bos: str, vocab: Path | None = None
     ) -> dict[str, Any]:
         """Write the files into `out_dir`; returns what they add to its verification record (metrics, notes)."""
-        made = self.files_for(checkpoint, base, services, vocab)
+        made = self.files_for(checkpoint, base, services, bos, vocab)
         for name, text in made.files.items():
             (out_dir / name).write_text(text, encoding="utf-8", newline="")
         return made.verification()

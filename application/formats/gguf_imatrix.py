@@ -30,7 +30,7 @@ from hubship.application.formats.sizes import n_params
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
-from hubship.domain.imatrix import FILE, IMATRIX_SUFFIX, parse_imatrix_option
+from hubship.domain.imatrix import FILE, IMATRIX_SUFFIX, mistyped_mode, parse_imatrix_option
 from hubship.domain.plan import Estimate
 
 IMATRIX = "gguf-imatrix"
@@ -83,8 +83,10 @@ class GgufImatrixFormat(GgufBase):
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
         if "imatrix_file" in params and params["sha256"] is None:
+            meant = mistyped_mode(Path(params["imatrix_file"]).name)
+            hint = f"did you mean --imatrix {meant}? or " if meant else ""
             raise UserInputError(
-                f"imatrix file {params['imatrix_file']} does not exist; pass --imatrix with an imatrix file, or auto or off"
+                f"imatrix file {params['imatrix_file']} does not exist; {hint}pass --imatrix with an imatrix file, or auto or off"
             )
         if "calibration" in params:
             load_calibration(self._calibration_options(params))  # a file that is not calibration text fails here

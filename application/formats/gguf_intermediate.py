@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from hubship.application.chat_proof import bos_choice
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase, metadata, warm_converter
 from hubship.application.formats.memory import converter_step
@@ -48,7 +49,9 @@ class GgufIntermediateFormat(GgufBase):
     def build(self, ctx: BuildContext) -> None:
         outtype = ctx.params["outtype"]
         out_file = ctx.out_dir / f"{ctx.params['name']}.{outtype.upper()}.gguf"
-        ctx.service("converter").convert(ctx.inputs["merged-16bit"], out_file, outtype=outtype, progress=ctx.progress, **metadata(ctx))
+        add_bos = bos_choice(ctx.service("chat_renderer"), ctx.checkpoint, ctx.base, ctx.params["bos"]).add_bos
+        converter = ctx.service("converter")
+        converter.convert(ctx.inputs["merged-16bit"], out_file, outtype=outtype, progress=ctx.progress, add_bos=add_bos, **metadata(ctx))
         (ctx.out_dir / INTERMEDIATE_INFO).write_text(json.dumps({"file": out_file.name, "type": outtype.upper()}))
 
     def usage(self, repo_or_path: str) -> str:

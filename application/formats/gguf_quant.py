@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hubship.application.chat_proof import prove_gguf
+from hubship.application.chat_proof import bos_choice, prove_gguf
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight
 from hubship.application.formats.gguf_imatrix import IMATRIX, read_imatrix
@@ -78,7 +78,7 @@ class GgufQuantFormat(GgufBase):
 
     def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:
         super().preflight(checkpoint, base, params, services)
-        self._preflight.prove(checkpoint, base, services)
+        self._preflight.prove(checkpoint, base, services, params["bos"])
         option = ImatrixOption(mode=params.get("imatrix", OFF))
         if self.quant.needs_imatrix or (option.forced and uses_imatrix(self.quant, option)):
             try:
@@ -120,10 +120,13 @@ class GgufQuantFormat(GgufBase):
 
         metrics, notes = build_variants(ctx, wanted, imatrix, info, lambda folder, im: self._make(ctx, folder, im), measure)
         kept = [ctx.out_dir / f for f in model_files([p.name for p in ctx.out_dir.glob("*.gguf")])]
-        chat = prove_gguf(ctx.service("chat_renderer"), ctx.service("chat_runtime"), ctx.checkpoint, ctx.base, kept[0], complete=True)
+        renderer, bos = ctx.service("chat_renderer"), ctx.params["bos"]
+        choice = bos_choice(renderer, ctx.checkpoint, ctx.base, bos)
+        runtime, served = ctx.service("chat_runtime"), ctx.service("served_chat")
+        chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served)
         proof = chat.verification()
-        vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services)  # made at plan time: not converted again
-        ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, vocab)
+        vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
+        ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, bos, vocab)
         verification = {
             "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **ollama["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},

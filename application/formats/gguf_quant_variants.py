@@ -2,9 +2,11 @@
 
 Which variants are built is domain/imatrix.py's `variants`; each is made in a hidden folder of the
 artifact, measured by the GGUF verifier against the reference logits, and the one with the lower
-mean KL is moved into place (with `<name>.imatrix.gguf` beside it when it used the imatrix). Both
-figures are recorded: `mean_kl_without_imatrix` and `mean_kl_with_imatrix` among the metrics, and a
-note for the card; `imatrix` names the file kept (or "none") wherever an imatrix was in the plan.
+mean KL on the probe's first half is moved into place (with `<name>.imatrix.gguf` beside it when it
+used the imatrix). Both choice figures are recorded: `mean_kl_without_imatrix` and `mean_kl_with_imatrix`
+among the metrics, and a note for the card; the published `mean_kl` and `top1_agreement` are the kept
+file's on the probe's second half (`mean_kl_probe` says so), so the choice does not bias them low
+(domain/imatrix.py). `imatrix` names the file kept (or "none") wherever an imatrix was in the plan.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.domain.imatrix import WITH, WITHOUT, choose
+from hubship.domain.imatrix import CHOSEN_ON, WITH, WITHOUT, choose, published_figures
 
 Make = Callable[[Path, Path | None], tuple[Path, ...]]  # (folder, imatrix or None) -> the GGUF files made there
 Measure = Callable[[tuple[Path, ...]], dict[str, float]]
@@ -31,7 +33,8 @@ def link(src: Path, dst: Path) -> None:
 
 
 def _kl(metrics: dict[str, float]) -> str:
-    return f"{metrics['mean_kl']:.4g}" if "mean_kl" in metrics else "not measured"
+    key = f"mean_kl_{CHOSEN_ON}"
+    return f"{metrics[key]:.4g}" if key in metrics else "not measured"
 
 
 def build_variants(
@@ -44,18 +47,15 @@ def build_variants(
         folder.mkdir(exist_ok=True)
         files = make(folder, imatrix if variant == WITH else None)
         made[variant] = (files, measure(files))
-    measured = {v: m["mean_kl"] for v, (_, m) in made.items() if "mean_kl" in m}
+    measured = {v: m[f"mean_kl_{CHOSEN_ON}"] for v, (_, m) in made.items() if f"mean_kl_{CHOSEN_ON}" in m}
     chosen = choose(measured) if len(measured) == len(made) > 1 else wanted[-1]
-    files, metrics = made[chosen]
+    files, _ = made[chosen]
     if len(wanted) > 1:
         for path in files:
             os.replace(path, ctx.out_dir / path.name)
         for variant in wanted:
             shutil.rmtree(ctx.out_dir / f".{variant}-imatrix")
-    record: dict[str, Any] = dict(metrics)
-    for variant, (_, figures) in made.items():
-        if "mean_kl" in figures and (len(made) > 1 or variant == WITH):  # a plain quant's KL is its mean_kl, once
-            record[f"mean_kl_{variant}_imatrix"] = figures["mean_kl"]
+    record: dict[str, Any] = published_figures({v: m for v, (_, m) in made.items()}, chosen)
     notes = []
     if chosen == WITH and imatrix is not None:
         link(imatrix, ctx.out_dir / imatrix.name)
@@ -66,8 +66,10 @@ def build_variants(
         record["imatrix"] = "none"
     if len(made) > 1:
         notes.append(
-            f"Mean KL against the fine-tune: {_kl(made[WITH][1])} with the imatrix, {_kl(made[WITHOUT][1])} without;"
-            f" the one {chosen} it was published (hubship measures both; `--imatrix on` or `off` forces one)."
+            f"Mean KL against the fine-tune on the probe's first half: {_kl(made[WITH][1])} with the imatrix,"
+            f" {_kl(made[WITHOUT][1])} without; the one {chosen} it was published (hubship measures both; `--imatrix on`"
+            " or `off` forces one). Its mean KL and top-1 agreement are measured on the probe's second half, which the"
+            " choice did not see, so picking the lower figure does not make them look better than the file is."
         )
     elif info.get("reason"):
         notes.append(f"Made without an importance matrix: {info['reason']}.")

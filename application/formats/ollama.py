@@ -22,6 +22,7 @@ from hubship.application.formats.gguf_usage import model_files
 from hubship.application.formats.memory import files_step
 from hubship.application.ollama_derivation import derive_for_gguf
 from hubship.application.ollama_template import OllamaTemplate, ollama_model
+from hubship.domain.bos_choice import DEFAULT_POLICY
 from hubship.domain.chat_proof import THRESHOLDS as CHAT
 from hubship.domain.chat_proof import TokenProof
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
@@ -53,13 +54,14 @@ class OllamaFormat:
             internal=True,
             metrics=(*CHAT, "template_check_mismatches"),  # the GGUF inside is bounded as gguf-<quant>
         )
-        self._derived: dict[tuple[str, str | None, bool, bool], tuple[Any, OllamaTemplate, TokenProof]] = {}
+        self._derived: dict[tuple[str, str | None, bool, bool, str], tuple[Any, OllamaTemplate, TokenProof]] = {}
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
         return {
             "quant": self.quant,
             "allow_generic_template": bool(options.get("allow_generic_template")),
             "allow_frozen_date": bool(options.get("allow_frozen_date")),
+            "bos": str(options.get("bos") or DEFAULT_POLICY),
         }
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
@@ -67,9 +69,12 @@ class OllamaFormat:
 
     def _derive(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]):
         allow_generic, allow_frozen = bool(params["allow_generic_template"]), bool(params.get("allow_frozen_date"))
-        key = (checkpoint.root, checkpoint.chat_template, allow_generic, allow_frozen)  # plan and build of one publish derive once
+        bos = str(params.get("bos") or DEFAULT_POLICY)
+        key = (checkpoint.root, checkpoint.chat_template, allow_generic, allow_frozen, bos)  # plan and build of one publish derive once
         if key not in self._derived:
-            self._derived[key] = derive_for_gguf(checkpoint, base, services, allow_generic=allow_generic, allow_frozen_date=allow_frozen)
+            self._derived[key] = derive_for_gguf(
+                checkpoint, base, services, allow_generic=allow_generic, allow_frozen_date=allow_frozen, bos=bos
+            )
         return self._derived[key]
 
     def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:

@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every error becomes one line on stderr and an exit code (traceback with HUBSHIP_DEBUG=1).
     After Ctrl-C: exit 130 and one line saying nothing is half-published and how to continue."""
     debug = os.environ.get("HUBSHIP_DEBUG") == "1"
+    if debug:  # hubship's loggers on stderr, llama.cpp's own log among them (adapters/llama_cpp/log.py)
+        _log_to_stderr(logging.getLogger("hubship"))
     for key, value in QUIET_LIBRARIES.items():  # hubship draws its own progress bars
         os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -162,6 +164,16 @@ def main(argv: list[str] | None = None) -> None:
     if argv is None:  # the command line, not a caller in this process (tests pass argv)
         _exit_now(code)
     sys.exit(code)
+
+
+def _log_to_stderr(logger: logging.Logger) -> None:
+    if any(getattr(h, "hubship_debug", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    handler.hubship_debug = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
 
 
 def _exit_now(code: int) -> None:

@@ -17,8 +17,10 @@ from hubship.application.formats.merged_16bit import DTYPE_BYTES
 from hubship.application.formats.reference_logits import VERIFY_MODES
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.backend import BACKENDS
+from hubship.domain.bos_choice import BOS_POLICIES
 from hubship.domain.errors import UserInputError
 from hubship.domain.hub_layout import LAYOUTS
+from hubship.domain.imatrix import mistyped_mode
 from hubship.domain.quality import parse_threshold
 from hubship.domain.suggest import did_you_mean
 from hubship.domain.training_method import METHODS
@@ -54,7 +56,13 @@ CheckpointArg = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
 Base = Annotated[
-    str | None, typer.Option("--base", "-b", metavar="BASE", help="Base model folder or hub id (default: the adapter config's).")
+    str | None,
+    typer.Option(
+        "--base",
+        "-b",
+        metavar="BASE",
+        help="Base model folder or hub id (default: the adapter config's); for a full fine-tune, the model it was tuned from.",
+    ),
 ]
 BaseModelId = Annotated[
     str | None,
@@ -110,11 +118,23 @@ Verify = Annotated[
     str | None,
     choice("--verify", "MODE", VERIFY_MODES, "full (default): check each merged artifact's logits against base + adapter; off: skip."),
 ]
+def imatrix_value(value: str | None) -> str | None:
+    """A typer callback refusing an `--imatrix` value that is no existing file but close to a mode (`autp`), with a
+    "did you mean" (typed or from hubship.toml); a missing file that looks like one is refused when the plan needs it."""
+    if value is None or Path(str(value).strip()).expanduser().exists():
+        return value
+    meant = mistyped_mode(str(value))
+    if meant is not None:
+        raise UserInputError(f"invalid --imatrix {value!r} (no such file); did you mean {meant!r}?")
+    return value
+
+
 Imatrix = Annotated[
     str | None,
     typer.Option(
         "--imatrix",
         metavar="MODE",
+        callback=imatrix_value,
         help="GGUF importance matrix: auto (default: the low-bit quants are measured with and without one, the better is kept),"
         " on, off, or an imatrix FILE.",
     ),
@@ -180,6 +200,16 @@ AllowFrozenDate = Annotated[
     bool,
     typer.Option(
         "--allow-frozen-date", help="ollama: freeze at the publish day a date format the TEMPLATE cannot build (the card says which)."
+    ),
+]
+Bos = Annotated[
+    str | None,
+    choice(
+        "--bos",
+        "FROM",
+        BOS_POLICIES,
+        "GGUF/ollama: a BOS token the chat template does not write is fed as `tokenizer(text)` adds it (tokenizer, default)"
+        " or not at all (template); the card says which.",
     ),
 ]
 RequireServer = Annotated[

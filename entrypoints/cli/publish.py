@@ -22,6 +22,7 @@ from hubship.entrypoints.cli.options import (
     BaseModelId,
     BnbDoubleQuant,
     BnbQuantType,
+    Bos,
     Calibration,
     CheckpointArg,
     Config,
@@ -88,6 +89,7 @@ def _publish_parameters(
     ollama_quant: OllamaQuant = None,
     allow_generic_template: AllowGenericTemplate = False,
     allow_frozen_date: AllowFrozenDate = False,
+    bos: Bos = None,
     require_server: RequireServer = False,
     verify: Verify = None,
     accept_quality_loss: AcceptLoss = False,
@@ -122,6 +124,7 @@ def _publish_request(p: dict[str, Any]) -> PublishRequest:
         gguf_split_max_size=parse_size(p["gguf_split_max_size"]),
         imatrix=p["imatrix"],
         calibration=str(p["calibration"]) if p["calibration"] else None,
+        bos=p["bos"],
         **hub_options(p["private"], p["revision"], p["create_pr"], p["tag"], p["repo_layout"], p["token_file"], p["overwrite_card"]),
         **ollama_options(p["ollama_quant"], p["allow_generic_template"], p["require_server"], p["allow_frozen_date"]),
         **quality_options(p["verify"], p["accept_quality_loss"], p["threshold"], p["bnb_quant_type"], p["bnb_double_quant"]),
@@ -133,7 +136,7 @@ def plan(**p: Any) -> None:
     """Print the publish plan (a DAG of artifacts) with sizes, memory and disk needs, and the settings in force. Builds nothing."""
     container = container_for(p["workspace"], p["quiet"] or p["json_out"], p["backend"])
     planned = container.plan_publish().execute(_publish_request(p))
-    resolved = {"backend": container.backend()}
+    resolved = {"backend": planned.backend.name} if planned.backend else {}  # chosen for this checkpoint
     settings = p["ctx"].meta[SETTINGS]
     if p["json_out"]:
         render.emit_json(render.plan_data(planned) | {"settings": render.settings_data(settings, resolved)})

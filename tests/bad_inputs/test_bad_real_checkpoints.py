@@ -102,14 +102,8 @@ def _lora_of_a_full_fine_tune(real, tmp):
     return [str(real["full"]), "-f", "lora,merged-16bit"], "lora publishes an adapter, and"
 
 
-def _base_for_a_full_fine_tune(real, tmp):
-    return [
-        str(real["full"]),
-        "-f",
-        "model-16bit",
-        "--base",
-        str(real["base-nf4"]),
-    ], "is a full fine-tune (a whole model): it needs no --base"
+def _upstream_base_of_a_full_fine_tune_not_there(real, tmp):
+    return [str(real["full"]), "-f", "model-16bit", "--base", str(tmp / "no-such-model")], "does not exist; pass --base with"
 
 
 def _merge_onto_a_quantized_model(real, tmp):

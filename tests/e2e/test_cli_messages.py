@@ -3,6 +3,7 @@ mean" for typos, `--help`, the settings table of `plan` at 80 columns, and `insp
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -32,6 +33,7 @@ def _error(result) -> str:
         ),
         (["-f", "lora", "--verify", "ful"], "hubship: error: invalid --verify 'ful'; did you mean 'full'?"),
         (["-f", "lora", "--method", "stf"], "hubship: error: invalid --method 'stf'; did you mean 'sft'?"),
+        (["-f", "gguf-q2_k", "--imatrix", "autp"], "hubship: error: invalid --imatrix 'autp' (no such file); did you mean 'auto'?"),
     ],
 )
 def test_a_typo_gets_a_did_you_mean(args, expected, tiny_model, tmp_path):
@@ -87,6 +89,16 @@ def test_plan_settings_name_env_and_thresholds_and_fit_80_columns(tiny_model, tm
     rows = {m[1]: (m[2].strip(), m[3]) for line in lines if (m := re.match(r"│ ([a-z-]+) +│ (.*?)│ (\w+) +│$", line))}
     assert rows["workspace"][1] == "env" and rows["threshold"] == ("merged-16bit.mean_kl=1e-06", "config")
     assert rows["format"] == ("lora,merged-16bit", "flag") and "json" not in rows and "quiet" not in rows
+
+
+@pytest.mark.parametrize("where", ["flag", "config"])
+def test_a_threshold_on_a_format_alias_bounds_that_format(where, tiny_model, tmp_path):
+    flags = ["--threshold", "model-16bit.mean_kl=1e-3"] if where == "flag" else []
+    if where == "config":
+        (tmp_path / "hubship.toml").write_text("[thresholds.model-16bit]\nmean_kl = 1e-3\n")
+    result = run_cli("plan", str(tiny_model[1]), "-f", "model-16bit", *flags, "-w", str(tmp_path / "ws"), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["options"]["thresholds"] == {"merged-16bit": {"mean_kl": 1e-3}}
 
 
 def test_inspect_reads_in_human_units_with_the_default_name(tiny_model):

@@ -8,6 +8,7 @@ only; a file changed after the publish is named, and an older revision still ver
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 from dependency_injector import providers
@@ -88,3 +89,54 @@ def test_a_missing_repo_is_one_line_exit_2(hub, cli, tmp_path):
         "hubship: error: hf:alice/no-such-repo@main was not found on the Hub (or is private and HF_TOKEN cannot read it);"
         " check OWNER/NAME and the revision"
     ]
+
+
+SINGLE_REPO = "alice/one"
+OLLAMA_FILES = {"template": b"{{ .System }}{{ .Prompt }}", "system": b"Be brief.", "params": b'{\n  "stop": ["</s>"]\n}\n'}
+
+
+def publish_single(container, checkpoint, extra: dict[str, bytes]) -> None:
+    """hf:alice/one in the single layout: a stand-in gguf-q8_0 (with these Ollama files) in its folder gguf-q8_0/."""
+    container.formats.override(providers.Object(FormatRegistry([StandInGgufFormat("Q8_0", payload=b"\x03" * 1024, extra=extra)])))
+    request = PublishRequest(
+        checkpoint=str(checkpoint), formats=("gguf-q8_0",), destinations=(f"hf:{SINGLE_REPO}",), options={"repo_layout": "single"}
+    )
+    container.execute_plan().execute(request)
+
+
+def root_listing(hub) -> dict[str, str]:
+    manifest = json.loads(hub.file_bytes(SINGLE_REPO, "manifest.json"))
+    return {e["path"]: e["sha256"] for e in manifest["files"]}
+
+
+def test_the_single_layouts_root_files_are_listed_and_verified(container, hub, tiny_model, cli, tmp_path):
+    from huggingface_hub import HfApi
+
+    publish_single(container, tiny_model[1], OLLAMA_FILES)
+    files = set(hub.files(SINGLE_REPO))
+    assert {"README.md", "manifest.json", "template", "system", "params", "gguf-q8_0/manifest.json", "gguf-q8_0/template"} <= files
+    listed = root_listing(hub)
+    assert set(listed) == {"README.md", "template", "system", "params"}  # every root file hubship wrote
+    assert all(listed[p] == hashlib.sha256(hub.file_bytes(SINGLE_REPO, p)).hexdigest() for p in listed)
+
+    env = hub_environment(hub, tmp_path / "home")
+    good = cli("verify", f"hf:{SINGLE_REPO}", env=env)
+    assert good.returncode == 0, good.stderr
+    head = hub.state.resolve(hub.state.repos[SINGLE_REPO], "main")
+    assert f"checked hf:{SINGLE_REPO}@{head[:12]}/manifest.json" in good.stdout.splitlines()
+
+    api = HfApi(endpoint=hub.url, token=ALICE_TOKEN)
+    api.upload_file(path_or_fileobj=b"{{ .Prompt }}", path_in_repo="template", repo_id=SINGLE_REPO, commit_message="someone else")
+    bad = cli("verify", f"hf:{SINGLE_REPO}", env=env)
+    assert bad.returncode == 1
+    assert "alice/one/template has 13 bytes, manifest says 26" in bad.stderr
+
+
+def test_a_root_copy_the_next_publish_no_longer_has_is_deleted(container, hub, tiny_model, cli, tmp_path):
+    without_system = {k: v for k, v in OLLAMA_FILES.items() if k != "system"}
+    publish_single(container, tiny_model[1], without_system)
+    files = set(hub.files(SINGLE_REPO))
+    assert "system" not in files and "gguf-q8_0/system" not in files, "a stale system prompt would mislead Ollama"
+    assert hub.file_bytes(SINGLE_REPO, "template") == OLLAMA_FILES["template"]  # the tampered copy is repaired too
+    assert set(root_listing(hub)) == {"README.md", "template", "params"}
+    assert cli("verify", f"hf:{SINGLE_REPO}", env=hub_environment(hub, tmp_path / "home")).returncode == 0

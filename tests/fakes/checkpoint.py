@@ -2,16 +2,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hubship.domain.checkpoint import BaseInfo, BaseRef, Checkpoint
+from hubship.domain.checkpoint import FULL, BaseInfo, BaseRef, Checkpoint
+from hubship.domain.quantization import Quantization
 
 
 class FakeCheckpointReader:
-    """Reads nothing: describes a LoRA checkpoint in `root` (files are created so they can be hashed)."""
+    """Reads nothing: describes a LoRA checkpoint in `root` (files are created so they can be hashed); a folder that
+    holds a model (a config.json, as FakeModelLoader's base) reads as a full fine-tune, as the base yardstick reads it."""
 
     def check_values(self, checkpoint: Checkpoint) -> None:
         return None
 
     def read(self, path: Path, base: str | None = None, pick: str | None = None, *, check_values: bool = True) -> Checkpoint:
+        if (path / "config.json").is_file() and not (path / "adapter_config.json").exists():
+            return Checkpoint(root=str(path), kind=FULL, base=BaseRef(path=str(path)), files=("config.json",))
         path.mkdir(parents=True, exist_ok=True)
         (path / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 4}')
         (path / "adapter_model.safetensors").write_bytes(b"adapter")
@@ -27,8 +31,11 @@ class FakeCheckpointReader:
 
 
 class FakeModelLoader:
-    def __init__(self, base_dir: Path) -> None:
+    """A base in `base_dir` (a config.json only), bf16, or stored quantized (`quantization`: a QLoRA base)."""
+
+    def __init__(self, base_dir: Path, quantization: Quantization | None = None) -> None:
         self.base_dir = base_dir
+        self.quantization = quantization
 
     def base_info(self, ref: BaseRef) -> BaseInfo:
         self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -41,6 +48,7 @@ class FakeModelLoader:
             parameter_bytes=1000,
             weight_files=("model.safetensors",),
             license="mit",
+            quantization=self.quantization,
         )
 
     def check_compatible(self, checkpoint: Checkpoint, base: BaseInfo) -> None:

@@ -25,9 +25,9 @@ class FakeConverter:
         self.calls["cool_down"] += 1
         self.real.cool_down()
 
-    def check(self, config_dir: Path, tokenizer_dir: Path) -> Path:
+    def check(self, config_dir: Path, tokenizer_dir: Path, *, add_bos: bool | None = None) -> Path:
         self.calls["check"] += 1
-        return self.real.check(config_dir, tokenizer_dir)
+        return self.real.check(config_dir, tokenizer_dir, add_bos=add_bos)
 
     def convert(self, model_dir: Path, out_file: Path, **kwargs: Any) -> None:
         self.calls["convert"] += 1

@@ -10,11 +10,23 @@ from hubship.domain.plan import Estimate
 
 
 class FakeQuantFormat:
-    """A format built from merged-16bit that records its metrics, for DAG and quality-gate tests."""
+    """A format built from merged-16bit that records its metrics, for DAG and quality-gate tests. With `thresholds`
+    (its default bounds) it declares its metrics, as a real quantization does, so the base yardstick may hold a breach
+    against the same fake built from the base (which measures the same: a quantizer broken the same way for both)."""
 
-    def __init__(self, name: str, metrics: Mapping[str, float] | None = None, fail: bool = False) -> None:
-        self.format = Format(name=name, relation="quantized", description="A fake quantization", builds_from=("merged-16bit",))
+    def __init__(
+        self,
+        name: str,
+        metrics: Mapping[str, float] | None = None,
+        fail: bool = False,
+        thresholds: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> None:
+        declared = tuple(metrics or {}) if thresholds else ()
+        self.format = Format(
+            name=name, relation="quantized", description="A fake quantization", builds_from=("merged-16bit",), metrics=declared
+        )
         self.metrics = dict(metrics or {})
+        self.thresholds = dict(thresholds or {"kl": {"max": 0.1}})
         self.fail = fail
         self.builds = 0
 
@@ -35,7 +47,7 @@ class FakeQuantFormat:
         source = (ctx.inputs["merged-16bit"] / "model.safetensors").read_bytes()
         (ctx.out_dir / "quant.bin").write_bytes(source[::2])
         if self.metrics:
-            (ctx.out_dir / ".verification.json").write_text(json.dumps({"metrics": self.metrics, "thresholds": {"kl": {"max": 0.1}}}))
+            (ctx.out_dir / ".verification.json").write_text(json.dumps({"metrics": self.metrics, "thresholds": self.thresholds}))
 
     def usage(self, repo_or_path: str) -> str:
         return f"use {repo_or_path}"

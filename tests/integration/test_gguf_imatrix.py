@@ -1,6 +1,7 @@
 """Low-bit GGUF quantizations with llama.cpp's own imatrix and quantize tools, on the tiny Llama: one imatrix per
 publish serves every quantization that wants one, IQ2 is made with it (and refused without), and `--imatrix auto`
-keeps whichever variant measures the lower KL, recording both."""
+keeps whichever variant measures the lower KL on the probe's first half, recording both, and publishes the kept
+file's figures on the second half."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from hubship.adapters.llama_cpp.install import library_version
 from hubship.adapters.llama_cpp.quantizer import LlamaCppQuantizer
 from hubship.adapters.llama_cpp.tools_build import installed_tools, tool_path
 from hubship.application.publish_request import PublishRequest
+from hubship.domain.imatrix import HELD_OUT
 from hubship.entrypoints.container import create_container
 from tests.fakes.imatrix_tools import FakeImatrixTools
 from tests.fakes.progress import FakeProgress
@@ -105,14 +107,17 @@ def test_auto_keeps_the_variant_with_the_lower_kl_and_records_both(three, publis
     )
     for fmt, quant in (("gguf-q3_k_m", "Q3_K_M"), ("gguf-q2_k", "Q2_K")):
         metrics = manifest(three / fmt)["verification"]["metrics"]
-        with_it, without = metrics["mean_kl_with_imatrix"], metrics["mean_kl_without_imatrix"]
-        assert with_it != without and metrics["mean_kl"] == min(with_it, without)
+        with_it, without = metrics["mean_kl_with_imatrix"], metrics["mean_kl_without_imatrix"]  # the choice's figures
+        assert with_it != without
         assert (three / fmt / f"{NAME}.imatrix.gguf").exists() == (with_it < without)
         assert metrics["imatrix"] == (f"{NAME}.imatrix.gguf" if with_it < without else "none")
         published = LlamaCppGgufVerifier().measure([three / fmt / f"{NAME}.{quant}.gguf"], reference, progress=FakeProgress())
-        assert published["mean_kl"] == pytest.approx(metrics["mean_kl"], rel=1e-9)  # the file is the variant kept
+        assert published["mean_kl_first_half"] == pytest.approx(min(with_it, without), rel=1e-9)  # chosen on the first half
+        for figure in ("mean_kl", "top1_agreement"):  # published: the kept file on the half the choice did not see
+            assert metrics[figure] == pytest.approx(published[f"{figure}_second_half"], rel=1e-9)
+        assert metrics["mean_kl"] != pytest.approx(published["mean_kl"], rel=1e-6) and metrics["mean_kl_probe"] == HELD_OUT
         card = (three / fmt / "README.md").read_text()
-        assert f"{with_it:.4g} with the imatrix, {without:.4g} without" in card
+        assert f"{with_it:.4g} with the imatrix, {without:.4g} without" in card and "probe's second half" in card
 
 
 def test_imatrix_off_forces_the_variant_without(three, publisher):

@@ -6,6 +6,7 @@ checkpoint names it by that id, as a real fine-tune would. Builds are shared by 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -45,6 +46,10 @@ def publish(container, checkpoint: Path, to: str, formats=BOTH, **options):
 @pytest.fixture(scope="module")
 def first(container, checkpoint):
     return publish(container, checkpoint, "hf:alice/tiny")
+
+
+def sha256_of_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _card(hub, repo_id: str, path: str = "README.md"):
@@ -178,6 +183,10 @@ def test_single_layout_is_one_repo_with_a_folder_per_format(container, checkpoin
     assert {"lora/manifest.json", "merged-16bit/manifest.json", "lora/README.md", "merged-16bit/README.md", "README.md"} <= set(files)
     assert "lora/adapter_model.safetensors" in files and "merged-16bit/config.json" in files
     assert "(https://huggingface.co/alice/onerepo/tree/main/lora)" in _card(hub, "alice/onerepo", "merged-16bit/README.md").text
+    root = Manifest.from_json(hub.file_bytes("alice/onerepo", "manifest.json").decode())  # the index card is listed too
+    assert [(f.path, f.sha256) for f in root.files] == [("README.md", sha256_of_bytes(hub.file_bytes("alice/onerepo", "README.md")))]
+    again = publish(container, checkpoint, "hf:alice/onerepo", repo_layout="single")
+    assert again.published == () and len(hub.commits("alice/onerepo")) == 1  # the root manifest is read back as up to date
 
 
 def test_a_readme_someone_else_wrote_is_kept_unless_overwrite_card(container, checkpoint, hub, hub_env):

@@ -7,6 +7,7 @@ checkpoint (an Ollama-ready folder: no Ollama server answers) is what the files 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import socket
@@ -108,6 +109,11 @@ def test_the_single_layout_puts_them_at_the_repo_root_where_the_hub_reads_them(f
     assert {"template", "params", "gguf-q8_0/template", "gguf-q8_0/params"} <= set(files)
     assert hub.file_bytes("alice/chat-one", "template") == hub.file_bytes("alice/chat-GGUF", "template", revision=first_head(hub))
     assert len(hub.commits("alice/chat-one")) == 1
+    root = json.loads(hub.file_bytes("alice/chat-one", "manifest.json"))  # what `hubship verify hf:` checks at the root
+    listed = {e["path"]: e["sha256"] for e in root["files"]}
+    assert set(listed) == {"README.md", "template", "params"} and root["format"] == "repo-root"
+    assert all(listed[p] == hashlib.sha256(hub.file_bytes("alice/chat-one", p)).hexdigest() for p in listed)
+    assert set(root["built_from"]) == {"gguf-q8_0"}
 
 
 def first_head(hub) -> str:

@@ -19,7 +19,7 @@ from dependency_injector import providers
 from hubship.adapters.local.dir_registry import LocalDirRegistry
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.adapters.ollama.registry import OllamaRegistry, server_url
-from hubship.adapters.torch.demo_checkpoint import CHAT_TEMPLATE
+from hubship.adapters.torch.demo_checkpoint import CHAT_TEMPLATE, HfDemoCheckpointFactory
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.formats.lora import LoraFormat
 from hubship.application.formats.ollama import OllamaFormat
@@ -32,6 +32,7 @@ from hubship.domain.publication import Publication
 from tests.fakes.progress import FakeProgress
 from tests.support.ollama_server import StandInServer
 from tests.support.stand_in_gguf import GGUF_HEADER, StandInGgufFormat
+from tests.support.tokenizers import adds_bos
 
 NUMBERED = (Path(__file__).resolve().parents[1] / "data" / "chat_templates" / "numbered-turns.jinja").read_text()
 
@@ -126,13 +127,27 @@ def test_untranslatable_template_is_one_line_and_nothing_is_created(env, server,
     assert server.state.models() == [] and server.state.uploads == []
 
 
-def test_a_chat_format_wrong_at_token_level_fails_the_quality_gate_at_plan_time(env, server, checkpoint_copy):
-    """The tokenizer adds BOS but this template does not write it: Ollama would feed a BOS training never saw."""
-    (checkpoint_copy / "chat_template.jinja").write_text(CHAT_TEMPLATE.removeprefix("{{ bos_token }}"))
+def test_a_chat_format_wrong_at_token_level_fails_the_quality_gate_at_plan_time(env, server, tmp_path):
+    """A turn marker llama.cpp does not know as end-of-generation: Ollama's chat would never stop by itself."""
+    turn = ("<|turn|>", "<|turn_end|>")
+    _, checkpoint = HfDemoCheckpointFactory().create(tmp_path / "m", dtype="float32", chat_tokens=turn)
+    (checkpoint / "chat_template.jinja").write_text(CHAT_TEMPLATE.replace("<|im_start|>", turn[0]).replace("<|im_end|>", turn[1]))
     with pytest.raises(QualityGateFailed, match="the Ollama model is wrong at token level") as failed:
-        publish(env, checkpoint_copy, "ollama:no-bos")
-    assert "the runtime adds a BOS token the chat template does not write" in str(failed.value) and "\n" not in str(failed.value)
+        publish(env, checkpoint, "ollama:no-eog")
+    assert "<|turn_end|> does not end generation in llama.cpp" in str(failed.value) and "\n" not in str(failed.value)
     assert env.gguf.builds == 0 and server.state.models() == []
+
+
+@pytest.mark.parametrize("bos", ["tokenizer", "template"])
+def test_a_bos_the_template_does_not_write_reaches_ollama_as_chosen(env, server, checkpoint_copy, bos):
+    """A Zephyr-style template on a tokenizer that adds BOS: either choice publishes, proven for Ollama's own feeding
+    (its TEMPLATE writes no BOS; the GGUF's add_bos_token says whether Ollama adds one)."""
+    adds_bos(checkpoint_copy)
+    (checkpoint_copy / "chat_template.jinja").write_text(CHAT_TEMPLATE.removeprefix("{{ bos_token }}"))
+    assert publish(env, checkpoint_copy, "ollama:no-bos", bos=bos).published == ("no-bos:latest",)
+    chat = {"model": "no-bos", "messages": [{"role": "user", "content": "Hi"}], "stream": False}
+    answer = httpx.post(f"{server.url}/api/chat", json=chat).json()  # the stand-in says what Ollama would feed
+    assert answer["standin"]["prompt"].startswith("<|im_start|>user")  # the TEMPLATE never writes the BOS itself
 
 
 def test_generic_template_is_published_only_when_allowed_and_the_card_warns(env, checkpoint_copy, monkeypatch, tmp_path):

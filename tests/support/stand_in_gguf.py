@@ -1,7 +1,8 @@
 """A stand-in `gguf-<quant>` format: a file with a valid minimal GGUF header, built in milliseconds.
 
 Ollama tests need a GGUF to upload, not a real quantization: the stand-in writes the GGUF magic,
-version 3, zero tensors and zero metadata entries (what Ollama's stand-in server checks).
+version 3, zero tensors and zero metadata entries (what Ollama's stand-in server checks). `extra` files
+(name -> bytes, e.g. the Hub's Ollama files `template` and `params`) are written beside it.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ GGUF_HEADER = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
 
 
 class StandInGgufFormat:
-    def __init__(self, quant: str = "Q4_K_M", payload: bytes = b"") -> None:
+    def __init__(self, quant: str = "Q4_K_M", payload: bytes = b"", extra: Mapping[str, bytes] | None = None) -> None:
         self.quant = quant
         self.payload = payload
+        self.extra = dict(extra or {})
         self.builds = 0
         self.format = Format(name=f"gguf-{quant.lower()}", relation="quantized", description="A stand-in GGUF", library_name="gguf")
 
     def params(self, options: Mapping[str, Any], base: Any) -> dict[str, Any]:
-        return {"quant": self.quant, "payload": self.payload.hex()}
+        found = {"quant": self.quant, "payload": self.payload.hex()}
+        return found | ({"extra": {name: data.hex() for name, data in sorted(self.extra.items())}} if self.extra else {})
 
     def check(self, checkpoint: Any, base: Any, params: Mapping[str, Any]) -> None:
         return None
@@ -36,6 +39,8 @@ class StandInGgufFormat:
     def build(self, ctx: BuildContext) -> None:
         self.builds += 1
         (ctx.out_dir / f"model.{self.quant}.gguf").write_bytes(GGUF_HEADER + self.payload)
+        for name, data in self.extra.items():
+            (ctx.out_dir / name).write_bytes(data)
 
     def usage(self, repo_or_path: str) -> str:
         return f"llama-cli -m {repo_or_path}/model.{self.quant}.gguf"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from dependency_injector import providers
 
+from hubship.application.backend_merger import BackendMerger
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.formats.lora import LoraFormat
 from hubship.application.formats.merged_16bit import Merged16bitFormat
@@ -18,6 +19,7 @@ from hubship.application.publish_request import PublishRequest
 from hubship.domain.backend import select_backend
 from hubship.domain.errors import UserInputError
 from hubship.domain.preflight import DiskDemand, check_disk
+from hubship.domain.quantization import Quantization
 from tests.fakes.checkpoint import FakeCheckpointReader, FakeModelLoader, FakeSaver
 from tests.fakes.formats import FakeQuantFormat
 from tests.fakes.merger import FakeMerger
@@ -27,19 +29,96 @@ from tests.fakes.system_probe import FakeSystemProbe
 UNSLOTH = {"unsloth": "2025.9.1"}
 
 
+LORA = {"full": False, "quantized_base": False, "dtype": "bf16"}
+
+
 @pytest.mark.parametrize(
-    ("requested", "gpu", "installed", "chosen"),
+    ("requested", "gpu", "installed", "checkpoint", "chosen", "why"),
     [
-        ("auto", True, UNSLOTH, "unsloth"),
-        ("auto", False, UNSLOTH, "hf"),
-        ("auto", True, {}, "hf"),
-        ("hf", True, UNSLOTH, "hf"),
-        ("unsloth", True, UNSLOTH, "unsloth"),
-        ("HF", False, {}, "hf"),
+        ("auto", True, UNSLOTH, LORA, "unsloth", "auto: an NVIDIA GPU and the unsloth package, and a LoRA on a 16-bit base"),
+        ("auto", True, UNSLOTH, {**LORA, "dtype": "fp16"}, "unsloth", "auto: an NVIDIA GPU"),
+        ("auto", True, UNSLOTH, {**LORA, "quantized_base": True}, "hf", "auto: Unsloth does not merge an adapter on a quantized base"),
+        ("auto", True, UNSLOTH, {**LORA, "full": True}, "hf", "auto: Unsloth does not merge a full fine-tune"),
+        ("auto", True, UNSLOTH, {**LORA, "dtype": "fp32"}, "hf", "auto: Unsloth does not merge into fp32"),
+        ("auto", False, UNSLOTH, LORA, "hf", "auto: no NVIDIA GPU with the unsloth package here"),
+        ("auto", True, {}, LORA, "hf", "auto: no NVIDIA GPU with the unsloth package here"),
+        ("hf", True, UNSLOTH, LORA, "hf", "--backend hf"),
+        ("unsloth", True, UNSLOTH, LORA, "unsloth", "--backend unsloth"),
+        ("HF", False, {}, LORA, "hf", "--backend hf"),
     ],
 )
-def test_backend_selection(requested, gpu, installed, chosen):
-    assert select_backend(requested, nvidia_gpu=gpu, installed=installed) == chosen
+def test_the_backend_is_chosen_per_checkpoint_on_a_machine_that_reports_a_gpu_or_not(requested, gpu, installed, checkpoint, chosen, why):
+    choice = select_backend(requested, nvidia_gpu=gpu, installed=installed).choose(**checkpoint)
+    assert choice.name == chosen and choice.reason.startswith(why)
+
+
+@pytest.mark.parametrize("checkpoint", [{**LORA, "quantized_base": True}, {**LORA, "full": True}, {**LORA, "dtype": "fp32"}])
+def test_explicit_unsloth_on_what_it_does_not_merge_is_refused_but_the_yardstick_still_merges(checkpoint):
+    backends = select_backend("unsloth", nvidia_gpu=True, installed=UNSLOTH)
+    refusal = r"^--backend unsloth does not merge .* the way hubship verifies it; use --backend auto or hf$"
+    with pytest.raises(UserInputError, match=refusal):
+        backends.choose(**checkpoint)
+    assert backends.choose(**checkpoint, strict=False).name == "hf"
+    assert backends.full_model().name == "hf" and backends.tool(backends.full_model()) == {"backend": "hf"}
+    assert backends.tool(backends.choose(**LORA)) == {"backend": "unsloth 2025.9.1"}
+
+
+class _Counting:
+    def __init__(self) -> None:
+        self.merged: list[str] = []
+
+    def merge(self, checkpoint, base, out_dir, *, dtype, max_shard_bytes, progress) -> None:
+        self.merged.append(checkpoint.root)
+
+
+@pytest.mark.parametrize("requested", ["auto", "unsloth"])
+def test_the_merger_routes_each_merge_as_the_plan_chose_and_never_makes_the_other(container, tmp_path, requested):
+    made = {"hf": 0, "unsloth": 0}
+    mergers = {"hf": _Counting(), "unsloth": _Counting()}
+
+    def maker(name: str):
+        def make():
+            made[name] += 1
+            return mergers[name]
+
+        return make
+
+    backends = select_backend(requested, nvidia_gpu=True, installed=UNSLOTH)
+    merger = BackendMerger(backends, hf=maker("hf"), unsloth=maker("unsloth"))
+    adapter = FakeCheckpointReader().read(tmp_path / "ckpt")
+    base = FakeModelLoader(tmp_path / "base").base_info(adapter.base)
+    merger.merge(adapter, base, tmp_path, dtype=None, max_shard_bytes=1, progress=FakeProgress())
+    assert made == {"hf": 0, "unsloth": 1}
+    whole = FakeCheckpointReader().read(tmp_path / "base")  # the base, as the yardstick reads it: a full model
+    qlora_base = FakeModelLoader(tmp_path / "nf4", quantization=Quantization(bits=4, quant_type="nf4")).base_info(adapter.base)
+    merger.merge(whole, base, tmp_path, dtype=None, max_shard_bytes=1, progress=FakeProgress())
+    merger.merge(adapter, qlora_base, tmp_path, dtype=None, max_shard_bytes=1, progress=FakeProgress())
+    merger.merge(adapter, base, tmp_path, dtype="fp32", max_shard_bytes=1, progress=FakeProgress())
+    assert mergers["hf"].merged == [whole.root, adapter.root, adapter.root] and mergers["unsloth"].merged == [adapter.root]
+
+
+@pytest.mark.parametrize(("driver", "cuda", "gpu"), [(False, True, False), (True, False, False), (True, True, True)])
+def test_has_a_gpu_is_a_driver_and_a_cuda_device_torch_can_use(driver, cuda, gpu):
+    from hubship.adapters.platform.system_probe import PlatformSystemProbe
+
+    asked: list[str] = []
+
+    def fact(name: str, value: bool):
+        def ask() -> bool:
+            asked.append(name)
+            return value
+
+        return ask
+
+    probe = PlatformSystemProbe(driver=fact("driver", driver), cuda=fact("cuda", cuda))
+    assert probe.has_nvidia_gpu() is gpu and probe.has_nvidia_gpu() is gpu
+    assert asked == (["driver", "cuda"] if driver else ["driver"]), "torch is asked only where a driver is, and once"
+
+
+def test_this_machine_has_no_gpu():
+    from hubship.adapters.platform.system_probe import PlatformSystemProbe
+
+    assert PlatformSystemProbe().has_nvidia_gpu() is False  # no NVIDIA driver on the machines the suite runs on
 
 
 @pytest.mark.parametrize(
@@ -57,20 +136,23 @@ def test_unknown_backend_is_refused():
         select_backend("tpu", nvidia_gpu=True, installed=UNSLOTH)
 
 
-@pytest.mark.parametrize(("gpu", "installed", "expected"), [(True, UNSLOTH, "unsloth_merger"), (False, UNSLOTH, "hf_merger")])
-def test_container_wires_the_merger_of_the_selected_backend(container, gpu, installed, expected):
-    hf_merger, unsloth_merger = object(), object()
-    container.hf_merger.override(providers.Object(hf_merger))
-    container.unsloth_merger.override(providers.Object(unsloth_merger))
-    container.probe.override(providers.Object(FakeSystemProbe(gpu=gpu, versions=installed)))
-    assert container.merger() is {"hf_merger": hf_merger, "unsloth_merger": unsloth_merger}[expected]
-    assert container.services()["merger"] is container.merger()  # formats get the selected merger
+@pytest.mark.parametrize(("gpu", "expected"), [(True, (0, 1)), (False, (1, 0))])
+def test_container_wires_the_routing_merger_over_both_backends(container, tmp_path, gpu, expected):
+    hf, unsloth = _Counting(), _Counting()
+    container.hf_merger.override(providers.Object(hf))
+    container.unsloth_merger.override(providers.Object(unsloth))
+    container.probe.override(providers.Object(FakeSystemProbe(gpu=gpu, versions=UNSLOTH)))
+    assert container.services()["merger"] is container.merger()  # formats get the routing merger
+    adapter = FakeCheckpointReader().read(tmp_path / "ckpt")
+    base = FakeModelLoader(tmp_path / "base").base_info(adapter.base)
+    container.merger().merge(adapter, base, tmp_path, dtype=None, max_shard_bytes=1, progress=FakeProgress())
+    assert (len(hf.merged), len(unsloth.merged)) == expected
 
 
 def test_unsloth_merger_is_built_without_importing_unsloth(container):
     container.config.backend.from_value("unsloth")
     container.probe.override(providers.Object(FakeSystemProbe(gpu=True, versions=UNSLOTH)))
-    assert type(container.merger()).__name__ == "UnslothMerger"
+    assert type(container.unsloth_merger()).__name__ == "UnslothMerger"
     assert "unsloth" not in sys.modules
 
 
@@ -80,7 +162,7 @@ def test_unsloth_merger_without_unsloth_fails_with_one_line(tmp_path):
 
     checkpoint = FakeCheckpointReader().read(tmp_path / "ckpt")
     base = FakeModelLoader(tmp_path / "base").base_info(checkpoint.base)
-    with pytest.raises(UserInputError, match="16-bit merges, not fp32"):
+    with pytest.raises(UserInputError, match="does not merge into fp32 the way hubship verifies it"):
         UnslothMerger().merge(checkpoint, base, tmp_path / "out", dtype="fp32", max_shard_bytes=10**9, progress=FakeProgress())
     with pytest.raises(UserInputError, match=r"the unsloth backend cannot start .*--backend hf"):
         UnslothMerger().merge(checkpoint, base, tmp_path / "out", dtype="bf16", max_shard_bytes=10**9, progress=FakeProgress())

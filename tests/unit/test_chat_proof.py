@@ -11,18 +11,22 @@ from hubship.domain.chat_proof import (
     RuntimeVocab,
     SpecialToken,
     TokenProof,
+    bos_only,
     first_difference,
-    runtime_prompt,
 )
 from hubship.domain.errors import QualityGateFailed
 
 BOS = 1
 
 
-def test_the_runtime_prompt_loses_its_bos_text_only_when_the_runtime_adds_bos():
-    assert runtime_prompt("<s>[INST] hi", RuntimeVocab(add_bos=True, bos="<s>", eos="</s>", template="t")) == "[INST] hi"
-    smollm2 = RuntimeVocab(add_bos=False, bos="<|im_start|>", eos="<|im_end|>", template="t")
-    assert runtime_prompt("<|im_start|>system\n", smollm2) == "<|im_start|>system\n"
+def test_only_a_single_leading_bos_added_or_dropped_is_a_bos_only_difference():
+    assert bos_only([5, 6], [BOS, 5, 6], BOS) and bos_only([BOS, 5, 6], [5, 6], BOS)
+    assert not bos_only([BOS, 5, 6], [BOS, BOS, 5, 6], BOS)  # a doubled BOS is never only that
+    assert not bos_only([5, 6], [BOS, 5, 7], BOS) and not bos_only([5, 6], [BOS, 5, 6], None)
+
+
+def test_a_runtime_vocab_says_whether_it_adds_eos_and_defaults_to_not():
+    assert not RuntimeVocab(add_bos=True, bos="<s>", eos="</s>", template="t").add_eos
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from hubship.domain.destination import Destination, parse_destination, parse_des
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import parse_format_list
 from hubship.domain.manifest import FileEntry, Manifest, compare_files
-from hubship.domain.quality import breaches
+from hubship.domain.quality import breaches, parse_threshold
 from hubship.domain.training_method import detect_training_method
 
 
@@ -78,3 +78,19 @@ def test_training_method_detection():
     assert detect_training_method(["lora", "trl", "kto"]) == "kto"
     assert detect_training_method(["This model was trained with SFT."]) == "sft"
     assert detect_training_method(["transformers"]) == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("model-16bit.mean_kl=1e-3", ("merged-16bit", "mean_kl", 1e-3)),
+        ("Model-4bit.top1_agreement=0.9", ("merged-4bit", "top1_agreement", 0.9)),
+        ("gguf-q4_k_m.mean_kl=0.1", ("gguf-q4_k_m", "mean_kl", 0.1)),
+    ],
+)
+def test_a_threshold_reads_a_documented_format_alias_as_its_format(text, expected):
+    assert parse_threshold(text) == expected
+
+
+def test_the_format_list_reads_the_aliases_too():
+    assert parse_format_list(["model-16bit,model-4bit"], ("merged-16bit", "merged-4bit")) == ("merged-16bit", "merged-4bit")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pickle
 
+import attrs
 import pytest
 
 from hubship.domain.errors import UserInputError
 from hubship.domain.hub_layout import HubOptions, HubTarget, card_path, hub_options, hub_target, hub_url, manifest_path, shares_folder
+from hubship.domain.hub_root import is_root_manifest, kept_root_copies, root_manifest
 from hubship.domain.hub_sync import RemoteFile, WantedFile, changes, git_blob_oid, mismatches
+from hubship.domain.manifest import FileEntry, Manifest
 from hubship.domain.secrets import count_hub_tokens, is_pickle, looks_like_text
 
 ALL = ("lora", "merged-16bit", "merged-4bit", "gguf-q4_k_m", "gguf-q8_0")
@@ -122,3 +125,23 @@ def test_pickles_are_recognised_by_name_and_by_content():
     assert is_pickle("pytorch_model.bin", b"PK\x03\x04rest")
     assert not is_pickle("model.safetensors", b"\x08\x00\x00\x00")
     assert not is_pickle("model-q4.gguf", b"GGUF")
+
+
+ROOT_FILES = (FileEntry("README.md", 10, "a" * 64), FileEntry("template", 20, "b" * 64), FileEntry("params", 30, "c" * 64))
+
+
+def test_the_root_manifest_lists_the_single_layouts_root_files_in_one_byte_identical_form():
+    made = root_manifest("chat", ROOT_FILES, {"gguf-q8_0": "k1"})
+    again = root_manifest("chat", reversed(ROOT_FILES), {"gguf-q8_0": "k1"})
+    assert made.to_json() == again.to_json() and is_root_manifest(Manifest.from_json(made.to_json()))
+    assert [f.path for f in made.files] == ["README.md", "params", "template"] and made.built_from == {"gguf-q8_0": "k1"}
+    assert root_manifest("chat", ROOT_FILES[:2], {}).key != made.key
+
+
+def test_a_publish_without_gguf_keeps_the_root_ollama_files_and_one_with_gguf_replaces_them():
+    previous = root_manifest("chat", ROOT_FILES, {"gguf-q8_0": "k1", "lora": "k2"})
+    kept, origin = kept_root_copies(previous, publishes_gguf=False)
+    assert [e.path for e in kept] == ["params", "template"] and origin == {"gguf-q8_0": "k1"}
+    assert kept_root_copies(previous, publishes_gguf=True) == ((), {})
+    split_main = attrs.evolve(previous, format="merged-16bit")  # the split layout's main repo: not a root manifest
+    assert kept_root_copies(split_main, publishes_gguf=False) == ((), {}) and kept_root_copies(None, False) == ((), {})

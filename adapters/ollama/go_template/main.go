@@ -2,13 +2,15 @@
 // render-equivalence check.
 //
 // Input (stdin, JSON):  {"template": "...", "cases": [{"system": "...", "date": "YYYY-MM-DD", "messages": [{"role": "...", "content": "..."}]}]}
-// Output (stdout, JSON): {"results": [{"output": "...", "error": "..."}], "parse_error": "..."}
+// Output (stdout, JSON): {"results": [{"output": "...", "error": "..."}], "parse_error": "...", "capabilities": [...]}
+// ("parse_error": Ollama's own refusal; "capabilities": what Ollama reads from the template: tools, insert, thinking)
 //
 // What it mirrors from Ollama (server/routes.go ChatHandler and template/template.go):
 //   - the Modelfile SYSTEM is prepended as a system message when the first message is not one;
-//   - Parse: missingkey=zero, the "json", "currentDate" and "yesterdayDate" functions (the dates answer the
-//     case's "date", else today, as YYYY-MM-DD), {{ .Response }} appended to templates that use
-//     neither .Messages nor .Response;
+//   - Parse (ollama_parse.go): missingkey=zero, the "json", "currentDate" and "yesterdayDate" functions (the
+//     dates answer the case's "date", else today, as YYYY-MM-DD), Ollama's walk of the names (which refuses
+//     a template call without a pipeline), {{ .Response }} appended to templates that use neither
+//     .Messages nor .Response;
 //   - Execute: consecutive messages of one role are merged ("\n\n"), .System joins every system
 //     message; templates that use .Messages get {System, Messages, Tools, Response: "", ...}, others
 //     are run once per user/assistant exchange with .System/.Prompt/.Response (the legacy path).
@@ -54,9 +56,10 @@ type Result struct {
 }
 
 type Output struct {
-	Results    []Result `json:"results"`
-	ParseError string   `json:"parse_error,omitempty"`
-	Tags       *Tags    `json:"tags,omitempty"`
+	Results      []Result `json:"results"`
+	ParseError   string   `json:"parse_error,omitempty"`
+	Capabilities []string `json:"capabilities"`
+	Tags         *Tags    `json:"tags,omitempty"`
 }
 
 // today is the day currentDate answers while a case renders (Ollama: time.Now()).
@@ -84,77 +87,6 @@ var response = parse.ActionNode{
 			Args:     []parse.Node{&parse.FieldNode{NodeType: parse.NodeField, Ident: []string{"Response"}}},
 		}},
 	},
-}
-
-func identifiers(n parse.Node) []string {
-	switch n := n.(type) {
-	case *parse.ListNode:
-		var names []string
-		for _, c := range n.Nodes {
-			names = append(names, identifiers(c)...)
-		}
-		return names
-	case *parse.TemplateNode:
-		if n.Pipe == nil {
-			return nil
-		}
-		return identifiers(n.Pipe)
-	case *parse.ActionNode:
-		return identifiers(n.Pipe)
-	case *parse.BranchNode:
-		names := identifiers(n.Pipe)
-		for _, l := range []*parse.ListNode{n.List, n.ElseList} {
-			if l != nil {
-				names = append(names, identifiers(l)...)
-			}
-		}
-		return names
-	case *parse.IfNode:
-		return identifiers(&n.BranchNode)
-	case *parse.RangeNode:
-		return identifiers(&n.BranchNode)
-	case *parse.WithNode:
-		return identifiers(&n.BranchNode)
-	case *parse.PipeNode:
-		var names []string
-		for _, c := range n.Cmds {
-			for _, a := range c.Args {
-				names = append(names, identifiers(a)...)
-			}
-		}
-		return names
-	case *parse.FieldNode:
-		return n.Ident
-	case *parse.VariableNode:
-		return n.Ident
-	}
-	return nil
-}
-
-func vars(t *template.Template) map[string]bool {
-	set := map[string]bool{}
-	for _, tt := range t.Templates() {
-		if tt.Tree == nil {
-			continue
-		}
-		for _, n := range tt.Root.Nodes {
-			for _, name := range identifiers(n) {
-				set[strings.ToLower(name)] = true
-			}
-		}
-	}
-	return set
-}
-
-func parseTemplate(s string) (*template.Template, error) {
-	t, err := template.New("").Option("missingkey=zero").Funcs(funcs).Parse(s)
-	if err != nil {
-		return nil, err
-	}
-	if v := vars(t); !v["messages"] && !v["response"] {
-		t.Tree.Root.Nodes = append(t.Tree.Root.Nodes, &response)
-	}
-	return t, nil
 }
 
 func collate(msgs []Message) (string, []*Message) {
@@ -304,11 +236,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gotmpl: bad input:", err)
 		os.Exit(2)
 	}
-	out := Output{Results: []Result{}}
-	t, err := parseTemplate(in.Template)
+	out := Output{Results: []Result{}, Capabilities: []string{}}
+	t, err := ollamaParse(in.Template)
 	if err != nil {
 		out.ParseError = err.Error()
 	} else {
+		out.Capabilities = templateCapabilities(t)
 		out.Tags = templateTags(t)
 		for _, c := range in.Cases {
 			text, err := render(t, c)
@@ -488,9 +421,9 @@ func templateMessages(messages []*Message) []*tmplMessage {
 }
 
 // Tags are what Ollama reads from a TEMPLATE's parse tree to handle a model's output (written from its documented
-// behaviour): the tool-call tag, the first non-blank raw text inside the first `if` on `.ToolCalls` (searched through
-// if, range and with bodies), cut at "{" and trimmed, "{" when there is none; and the thinking tags, the raw text that
-// opens and closes the list around a `.Thinking` field inside a range over `.Messages` (the last such list wins).
+// behaviour, tools/template.go parseTag): the tool-call tag, the first non-blank raw text inside the first `if` on
+// `.ToolCalls` (searched through if, range and with bodies), cut at "{" and trimmed, "{" when there is none; and the
+// thinking tags (thinkingTags, ollama_parse.go).
 type Tags struct {
 	ToolCall      string `json:"tool_call"`
 	ThinkingOpen  string `json:"thinking_open"`
@@ -585,52 +518,6 @@ func templateTags(t *template.Template) *Tags {
 			}
 		}
 	}
-	var walk func(n parse.Node, lists []*parse.ListNode, inMessages bool)
-	walk = func(n parse.Node, lists []*parse.ListNode, inMessages bool) {
-		switch x := n.(type) {
-		case *parse.ListNode:
-			if x == nil {
-				return
-			}
-			for _, c := range x.Nodes {
-				walk(c, append(lists, x), inMessages)
-			}
-		case *parse.ActionNode:
-			walk(x.Pipe, lists, inMessages)
-		case *parse.PipeNode:
-			if x == nil {
-				return
-			}
-			for _, c := range x.Cmds {
-				for _, a := range c.Args {
-					walk(a, lists, inMessages)
-				}
-			}
-		case *parse.IfNode:
-			walk(x.Pipe, lists, inMessages)
-			walk(x.List, lists, inMessages)
-			walk(x.ElseList, lists, inMessages)
-		case *parse.WithNode:
-			walk(x.Pipe, lists, inMessages)
-			walk(x.List, lists, inMessages)
-			walk(x.ElseList, lists, inMessages)
-		case *parse.RangeNode:
-			walk(x.Pipe, lists, inMessages)
-			messages := hasField(x.Pipe, "Messages")
-			walk(x.List, lists, messages)
-			walk(x.ElseList, lists, messages)
-		case *parse.FieldNode:
-			if len(x.Ident) > 0 && x.Ident[0] == "Thinking" && inMessages && len(lists) > 0 {
-				l := lists[len(lists)-1]
-				if first, ok := l.Nodes[0].(*parse.TextNode); ok {
-					tags.ThinkingOpen = strings.TrimSpace(string(first.Text))
-				}
-				if last, ok := l.Nodes[len(l.Nodes)-1].(*parse.TextNode); ok {
-					tags.ThinkingClose = strings.TrimSpace(string(last.Text))
-				}
-			}
-		}
-	}
-	walk(t.Tree.Root, nil, false)
+	tags.ThinkingOpen, tags.ThinkingClose = thinkingTags(t)
 	return tags
 }

@@ -1,4 +1,5 @@
-"""The Ollama stand-in's HTTP API: blob upload and lookup, create, tags, show and version (see __init__.py).
+"""The Ollama stand-in's HTTP API: blob upload and lookup, create, chat, generate, tags, show and version
+(see __init__.py).
 
 `Handler.state` is set on a subclass made per server (server.py); faults in `state.fail` answer a path
 prefix with an error status before anything else happens.
@@ -15,7 +16,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.support.ollama_server import chat
 from tests.support.ollama_server.state import OllamaState, full_name
+from tests.support.ollama_server.templates import create_error, model_capabilities
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$")
@@ -125,6 +128,8 @@ class Handler(BaseHTTPRequestHandler):
             self._create()
         elif self.path == "/api/show":
             self._show()
+        elif self.path in ("/api/chat", "/api/generate"):
+            self._answer(chat.chat if self.path == "/api/chat" else chat.generate)
         else:
             self._body()
             self._error(404, "not found")
@@ -162,12 +167,17 @@ class Handler(BaseHTTPRequestHandler):
             with blob.open("rb") as fh:
                 if fh.read(4) != GGUF_MAGIC:
                     return self._error(400, f"file {filename!r} is not a GGUF file (invalid magic)")
+        streamed = request.get("stream", True) is not False
+        parsed = self.state.checker.parse(request["template"]) if request.get("template") else None
+        if parsed is not None and (error := create_error(parsed)) is not None:  # Ollama: after "parsing GGUF"
+            return self._send(200, lines=[{"status": "parsing GGUF"}, {"error": error}]) if streamed else self._error(400, error)
         name = full_name(name)
         fields = {k: request.get(k) for k in ("template", "system", "parameters", "license")}
         record = {
             "name": name,
             "files": files,
             **fields,
+            "capabilities": model_capabilities(parsed),
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "size": sum(self.state.blob(d).stat().st_size for d in files.values()),
             "digest": hashlib.sha256(json.dumps([files, fields], sort_keys=True).encode()).hexdigest(),
@@ -175,7 +185,18 @@ class Handler(BaseHTTPRequestHandler):
         self.state.save_model(name, record)
         steps = [{"status": "parsing GGUF"}, *({"status": f"using existing layer {d}"} for d in files.values())]
         steps += [{"status": "writing manifest"}, {"status": "success"}]
-        self._send(200, lines=steps if request.get("stream", True) else [steps[-1]])
+        self._send(200, lines=steps if streamed else [steps[-1]])
+
+    def _answer(self, endpoint: Any) -> None:
+        """A chat/generate answer: one JSON object, or (the default, `stream` not false) one ndjson line."""
+        request = self._json()
+        if request is None:
+            return self._error(400, "invalid JSON")
+        status, body = endpoint(self.state, request)
+        if status == 200 and request.get("stream", True) is not False:
+            self._send(status, lines=[body])
+        else:
+            self._send(status, body)
 
     def _show(self) -> None:
         request = self._json() or {}
@@ -194,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
                 "modelfile": f"FROM {next(iter(record['files'].values()))}",
                 "details": {"format": "gguf"},
                 "model_info": {},
-                "capabilities": ["completion"],
+                "capabilities": record.get("capabilities") or model_capabilities(None),
                 "standin": {"parameters": parameters, "files": record["files"]},
             },
         )

@@ -10,12 +10,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
+from tests.support.ollama_server.templates import default_checker
+
 
 class OllamaState:
-    """Stored blobs and models, plus a log of the requests (for tests: which blobs were uploaded)."""
+    """Stored blobs and models, plus a log of the requests (for tests: which blobs were uploaded), and the
+    Go checker that parses and renders TEMPLATEs as Ollama does (default: one shared by all stand-ins)."""
 
-    def __init__(self, data: Path, fail: dict[str, int] | None = None) -> None:
+    def __init__(self, data: Path, fail: dict[str, int] | None = None, checker: GoTemplateChecker | None = None) -> None:
         self.data = Path(data)
+        self.checker = checker or default_checker()
         (self.data / "blobs").mkdir(parents=True, exist_ok=True)
         (self.data / "models").mkdir(parents=True, exist_ok=True)
         self.fail = dict(fail or {})

@@ -42,6 +42,13 @@ _JSON_DEFINE = (
 
 
 ARG = "hubship-arg"
+TOOLS = "hubship-tools"
+
+
+def tools_define(s: ToolStructure) -> str:
+    """The template writing the offered tools (its data: `.Tools`) as the chat template does, once for every place."""
+    each = "{{ range $n, $t := . }}{{ if $n }}" + _lit(s.tool_sep) + "{{ end }}" + tool_writer(s) + "{{ end }}"
+    return f'{{{{- define "{TOOLS}" }}}}' + each + "{{- end }}"
 
 
 def arg_define(form: ArgForm) -> str:
@@ -216,7 +223,7 @@ def tools_extension(s: ToolStructure) -> Extension:
         checks=tuple(checks),
         contents={"calls": _calls(s), "calls*": _calls(s), "tool": result},
         slots={
-            TOOLS_SLOT: "{{ range $n, $t := $.Tools }}{{ if $n }}" + _lit(s.tool_sep) + "{{ end }}" + tool_writer(s) + "{{ end }}",
+            TOOLS_SLOT: f'{{{{ template "{TOOLS}" $.Tools }}}}',
             RESULT_ID: "{{ $m.ToolCallID }}",
             PREVIOUS_RESULT_ID: "{{ $resultID }}",
         },
@@ -244,5 +251,5 @@ def emit_with_tools(
         "{{- if $m.ToolCalls }}" + fail(NO_TOOLS) + "{{ end }}",
     )
     without = emit_go_template(plain, frozen, Extension(checks=refuse) + plain_ext)
-    defines = [_JSON_DEFINE, *([arg_define(s.args)] if s.args else [])]
+    defines = [_JSON_DEFINE, tools_define(s), *([arg_define(s.args)] if s.args else [])]
     return "\n".join(["{{- if .Tools }}", tools, "{{- else }}", without, "{{- end }}", *defines])

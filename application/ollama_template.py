@@ -14,16 +14,27 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
+from hubship.application.ollama_thinking import Thinking, learn_thinking, thinking_notes
+from hubship.application.ollama_tools import ToolsOutcome, jinja_outcome, tools_template
 from hubship.domain.chat_dates import CHECK_DAYS, inexpressible
 from hubship.domain.chat_learning import derive_structure
-from hubship.domain.chat_template import ChatMessage, ChatProfile, ChatStructure, TemplateNotDerivable, TemplateRejected, strip_bos
+from hubship.domain.chat_template import ChatMessage, ChatProfile, ChatStructure, TemplateNotDerivable
 from hubship.domain.errors import UserInputError
 from hubship.domain.go_template import emit_go_template
 from hubship.domain.ollama_model import OllamaModel, date_notes, modelfile_system, sampling_parameters, stop_words, structure_notes
-from hubship.domain.template_check import CheckCase, CheckReport, RenderOutcome, check_cases, compare
+from hubship.domain.template_check import (
+    REASONING_CONVERSATIONS,
+    CheckCase,
+    CheckReport,
+    RenderOutcome,
+    TemplateTags,
+    check_cases,
+    compare,
+)
 from hubship.ports.chat_renderer import ChatRenderer
 from hubship.ports.go_template_renderer import GoTemplateRenderer
 
@@ -34,7 +45,17 @@ CHECKED = (
 )
 TRIM_QUALIFIER = ", for contents without leading or trailing whitespace"
 UNCHECKED = "the Modelfile's TEMPLATE was derived from this model's own chat template; the Go/Jinja render check was skipped ({reason})"
-OUT_OF_SCOPE = "tool calling, images and thinking sections are not translated (the template knows system, user and assistant messages)"
+OUT_OF_SCOPE = "images are not translated"
+TOOLS_PROVEN = (
+    "tool calling: the TEMPLATE writes `.Tools`, `.ToolCalls` and tool results as the chat template does, proven byte for byte"
+    " on {cases} tool conversations (one and two tools, one and two calls, results, a final user turn); Ollama finds the"
+    " model's calls after the tag {tag!r}{reordered}"
+)
+REORDERED = (
+    "; Ollama hands the TEMPLATE call arguments as a Go map, so their keys are written sorted (in the proof, the arguments of"
+    " {names} come out in another order than the caller's; the JSON is otherwise the same bytes)"
+)
+NO_TOOLS = "tool calling is not available in Ollama for this model (Ollama refuses requests with tools): {reason}"
 REJECTED = (
     "a conversation the chat template rejects is refused when Ollama renders its prompt, not when the model is created:"
     " `ollama create` and Hub pulls accept the TEMPLATE (it passes Ollama's template parser), and the chat or generate request"
@@ -49,6 +70,7 @@ class OllamaTemplate:
 
     template: str | None
     system: str | None
+    capabilities: tuple[str, ...] = ("completion",)
     stops: tuple[str, ...]
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -61,14 +83,12 @@ def _jinja(renderer: ChatRenderer, profile: ChatProfile, case: CheckCase) -> Ren
     assert profile.template is not None
     if case.rejected_by_design:
         return RenderOutcome(error="rejected by design")
-    prefill = case.messages[-1].role == "assistant"
-    try:
-        text = renderer.render(
-            profile.template, profile.tokens, case.messages, add_generation_prompt=not prefill, continue_final=prefill, clock=case.clock
-        )
-    except TemplateRejected as exc:
-        return RenderOutcome(error=str(exc))
-    return RenderOutcome(text=strip_bos(text, profile.runtime_bos))
+    template = profile.template
+
+    def render(messages: Sequence[ChatMessage], **mode: Any) -> str:
+        return renderer.render(template, profile.tokens, messages, **mode)
+
+    return jinja_outcome(render, profile.runtime_bos, case)
 
 
 def check_template(
@@ -78,9 +98,15 @@ def check_template(
     template: str,
     structure: ChatStructure,
     days: Sequence[datetime.date | None] = CHECK_DAYS[:1],
+    settings: Sequence[bool | None] = (None,),
+    reasoning: bool = False,
 ) -> CheckReport:
-    """Render every check conversation with Jinja and with Go, on each of `days`; `failed` lists each difference."""
-    cases = check_cases(modelfile_system(structure), structure.later_system_supported, days)
+    """Render every check conversation with Jinja and with Go, on each of `days` and think `settings` (and the reasoning
+    conversations when `reasoning`); `failed` lists each difference."""
+    system, later = modelfile_system(structure), structure.later_system_supported
+    cases = [c for x in settings for c in check_cases(system, later, days, x)]
+    if reasoning:
+        cases += [c for x in settings for c in check_cases(system, later, days, x, REASONING_CONVERSATIONS)]
     version = go.version()
     if version is None:
         return CheckReport(status="skipped", cases=len(cases), reason="Go is not installed (Debian: apt-get install golang-go)")
@@ -97,31 +123,53 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
     def render(messages: Sequence[ChatMessage], **mode: object) -> str:
         return renderer.render(template_text, profile.tokens, messages, **mode)  # type: ignore[arg-type]
 
-    structure = derive_structure(render, profile.runtime_bos)
-    frozen = frozen if inexpressible(structure.dates) else None
-    template = emit_go_template(structure, frozen)
-    days = (frozen,) if frozen else CHECK_DAYS if structure.dates else CHECK_DAYS[:1]
-    report = check_template(renderer, go, profile, template, structure, days)
+    base = derive_structure(render, profile.runtime_bos)
+    frozen = frozen if inexpressible(base.dates) else None
+    days = (frozen,) if frozen else CHECK_DAYS if base.dates else CHECK_DAYS[:1]
+    thinking = learn_thinking(render, profile.runtime_bos, base)
+    template = emit_go_template(thinking.structure, frozen, thinking.extension)
+    report = check_template(renderer, go, profile, template, base, days, thinking.settings, thinking.reasoning is not None)
+    if report.status != "passed" and (thinking.reasoning or thinking.tails):  # keep only what is proven: the layout without thinking
+        why = f"its Go translation renders {report.mismatches[0]}" if report.mismatches else f"not proven: {report.reason}"
+        thinking = Thinking(structure=base, refusals=(f"reasoning in history and the think switch are not translated ({why})",))
+        template = emit_go_template(base, frozen)
+        report = check_template(renderer, go, profile, template, base, days)
+    structure = thinking.structure
     if report.status == "failed":
         raise TemplateNotDerivable(
             f"its Go translation renders {len(report.mismatches)} of {report.cases} check conversations differently"
             f" ({report.mismatches[0]})"
         )
     trim = TRIM_QUALIFIER if structure.trimmed else ""
+    tools = ToolsOutcome(refusal=f"not proven ({report.reason})")
+    tags = TemplateTags()
+    if report.status == "passed":
+        tools = tools_template(render, go, profile.runtime_bos, thinking, modelfile_system(structure), days, frozen)
+        tags = go.tags(tools.template or template)
     return OllamaTemplate(
-        template=template,
+        template=tools.template or template,
+        capabilities=("completion", *(["tools"] if tools.template else []), *(["thinking"] if tags.thinking else [])),
         system=modelfile_system(structure),
         stops=stop_words(structure, profile.control_tokens, profile.eos_tokens),
         notes=(
             CHECKED.format(cases=report.cases, trim=trim) if report.status == "passed" else UNCHECKED.format(reason=report.reason),
             *structure_notes(structure),
             *date_notes(structure, frozen, days if report.status == "passed" else ()),
+            _tools_note(tools),
+            *thinking_notes(thinking, tags, tools.refusals),
             OUT_OF_SCOPE,
             REJECTED,
         ),
         check=report,
         structure=structure,
     )
+
+
+def _tools_note(tools: ToolsOutcome) -> str:
+    if tools.template is None:
+        return NO_TOOLS.format(reason=tools.refusal)
+    moved = REORDERED.format(names=", ".join(tools.reordered)) if tools.reordered else ""
+    return TOOLS_PROVEN.format(cases=tools.cases, tag=tools.tag, reordered=moved)
 
 
 def derive_ollama_template(

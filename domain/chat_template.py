@@ -36,9 +36,27 @@ MAX_PROBE_LENGTH = 5
 
 
 @attrs.frozen
+class ToolCall:
+    """A function call an assistant message makes: `arguments` is a JSON object's text, keys in the caller's order
+    (Jinja receives it decoded in that order; Ollama hands its template a Go map); `id` as the API gives it ("" for none)."""
+
+    name: str
+    arguments: str = "{}"
+    id: str = ""
+
+
+@attrs.frozen
 class ChatMessage:
+    """One message; `tool_calls`/`thinking` belong to assistant messages, `tool_name`/`tool_call_id` to tool results
+    (Jinja: `tool_calls`, `reasoning_content`, `name`, `tool_call_id`; Ollama: `.ToolCalls`, `.Thinking`, `.ToolName`,
+    `.ToolCallID`)."""
+
     role: str
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    thinking: str = ""
+    tool_name: str = ""
+    tool_call_id: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -86,8 +104,9 @@ class TemplateNotDerivable(Exception):
 
 
 Render = Callable[..., str]
-"""`render(messages, *, add_generation_prompt: bool, continue_final: bool, clock: Clock | None = None) -> str`;
-raises TemplateRejected. `clock` is what `strftime_now` answers (None: the real time)."""
+"""`render(messages, *, add_generation_prompt: bool, continue_final: bool, clock: Clock | None = None, tools: Sequence[str]
+= (), think: bool | None = None) -> str`; raises TemplateRejected. `clock` is what `strftime_now` answers (None: the real
+time); `tools` the tool definitions (JSON texts) offered; `think` the thinking switch (None: not set)."""
 
 
 @attrs.frozen

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Mapping
+
+import attrs
 
 from hubship.domain.chat_dates import DATE_MARKER, go_date_head, inexpressible, strftime
 from hubship.domain.chat_template import KINDS, SYSTEM0, SYSTEM_SLOT, ChatStructure, GlueKey, TemplateNotDerivable
@@ -43,16 +46,55 @@ def _literal(text: str) -> str:
     return "{{ " + go_string(text) + " }}" if text else ""
 
 
-_PIECES = re.compile(f"({DATE_MARKER.pattern}|{re.escape(SYSTEM_SLOT)})")
+@attrs.frozen(kw_only=True)
+class Extension:
+    """What a structure with more message kinds than KINDS needs from the emitter (go_tools): `kinds` the extra kinds
+    in order; `classify` Go actions after `$kind := $m.Role` that may change `$kind`; `checks` the per-message checks
+    (replacing the role check); `contents` Go text printing a message of a kind (default: its content); `slots` Go text
+    for a marker inside glue strings; `head` actions before the message loop (each once); `after` actions ending each
+    message's turn of the loop; `tails` the generation prompts chosen by
+    a Go condition each (the last one's condition "": otherwise), replacing the structure's own."""
+
+    kinds: tuple[str, ...] = ()
+    classify: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+    contents: Mapping[str, str] = attrs.field(factory=dict)
+    slots: Mapping[str, str] = attrs.field(factory=dict)
+    head: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    tails: tuple[tuple[str, Mapping[GlueKey, str]], ...] = ()
+
+    def __add__(self, other: Extension) -> Extension:
+        return Extension(
+            kinds=(*self.kinds, *other.kinds),
+            classify=(*self.classify, *other.classify),
+            checks=(*self.checks, *other.checks),
+            contents={**self.contents, **other.contents},
+            slots={**self.slots, **other.slots},
+            head=tuple(dict.fromkeys((*self.head, *other.head))),
+            after=(*self.after, *other.after),
+            tails=other.tails or self.tails,
+        )
 
 
-def _text(text: str, s: ChatStructure, frozen: datetime.date | None = None) -> str:
+PLAIN = Extension()
+LAST_USER_HEAD = (
+    "{{- $lastUser := -1 }}",
+    '{{- range $j, $u := .Messages }}{{ if eq $u.Role "user" }}{{ $lastUser = $j }}{{ end }}{{ end }}',
+)
+"""Actions setting `$lastUser`, the index of the last user message (-1: none)."""
+_PIECES = re.compile(f"({DATE_MARKER.pattern}|{re.escape(SYSTEM_SLOT)}|\x00HUBSHIP[A-Z]+\x00)")
+
+
+def _text(text: str, s: ChatStructure, frozen: datetime.date | None = None, ext: Extension = PLAIN) -> str:
     """Go actions printing a glue string: its literal parts quoted, the floating system message, the dates."""
     out, cursor = [], 0
     for match in _PIECES.finditer(text):
         out.append(_literal(text[cursor : match.start()]))
         if match.group(0) == SYSTEM_SLOT:
             out.append("{{ $system }}")
+        elif match.group(0) in ext.slots:
+            out.append(ext.slots[match.group(0)])
         else:
             out.append(_date(match.group(2), s, frozen))
         cursor = match.end()
@@ -72,14 +114,19 @@ def _date(fmt: str, s: ChatStructure, frozen: datetime.date | None) -> str:
     return _literal(strftime(frozen, fmt))
 
 
+def fail(message: str) -> str:
+    """Go text that makes the template's execution fail with `message`."""
+    return _fail(message)
+
+
 def _fail(message: str) -> str:
     """An action that stops the render with `message`: a call, with a pipeline, of a template never defined."""
     return "{{ template " + go_string(message) + " . }}"
 
 
-def _checks(s: ChatStructure) -> list[str]:
+def _checks(s: ChatStructure, ext: Extension = PLAIN) -> list[str]:
     rules = {r.name: r.message for r in s.rules}
-    lines = ['{{- if not (eq $m.Role "system" "user" "assistant") }}' + _fail(UNKNOWN_ROLE) + "{{ end }}"]
+    lines = list(ext.checks) or ['{{- if not (eq $m.Role "system" "user" "assistant") }}' + _fail(UNKNOWN_ROLE) + "{{ end }}"]
     if "no_leading_system" in rules:
         lines.append(f'{{{{- if eq $kind "{SYSTEM0}" }}}}{_fail(rules["no_leading_system"])}{{{{ end }}}}')
     if "no_later_system" in rules:
@@ -111,9 +158,10 @@ def _conditions(key: GlueKey, *, tail: bool) -> str:
     return "and " + " ".join(parts)
 
 
-def _order(key: GlueKey) -> tuple:
+def _order(key: GlueKey, ext: Extension = PLAIN) -> tuple:
     prev, kind, last, system = key
-    return (KINDS.index(prev) if prev else -1, KINDS.index(kind) if kind else -1, bool(last), bool(system))
+    kinds = (*KINDS, *ext.kinds)
+    return (kinds.index(prev) if prev else -1, kinds.index(kind) if kind else -1, bool(last), bool(system))
 
 
 def _compact(entries: list[tuple[GlueKey, str]]) -> list[tuple[GlueKey, str]]:
@@ -128,20 +176,22 @@ def _compact(entries: list[tuple[GlueKey, str]]) -> list[tuple[GlueKey, str]]:
     return out
 
 
-def _chain(entries: list[tuple[GlueKey, str]], s: ChatStructure, *, tail: bool, frozen: datetime.date | None) -> list[str]:
+def _chain(
+    entries: list[tuple[GlueKey, str]], s: ChatStructure, *, tail: bool, frozen: datetime.date | None, ext: Extension = PLAIN
+) -> list[str]:
     """`if <key> }}text{{ else if ... }}` over the keys with non-empty text (keys never overlap)."""
-    branches = [(k, t) for k, t in sorted(_compact(entries), key=lambda kv: _order(kv[0])) if t]
+    branches = [(k, t) for k, t in sorted(_compact(entries), key=lambda kv: _order(kv[0], ext)) if t]
     if not branches:
         return []
     lines = []
     for n, (key, text) in enumerate(branches):
-        lines.append(("{{- if " if n == 0 else "{{- else if ") + _conditions(key, tail=tail) + " }}" + _text(text, s, frozen))
+        lines.append(("{{- if " if n == 0 else "{{- else if ") + _conditions(key, tail=tail) + " }}" + _text(text, s, frozen, ext))
     return [*lines, "{{- end }}"]
 
 
-def emit_go_template(s: ChatStructure, frozen: datetime.date | None = None) -> str:
+def emit_go_template(s: ChatStructure, frozen: datetime.date | None = None, ext: Extension = PLAIN) -> str:
     """The Go text/template that renders Ollama's messages exactly as the learned structure says; a date
-    format Go cannot build is frozen at `frozen` (None: raise TemplateNotDerivable, one line)."""
+    format Go cannot build is frozen at `frozen` (None: raise TemplateNotDerivable, one line). `ext` adds kinds."""
     head = [
         "{{- /* Derived by hubship from this model's Jinja chat template and checked against it. */ -}}",
         '{{- $prev := "" }}',
@@ -156,6 +206,7 @@ def emit_go_template(s: ChatStructure, frozen: datetime.date | None = None) -> s
         head.append('{{- $want := "user" }}')
     if any(r.name == "first_user" for r in s.rules):
         head.append("{{- $spoke := false }}")
+    head += ext.head
     first = [f'{{{{ $kind = "{SYSTEM0}" }}}}']
     if "system" in s.features:
         first.append("{{ $sys = true }}")
@@ -164,13 +215,30 @@ def emit_go_template(s: ChatStructure, frozen: datetime.date | None = None) -> s
     body = [
         "{{- range $i, $m := .Messages }}",
         "{{- $kind := $m.Role }}",
+        *ext.classify,
         '{{- if and (eq $i 0) (eq $m.Role "system") }}' + "".join(first) + "{{ end }}",
         *(["{{- $last := eq (len (slice $.Messages $i)) 1 }}"] if "last" in s.features else []),
-        *_checks(s),
+        *_checks(s, ext),
     ]
-    shown = [k for k in KINDS if k not in s.hidden and not (s.floating_system and k == SYSTEM0)]
+    shown = [k for k in (*KINDS, *ext.kinds) if k not in s.hidden and not (s.floating_system and k == SYSTEM0)]
     body.append("{{- if eq $kind " + " ".join(f'"{k}"' for k in shown) + " }}")
-    body += _chain([(k, t) for k, t in s.glue.items() if k[1]], s, tail=False, frozen=frozen)
-    body += ["{{- $m.Content }}", "{{- $prev = $kind }}", "{{- end }}", "{{- end }}"]
-    tail = _chain([(k, t) for k, t in s.glue.items() if not k[1] and k[0] != "assistant"], s, tail=True, frozen=frozen)
-    return "\n".join([*head, *body, *tail])
+    body += _chain([(k, t) for k, t in s.glue.items() if k[1]], s, tail=False, frozen=frozen, ext=ext)
+    body += [*_contents(ext), "{{- $prev = $kind }}", "{{- end }}", *ext.after, "{{- end }}"]
+    tail: list[str] = []
+    for n, (condition, glue) in enumerate(ext.tails or (("", s.glue),)):
+        if ext.tails:
+            tail.append("{{- else }}" if not condition else ("{{- if " if n == 0 else "{{- else if ") + condition + " }}")
+        tail += _chain(
+            [(k, t) for k, t in glue.items() if not k[1] and k[0].rstrip("*") != "assistant"], s, tail=True, frozen=frozen, ext=ext
+        )
+    return "\n".join([*head, *body, *tail, *(["{{- end }}"] if ext.tails else [])])
+
+
+def _contents(ext: Extension) -> list[str]:
+    if not ext.contents:
+        return ["{{- $m.Content }}"]
+    by_text: dict[str, list[str]] = {}
+    for kind, text in ext.contents.items():
+        by_text.setdefault(text, []).append(f'"{kind}"')
+    lines = [("{{- if " if n == 0 else "{{- else if ") + f"eq $kind {' '.join(k)} }}}}" + t for n, (t, k) in enumerate(by_text.items())]
+    return [*lines, "{{- else }}{{ $m.Content }}", "{{- end }}"]

@@ -25,6 +25,7 @@ MEANINGS = {
     "mean_kl_probe": "the probe positions mean_kl and top1_agreement are measured on",
     "imatrix": "the importance matrix the published file was made with",
     "ollama_template": "where the Modelfile's chat TEMPLATE comes from",
+    "ollama_capabilities": "what Ollama lets requests to this model use (completion, tools, thinking), read from its TEMPLATE",
     "template_check": "the TEMPLATE rendered against the Jinja chat template, byte for byte",
     "template_check_cases": "conversations the TEMPLATE was checked on",
     "template_check_mismatches": "conversations where the TEMPLATE differs from the Jinja chat template",

@@ -15,7 +15,7 @@ Ollama there by design, and that difference is reported as a note instead (chat_
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -53,14 +53,31 @@ CONVERSATIONS: dict[str, tuple[ChatMessage, ...]] = {
 }
 
 
+REASONING_CONVERSATIONS: dict[str, tuple[ChatMessage, ...]] = {
+    "reasoning in an answered turn": (
+        ChatMessage("user", "What is 2+2?"),
+        ChatMessage("assistant", "4", thinking="2 + 2 = 4, no tools needed."),
+        ChatMessage("user", "And 3+3?"),
+    ),
+    "reasoning before a prefill": (
+        ChatMessage("user", "Solve x+1=2."),
+        ChatMessage("assistant", "x = 1", thinking="Subtract 1 from both sides."),
+    ),
+}
+"""Reasoning in history (Jinja's `reasoning_content`, Ollama's `.Thinking`), checked when the template shows it."""
+
+
 @attrs.frozen
 class OllamaCase:
-    """What Ollama receives: the request's messages, the Modelfile's SYSTEM ("" for none), and the day
-    `currentDate` answers (YYYY-MM-DD; None: the real day)."""
+    """What Ollama receives: the request's messages, the Modelfile's SYSTEM ("" for none), the day
+    `currentDate` answers (YYYY-MM-DD; None: the real day), the request's `tools` (JSON texts) and `think`
+    (None: not set)."""
 
     messages: tuple[ChatMessage, ...]
     system: str = ""
     date: str | None = None
+    tools: tuple[str, ...] = ()
+    think: bool | None = None
 
 
 @attrs.frozen
@@ -81,6 +98,21 @@ class CheckCase:
     ollama: OllamaCase
     rejected_by_design: bool = False
     clock: Clock | None = None
+
+
+@attrs.frozen
+class TemplateTags:
+    """What Ollama reads from a TEMPLATE's parse tree to handle the model's output: the tag its tool calls start with
+    (`{` when the TEMPLATE gives none), and the tags around its thinking ("" when Ollama finds none: then the model
+    has no `thinking` capability)."""
+
+    tool_call: str = "{"
+    thinking_open: str = ""
+    thinking_close: str = ""
+
+    @property
+    def thinking(self) -> bool:
+        return bool(self.thinking_open and self.thinking_close)
 
 
 @attrs.frozen(kw_only=True)
@@ -105,20 +137,27 @@ class CheckReport:
 
 
 def check_cases(
-    default_system: str | None, later_system_supported: bool = True, days: Sequence[datetime.date | None] = (None,)
+    default_system: str | None,
+    later_system_supported: bool = True,
+    days: Sequence[datetime.date | None] = (None,),
+    think: bool | None = None,
+    conversations: Mapping[str, tuple[ChatMessage, ...]] | None = None,
 ) -> list[CheckCase]:
-    """The probe role orders (sentinel contents) and the named conversations, each once per SYSTEM variant and day."""
-    conversations = {"/".join(roles): _conv(*((r, sentinel(i)) for i, r in enumerate(roles))) for roles in probe_sequences()}
-    conversations.update(CONVERSATIONS)
+    """The probe role orders (sentinel contents) and the named conversations (or `conversations`), each once per SYSTEM
+    variant and day, with the think switch `think` (None: not set)."""
+    if conversations is None:
+        conversations = {"/".join(roles): _conv(*((r, sentinel(i)) for i, r in enumerate(roles))) for roles in probe_sequences()}
+        conversations.update(CONVERSATIONS)
+    switch = "" if think is None else f" (think {'on' if think else 'off'})"
     cases = []
     for day in days:
         clock, date, on = (Clock(day), day.isoformat(), f" on {day.isoformat()}") if day else (None, None, "")
         for name, messages in conversations.items():
             by_design = not later_system_supported and any(m.role == "system" for m in messages[1:])
-            cases.append(CheckCase(name + on, messages, OllamaCase(messages, "", date), by_design, clock))
+            cases.append(CheckCase(name + switch + on, messages, OllamaCase(messages, "", date, think=think), by_design, clock))
             if default_system and messages[0].role != "system":
-                injected = OllamaCase(messages, default_system, date)
-                cases.append(CheckCase(f"{name} (Modelfile SYSTEM){on}", messages, injected, by_design, clock))
+                injected = OllamaCase(messages, default_system, date, think=think)
+                cases.append(CheckCase(f"{name} (Modelfile SYSTEM){switch}{on}", messages, injected, by_design, clock))
     return cases
 
 

@@ -24,8 +24,11 @@ class ChatRenderer(Protocol):
         add_generation_prompt: bool,
         continue_final: bool,
         clock: Clock | None = None,
+        tools: Sequence[str] = (),
+        think: bool | None = None,
     ) -> str:
-        """The prompt text, with `strftime_now` answering `clock` (None: the real time); raises
+        """The prompt text, with `strftime_now` answering `clock` (None: the real time), `tools` (JSON texts of tool
+        definitions) passed as `tools=` and `think` as `enable_thinking=` (None: not passed); raises
         TemplateRejected when the template rejects the conversation, TemplateNotDerivable when the
         template itself is broken."""
         ...

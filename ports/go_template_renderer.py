@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from hubship.domain.template_check import OllamaCase, RenderOutcome
+from hubship.domain.template_check import OllamaCase, RenderOutcome, TemplateTags
 
 
 class GoTemplateRenderer(Protocol):
@@ -15,4 +15,9 @@ class GoTemplateRenderer(Protocol):
 
     def render(self, template: str, cases: Sequence[OllamaCase]) -> list[RenderOutcome]:
         """One outcome per case, in order; raises TemplateNotDerivable if the template does not parse."""
+        ...
+
+    def tags(self, template: str) -> TemplateTags:
+        """The tool-call and thinking tags Ollama reads from the template's parse tree; raises TemplateNotDerivable if
+        the template does not parse."""
         ...

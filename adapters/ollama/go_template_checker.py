@@ -21,12 +21,13 @@ import uuid
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import attrs
 
-from hubship.domain.chat_template import TemplateNotDerivable
+from hubship.domain.chat_template import ChatMessage, TemplateNotDerivable
 from hubship.domain.errors import PublishError
-from hubship.domain.template_check import OllamaCase, RenderOutcome
+from hubship.domain.template_check import OllamaCase, RenderOutcome, TemplateTags
 
 SOURCES = files("hubship.adapters.ollama").joinpath("go_template")
 TIMEOUT_S = 300
@@ -43,6 +44,24 @@ class OllamaParse:
 
 def _sources() -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in sorted(SOURCES.iterdir(), key=lambda f: f.name) if f.name.endswith(".go")}
+
+
+def _message(m: ChatMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [{"id": c.id, "function": {"name": c.name, "arguments": json.loads(c.arguments)}} for c in m.tool_calls]
+    out.update({k: v for k, v in (("thinking", m.thinking), ("tool_name", m.tool_name), ("tool_call_id", m.tool_call_id)) if v})
+    return out
+
+
+def ollama_case(c: OllamaCase) -> dict[str, Any]:
+    """A case as the helper reads it: the request's messages, tools and think switch as Ollama's API has them."""
+    out: dict[str, Any] = {"system": c.system, "date": c.date or "", "messages": [_message(m) for m in c.messages]}
+    if c.tools:
+        out["tools"] = [json.loads(t) for t in c.tools]
+    if c.think is not None:
+        out["think"] = c.think
+    return out
 
 
 class GoTemplateChecker:
@@ -117,16 +136,16 @@ class GoTemplateChecker:
         return OllamaParse(error=result.get("parse_error") or None, capabilities=tuple(result.get("capabilities") or ()))
 
     def render(self, template: str, cases: Sequence[OllamaCase]) -> list[RenderOutcome]:
-        payload = {
-            "template": template,
-            "cases": [
-                {"system": c.system, "date": c.date or "", "messages": [{"role": m.role, "content": m.content} for m in c.messages]}
-                for c in cases
-            ],
-        }
-        result = self._run(payload)
+        result = self._run({"template": template, "cases": [ollama_case(c) for c in cases]})
         if result.get("parse_error"):
             raise TemplateNotDerivable(f"Ollama's template parser refuses the derived template ({result['parse_error']})")
         return [
             RenderOutcome(text=None, error=r["error"]) if r.get("error") else RenderOutcome(text=r["output"]) for r in result["results"]
         ]
+
+    def tags(self, template: str) -> TemplateTags:
+        result = self._run({"template": template, "cases": []})
+        if result.get("parse_error"):
+            raise TemplateNotDerivable(f"Ollama's template parser refuses the derived template ({result['parse_error']})")
+        found = result["tags"]
+        return TemplateTags(found["tool_call"], found["thinking_open"], found["thinking_close"])

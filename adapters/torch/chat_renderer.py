@@ -40,6 +40,28 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def chat_message(m: ChatMessage) -> dict[str, Any]:
+    """A message as transformers' chat format has it: tool calls as `{"type": "function", "function": {...}}` with
+    decoded arguments (keys in the caller's order), reasoning as `reasoning_content`, a tool result's `name`/`tool_call_id`."""
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [
+            {**({"id": c.id} if c.id else {}), "type": "function", "function": {"name": c.name, "arguments": json.loads(c.arguments)}}
+            for c in m.tool_calls
+        ]
+    if m.thinking:
+        out["reasoning_content"] = m.thinking
+    if m.tool_name:
+        out["name"] = m.tool_name
+    if m.tool_call_id:
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def chat_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    return [chat_message(m) for m in messages]
+
+
 def _adds_bos(tokenizer: Any, own: Path | None, base: Path) -> bool:
     """Whether `tokenizer(text)` adds BOS; where the checkpoint's tokenizer_config.json (`own`) has no add_bos_token
     and the base's has one (transformers 5 drops it on save), the base's setting."""
@@ -115,18 +137,22 @@ class JinjaChatRenderer:
         add_generation_prompt: bool,
         continue_final: bool,
         clock: Clock | None = None,
+        tools: Sequence[str] = (),
+        think: bool | None = None,
     ) -> str:
         from transformers.utils.chat_template_utils import render_jinja_template
 
-        chat = [{"role": m.role, "content": m.content} for m in messages]
         prefix = PREFIX if clock is not None else ""
+        switch = {} if think is None else {"enable_thinking": think}
         try:
             rendered, _ = render_jinja_template(
-                conversations=[chat],
+                conversations=[chat_messages(messages)],
+                tools=[json.loads(t) for t in tools] or None,
                 chat_template=prefix + template,
                 add_generation_prompt=add_generation_prompt,
                 continue_final_message=continue_final,
                 **dict(tokens),
+                **switch,
                 **(clock_variables(clock) if clock is not None else {}),
             )
         except jinja2.TemplateSyntaxError as exc:
@@ -142,7 +168,7 @@ class JinjaChatRenderer:
         tokenizer = self._tokenizer(checkpoint, base)
         found: list[list[int] | None] = []
         for messages in conversations:
-            chat = [{"role": m.role, "content": m.content} for m in messages]
+            chat = chat_messages(messages)
             try:
                 ids = tokenizer.apply_chat_template(chat, chat_template=template, tokenize=True, add_generation_prompt=True)
             except Exception:  # the template rejects this conversation

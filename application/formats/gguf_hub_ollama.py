@@ -39,12 +39,13 @@ class OllamaFiles:
     files: Mapping[str, str] = attrs.field(factory=dict)
     reason: str = ""
     notes: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
 
     def verification(self) -> dict[str, Any]:
         """The metrics and notes a GGUF artifact's `.verification.json` gets from its Ollama files."""
         if not self.files:
             return {"metrics": {"ollama_template": "none"}, "notes": [NONE.format(reason=self.reason)]}
-        return {"metrics": {"ollama_template": "derived"}, "notes": list(self.notes)}
+        return {"metrics": {"ollama_template": "derived", "ollama_capabilities": ", ".join(self.capabilities)}, "notes": list(self.notes)}
 
 
 def _why_not(derived: Any, proof: Any) -> str:
@@ -83,7 +84,7 @@ class HubOllama:
                 note = SHIPPED.format(
                     files=", ".join(f"`{f}`" for f in files), cases=derived.check.cases, proven=f"{proof.conversations} conversations"
                 )
-                self._made[key] = OllamaFiles(files=files, notes=(note, *derived.notes[1:]))
+                self._made[key] = OllamaFiles(files=files, notes=(note, *derived.notes[1:]), capabilities=derived.capabilities)
         return self._made[key]
 
     def write(

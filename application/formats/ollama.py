@@ -97,6 +97,7 @@ class OllamaFormat:
         (ctx.out_dir / MODELFILE).write_text(model.modelfile(), encoding="utf-8")
         (ctx.out_dir / MODEL_JSON).write_text(model.to_json(), encoding="utf-8")
         metrics = {"ollama_template": "derived" if derived.template is not None else "generic", **derived.check.summary()}
+        metrics["ollama_capabilities"] = ", ".join(derived.capabilities)
         if derived.structure is not None and derived.structure.trimmed:
             metrics["template_trimmed_contents"] = "; ".join(derived.structure.trimmed)
         if derived.structure is not None and derived.structure.dates:

@@ -8,6 +8,11 @@ names), then rendered on a day 400 days after its derivation, Jinja against Go, 
 conversation (tests/support/template_collection.py). Prints one line per template and the counts:
 equal (derived, and byte-identical on the later day), refused (one line saying why), wrong (derived,
 but the later render differs). The targets: none wrong, at least 88% equal.
+
+Then the tool and thinking figures, each with its denominator listed: the templates that write the tools they
+are given (a render with one tool differs from one without), of which the derived TEMPLATE has `tools`; the
+templates that write reasoning or have a think switch (a render with `reasoning_content` or `enable_thinking`
+differs), of which the TEMPLATE translates reasoning in history (Ollama's `thinking` capability) or the switch.
 """
 
 from __future__ import annotations
@@ -27,7 +32,50 @@ sys.path.insert(0, str(REPO))
 
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker  # noqa: E402
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer  # noqa: E402
-from tests.support.template_collection import evaluate, templates, templates_dir  # noqa: E402
+from hubship.application.ollama_template import derive_ollama_template  # noqa: E402
+from hubship.domain.chat_template import ChatMessage, TemplateRejected  # noqa: E402
+from hubship.domain.tool_check import WEATHER  # noqa: E402
+from tests.support.template_collection import evaluate, profile_for, templates, templates_dir  # noqa: E402
+
+ASK, REPLY = ChatMessage("user", "Hi"), ChatMessage("assistant", "Hello", thinking="The user greets me.")
+
+
+def _renders(renderer: JinjaChatRenderer, text: str, messages: list[ChatMessage], **options: object) -> str:
+    profile = profile_for(text)
+    prefill = messages[-1].role == "assistant"
+    try:
+        return renderer.render(text, profile.tokens, messages, add_generation_prompt=not prefill, continue_final=prefill, **options)  # type: ignore[arg-type]
+    except TemplateRejected as exc:
+        return f"rejected: {exc}"
+
+
+def uses(renderer: JinjaChatRenderer, text: str) -> tuple[bool, bool]:
+    """(writes the tools it is given, writes reasoning or has a think switch)."""
+    tools = _renders(renderer, text, [ASK], tools=(WEATHER,)) != _renders(renderer, text, [ASK])
+    plain = ChatMessage("assistant", "Hello")
+    reasoning = any(
+        _renders(renderer, text, with_) != _renders(renderer, text, without)
+        for with_, without in (([ASK, REPLY], [ASK, plain]), ([ASK, REPLY, ASK], [ASK, plain, ASK]))
+    )
+    switch = len({_renders(renderer, text, [ASK], think=t) for t in (None, True, False)}) > 1
+    return tools, reasoning or switch
+
+
+def figures(renderer: JinjaChatRenderer, go: GoTemplateChecker, outcomes: list) -> dict[str, list[str]]:
+    """The names in each tool/thinking denominator and numerator (see the module docstring)."""
+    found: dict[str, list[str]] = collections.defaultdict(list)
+    for (outcome, _), (name, text) in zip(outcomes, templates(), strict=True):
+        tools, thinking = uses(renderer, text)
+        derived = derive_ollama_template(renderer, go, profile_for(text), allow_generic=False) if outcome.status == "equal" else None
+        notes = " ".join(derived.notes) if derived else ""
+        for key, used, got in (
+            ("tools", tools, derived is not None and "tools" in derived.capabilities),
+            ("thinking", thinking, derived is not None and ("thinking" in derived.capabilities or "think switch (`think`" in notes)),
+        ):
+            if used:
+                found[f"{key}_templates"].append(name)
+                found[f"{key}_equal"].extend([name] if got else [])
+    return found
 
 
 def main() -> int:
@@ -42,16 +90,22 @@ def main() -> int:
             began = time.perf_counter()
             outcomes.append((evaluate(name, text, renderer, go), time.perf_counter() - began))
         wall = time.perf_counter() - start
+        extra = figures(renderer, go, outcomes)
     counts = collections.Counter(o.status for o, _ in outcomes)
     total = len(outcomes)
     if args.json:
         found = [attrs.asdict(o) for o, _ in outcomes]
-        print(json.dumps({"templates": total, **counts, "seconds": round(wall, 1), "outcomes": found}, indent=2))
+        print(json.dumps({"templates": total, **counts, "seconds": round(wall, 1), "outcomes": found, **extra}, indent=2))
     else:
         for outcome, seconds in outcomes:
             print(f"{outcome.status:8} {seconds:5.2f}s  {outcome.name}  {outcome.detail if outcome.status != 'equal' else ''}")
         print(f"\n{templates_dir()}: {total} templates in {wall:.0f} s")
         print(f"equal {counts['equal']} ({counts['equal'] / max(total, 1):.0%}), refused {counts['refused']}, wrong {counts['wrong']}")
+        for key in ("tools", "thinking"):
+            used, got = extra[f"{key}_templates"], extra[f"{key}_equal"]
+            print(f"\n{key}: {len(got)} of {len(used)} templates that use {key} ({len(got) / max(len(used), 1):.0%})")
+            print(f"  translated: {', '.join(got)}")
+            print(f"  not translated: {', '.join(n for n in used if n not in got)}")
     return 0 if total and not counts["wrong"] and counts["equal"] >= 0.88 * total else 1
 
 

@@ -9,6 +9,7 @@ template rejects. The stand-in is driven by the real `ollama` client and shares 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from hubship.domain.chat_learning import derive_structure
 from hubship.domain.chat_template import RULES, ChatMessage, TemplateNotDerivable, TemplateRejected, strip_bos, violates
 from hubship.domain.go_template import UNKNOWN_ROLE, emit_go_template
 from hubship.domain.template_check import OllamaCase
+from hubship.domain.tool_check import REASONED_CALL, ollama_order
 from tests.integration.test_template_families import profile
 from tests.support.ollama_server import StandInServer
 from tests.support.stand_in_gguf import GGUF_HEADER
@@ -88,13 +90,23 @@ def test_a_derived_template_of_each_rule_parses_as_ollama_does_and_still_refuses
     assert tool.text is None and f'template "{UNKNOWN_ROLE}" not defined' in tool.error  # the unknown-role refusal
 
 
-@pytest.mark.parametrize("name", ["gemma-2", "llama-2", "mistral-v0.3", "qwen2.5"])
+CAPABILITIES = {
+    "gemma-2": ["completion"],
+    "llama-2": ["completion"],
+    "mistral-v0.3": ["completion", "tools"],
+    "qwen2.5": ["completion", "tools"],
+    "qwen3": ["completion", "tools", "thinking"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAPABILITIES))
 def test_real_families_parse_in_the_checker_and_in_the_standins_create(name, renderer, go, client, server):
     derived = derive_ollama_template(renderer, go, profile(name), allow_generic=False)
     assert derived.check.status == "passed" and go.parse(derived.template).error is None
     assert " }}" in derived.template and '{{ template "' in derived.template
     assert create(client, name, derived.template) == "success"
-    assert client.show(name).capabilities == ["completion"]
+    assert client.show(name).capabilities == CAPABILITIES[name] == ["completion", *go.parse(derived.template).capabilities]
+    assert list(derived.capabilities) == CAPABILITIES[name]  # what the card and the manifest list
     assert any("refused when Ollama renders its prompt" in n for n in derived.notes)
 
 
@@ -168,4 +180,33 @@ def test_a_template_with_tools_and_thinking_gets_both_capabilities_and_is_served
         f"{server.url}/api/chat",
         json={"model": "agent", "messages": [{"role": "user", "content": "Hi"}], "tools": [TOOL], "think": True, "stream": False},
     )
-    assert answer.status_code == 200 and answer.json()["standin"]["prompt"] == "<|user|>\nHi\n<|assistant|>\n"
+    # the request's tools reach the TEMPLATE as Ollama hands them over: Go's JSON, a missing `properties` as null
+    tools = '<tools>[{"type":"function","function":{"name":"get_weather","description":"Weather",'
+    tools += '"parameters":{"type":"object","properties":null}}}]</tools>\n'
+    assert answer.status_code == 200 and answer.json()["standin"]["prompt"] == tools + "<|user|>\nHi\n<|assistant|>\n"
+
+
+def test_a_tool_loop_with_thinking_reaches_the_standin_as_training_rendered_it(renderer, go, client, server):
+    """Qwen3 in the stand-in, through Ollama's API: tools offered, a call after reasoning, its result; think off. The
+    prompt is the Jinja render (argument keys sorted, as Ollama's map hands them over)."""
+    p = profile("qwen3")
+    derived = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert create(client, "qwen3", derived.template) == "success"
+    tools, messages = REASONED_CALL
+    request = [
+        {"role": "user", "content": messages[0].content},
+        {
+            "role": "assistant",
+            "content": "",
+            "thinking": messages[1].thinking,
+            "tool_calls": [{"function": {"name": c.name, "arguments": json.loads(c.arguments)}} for c in messages[1].tool_calls],
+        },
+        {"role": "tool", "content": messages[2].content, "tool_name": messages[2].tool_name},
+    ]
+    body = {"model": "qwen3", "messages": request, "tools": [json.loads(t) for t in tools], "think": False, "stream": False}
+    answer = httpx.post(f"{server.url}/api/chat", json=body)
+    jinja = renderer.render(
+        p.template, p.tokens, ollama_order(messages), add_generation_prompt=True, continue_final=False, tools=tools, think=False
+    )
+    assert answer.status_code == 200 and answer.json()["standin"]["prompt"] == jinja
+    assert "<think>\nI need the weather in Zürich first.\n</think>\n\n<tool_call>" in jinja and jinja.endswith("<think>\n\n</think>\n\n")

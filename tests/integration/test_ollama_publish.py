@@ -91,7 +91,8 @@ def test_publish_creates_the_model_and_a_second_publish_uploads_nothing(env, ser
     artifact = Path(next(a.path for a in result.artifacts if a.format == "ollama-q4_k_m"))
     modelfile = (artifact / "Modelfile").read_text()
     assert modelfile.startswith("FROM ./model.Q4_K_M.gguf\n") and 'PARAMETER stop "<|im_end|>"' in modelfile
-    assert json.loads((artifact / ".verification.json").read_text())["metrics"]["template_check"] == "passed"
+    metrics = json.loads((artifact / ".verification.json").read_text())["metrics"]
+    assert metrics["template_check"] == "passed" and metrics["ollama_capabilities"] == "completion"  # its template has no tools
     assert len(server.state.uploads) == 1
 
     again = publish(env, tiny_model[1], "ollama:tiny-chat")

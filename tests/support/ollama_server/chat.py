@@ -3,17 +3,19 @@
 A request is checked as Ollama's ChatHandler/GenerateHandler (server/routes.go) check it: the model must
 exist (404), `think` and `tools` must be in the model's capabilities (400, templates.py), then the prompt
 is rendered from the model's TEMPLATE by the Go checker as Ollama renders it (SYSTEM injected, messages
-merged); a TEMPLATE that fails at execution (a conversation the model's chat template rejects) is
-answered 500 with text/template's error, as Ollama does. What the stand-in answers instead of a model:
+merged, the request's tools, tool calls, results, thinking and think switch handed over); a TEMPLATE that
+fails at execution (a conversation the model's chat template rejects) is answered 500 with text/template's
+error, as Ollama does. What the stand-in answers instead of a model:
 an empty assistant message, done, with the prompt it would have fed the model under `standin.prompt`.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
-from hubship.domain.chat_template import ChatMessage
+from hubship.domain.chat_template import ChatMessage, ToolCall
 from hubship.domain.template_check import OllamaCase
 from tests.support.ollama_server.state import OllamaState
 from tests.support.ollama_server.templates import DEFAULT_TEMPLATE, refusal
@@ -31,6 +33,22 @@ def _prompt(state: OllamaState, record: dict[str, Any], case: OllamaCase) -> tup
     return outcome.text, outcome.error
 
 
+def _message(m: dict[str, Any]) -> ChatMessage:
+    """A request message as Ollama's API has it: tool calls (arguments an object), thinking, a tool result's name and id."""
+    calls = tuple(
+        ToolCall(str(c["function"]["name"]), json.dumps(c["function"].get("arguments") or {}), str(c.get("id") or ""))
+        for c in m.get("tool_calls") or []
+    )
+    return ChatMessage(
+        str(m.get("role", "")),
+        str(m.get("content") or ""),
+        calls,
+        str(m.get("thinking") or ""),
+        str(m.get("tool_name") or ""),
+        str(m.get("tool_call_id") or ""),
+    )
+
+
 def _model(state: OllamaState, request: dict[str, Any], *, chat: bool) -> dict[str, Any] | Answer:
     """The model's record, or Ollama's answer when the model is missing or cannot serve this request."""
     name = str(request.get("model") or "")
@@ -46,10 +64,12 @@ def chat(state: OllamaState, request: dict[str, Any]) -> Answer:
     if isinstance(record, tuple):
         return record
     done = {"model": request["model"], "created_at": _now(), "message": {"role": "assistant", "content": ""}, "done": True}
-    messages = tuple(ChatMessage(str(m.get("role", "")), str(m.get("content") or "")) for m in request.get("messages") or [])
+    messages = tuple(_message(m) for m in request.get("messages") or [])
     if not messages:
         return 200, {**done, "done_reason": "load"}
-    prompt, error = _prompt(state, record, OllamaCase(messages, record.get("system") or ""))
+    tools = tuple(json.dumps(t) for t in request.get("tools") or [])
+    think = request.get("think") if isinstance(request.get("think"), bool) else None
+    prompt, error = _prompt(state, record, OllamaCase(messages, record.get("system") or "", None, tools, think))
     if error is not None:
         return 500, {"error": error}
     return 200, {**done, "done_reason": "stop", "standin": {"prompt": prompt}}

@@ -1,0 +1,142 @@
+"""Thinking in the derived Ollama TEMPLATE: reasoning in history and the think switch, learned from the Jinja template.
+
+`learn_thinking` adds to a learned structure the glue of assistant messages whose reasoning the template shows
+(domain.chat_thinking) and, when `enable_thinking` changes the renders, the generation prompt of each setting. Either
+part that cannot be described is left out with a one-line reason; the render check then covers each setting and the
+reasoning conversations (domain.template_check), so what is kept is proven.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from hubship.domain.chat_learning import derive_structure
+from hubship.domain.chat_template import (
+    ChatMessage,
+    ChatStructure,
+    GlueKey,
+    Observation,
+    Render,
+    TemplateNotDerivable,
+    TemplateRejected,
+    probe_sequences,
+    render_prompt,
+    sentinel,
+    strip_bos,
+)
+from hubship.domain.chat_thinking import SETTINGS, Reasoning, merge_reasoning, reasoning, think_tails
+from hubship.domain.go_template import Extension
+from hubship.domain.go_thinking import reasoning_extension, switch_extension
+from hubship.domain.template_check import TemplateTags
+
+Tails = dict[bool | None, dict[GlueKey, str]]
+
+
+@attrs.frozen(kw_only=True)
+class Thinking:
+    """`structure` with the reasoning glue; `tails` the generation prompt per think setting (None: no switch);
+    `settings` the settings to check; `refusals` what is left out and why."""
+
+    structure: ChatStructure
+    reasoning: Reasoning | None = None
+    tails: Tails | None = None
+    refusals: tuple[str, ...] = ()
+
+    @property
+    def settings(self) -> tuple[bool | None, ...]:
+        return SETTINGS if self.tails else (None,)
+
+    @property
+    def extension(self) -> Extension:
+        return reasoning_extension(self.reasoning) + switch_extension(self.tails)
+
+
+def bound(render: Render, think: bool | None) -> Render:
+    """`render` with the think switch set to `think`."""
+    return lambda messages, **mode: render(messages, **{**mode, "think": think})
+
+
+def _plain_observations(render: Render, bos: str | None, base: ChatStructure) -> list[Observation]:
+    found = []
+    for roles in probe_sequences():
+        if not base.later_system_supported and "system" in roles[1:]:
+            continue
+        messages = [ChatMessage(r, sentinel(i), thinking=reasoning(i) if r == "assistant" else "") for i, r in enumerate(roles)]
+        try:
+            found.append(Observation(roles, strip_bos(render_prompt(render, messages), bos), None))
+        except TemplateRejected:
+            continue
+    return found
+
+
+def switches(render: Render, bos: str | None) -> bool:
+    """Whether `enable_thinking` changes a render of a short conversation (with or without a reply)."""
+    for messages in ([ChatMessage("user", sentinel(0))], [ChatMessage("user", sentinel(0)), ChatMessage("assistant", sentinel(1))]):
+        texts = set()
+        for think in SETTINGS:
+            try:
+                texts.add(render_prompt(bound(render, think), messages))
+            except TemplateRejected as exc:
+                texts.add(f"rejected: {exc}")
+        if len(texts) > 1:
+            return True
+    return False
+
+
+def learn(
+    base: ChatStructure,
+    observations: Callable[[], Sequence[Observation]],
+    structures: Callable[[bool | None], ChatStructure] | None,
+    keep: dict[str, int] | None = None,
+) -> Thinking:
+    """`base` with reasoning (from `observations`) and the switch (the structure under each setting, None: no switch)."""
+    refusals, merged, found, tails = [], base, None, None
+    try:
+        merged, found = merge_reasoning(base, observations(), keep)
+    except TemplateNotDerivable as exc:
+        refusals.append(f"reasoning in history is not written ({exc})")
+    if structures is not None:
+        try:
+            tails = think_tails({x: structures(x) for x in SETTINGS})
+        except TemplateNotDerivable as exc:
+            refusals.append(f"the think switch is not translated ({exc})")
+    return Thinking(structure=merged, reasoning=found, tails=tails, refusals=tuple(refusals))
+
+
+def learn_thinking(render: Render, bos: str | None, base: ChatStructure) -> Thinking:
+    """Thinking for the plain (no tools) layout."""
+    structures = (lambda x: derive_structure(bound(render, x), bos)) if switches(render, bos) else None
+    return learn(base, lambda: _plain_observations(render, bos, base), structures)
+
+
+REASONING = (
+    "thinking: reasoning in history (Ollama's `.Thinking`, Jinja's `reasoning_content`) is written {where}, as the chat"
+    " template writes it; Ollama reads the model's thinking between {tags}"
+)
+SWITCH = (
+    "thinking: the think switch (`think` in Ollama's API, `enable_thinking` in the chat template) changes the generation"
+    " prompt as the chat template does; proven with it unset, on and off"
+)
+
+
+def thinking_notes(t: Thinking, tags: TemplateTags, more: Sequence[str] = ()) -> list[str]:
+    """The card's lines on thinking: where reasoning is written and the tags Ollama reads (`tags`, from the TEMPLATE's
+    parse tree), the switch, and what is left out."""
+    notes = []
+    if t.reasoning is not None:
+        where = (
+            "for every assistant turn"
+            if t.reasoning.after and t.reasoning.before
+            else (
+                "for the assistant turns after the last user message (older reasoning is dropped)"
+                if t.reasoning.after
+                else "for the assistant turns before the last user message"
+            )
+        )
+        found = f"{tags.thinking_open!r} and {tags.thinking_close!r}" if tags.thinking else "no tags it can read (no `thinking` capability)"
+        notes.append(REASONING.format(where=where, tags=found))
+    if t.tails:
+        notes.append(SWITCH)
+    return [*notes, *(f"thinking: {r}" for r in (*t.refusals, *more))]

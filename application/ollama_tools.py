@@ -1,0 +1,119 @@
+"""Tools in the derived Ollama TEMPLATE: learned from the Jinja template, proven in Go, or refused in one line.
+
+Tools are an addition to the plain TEMPLATE: `derive_tools` learns the tools-on layout (domain.chat_tools), writes
+the TEMPLATE with a `{{ if .Tools }}` half (domain.go_tools), renders the tool conversations (domain.tool_check) with
+Jinja and with Go on the check days, and checks that the tool-call tag Ollama reads from the TEMPLATE (the Go
+helper computes it from the parse tree as Ollama does) finds the rendered calls. Anything that
+fails leaves the plain TEMPLATE (Ollama then refuses requests with tools for this model) and a one-line reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+
+import attrs
+
+from hubship.application.ollama_thinking import Thinking, bound, learn
+from hubship.domain.chat_template import Render, TemplateNotDerivable, TemplateRejected, strip_bos
+from hubship.domain.chat_tools import ToolStructure, derive_tools, reasoning_observations
+from hubship.domain.go_tools import emit_with_tools
+from hubship.domain.template_check import CheckCase, RenderOutcome, compare
+from hubship.domain.tool_check import TOOL_CONVERSATIONS, parses_back, reordered, tool_cases
+from hubship.ports.go_template_renderer import GoTemplateRenderer
+
+
+@attrs.frozen(kw_only=True)
+class ToolsOutcome:
+    """`template` the TEMPLATE with tools (None: refused, `refusal` says why); `cases` the tool conversations proven;
+    `tag` the tag Ollama finds calls by; `reordered` the calls whose arguments Ollama writes with keys sorted."""
+
+    template: str | None = None
+    refusal: str = ""
+    cases: int = 0
+    tag: str = ""
+    structure: ToolStructure | None = None
+    reordered: tuple[str, ...] = ()
+    refusals: tuple[str, ...] = ()
+    thinking: Thinking | None = None
+
+
+def jinja_outcome(render: Render, bos: str | None, case: CheckCase) -> RenderOutcome:
+    prefill = case.messages[-1].role == "assistant" and not case.messages[-1].tool_calls
+    try:
+        text = render(
+            list(case.messages),
+            add_generation_prompt=not prefill,
+            continue_final=prefill,
+            clock=case.clock,
+            tools=case.ollama.tools,
+            think=case.ollama.think,
+        )
+    except TemplateRejected as exc:
+        return RenderOutcome(error=str(exc))
+    return RenderOutcome(text=strip_bos(text, bos))
+
+
+def check_tools(render: Render, go: GoTemplateRenderer, bos: str | None, template: str, cases: Sequence[CheckCase]) -> tuple[str, ...]:
+    """The tool conversations `cases` rendered by Jinja and by `template` in Go: one line per difference."""
+    expected = [jinja_outcome(render, bos, c) for c in cases]
+    return compare(cases, expected, go.render(template, [c.ollama for c in cases]))
+
+
+def _parse_back(go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase], tag: str) -> str | None:
+    """None when every proof call is found by Ollama's tag rule in the Go render; else the conversation that fails."""
+    for case, outcome in zip(cases, go.render(template, [c.ollama for c in cases]), strict=True):
+        for k, message in enumerate(case.ollama.messages):
+            if not message.tool_calls or outcome.text is None:
+                continue
+            start = outcome.text.find(case.ollama.messages[k - 1].content) + len(case.ollama.messages[k - 1].content)
+            end = outcome.text.find(case.ollama.messages[k + 1].content, start)
+            if not parses_back(outcome.text[start:end], tag, message.tool_calls):
+                return case.name
+    return None
+
+
+def _thinking(render: Render, bos: str | None, learned: ToolStructure, plain: Thinking) -> Thinking:
+    """The tools-on layout with the reasoning and switch the plain one has."""
+    if plain.reasoning is None and plain.tails is None:
+        return Thinking(structure=learned.chat)
+    structures = (lambda x: derive_tools(bound(render, x), bos).chat) if plain.tails else None
+    observations = (lambda: reasoning_observations(render, bos, learned)) if plain.reasoning else list
+    keep = {"calls": learned.content_at if learned.content else len(learned.opening)}
+    return learn(learned.chat, observations, structures, keep)
+
+
+def tools_template(
+    render: Render,
+    go: GoTemplateRenderer,
+    bos: str | None,
+    plain: Thinking,
+    system: str | None,
+    days: Sequence[datetime.date | None],
+    frozen: datetime.date | None,
+) -> ToolsOutcome:
+    """The TEMPLATE with tools, proven; or a refusal in one line (see the module docstring). `plain` is the plain
+    layout with its thinking, which the tools-on layout gets too."""
+    try:
+        learned = derive_tools(render, bos)
+        thinking = _thinking(render, bos, learned, plain)
+        learned = attrs.evolve(learned, chat=thinking.structure)
+        template = emit_with_tools(plain.structure, learned, frozen, plain.extension, thinking.extension)
+    except TemplateNotDerivable as exc:
+        return ToolsOutcome(refusal=str(exc))
+    except TemplateRejected as exc:
+        return ToolsOutcome(refusal=f"the template fails on a tool conversation ({exc})")
+    cases = [c for x in plain.settings for c in tool_cases(system, days, x, reasoning=thinking.reasoning is not None)]
+    mismatches = check_tools(render, go, bos, template, cases)
+    if mismatches:
+        return ToolsOutcome(
+            refusal=f"its Go translation renders {len(mismatches)} of {len(cases)} tool conversations differently ({mismatches[0]})"
+        )
+    tag = go.tags(template).tool_call
+    failing = _parse_back(go, template, cases, tag)
+    if failing:
+        return ToolsOutcome(refusal=f"Ollama's tool-call tag {tag!r} would not find the calls the template writes ({failing})")
+    moved = tuple(dict.fromkeys(n for _, messages in TOOL_CONVERSATIONS.values() for n in reordered(messages)))
+    return ToolsOutcome(
+        template=template, cases=len(cases), tag=tag, structure=learned, reordered=moved, refusals=thinking.refusals, thinking=thinking
+    )

@@ -1,0 +1,124 @@
+"""Learn how a chat template writes reasoning in history and what its thinking switch changes.
+
+Reasoning: the probe conversations are rendered again with a reasoning text on every assistant message (Jinja's
+`reasoning_content`, Ollama's `.Thinking`). Templates show it by position: Qwen3 keeps the reasoning of the assistant
+turns after the last user message (a tool-calling loop) and drops the older ones. An assistant message whose
+reasoning is shown becomes its own kind (`assistant*`, `calls*`), so the glue model learns the text before it with the
+reasoning in it (REASONING_SLOT); everything else must render as without reasoning. The reasoning is written in Go as
+`{{ if .Thinking }}<open>{{ .Thinking }}<close>{{ end }}` with raw text around it: Ollama infers a model's thinking
+tags from exactly that list, and without them refuses `think` requests.
+
+Switch: `enable_thinking` (Jinja) is Ollama's `.Think` when `.IsThinkSet`. The structure is learned under each
+setting; the switch may change the generation prompts (tails) only, which the Go template then picks by setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from hubship.domain.chat_glue import glue_table, split
+from hubship.domain.chat_template import ChatStructure, GlueKey, Observation, TemplateNotDerivable
+
+REASONING_SLOT = "\x00HUBSHIPREASONING\x00"
+SETTINGS: tuple[bool | None, ...] = (None, True, False)
+SPEAKERS = ("assistant", "calls")
+
+
+def reasoning(i: int) -> str:
+    return f"HUBSHIPTHINK{i}X"
+
+
+def block_mark(n: int) -> str:
+    return f"\x00HUBSHIPTHINK{chr(ord('A') + n)}\x00"
+
+
+@attrs.frozen(kw_only=True)
+class Reasoning:
+    """Where reasoning is shown (`after` the last user message, `before` it); `blocks` maps each block marker in the
+    structure's glue to its (opening, closing) text around the reasoning."""
+
+    after: bool
+    before: bool
+    blocks: Mapping[str, tuple[str, str]] = attrs.field(factory=dict)
+
+
+def _last_user(kinds: Sequence[str]) -> int:
+    return max((i for i, k in enumerate(kinds) if k.rstrip("!") == "user"), default=-1)
+
+
+def _shown(observations: Sequence[Observation]) -> tuple[bool, bool]:
+    seen: dict[bool, set[bool]] = {True: set(), False: set()}
+    for obs in observations:
+        for i, kind in enumerate(obs.roles):
+            if kind in SPEAKERS:
+                seen[i > _last_user(obs.roles)].add(reasoning(i) in (obs.text or ""))
+    if any(v == {True, False} for v in seen.values()):
+        raise TemplateNotDerivable(
+            "the template shows reasoning in history depending on more than its place before or after the last user message"
+        )
+    return True in seen[True], True in seen[False]
+
+
+def _block(text: str, heads: Sequence[str | None], keep: int, blocks: dict[tuple[str, str], str]) -> str:
+    """`text` (glue with one REASONING_SLOT) with the reasoning and the tags around it as a block marker: what comes
+    before the block is the first of `heads` that starts it (the glue without reasoning, the generation prompt); its
+    last `keep` characters (the opening of tool calls) stay after the block."""
+    left, _, right = text.partition(REASONING_SLOT)
+    right, end = right[: len(right) - keep], right[len(right) - keep :]
+    head = next((h for h in heads if h and left.startswith(h)), left)
+    mark = blocks.setdefault((left[len(head) :], right), block_mark(len(blocks)))
+    return head + mark + end
+
+
+def merge_reasoning(
+    base: ChatStructure, observations: Sequence[Observation], keep: Mapping[str, int] | None = None
+) -> tuple[ChatStructure, Reasoning | None]:
+    """`base` with the glue before each shown-reasoning kind, from renders with reasoning `reasoning(i)` on every
+    assistant message (kinds as in `base`, `calls` for tool calls); None when the template never shows it. `keep`:
+    per kind, how many characters at the end of the glue before it are not part of the reasoning block."""
+    after, before = _shown(observations)
+    if not (after or before):
+        return base, None
+    slots = []
+    for obs in observations:
+        last_user, text = _last_user(obs.roles), obs.text or ""
+        kinds = list(obs.roles)
+        for i, kind in enumerate(obs.roles):
+            if kind in SPEAKERS and (after if i > last_user else before):
+                kinds[i] = kind + "*"
+                text = text.replace(reasoning(i), REASONING_SLOT)
+        slots += split(Observation(tuple(kinds), text, None), base.hidden, base.floating_system)
+    starred = [(slot, text) for slot, text in slots if slot[0].endswith("*") or slot[1].endswith("*")]
+    for (prev, kind, last, system), text in slots:
+        if not (prev.endswith("*") or kind.endswith("*")) and base.text(prev, kind, last=last, system=system) != text:
+            raise TemplateNotDerivable("the template changes the text around other messages when an assistant message has reasoning")
+    if any(text.count(REASONING_SLOT) != int(slot[1].endswith("*")) for slot, text in starred):
+        raise TemplateNotDerivable("the template writes reasoning somewhere other than before its message's content")
+    features, table = glue_table(starred)
+    blocks: dict[tuple[str, str], str] = {}
+    glue: dict[GlueKey, str] = {}
+    for key, text in table.items():
+        prev, kind, system = key[0].rstrip("*"), key[1].rstrip("*"), bool(key[3])
+        heads = (base.text(prev, kind, last=False, system=system), base.text(prev, "", last=True, system=system))
+        glue[key] = _block(text, heads, (keep or {}).get(kind, 0), blocks) if REASONING_SLOT in text else text
+    merged = attrs.evolve(
+        base, glue={**base.glue, **glue}, features=tuple(f for f in ("last", "system") if f in (*base.features, *features))
+    )
+    return merged, Reasoning(after=after, before=before, blocks={mark: pair for pair, mark in blocks.items()})
+
+
+def think_tails(structures: Mapping[bool | None, ChatStructure]) -> dict[bool | None, dict[GlueKey, str]] | None:
+    """The generation prompts per think setting when the switch changes only those; None when it changes nothing;
+    raises TemplateNotDerivable when it changes more."""
+    plain = structures[None]
+
+    def body(s: ChatStructure) -> tuple:
+        return ({k: t for k, t in s.glue.items() if k[1]}, s.features, s.hidden, s.rules, s.floating_system, s.default_system)
+
+    if all(s == plain for s in structures.values()):
+        return None
+    if any(body(s) != body(plain) for s in structures.values()):
+        raise TemplateNotDerivable("the think switch changes more than the generation prompt")
+    return {setting: {k: t for k, t in s.glue.items() if not k[1]} for setting, s in structures.items()}

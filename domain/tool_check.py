@@ -1,0 +1,187 @@
+"""The tool conversations of the render check, and the two things Ollama does with tools that Jinja does not.
+
+Each conversation is given to Jinja as transformers' `apply_chat_template(messages, tools=...)` takes it and to the
+Go template as Ollama's API hands it over. Ollama keeps a tool call's arguments (and a tool's parameter properties)
+as a Go map, so the caller's key order is gone before the template runs: the proof compares Go's render with the
+Jinja render of the same conversation with its keys sorted (`ollama_order`), and `reordered` names the arguments whose
+render that changes. The arguments cover keys out of alphabetical order, a nested object, a list, `<` and `&`, and
+non-ASCII text.
+
+Ollama finds tool calls in the model's output by a tag: the text that opens the TEMPLATE's `.ToolCalls` block, up
+to a `{` (`{` itself when there is none). `parses_back` says whether a rendered call would be found by that rule:
+the tag, then each call's name, then a JSON object that is its arguments (or holds them).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+
+from hubship.domain.chat_dates import Clock
+from hubship.domain.chat_template import ChatMessage, ToolCall
+from hubship.domain.template_check import CheckCase, OllamaCase
+
+
+def _tool(name: str, description: str, properties: dict[str, dict[str, object]], required: list[str]) -> str:
+    parameters = {"type": "object", "properties": properties, "required": required}
+    return json.dumps({"type": "function", "function": {"name": name, "description": description, "parameters": parameters}})
+
+
+WEATHER = _tool(
+    "get_weather",
+    "Get the current weather in a city.",
+    {
+        "city": {"type": "string", "description": "The city, e.g. Paris"},
+        "options": {"type": "object", "description": "Extra options"},
+        "unit": {"type": "string", "description": "Temperature unit", "enum": ["celsius", "fahrenheit"]},
+    },
+    ["city"],
+)
+SEARCH = _tool(
+    "search_web",
+    "Search the web & return the top results <max 10>.",
+    {"query": {"type": "string", "description": "Search terms"}},
+    ["query"],
+)
+ARGUMENTS = json.dumps(
+    {
+        "unit": "celsius",
+        "city": "Zürich & <Genève>",
+        "options": {"verbose": True, "days": 3, "langs": ["fr", "de"], "note": "héllo wörld — 日本語 🤖"},
+        "tags": ["a", "b<c", 2.5, None],
+    },
+    ensure_ascii=False,
+)
+CALL = ToolCall("get_weather", ARGUMENTS, "a1b2c3d4e")  # ids of nine letters and digits, as Mistral's templates want
+SECOND = ToolCall("search_web", json.dumps({"query": "weather & news <today>"}), "f5g6h7i8j")
+RESULT = '{"temperature": 21, "unit": "°C"}'
+SECOND_RESULT = "Sunny & mild, 21 °C <source: meteo>"
+
+_ASK = ChatMessage("user", "What's the weather in Zürich?")
+_ANSWER = ChatMessage("tool", RESULT, tool_name=CALL.name, tool_call_id=CALL.id)
+_SECOND_ANSWER = ChatMessage("tool", SECOND_RESULT, tool_name=SECOND.name, tool_call_id=SECOND.id)
+TOOL_CONVERSATIONS: dict[str, tuple[tuple[str, ...], tuple[ChatMessage, ...]]] = {
+    "tools: one tool": ((WEATHER,), (_ASK,)),
+    "tools: two tools, system": ((WEATHER, SEARCH), (ChatMessage("system", "You are a weather bot."), _ASK)),
+    "tools: one call, result, answer, final user turn": (
+        (WEATHER, SEARCH),
+        (
+            _ASK,
+            ChatMessage("assistant", "", tool_calls=(CALL,)),
+            _ANSWER,
+            ChatMessage("assistant", "It is 21 °C."),
+            ChatMessage("user", "Thanks!"),
+        ),
+    ),
+    "tools: two calls, two results": (
+        (WEATHER, SEARCH),
+        (_ASK, ChatMessage("assistant", "", tool_calls=(CALL, SECOND)), _ANSWER, _SECOND_ANSWER),
+    ),
+    "tools: a call beside a content, system": (
+        (WEATHER,),
+        (ChatMessage("system", "Be brief."), _ASK, ChatMessage("assistant", "Let me check.", tool_calls=(CALL,)), _ANSWER),
+    ),
+}
+
+
+_REASONED = ChatMessage("assistant", "", tool_calls=(CALL,), thinking="I need the weather in Zürich first.")
+REASONED_CALL = ((WEATHER,), (_ASK, _REASONED, _ANSWER))
+"""A call after reasoning, then its result: the turn of a tool loop whose reasoning templates keep."""
+
+
+def _sorted(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def sort_keys(text: str) -> str:
+    """A JSON text with its object keys sorted at every depth (what a Go map gives back)."""
+    return json.dumps(_sorted(json.loads(text)), ensure_ascii=False)
+
+
+def ollama_order(messages: Sequence[ChatMessage]) -> tuple[ChatMessage, ...]:
+    """The messages with every call's argument keys sorted, as Ollama's TEMPLATE receives them."""
+    out = []
+    for m in messages:
+        calls = tuple(ToolCall(c.name, sort_keys(c.arguments), c.id) for c in m.tool_calls)
+        out.append(ChatMessage(m.role, m.content, calls, m.thinking, m.tool_name, m.tool_call_id))
+    return tuple(out)
+
+
+def reordered(messages: Sequence[ChatMessage]) -> list[str]:
+    """The calls whose arguments' keys are not in alphabetical order (Ollama writes them sorted)."""
+    return [
+        c.name for m in messages for c in m.tool_calls if sort_keys(c.arguments) != json.dumps(json.loads(c.arguments), ensure_ascii=False)
+    ]
+
+
+def _first_object(text: str) -> tuple[dict | None, int]:
+    """The first top-level JSON object of `text` (braces counted outside strings, as Ollama's parser scans) and where it
+    ends; (None, 0) when there is none."""
+    depth, start, in_string, escaped = 0, -1, False, False
+    for i, ch in enumerate(text):
+        if escaped or ch == "\\":
+            escaped = not escaped and ch == "\\"
+            continue
+        if ch == '"':
+            in_string = not in_string
+        elif not in_string and ch == "{":
+            start, depth = (i if depth == 0 else start), depth + 1
+        elif not in_string and ch == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                try:
+                    found = json.loads(text[start : i + 1])
+                except ValueError:
+                    continue
+                return (found, i + 1) if isinstance(found, dict) else (None, 0)
+    return None, 0
+
+
+def _arguments(obj: dict, name: str) -> object:
+    """The arguments a call object holds: its `arguments`/`parameters` when it names the function, else the value under
+    the function's name, else the object itself."""
+    if "name" in obj:
+        args = obj.get("arguments", obj.get("parameters"))
+        return json.loads(args) if isinstance(args, str) else args
+    return obj.get(name, obj)
+
+
+def parses_back(output: str, tag: str, calls: Sequence[ToolCall]) -> bool:
+    """Whether the model output `output` (a rendered assistant turn) gives back every call by Ollama's rule as hubship
+    models it: from the tag on, each call's name, then the first JSON object, which is its arguments or holds them
+    (under `arguments`/`parameters` beside a `name`); the next call is looked for after both."""
+    at = output.find(tag)
+    if at < 0:
+        return False
+    rest = output[at:]
+    for call in calls:
+        name = rest.find(call.name)
+        obj, end = _first_object(rest)
+        if name < 0 or obj is None or _arguments(obj, call.name) != json.loads(call.arguments):
+            return False
+        rest = rest[max(end, name + len(call.name)) :]
+    return True
+
+
+def tool_cases(
+    default_system: str | None, days: Sequence[datetime.date | None] = (None,), think: bool | None = None, reasoning: bool = False
+) -> list[CheckCase]:
+    """The tool conversations (and the call after reasoning when `reasoning`), each on every day and also with the
+    Modelfile's SYSTEM injected when it has one, with the think switch `think`; Jinja gets them with the argument keys
+    sorted (see the module docstring)."""
+    conversations = {**TOOL_CONVERSATIONS, **({"tools: a call after reasoning": REASONED_CALL} if reasoning else {})}
+    switch = "" if think is None else f" (think {'on' if think else 'off'})"
+    cases = []
+    for day in days:
+        clock, date, on = (Clock(day), day.isoformat(), f" on {day.isoformat()}") if day else (None, None, "")
+        for name, (tools, messages) in conversations.items():
+            cases.append(CheckCase(name + switch + on, ollama_order(messages), OllamaCase(messages, "", date, tools, think), False, clock))
+            if default_system and messages[0].role != "system":
+                injected = OllamaCase(messages, default_system, date, tools, think)
+                cases.append(CheckCase(f"{name} (Modelfile SYSTEM){switch}{on}", ollama_order(messages), injected, False, clock))
+    return cases

@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.table import Table
 
 from hubship.application.execute_plan import PublishResult
-from hubship.application.inspect_checkpoint import Inspection
 from hubship.application.plan_publish import PlannedPublish
 from hubship.application.settings import DEFAULT, ENV, FLAG, Setting
 from hubship.application.verify_publication import VerifyReport
@@ -33,7 +32,7 @@ def emit_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-def _table(*columns: str, fold: tuple[str, ...] = (), title: str | None = None) -> Table:
+def make_table(*columns: str, fold: tuple[str, ...] = (), title: str | None = None) -> Table:
     """A table whose `fold` columns wrap long values onto the next line and whose other columns never wrap."""
     table = Table(title=title)
     for name in columns:
@@ -140,7 +139,7 @@ def _setting_text(value: Any) -> str:
 def show_settings(settings: Mapping[str, Setting], resolved: Mapping[str, Any]) -> None:
     data = settings_data(settings, resolved)
     files = sorted({item["origin"] for item in data.values()} - {FLAG, DEFAULT, ENV})
-    table = _table("setting", "value", "from", fold=("value",), title="settings")
+    table = make_table("setting", "value", "from", fold=("value",), title="settings")
     for name, item in data.items():
         if name in NOT_SETTINGS:
             continue
@@ -174,7 +173,7 @@ def show_plan(planned: PlannedPublish) -> None:
         out.print(f"merges with {planned.backend.name} ({planned.backend.reason})", highlight=False)
     if line := yardstick_line(planned):
         out.print(line, highlight=False)
-    table = _table("artifact", "built from", "size", "memory", "status", fold=("built from",))
+    table = make_table("artifact", "built from", "size", "memory", "status", fold=("built from",))
     for n in plan.nodes:
         status = "[green]up to date[/green]" if n.up_to_date else "[yellow]build[/yellow]"
         name = n.format if n.requested else f"{n.format}{INTERNAL_MARK}"
@@ -184,7 +183,7 @@ def show_plan(planned: PlannedPublish) -> None:
     out.print(table)
     if any(not n.requested for n in plan.nodes):
         out.print(f"{INTERNAL_MARK.strip()} built to make the others, not published; memory: the step's estimated peak")
-    targets = _table("destination", "artifact", "location", "status", fold=("destination", "location"))
+    targets = make_table("destination", "artifact", "location", "status", fold=("destination", "location"))
     for i, t in enumerate(planned.targets):
         first = i == 0 or planned.targets[i - 1].destination != t.destination  # each destination named once
         status = "[green]up to date[/green]" if t.up_to_date else "[yellow]publish[/yellow]"
@@ -222,83 +221,6 @@ def show_commands(result: PublishResult) -> None:
     """Each command the user must run to finish (e.g. `ollama create ...`), alone on its line, plain, unwrapped."""
     for command in dict.fromkeys(o.command for o in result.outcomes if o.command):
         print(command, flush=True)
-
-
-ADAPTER_ONLY = ("peft_type", "mergeable", "rank", "target_modules", "adapter_bytes")
-
-
-def inspection_data(inspection: Inspection) -> dict[str, Any]:
-    """What `inspect` reports; a full fine-tune has no adapter fields."""
-    ckpt = inspection.checkpoint
-    data = {
-        "checkpoint": ckpt.root,
-        "kind": ckpt.kind,
-        "checkpoint_choice": ckpt.selection,
-        "default_name": inspection.default_name,
-        "peft_type": ckpt.peft_type,
-        "mergeable": ckpt.mergeable,
-        "rank": ckpt.rank,
-        "target_modules": list(ckpt.target_modules),
-        "base": ckpt.base.display,
-        "base_info": attrs.asdict(inspection.base, filter=lambda a, _: a.name not in ("lineage", "facts", "tensors"))
-        if inspection.base
-        else None,
-        "lineage": lineage_data(inspection.base) if inspection.base else None,
-        "base_problem": inspection.base_problem,
-        "training_method": ckpt.training_method,
-        "tokenizer_files": list(ckpt.tokenizer_files),
-        "chat_template": ckpt.chat_template is not None,
-        "generation_config": ckpt.generation_config is not None,
-        "trainer_state": ckpt.trainer_state is not None,
-        "datasets": list(ckpt.datasets),
-        "adapter_bytes": ckpt.adapter_bytes,
-    }
-    return {k: v for k, v in data.items() if not (ckpt.is_full and k in ADAPTER_ONLY)}
-
-
-def inspection_rows(inspection: Inspection) -> list[tuple[str, str]]:
-    """(field, value) rows for people: human units, yes/no, and no row for what is empty or unknown."""
-    ckpt, base = inspection.checkpoint, inspection.base
-    rows = [
-        ("checkpoint", ckpt.root),
-        ("kind", ckpt.kind),
-        ("checkpoint choice", ckpt.selection or ""),
-        ("publish name", f"{inspection.default_name} (from the folder; --name sets another)"),
-    ]
-    if not ckpt.is_full:
-        rows += [
-            ("adapter", f"{ckpt.peft_type}, r={ckpt.rank}" if ckpt.rank is not None else ckpt.peft_type),
-            ("adapter size", human_bytes(ckpt.adapter_bytes)),
-            ("target modules", ", ".join(ckpt.target_modules)),
-            ("mergeable", "yes" if ckpt.mergeable else "no (publish it with --format lora)"),
-        ]
-    rows += [
-        ("training method", ckpt.training_method),
-        ("datasets", ", ".join(ckpt.datasets)),
-        ("tokenizer files", ", ".join(ckpt.tokenizer_files)),
-        ("chat template", "yes" if ckpt.chat_template is not None else "no"),
-        ("generation config", "yes" if ckpt.generation_config is not None else "no"),
-        ("trainer state", "yes" if ckpt.trainer_state is not None else "no"),
-        ("base", ckpt.base.display),
-        ("base problem", inspection.base_problem or ""),
-    ]
-    if base is not None:
-        rows += [
-            ("base architecture", f"{base.architecture} ({base.dtype}, {human_bytes(base.parameter_bytes)} of weights)"),
-            ("base license", base.license or ""),
-            ("base quantization", base.quantization.label if base.quantization else ""),
-            ("hub ids", base.lineage.describe()),
-        ]
-    return [(field, value) for field, value in rows if value not in ("", "None")]
-
-
-def show_inspection(inspection: Inspection) -> None:
-    table = Table("field", "value", show_header=False)
-    table.columns[0].no_wrap = True
-    table.columns[1].overflow = "fold"
-    for field, value in inspection_rows(inspection):
-        table.add_row(field, value)
-    out.print(table, highlight=False)
 
 
 def show_verify(report: VerifyReport) -> None:

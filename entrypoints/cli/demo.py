@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hubship.entrypoints import render
-from hubship.entrypoints.cli.options import Json, Quiet, To, Workspace, container_for, request
+from hubship.entrypoints.cli.options import Json, Quiet, To, Workspace, container_for
+from hubship.entrypoints.cli.request_options import request
 
 DEMO_FORMATS = ("lora", "merged-16bit", "merged-4bit", "gguf-q8_0", "gguf-q4_k_m")
 

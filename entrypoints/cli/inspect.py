@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hubship.application.inspect_checkpoint import InspectRequest
-from hubship.entrypoints import render
+from hubship.entrypoints import render, render_inspection
 from hubship.entrypoints.cli.options import Base, BaseModelId, CheckpointArg, Json, Pick, Quiet, container_for
 
 
@@ -18,4 +18,4 @@ def inspect(
     """Say what a checkpoint holds and which base it needs (no weights loaded)."""
     asked = InspectRequest(checkpoint=str(checkpoint), base=base, pick=pick, base_model_id=base_model_id)
     inspection = container_for(None, True).inspect_checkpoint().execute(asked)
-    render.emit_json(render.inspection_data(inspection)) if json_out else render.show_inspection(inspection)
+    render.emit_json(render_inspection.inspection_data(inspection)) if json_out else render_inspection.show_inspection(inspection)

@@ -51,12 +51,8 @@ from hubship.entrypoints.cli.options import (
     Verify,
     Workspace,
     container_for,
-    hub_options,
-    ollama_options,
-    parse_size,
-    quality_options,
-    request,
 )
+from hubship.entrypoints.cli.request_options import hub_options, ollama_options, parse_size, quality_options, request
 from hubship.entrypoints.configured_command import SETTINGS
 
 

@@ -24,15 +24,22 @@ _SAVED_MODULE = re.compile(r"\.(base_layer|modules_to_save(\.[^.]+)?)(?=\.weight
 
 @contextlib.contextmanager
 def _adapter_kept_where_loaded() -> Iterator[None]:
-    """peft moves a loaded adapter to its base layer's device; with the base on meta that would drop the adapter's values."""
+    """peft moves a loaded adapter to its base layer's device; with the base on meta that would drop the adapter's
+    values. Layers that move it their own way (ParamWrapper, the LoRA on fused MoE experts) are held too."""
     from peft.tuners.tuners_utils import BaseTunerLayer
 
-    original = BaseTunerLayer._move_adapter_to_device_of_base_layer
-    BaseTunerLayer._move_adapter_to_device_of_base_layer = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
+    def own(cls: type) -> list[type]:
+        found = [cls] if "_move_adapter_to_device_of_base_layer" in vars(cls) else []
+        return found + [c for sub in cls.__subclasses__() for c in own(sub)]
+
+    held = {cls: vars(cls)["_move_adapter_to_device_of_base_layer"] for cls in own(BaseTunerLayer)}
+    for cls in held:
+        cls._move_adapter_to_device_of_base_layer = lambda self, *args, **kwargs: None  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        BaseTunerLayer._move_adapter_to_device_of_base_layer = original  # type: ignore[method-assign]
+        for cls, original in held.items():
+            cls._move_adapter_to_device_of_base_layer = original  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

@@ -1,0 +1,142 @@
+"""Tiny random MoE and vision-language models in their families' real config shapes, with a LoRA as trainers leave it.
+
+Each family is built with transformers' own config class (2 layers, the real module tree) and saved by
+transformers 5, which writes the checkpoint layout the Hub has: one tensor per expert, Mixtral's
+`block_sparse_moe.*`, a vision-language model's text layers as `model.layers.*`. The LoRA is peft 0.21's on the
+targets trainers use: on the MoE families, gate/up/down (w1/w2/w3 for Mixtral), which peft turns into
+`target_parameters` on the fused experts; on the vision-language model, the language model's projections (the
+vision tower is not trained). Its weights are random (`init_lora_weights=False`), as after training. The tokenizer
+is the demo's SentencePiece one (a stand-in: these families' real tokenizers are not needed for the merge and the
+logits); the vision-language model also gets its processor (`preprocessor_config.json`, the processor's chat
+template) as a trainer saves it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+FAMILIES = ("qwen3_moe", "mixtral", "qwen2_5_vl")
+CHAT_TOKENS = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+_ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+TARGETS = {
+    "qwen3_moe": [*_ATTENTION, "gate_proj", "up_proj", "down_proj"],
+    "mixtral": [*_ATTENTION, "w1", "w2", "w3"],
+    "qwen2_5_vl": r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)",
+}
+EXPERT_KEYS = ".experts."  # what the adapter file's keys of the expert LoRAs contain
+PROCESSOR_FILES = ("preprocessor_config.json",)
+
+
+def _config(family: str, vocab: int) -> Any:
+    from transformers import MixtralConfig, Qwen2_5_VLConfig, Qwen3MoeConfig
+
+    text = {
+        "vocab_size": vocab,
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "tie_word_embeddings": False,
+    }
+    if family == "qwen3_moe":
+        return Qwen3MoeConfig(**text, head_dim=16, intermediate_size=128, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2)
+    if family == "mixtral":
+        return MixtralConfig(**text, head_dim=16, intermediate_size=32, num_local_experts=4, num_experts_per_tok=2)
+    vision = {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_heads": 4,
+        "out_hidden_size": 64,
+        "fullatt_block_indexes": [1],
+        "window_size": 28,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+    }
+    rope = {"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 10000.0}
+    return Qwen2_5_VLConfig(text_config={**text, "intermediate_size": 128, "rope_parameters": rope}, vision_config=vision)
+
+
+def _model_class(family: str) -> Any:
+    from transformers import MixtralForCausalLM, Qwen2_5_VLForConditionalGeneration, Qwen3MoeForCausalLM
+
+    return {"qwen3_moe": Qwen3MoeForCausalLM, "mixtral": MixtralForCausalLM, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}[family]
+
+
+def _processor(tokenizer: Any, folder: Path) -> None:
+    """The vision-language model's processor saved into `folder`: its image processor and its chat template."""
+    from transformers import Qwen2VLImageProcessor
+
+    from hubship.adapters.torch.demo_checkpoint import CHAT_TEMPLATE
+
+    Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=28 * 28 * 64).save_pretrained(folder)
+    (folder / "chat_template.jinja").write_text(CHAT_TEMPLATE)
+
+
+def build(family: str, root: Path, *, seed: int = 0) -> tuple[Path, Path]:
+    """(base_dir, checkpoint_dir) of a tiny random `family` model (one of FAMILIES) and a LoRA on its usual targets."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import GenerationConfig
+
+    from hubship.adapters.torch.demo_checkpoint import CHAT_TEMPLATE, _save_tokenizer, _tokenizer
+
+    base_dir, ckpt_dir = root / "base", root / "checkpoint"
+    torch.manual_seed(seed)
+    tokenizer = _tokenizer(base_dir, CHAT_TOKENS)
+    model = _model_class(family)(_config(family, len(tokenizer))).eval()
+    with torch.no_grad():  # the router and experts of a random tiny model: spread out, so every expert is used
+        for name, param in model.named_parameters():
+            if ".experts." in name or name.endswith("mlp.gate.weight"):
+                param.normal_(0.0, 0.2)
+    model.save_pretrained(base_dir)
+    tokenizer.chat_template = None
+    _save_tokenizer(tokenizer, base_dir, CHAT_TOKENS)
+    GenerationConfig(bos_token_id=1, eos_token_id=2).save_pretrained(base_dir)
+    if family == "qwen2_5_vl":
+        _processor(tokenizer, base_dir)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=TARGETS[family], init_lora_weights=False, task_type="CAUSAL_LM")
+    peft_model = get_peft_model(model, lora)
+    peft_model.save_pretrained(ckpt_dir)
+    config_path = ckpt_dir / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "base_model_name_or_path": str(base_dir.resolve())}, indent=2))
+    tokenizer.chat_template = CHAT_TEMPLATE
+    _save_tokenizer(tokenizer, ckpt_dir, CHAT_TOKENS)
+    (ckpt_dir / "tokenizer.model").write_bytes((base_dir / "tokenizer.model").read_bytes())
+    GenerationConfig(bos_token_id=1, eos_token_id=2, max_new_tokens=16).save_pretrained(ckpt_dir)
+    if family == "qwen2_5_vl":
+        _processor(tokenizer, ckpt_dir)
+    return base_dir, ckpt_dir
+
+
+def peft_logits(base: Path, ckpt: Path, ids: Any) -> Any:
+    """The truth: base + adapter run unmerged by peft, as in training."""
+    import torch
+    from peft import PeftModel
+
+    from hubship.adapters.torch.meta_model import model_class
+    from transformers import AutoConfig
+
+    model = model_class(AutoConfig.from_pretrained(base)).from_pretrained(base, dtype=torch.float32)
+    peft_model = PeftModel.from_pretrained(model, ckpt).eval()
+    with torch.no_grad():
+        return peft_model(input_ids=ids[None]).logits[0]
+
+
+def model_logits(folder: Path, ids: Any) -> Any:
+    """A model folder's logits, loaded by transformers as a user loads it."""
+    import torch
+
+    from hubship.adapters.torch.meta_model import model_class
+    from transformers import AutoConfig
+
+    model = model_class(AutoConfig.from_pretrained(folder)).from_pretrained(folder, dtype=torch.float32).eval()
+    with torch.no_grad():
+        return model(input_ids=ids[None]).logits[0]

@@ -57,7 +57,7 @@ class WeightLayout:
                 target, pattern = key, None
             if target not in meta or (target == key and pattern is None):
                 continue  # stored as it is named (or not a parameter of this model)
-            converter, keys = found.setdefault(target, (by_pattern[pattern] if pattern else None, {}))
+            keys = found.setdefault(target, (by_pattern[pattern] if pattern else None, {}))[1]
             keys.setdefault(pattern or "", []).append(key)
         self._sources = {
             target: Source(target, {p: tuple(k) for p, k in keys.items()}, converter) for target, (converter, keys) in found.items()

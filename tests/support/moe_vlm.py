@@ -69,13 +69,29 @@ def _model_class(family: str) -> Any:
     return {"qwen3_moe": Qwen3MoeForCausalLM, "mixtral": MixtralForCausalLM, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}[family]
 
 
-def _processor(tokenizer: Any, folder: Path) -> None:
-    """The vision-language model's processor saved into `folder`: its image processor and its chat template."""
-    from transformers import Qwen2VLImageProcessor
+PREPROCESSOR = {  # what Qwen2VLImageProcessor saves (it needs torchvision and PIL, which the tests do without)
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_processor_type": "Qwen2VLImageProcessor",
+    "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "merge_size": 2,
+    "patch_size": 14,
+    "processor_class": "Qwen2_5_VLProcessor",
+    "rescale_factor": 0.00392156862745098,
+    "size": {"longest_edge": 50176, "shortest_edge": 3136},
+    "temporal_patch_size": 2,
+}
 
+
+def _processor(folder: Path) -> None:
+    """The vision-language model's processor files as a trainer saves them into `folder`: the image processor's
+    settings and the processor's chat template (transformers 5 writes it as chat_template.jinja)."""
     from hubship.adapters.torch.demo_checkpoint import CHAT_TEMPLATE
 
-    Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=28 * 28 * 64).save_pretrained(folder)
+    (folder / "preprocessor_config.json").write_text(json.dumps(PREPROCESSOR, indent=2) + "\n")
     (folder / "chat_template.jinja").write_text(CHAT_TEMPLATE)
 
 
@@ -100,7 +116,7 @@ def build(family: str, root: Path, *, seed: int = 0) -> tuple[Path, Path]:
     _save_tokenizer(tokenizer, base_dir, CHAT_TOKENS)
     GenerationConfig(bos_token_id=1, eos_token_id=2).save_pretrained(base_dir)
     if family == "qwen2_5_vl":
-        _processor(tokenizer, base_dir)
+        _processor(base_dir)
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=TARGETS[family], init_lora_weights=False, task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, lora)
     peft_model.save_pretrained(ckpt_dir)
@@ -112,7 +128,7 @@ def build(family: str, root: Path, *, seed: int = 0) -> tuple[Path, Path]:
     (ckpt_dir / "tokenizer.model").write_bytes((base_dir / "tokenizer.model").read_bytes())
     GenerationConfig(bos_token_id=1, eos_token_id=2, max_new_tokens=16).save_pretrained(ckpt_dir)
     if family == "qwen2_5_vl":
-        _processor(tokenizer, ckpt_dir)
+        _processor(ckpt_dir)
     return base_dir, ckpt_dir
 
 
@@ -120,9 +136,9 @@ def peft_logits(base: Path, ckpt: Path, ids: Any) -> Any:
     """The truth: base + adapter run unmerged by peft, as in training."""
     import torch
     from peft import PeftModel
+    from transformers import AutoConfig
 
     from hubship.adapters.torch.meta_model import model_class
-    from transformers import AutoConfig
 
     model = model_class(AutoConfig.from_pretrained(base)).from_pretrained(base, dtype=torch.float32)
     peft_model = PeftModel.from_pretrained(model, ckpt).eval()
@@ -133,9 +149,9 @@ def peft_logits(base: Path, ckpt: Path, ids: Any) -> Any:
 def model_logits(folder: Path, ids: Any) -> Any:
     """A model folder's logits, loaded by transformers as a user loads it."""
     import torch
+    from transformers import AutoConfig
 
     from hubship.adapters.torch.meta_model import model_class
-    from transformers import AutoConfig
 
     model = model_class(AutoConfig.from_pretrained(folder)).from_pretrained(folder, dtype=torch.float32).eval()
     with torch.no_grad():

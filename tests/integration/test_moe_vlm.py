@@ -25,7 +25,7 @@ from hubship.domain.checkpoint import BaseRef
 from hubship.domain.errors import QualityGateFailed, UserInputError
 from tests.fakes.merger import DroppedExpertsMerger
 from tests.fakes.progress import FakeProgress
-from tests.support.moe_vlm import FAMILIES, build, model_logits, peft_logits
+from tests.support.moe_vlm import FAMILIES, build, model_logits, peft_logits, per_expert_adapter
 
 MOE = ("qwen3_moe", "mixtral")
 
@@ -99,6 +99,21 @@ def test_merge_equals_peft_and_keeps_the_base_file_layout(family: str, models, t
     truth = peft_logits(base, ckpt, ids)
     assert float((model_logits(merged, ids) - truth).abs().max()) <= 1e-4
     assert float((model_logits(base, ids) - truth).abs().max()) > 0.1, "the LoRA moves the logits"
+
+
+@pytest.mark.parametrize("family", MOE)
+def test_a_per_expert_adapter_from_transformers_4_merges_and_verifies(family: str, models, tmp_path: Path) -> None:
+    """Trained when experts were modules: a LoRA on each expert, named as the files name them. peft fuses it at load
+    time for transformers 5; the reference runs it that way and the merge adds each pair to its expert's tensor."""
+    base, like = models[family]
+    ckpt = per_expert_adapter(base, like, tmp_path / "per-expert")
+    with safe_open(str(_reference(base, ckpt, tmp_path / "ref.safetensors")), framework="pt") as f:
+        ids, logits = f.get_tensor("input_ids"), f.get_tensor("logits")
+    truth = peft_logits(base, ckpt, ids)
+    assert float((logits - truth).abs().max()) <= 1e-5
+    assert float((model_logits(base, ids) - truth).abs().max()) > 0.1, "the expert LoRAs move the logits"
+    merged = _merge(base, ckpt, tmp_path / "merged")
+    assert set(_keys(merged)) == set(_keys(base)) and float((model_logits(merged, ids) - truth).abs().max()) <= 1e-4
 
 
 @pytest.mark.parametrize("family", MOE)

@@ -156,3 +156,32 @@ def model_logits(folder: Path, ids: Any) -> Any:
     model = model_class(AutoConfig.from_pretrained(folder)).from_pretrained(folder, dtype=torch.float32).eval()
     with torch.no_grad():
         return model(input_ids=ids[None]).logits[0]
+
+
+def per_expert_adapter(base: Path, like: Path, out: Path, *, rank: int = 4, seed: int = 1) -> Path:
+    """An adapter as peft saved it with transformers 4, whose experts were modules: a LoRA pair on each expert's
+    projection (`...experts.N.gate_proj.lora_A.weight`, Mixtral's `...block_sparse_moe.experts.N.w1...`), named as
+    the base's files name them, random as after training; the rest (tokenizer, template) copied from `like`."""
+    import re
+    import shutil
+
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    shutil.copytree(like, out)
+    torch.manual_seed(seed)
+    tensors, names = {}, set()
+    with safe_open(str(base / "model.safetensors"), framework="pt") as f:
+        for key in f.keys():  # noqa: SIM118 (a safetensors handle)
+            found = re.match(r"(.+\.experts\.\d+\.(\w+))\.weight$", key)
+            if found:
+                rows, cols = f.get_slice(key).get_shape()
+                tensors[f"base_model.model.{found[1]}.lora_A.weight"] = torch.randn(rank, cols) * 0.1
+                tensors[f"base_model.model.{found[1]}.lora_B.weight"] = torch.randn(rows, rank) * 0.1
+                names.add(found[2])
+    save_file(tensors, str(out / "adapter_model.safetensors"))
+    config = json.loads((out / "adapter_config.json").read_text())
+    config.update(r=rank, lora_alpha=2 * rank, target_modules=sorted(names), target_parameters=None, rank_pattern={}, alpha_pattern={})
+    (out / "adapter_config.json").write_text(json.dumps({**config, "peft_version": "0.17.1"}, indent=2))
+    return out

@@ -27,7 +27,7 @@ from tests.fakes.merger import DroppedExpertsMerger
 from tests.fakes.progress import FakeProgress
 from tests.support.moe_vlm import FAMILIES, build, model_logits, peft_logits, per_expert_adapter
 
-MOE = ("qwen3_moe", "mixtral")
+MOE = ("qwen3_moe", "mixtral", "deepseek_v3")
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +178,13 @@ def test_the_targets_check_reads_in_memory_names(models, tmp_path: Path) -> None
     moe_base = loader.base_info(BaseRef(path=str(models["qwen3_moe"][0])))
     with pytest.raises(UserInputError, match=r"the adapter targets model\.language_model\.layers\.0\.\S+, which base model"):
         loader.check_compatible(SafetensorsCheckpointReader().read(wrong), moe_base)
+
+
+def test_an_adapter_for_another_model_is_refused_in_one_line(models, cli, tmp_path: Path) -> None:
+    _, vlm_adapter = models["qwen2_5_vl"]
+    moe_base, _ = models["qwen3_moe"]
+    result = cli("plan", str(vlm_adapter), "--base", str(moe_base), "-f", "merged-16bit", "--workspace", str(tmp_path / "ws"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert "the adapter targets model.language_model.layers.0." in lines[0] and "pass --base with the model" in lines[0]

@@ -3,7 +3,8 @@
 Each family is built with transformers' own config class (2 layers, the real module tree) and saved by
 transformers 5, which writes the checkpoint layout the Hub has: one tensor per expert, Mixtral's
 `block_sparse_moe.*`, a vision-language model's text layers as `model.layers.*`. The LoRA is peft 0.21's on the
-targets trainers use: on the MoE families, gate/up/down (w1/w2/w3 for Mixtral), which peft turns into
+targets trainers use: on the MoE families, gate/up/down (w1/w2/w3 for Mixtral; DeepSeek-V3's multi-head latent
+attention projections, and its dense first layer and shared expert, which stay modules), which peft turns into
 `target_parameters` on the fused experts; on the vision-language model, the language model's projections (the
 vision tower is not trained). Its weights are random (`init_lora_weights=False`), as after training. The tokenizer
 is the demo's SentencePiece one (a stand-in: these families' real tokenizers are not needed for the merge and the
@@ -17,12 +18,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("qwen3_moe", "mixtral", "qwen2_5_vl")
+FAMILIES = ("qwen3_moe", "mixtral", "deepseek_v3", "qwen2_5_vl")
 CHAT_TOKENS = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
 _ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 TARGETS = {
     "qwen3_moe": [*_ATTENTION, "gate_proj", "up_proj", "down_proj"],
     "mixtral": [*_ATTENTION, "w1", "w2", "w3"],
+    "deepseek_v3": ["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
     "qwen2_5_vl": r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)",
 }
 EXPERT_KEYS = ".experts."  # what the adapter file's keys of the expert LoRAs contain
@@ -30,7 +32,7 @@ PROCESSOR_FILES = ("preprocessor_config.json",)
 
 
 def _config(family: str, vocab: int) -> Any:
-    from transformers import MixtralConfig, Qwen2_5_VLConfig, Qwen3MoeConfig
+    from transformers import DeepseekV3Config, MixtralConfig, Qwen2_5_VLConfig, Qwen3MoeConfig
 
     text = {
         "vocab_size": vocab,
@@ -47,6 +49,10 @@ def _config(family: str, vocab: int) -> Any:
         return Qwen3MoeConfig(**text, head_dim=16, intermediate_size=128, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2)
     if family == "mixtral":
         return MixtralConfig(**text, head_dim=16, intermediate_size=32, num_local_experts=4, num_experts_per_tok=2)
+    if family == "deepseek_v3":  # multi-head latent attention; layer 0 dense, layer 1 MoE with a shared expert
+        mla = {"q_lora_rank": 32, "kv_lora_rank": 16, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8, "v_head_dim": 16}
+        moe = {"moe_intermediate_size": 32, "n_routed_experts": 4, "n_shared_experts": 1, "num_experts_per_tok": 2}
+        return DeepseekV3Config(**text, **mla, **moe, intermediate_size=128, first_k_dense_replace=1, n_group=1, topk_group=1)
     vision = {
         "depth": 2,
         "hidden_size": 32,
@@ -64,9 +70,10 @@ def _config(family: str, vocab: int) -> Any:
 
 
 def _model_class(family: str) -> Any:
-    from transformers import MixtralForCausalLM, Qwen2_5_VLForConditionalGeneration, Qwen3MoeForCausalLM
+    from transformers import DeepseekV3ForCausalLM, MixtralForCausalLM, Qwen2_5_VLForConditionalGeneration, Qwen3MoeForCausalLM
 
-    return {"qwen3_moe": Qwen3MoeForCausalLM, "mixtral": MixtralForCausalLM, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}[family]
+    classes = {"qwen3_moe": Qwen3MoeForCausalLM, "mixtral": MixtralForCausalLM, "deepseek_v3": DeepseekV3ForCausalLM}
+    return classes.get(family, Qwen2_5_VLForConditionalGeneration)
 
 
 PREPROCESSOR = {  # what Qwen2VLImageProcessor saves (it needs torchvision and PIL, which the tests do without)

@@ -22,7 +22,7 @@ from hubship.adapters.torch.streaming_merger import StreamingMerger
 from hubship.adapters.torch.weight_layout import WeightLayout
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.checkpoint import BaseRef
-from hubship.domain.errors import QualityGateFailed, UserInputError
+from hubship.domain.errors import PublishError, QualityGateFailed, UserInputError
 from tests.fakes.merger import DroppedExpertsMerger
 from tests.fakes.progress import FakeProgress
 from tests.support.moe_vlm import FAMILIES, build, model_logits, peft_logits, per_expert_adapter
@@ -188,3 +188,17 @@ def test_an_adapter_for_another_model_is_refused_in_one_line(models, cli, tmp_pa
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert "the adapter targets model.language_model.layers.0." in lines[0] and "pass --base with the model" in lines[0]
+
+
+def test_a_built_model_that_does_not_run_is_a_tool_failure(models, tmp_path: Path) -> None:
+    """The verifier runs hubship's own artifact: when it cannot, the tool failed (exit 1), not the user's input."""
+    from safetensors.torch import save_file
+
+    built = tmp_path / "built"
+    shutil.copytree(models["qwen3_moe"][0], built)
+    config = json.loads((built / "config.json").read_text())
+    (built / "config.json").write_text(json.dumps({**config, "model_type": "no_such_model"}))  # transformers cannot build it
+    save_file({"input_ids": torch.arange(3, 20), "logits": torch.zeros(17, config["vocab_size"])}, str(tmp_path / "ref.safetensors"))
+    with pytest.raises(PublishError, match=r"^running the built model in .* failed: ") as failed:
+        TorchLogitsVerifier().compare(built, tmp_path / "ref.safetensors", FakeProgress())
+    assert failed.value.exit_code == 1

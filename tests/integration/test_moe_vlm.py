@@ -202,3 +202,16 @@ def test_a_built_model_that_does_not_run_is_a_tool_failure(models, tmp_path: Pat
     with pytest.raises(PublishError, match=r"^running the built model in .* failed: ") as failed:
         TorchLogitsVerifier().compare(built, tmp_path / "ref.safetensors", FakeProgress())
     assert failed.value.exit_code == 1
+
+
+def test_a_rank_that_does_not_match_the_config_is_refused(models, tmp_path: Path) -> None:
+    """A fused LoRA's rank is r per expert, so its weights' rank is a multiple of r; a module's LoRA whose rank is a
+    multiple of r but not r is still refused, never merged with a made-up scaling."""
+    base, ckpt = models["qwen3_moe"]
+    wrong = tmp_path / "wrong-rank"
+    shutil.copytree(ckpt, wrong)
+    config = json.loads((wrong / "adapter_config.json").read_text())
+    (wrong / "adapter_config.json").write_text(json.dumps({**config, "r": 2}))
+    with pytest.raises(UserInputError, match=r"gives model\.layers\.\d\.\S+ rank 2 but its weights have rank 4"):
+        _merge(base, wrong, tmp_path / "merged")
+    assert not list((tmp_path / "merged").iterdir())

@@ -15,6 +15,7 @@ tensor per expert. peft names an adapter's tensors after the modules in memory, 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,9 @@ def place(
     """The adapter's LoRAs and saved tensors under the names of the base's files (`stored`), and the per-file-tensor
     deltas of its LoRAs on fused parameters. An adapter that names only stored modules costs nothing here; one that
     does not has its names resolved with the base's modules built on meta (seconds) and transformers' mapping."""
+    for name, lora in loras.items():  # a module's LoRA whose rank is not its r (left unscaled for a fused one): refused
+        if math.isnan(lora.scaling) and f"{name}.weight" in stored:
+            scaling(config, name, lora.a.shape[0])
     strays = [m for m in loras if f"{m}.weight" not in stored] + [n for n in replaced if n not in stored]
     if not strays:
         return loras, replaced, {}
@@ -131,6 +135,8 @@ def place(
     for name, lora in loras.items():
         target = file_name(f"{name}.weight").removesuffix(".weight")
         if f"{target}.weight" in stored:
+            if math.isnan(lora.scaling):
+                scaling(config, name, lora.a.shape[0])
             placed[target] = attrs.evolve(lora, module=target)
             continue
         fused = _fused(name, lora, model, config) if not (lora.embedding or lora.magnitude or lora.bias) else None

@@ -27,7 +27,9 @@ from tests.fakes.merger import DroppedExpertsMerger
 from tests.fakes.progress import FakeProgress
 from tests.support.moe_vlm import FAMILIES, build, model_logits, peft_logits, per_expert_adapter
 
-MOE = ("qwen3_moe", "mixtral", "deepseek_v3")
+MOE = ("qwen3_moe", "mixtral", "deepseek_v3", "gpt_oss")
+PER_EXPERT_FILES = ("qwen3_moe", "mixtral", "deepseek_v3")  # gpt-oss's files store its experts fused, as in memory
+CONVERTED = (*PER_EXPERT_FILES, "qwen2_5_vl")  # the families whose files transformers 5 converts as it loads them
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def _publish(container, ckpt: Path, dest: Path) -> dict:
     return json.loads(next(dest.rglob("merged-16bit/manifest.json")).read_text())
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", CONVERTED)
 def test_the_layout_builds_every_parameter_as_from_pretrained_does(family: str, models) -> None:
     """transformers' own mapping, not a table: every in-memory parameter the files store otherwise is built from
     them to the value from_pretrained loads, and the files' names for them are the ones save_pretrained writes."""
@@ -101,7 +103,7 @@ def test_merge_equals_peft_and_keeps_the_base_file_layout(family: str, models, t
     assert float((model_logits(base, ids) - truth).abs().max()) > 0.1, "the LoRA moves the logits"
 
 
-@pytest.mark.parametrize("family", MOE)
+@pytest.mark.parametrize("family", PER_EXPERT_FILES)
 def test_a_per_expert_adapter_from_transformers_4_merges_and_verifies(family: str, models, tmp_path: Path) -> None:
     """Trained when experts were modules: a LoRA on each expert, named as the files name them. peft fuses it at load
     time for transformers 5; the reference runs it that way and the merge adds each pair to its expert's tensor."""

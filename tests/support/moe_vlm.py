@@ -4,7 +4,8 @@ Each family is built with transformers' own config class (2 layers, the real mod
 transformers 5, which writes the checkpoint layout the Hub has: one tensor per expert, Mixtral's
 `block_sparse_moe.*`, a vision-language model's text layers as `model.layers.*`. The LoRA is peft 0.21's on the
 targets trainers use: on the MoE families, gate/up/down (w1/w2/w3 for Mixtral; DeepSeek-V3's multi-head latent
-attention projections, and its dense first layer and shared expert, which stay modules), which peft turns into
+attention projections, and its dense first layer and shared expert, which stay modules; gpt-oss, whose files
+store its experts fused and (experts, in, out), by `target_parameters` as peft documents it), which peft turns into
 `target_parameters` on the fused experts; on the vision-language model, the language model's projections (the
 vision tower is not trained). Its weights are random (`init_lora_weights=False`), as after training. The tokenizer
 is the demo's SentencePiece one (a stand-in: these families' real tokenizers are not needed for the merge and the
@@ -18,21 +19,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("qwen3_moe", "mixtral", "deepseek_v3", "qwen2_5_vl")
+FAMILIES = ("qwen3_moe", "mixtral", "deepseek_v3", "gpt_oss", "qwen2_5_vl")
 CHAT_TOKENS = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
 _ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 TARGETS = {
     "qwen3_moe": [*_ATTENTION, "gate_proj", "up_proj", "down_proj"],
     "mixtral": [*_ATTENTION, "w1", "w2", "w3"],
+    "gpt_oss": _ATTENTION,  # and its experts by parameter, as peft's docs show for gpt-oss (TARGET_PARAMETERS)
     "deepseek_v3": ["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
     "qwen2_5_vl": r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)",
 }
-EXPERT_KEYS = ".experts."  # what the adapter file's keys of the expert LoRAs contain
+TARGET_PARAMETERS = {"gpt_oss": ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"]}
 PROCESSOR_FILES = ("preprocessor_config.json",)
 
 
 def _config(family: str, vocab: int) -> Any:
-    from transformers import DeepseekV3Config, MixtralConfig, Qwen2_5_VLConfig, Qwen3MoeConfig
+    from transformers import DeepseekV3Config, GptOssConfig, MixtralConfig, Qwen2_5_VLConfig, Qwen3MoeConfig
 
     text = {
         "vocab_size": vocab,
@@ -49,6 +51,8 @@ def _config(family: str, vocab: int) -> Any:
         return Qwen3MoeConfig(**text, head_dim=16, intermediate_size=128, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2)
     if family == "mixtral":
         return MixtralConfig(**text, head_dim=16, intermediate_size=32, num_local_experts=4, num_experts_per_tok=2)
+    if family == "gpt_oss":  # experts stored fused and (experts, in, out) on disk too; attention sinks, sliding layers
+        return GptOssConfig(**text, head_dim=16, intermediate_size=32, num_local_experts=4, num_experts_per_tok=2, sliding_window=8)
     if family == "deepseek_v3":  # multi-head latent attention; layer 0 dense, layer 1 MoE with a shared expert
         mla = {"q_lora_rank": 32, "kv_lora_rank": 16, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8, "v_head_dim": 16}
         moe = {"moe_intermediate_size": 32, "n_routed_experts": 4, "n_shared_experts": 1, "num_experts_per_tok": 2}
@@ -70,9 +74,16 @@ def _config(family: str, vocab: int) -> Any:
 
 
 def _model_class(family: str) -> Any:
-    from transformers import DeepseekV3ForCausalLM, MixtralForCausalLM, Qwen2_5_VLForConditionalGeneration, Qwen3MoeForCausalLM
+    from transformers import (
+        DeepseekV3ForCausalLM,
+        GptOssForCausalLM,
+        MixtralForCausalLM,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen3MoeForCausalLM,
+    )
 
     classes = {"qwen3_moe": Qwen3MoeForCausalLM, "mixtral": MixtralForCausalLM, "deepseek_v3": DeepseekV3ForCausalLM}
+    classes["gpt_oss"] = GptOssForCausalLM
     return classes.get(family, Qwen2_5_VLForConditionalGeneration)
 
 
@@ -124,7 +135,14 @@ def build(family: str, root: Path, *, seed: int = 0) -> tuple[Path, Path]:
     GenerationConfig(bos_token_id=1, eos_token_id=2).save_pretrained(base_dir)
     if family == "qwen2_5_vl":
         _processor(base_dir)
-    lora = LoraConfig(r=4, lora_alpha=8, target_modules=TARGETS[family], init_lora_weights=False, task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=4,
+        lora_alpha=8,
+        target_modules=TARGETS[family],
+        target_parameters=TARGET_PARAMETERS.get(family),
+        init_lora_weights=False,
+        task_type="CAUSAL_LM",
+    )
     peft_model = get_peft_model(model, lora)
     peft_model.save_pretrained(ckpt_dir)
     config_path = ckpt_dir / "adapter_config.json"

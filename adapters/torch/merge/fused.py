@@ -9,8 +9,9 @@ tensor per expert. peft names an adapter's tensors after the modules in memory, 
 - a LoRA or a saved tensor on a renamed module is moved to the file's name (weight_layout: transformers' mapping);
 - a LoRA on a fused parameter gives that parameter's delta as peft computes it (`ParamWrapper.get_delta_weight`:
   einsum of B and A per expert, times alpha / r), turned into the delta of each file tensor by the reversal
-  transformers saves with. It is computed one fused parameter at a time, in fp32, when its first file tensor is
-  written, and kept until the next one's is asked: the peak is one fused parameter's delta.
+  transformers saves with. It is computed in fp32 when the parameter's first file tensor is written, and each
+  share dropped once written: the peak is the deltas of the fused parameters whose tensors the files interleave
+  (about one layer's experts).
 """
 
 from __future__ import annotations
@@ -51,19 +52,23 @@ class FusedLora:
 
 
 class FusedDeltas:
-    """Each file tensor's share of the fused LoRAs' deltas, computed for one fused parameter at a time."""
+    """Each file tensor's share of the fused LoRAs' deltas. A fused parameter's delta is computed when its first file
+    tensor is written and each share is dropped once written, so only the parameters whose tensors the files
+    interleave (a layer's gate/up and down experts) are held at once, and each is computed once."""
 
     def __init__(self, layout: WeightLayout) -> None:
         self._layout = layout
-        self._for: FusedLora | None = None
-        self._deltas: dict[str, torch.Tensor] = {}
+        self._held: dict[int, dict[str, torch.Tensor]] = {}
 
     def delta(self, lora: FusedLora, key: str) -> torch.Tensor:
-        if self._for is not lora:
-            self._for, self._deltas = None, {}  # the previous parameter's deltas are freed before the next are made
-            self._deltas = self._layout.to_files({lora.parameter: lora.delta()})
-            self._for = lora
-        return self._deltas[key]
+        """The share of file tensor `key`, handed out once."""
+        if id(lora) not in self._held:
+            self._held[id(lora)] = self._layout.to_files({lora.parameter: lora.delta()})
+        shares = self._held[id(lora)]
+        share = shares.pop(key)
+        if not shares:
+            del self._held[id(lora)]
+        return share
 
     def file_keys(self, lora: FusedLora) -> list[str]:
         """The file tensors the fused parameter is saved as (computed on meta: no values)."""

@@ -27,13 +27,15 @@ TOKENIZER_FILES = (
     "chat_template.jinja",
     "chat_template.json",
 )
+# A vision-language model's processor settings (its chat template is one of TOKENIZER_FILES): from the checkpoint
+# when it has them, else from the base.
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "video_preprocessor_config.json")
 
 
 # Adapter settings whose trained model is not "base + a LoRA delta", so no merged model can equal it.
 UNMERGEABLE: tuple[tuple[str, str], ...] = (
     ("alora_invocation_tokens", "an activated LoRA (aLoRA) acts only after its invocation tokens"),
     ("layer_replication", "layer_replication changes the model's depth"),
-    ("target_parameters", "LoRA on raw parameters (target_parameters)"),
     ("trainable_token_indices", "trainable tokens (trainable_token_indices)"),
     ("use_qalora", "QA-LoRA pools the inputs of a GPTQ model"),
     ("velora_config", "the VeLoRA variant"),

@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from hubship.domain.checkpoint import TOKENIZER_FILES, BaseInfo, Checkpoint
+from hubship.domain.checkpoint import PROCESSOR_FILES, TOKENIZER_FILES, BaseInfo, Checkpoint
 from hubship.domain.tokenizer_identity import SENTENCEPIECE_FILE, TAKEN_NOTE, tokenizer_difference
 from hubship.ports.progress import Progress
 
@@ -50,6 +50,10 @@ class LocalFileSaver:
         if not (out_dir / SENTENCEPIECE_FILE).exists() and spm.is_file() and source != base_dir and _same_tokenizer(ckpt, base_dir):
             _copy(spm, out_dir / SENTENCEPIECE_FILE)
             notes = (TAKEN_NOTE,)
+        for name in PROCESSOR_FILES:  # a vision-language model's image processor: the checkpoint's, else the base's
+            found = next((d / name for d in (ckpt, base_dir) if (d / name).is_file()), None)
+            if found is not None:
+                _copy(found, out_dir / name)
         for candidate in (ckpt, base_dir):
             if (candidate / "generation_config.json").is_file():
                 _copy(candidate / "generation_config.json", out_dir / "generation_config.json")

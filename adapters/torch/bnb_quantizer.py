@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+from transformers import AutoConfig, BitsAndBytesConfig
 
+from hubship.adapters.torch.meta_model import model_class
 from hubship.adapters.torch.verify.memory import release_freed_memory
 from hubship.domain.errors import PublishError
 from hubship.ports.progress import Progress
@@ -32,7 +33,8 @@ class BnbQuantizer:
         )
         with progress.task(f"quantize ({quant_type}, bitsandbytes)", total=2, unit="steps") as task:
             try:
-                model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=settings, device_map="cpu", dtype=compute)
+                auto = model_class(AutoConfig.from_pretrained(model_dir))  # a causal LM, or a vision-language model
+                model = auto.from_pretrained(model_dir, quantization_config=settings, device_map="cpu", dtype=compute)
                 task.advance()
                 model.save_pretrained(out_dir, safe_serialization=True)
                 task.advance()

@@ -14,6 +14,8 @@ from typing import Any
 
 from hubship.adapters.torch.bnb_weights import QuantizedWeight
 from hubship.adapters.torch.lineage_facts import lineage_facts, readme_metadata
+from hubship.adapters.torch.merge.fused import place
+from hubship.adapters.torch.merge.lora import adapter_parts
 from hubship.adapters.torch.merge.safetensors_reader import Stored
 from hubship.adapters.torch.model_files import model_tensors, weight_files
 from hubship.domain.checkpoint import BaseInfo, BaseRef, Checkpoint
@@ -48,6 +50,29 @@ def _element_bytes(source: Stored | QuantizedWeight, dtype: str) -> int:
     if isinstance(source, QuantizedWeight):
         return _BYTES[dtype]
     return source.nbytes // max(math.prod(source.shape), 1)
+
+
+def _placed(
+    pairs: dict[str, dict[str, tuple[int, ...]]],
+    adapter: dict[str, Stored | QuantizedWeight],
+    base: dict[str, Stored | QuantizedWeight],
+    checkpoint: Checkpoint,
+    base_dir: Path,
+) -> dict[str, dict[str, tuple[int, ...]]]:
+    """The LoRA pairs under the names the base's files store: a module transformers 5 renames in memory (a
+    vision-language model's `model.language_model.*`) under its file name; a LoRA on fused MoE experts (peft's
+    target_parameters) that fits one of its module's parameters is checked there, and dropped from the pairs."""
+    if all(f"{module}.weight" in base for module in pairs):
+        return pairs  # the usual case: no modules built, nothing imported
+    config = dict(checkpoint.adapter_config)
+    stored = {k: v for k, v in adapter.items() if isinstance(v, Stored)}
+    loras, _ = adapter_parts(config, stored)
+    strays = {m: lo for m, lo in loras.items() if f"{m}.weight" not in base}
+    placed, _, _ = place(strays, {}, set(base), base_dir, config, checkpoint.base.display)
+    named = {id(lora.a): module for module, lora in strays.items()}  # placing renames a LoRA, keeping its tensors
+    kept = {m: pair for m, pair in pairs.items() if m not in strays}
+    kept |= {module: pairs.get(named[id(lora.a)], {}) for module, lora in placed.items()}
+    return kept
 
 
 class HfTransformersLoader:
@@ -101,6 +126,7 @@ class HfTransformersLoader:
             if match:
                 pairs.setdefault(match.group(1), {})[match.group(2)] = stored.shape
         fan_in_fan_out = bool(checkpoint.adapter_config.get("fan_in_fan_out"))
+        pairs = _placed(pairs, adapter_shapes, base_shapes, checkpoint, Path(base.path))
         for module, pair in sorted(pairs.items()):
             weight = base_shapes.get(f"{module}.weight")
             if weight is None:

@@ -27,15 +27,16 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoTokenizer
 
-from hubship.adapters.torch.meta_model import aliases, blocks, skeleton
-from hubship.adapters.torch.model_files import ADAPTER_PREFIX, weight_files
+from hubship.adapters.torch.meta_model import aliases, blocks, model_class, skeleton
+from hubship.adapters.torch.model_files import ADAPTER_PREFIX, file_keys, weight_files
 from hubship.adapters.torch.verify.memory import release_freed_memory
 from hubship.adapters.torch.verify.metrics import StoredRows, kl_metrics
 from hubship.adapters.torch.verify.peft_reference import adapter_vocab, peft_model
 from hubship.adapters.torch.verify.probe import MAX_PROBE_TOKENS, probe_ids
 from hubship.adapters.torch.verify.streamed_weights import BIG_LEAF_BYTES, SLAB_ELEMENTS, StreamedWeights
+from hubship.adapters.torch.weight_layout import WeightLayout
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.ports.progress import Progress
@@ -100,15 +101,17 @@ class TorchLogitsVerifier:
             ids = probe_ids(self._tokenizer(checkpoint, base), checkpoint.chat_template, limit)
             model = base_model = skeleton(base_dir)
             names = aliases(base_model)
+            layout = WeightLayout(base_model, file_keys(_weight_paths(base_dir)))
             if checkpoint.is_full:  # the checkpoint's own weights: no adapter
-                logits = self._run(model, _weight_paths(base_dir), names, "", ids, progress, "reference logits", bits=bits)
+                logits = self._run(model, _weight_paths(base_dir), names, "", ids, progress, "reference logits", bits=bits, layout=layout)
             else:
                 vocab = adapter_vocab(checkpoint, base_model)
                 if vocab:
                     base_model = skeleton(base_dir, vocab)
                 model, adapter_keys = peft_model(base_model, checkpoint)
                 adapter = (Path(checkpoint.root) / str(checkpoint.adapter_weights), adapter_keys)
-                logits = self._run(model, _weight_paths(base_dir), names, ADAPTER_PREFIX, ids, progress, "reference logits", adapter, bits)
+                files = _weight_paths(base_dir)
+                logits = self._run(model, files, names, ADAPTER_PREFIX, ids, progress, "reference logits", adapter, bits, layout)
             del model, base_model
         release_freed_memory(collect=True)
         out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -125,10 +128,11 @@ class TorchLogitsVerifier:
         what: str,
         adapter: tuple[Path, dict[str, str]] | None = None,
         bits: int | None = None,
+        layout: WeightLayout | None = None,
     ) -> torch.Tensor:
         with progress.task(what, total=len(blocks(model)), unit="blocks") as task:
             hooks = StreamedWeights(
-                model, files, names, prefix, task, adapter=adapter, slab=self._slab, big_leaf_bytes=self._big_leaf, bits=bits
+                model, files, names, prefix, task, adapter=adapter, slab=self._slab, big_leaf_bytes=self._big_leaf, bits=bits, layout=layout
             )
             try:
                 return _forward(model, ids, self._threads())
@@ -142,12 +146,15 @@ class TorchLogitsVerifier:
             config = json.loads((model_dir / "config.json").read_text())
             if config.get("quantization_config"):
                 with progress.task("artifact logits (quantized)", total=1, unit="models") as task:
-                    model = AutoModelForCausalLM.from_pretrained(model_dir, device_map="cpu", dtype=torch.float32).eval()
+                    auto = model_class(AutoConfig.from_pretrained(model_dir))
+                    model = auto.from_pretrained(model_dir, device_map="cpu", dtype=torch.float32).eval()
                     logits = _forward(model, ids, self._threads())
                     task.advance()
             else:
                 model = skeleton(model_dir)
-                logits = self._run(model, _weight_paths(model_dir), aliases(model), "", ids, progress, "artifact logits")
+                files = _weight_paths(model_dir)
+                layout = WeightLayout(model, file_keys(files))
+                logits = self._run(model, files, aliases(model), "", ids, progress, "artifact logits", layout=layout)
             del model
         release_freed_memory(collect=True)
         return kl_metrics(logits, StoredRows(reference_file, "logits"))

@@ -8,7 +8,16 @@ from pathlib import Path
 import torch
 from accelerate import init_empty_weights
 from torch import nn
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, PretrainedConfig
+
+
+def model_class(config: PretrainedConfig) -> type:
+    """The auto class that builds the model with its language-model head: a causal LM, else an image-text-to-text
+    model (a vision-language model: its text path takes input_ids alone)."""
+    for auto in (AutoModelForCausalLM, AutoModelForImageTextToText):
+        if type(config) in auto._model_mapping:
+            return auto
+    return AutoModelForCausalLM  # its own error names the configuration it cannot build
 
 
 def skeleton(model_dir: Path, vocab_size: int | None = None) -> nn.Module:
@@ -16,7 +25,7 @@ def skeleton(model_dir: Path, vocab_size: int | None = None) -> nn.Module:
     weights tied as the model ties them, in eval mode; with `vocab_size`, embeddings resized to that many rows."""
     config = AutoConfig.from_pretrained(model_dir)
     with init_empty_weights():
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model = model_class(config).from_config(config, dtype=torch.float32)
         if vocab_size and vocab_size != model.get_input_embeddings().num_embeddings:
             model.resize_token_embeddings(vocab_size, mean_resizing=False)
     model.tie_weights()

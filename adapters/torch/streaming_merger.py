@@ -11,14 +11,17 @@ with fan_in_fan_out), scaling = alpha / r or alpha / sqrt(r) (rsLoRA), r and alp
 rank_pattern / alpha_pattern, DoRA's magnitude rescaling, embedding LoRA, lora_bias, and full
 tensors saved in the adapter (modules_to_save, saved embedding layers, grown vocabularies). When a
 model ties its input and output embeddings and the adapter changes either, the two are written
-separately (tie_word_embeddings false), each as peft computes it, so neither is left stale.
+separately (tie_word_embeddings false), each as peft computes it, so neither is left stale. An adapter named after
+transformers 5's modules in memory (renamed modules, LoRAs on fused MoE experts through peft's target_parameters) is
+placed on the tensors the base's files store, by transformers' own conversion mapping (merge.fused): the merged
+model keeps the base's file layout, one tensor per expert where the base has them.
 
 A base quantized with bitsandbytes (QLoRA) is merged onto its weights as bitsandbytes dequantizes them, one
 tensor at a time, in fp32 (bnb_weights): what the adapter was trained on; the merged config has no
 quantization_config. A full fine-tune (no adapter) goes through the same path with nothing to add: its weights
 copied, cast to `dtype` and re-sharded.
 
-The parts live in `hubship.adapters.torch.merge`: safetensors_reader, lora, model_facts, plan,
+The parts live in `hubship.adapters.torch.merge`: safetensors_reader, lora, fused, model_facts, plan,
 tensor_math, merged_config and shard_writer. Design: docs/adr/003.
 """
 
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from hubship.adapters.torch.merge.fused import place
 from hubship.adapters.torch.merge.lora import adapter_parts
 from hubship.adapters.torch.merge.merged_config import merged_config
 from hubship.adapters.torch.merge.model_facts import model_facts
@@ -66,12 +70,14 @@ class StreamingMerger:
         tensors = base_tensors(base_dir, base.weight_files, base.quantization.bits if base.quantization else None)
         adapter = read_header(Path(checkpoint.root) / checkpoint.adapter_weights, "the adapter") if checkpoint.adapter_weights else {}
         facts = model_facts(base_dir, self._facts_cache)
-        loras, replaced = adapter_parts(dict(checkpoint.adapter_config), adapter, facts.transposed)
+        config = dict(checkpoint.adapter_config)
+        loras, replaced = adapter_parts(config, adapter, facts.transposed)
+        loras, replaced, shares = place(loras, replaced, set(tensors), base_dir, config, checkpoint.base.display)
         outputs, untie, vocab = plan_outputs(
-            tensors, loras, replaced, facts.tied, facts.embeddings, OUT_DTYPES[out_dtype], base_name=checkpoint.base.display
+            tensors, loras, replaced, facts.tied, facts.embeddings, OUT_DTYPES[out_dtype], base_name=checkpoint.base.display, shares=shares
         )
         shards = named_shards(shard_plan(outputs, max_shard_bytes))
         files = {INDEX_FILE: index_json(shards)} if len(shards) > 1 else {}
-        config = merged_config(facts.config, checkpoint, out_dtype, untie, vocab)
-        files["config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
+        merged = merged_config(facts.config, checkpoint, out_dtype, untie, vocab)
+        files["config.json"] = (json.dumps(merged, indent=2, sort_keys=True) + "\n").encode()
         write_model(out_dir, shards, files, progress)

@@ -39,3 +39,35 @@ class ScaledDeltaMerger:
             scale_delta(copy, self.factor)
             checkpoint = attrs.evolve(checkpoint, root=str(copy))
         StreamingMerger().merge(checkpoint, base, out_dir, dtype=dtype, max_shard_bytes=max_shard_bytes, progress=progress)
+
+
+class DroppedExpertsMerger:
+    """A broken merge on purpose, the best-known failure of peer tools on MoE models: the real streaming merger run on
+    a copy of the adapter whose LoRAs on the experts are zero, so the merged model has every delta but the experts'.
+    A full model (the base yardstick's) merges as it is."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+
+    def merge(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path, *, dtype: str | None, max_shard_bytes: int, progress) -> None:
+        import shutil
+
+        import attrs
+        from safetensors.torch import load_file, save_file
+
+        from hubship.adapters.torch.streaming_merger import StreamingMerger
+
+        if checkpoint.is_full:
+            StreamingMerger().merge(checkpoint, base, out_dir, dtype=dtype, max_shard_bytes=max_shard_bytes, progress=progress)
+            return
+        copy = self.scratch / f"no-experts-{len(list(self.scratch.glob('no-experts-*')))}"
+        shutil.copytree(checkpoint.root, copy)
+        weights = copy / str(checkpoint.adapter_weights)
+        tensors = load_file(str(weights))
+        dropped = [key for key in tensors if ".experts." in key and ".lora_B." in key]
+        assert dropped, "the adapter has no LoRA on the experts to drop"
+        for key in dropped:
+            tensors[key].zero_()
+        save_file(tensors, str(weights))
+        merged = attrs.evolve(checkpoint, root=str(copy))
+        StreamingMerger().merge(merged, base, out_dir, dtype=dtype, max_shard_bytes=max_shard_bytes, progress=progress)

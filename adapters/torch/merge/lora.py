@@ -42,12 +42,21 @@ def pattern_value(pattern: dict[str, Any], module: str, default: Any) -> Any:
     return default
 
 
-def _scaling(config: dict[str, Any], module: str, rank: int) -> float:
+def scaling(config: dict[str, Any], module: str, rank: int) -> float:
+    """alpha / r (rsLoRA: alpha / sqrt(r)) of `module`, with r and alpha from rank_pattern / alpha_pattern; the
+    weights' `rank` must be that r."""
     r = pattern_value(config.get("rank_pattern") or {}, module, config.get("r", 8))
     alpha = pattern_value(config.get("alpha_pattern") or {}, module, config.get("lora_alpha", 8))
     if int(r) != rank:
         raise UserInputError(f"adapter_config.json gives {module} rank {r} but its weights have rank {rank}; re-save the adapter")
     return float(alpha) / (math.sqrt(rank) if config.get("use_rslora") else rank)
+
+
+def _fused_rank(config: dict[str, Any], module: str, rank: int) -> bool:
+    """Whether the LoRA's rank is a multiple of its configured r, as on a fused MoE parameter (peft's
+    target_parameters: r per expert); merge.fused works out its parameter and scaling."""
+    r = int(pattern_value(config.get("rank_pattern") or {}, module.replace(".base_layer", ""), config.get("r", 8)))
+    return rank != r and rank % r == 0
 
 
 def adapter_parts(
@@ -69,6 +78,7 @@ def adapter_parts(
         else:
             replaced[_SAVED_WRAPPER.sub("", name)] = stored
     loras = {}
+    fused_targets = bool(config.get("target_parameters"))
     for module, found in parts.items():
         embedding = "lora_embedding_A.weight" in found
         a = found.get("lora_embedding_A.weight" if embedding else "lora_A.weight")
@@ -80,7 +90,7 @@ def adapter_parts(
             embedding=embedding,
             a=a,
             b=b,
-            scaling=_scaling(config, module, a.shape[0]),
+            scaling=math.nan if fused_targets and _fused_rank(config, module, a.shape[0]) else scaling(config, module, a.shape[0]),
             magnitude=found.get("lora_magnitude_vector.weight"),
             bias=found.get("lora_B.bias"),
             transposed=module in transposed,

@@ -10,6 +10,7 @@ import attrs
 import torch
 
 from hubship.adapters.torch.bnb_weights import QuantizedWeight
+from hubship.adapters.torch.merge.fused import FileDelta
 from hubship.adapters.torch.merge.lora import Lora
 from hubship.adapters.torch.merge.safetensors_reader import Stored, torch_dtype
 from hubship.adapters.torch.model_files import model_tensors
@@ -19,13 +20,14 @@ from hubship.domain.errors import UserInputError
 @attrs.frozen
 class Output:
     """One tensor of the merged model: where its values come from (a stored tensor, or a quantized one that is
-    dequantized) and what it becomes."""
+    dequantized), what is added to them (a LoRA, or its share of a fused parameter's LoRA) and what it becomes."""
 
     name: str
     source: Stored | QuantizedWeight
     shape: tuple[int, ...]
     dtype: torch.dtype
     lora: Lora | None = None
+    delta: FileDelta | None = None
 
     @property
     def nbytes(self) -> int:
@@ -33,7 +35,7 @@ class Output:
 
     @property
     def is_copy(self) -> bool:
-        return self.lora is None and isinstance(self.source, Stored) and torch_dtype(self.source.dtype) == self.dtype
+        return self.lora is None and self.delta is None and isinstance(self.source, Stored) and torch_dtype(self.source.dtype) == self.dtype
 
 
 def base_tensors(base_dir: Path, files: Iterable[str], bits: int | None = None) -> dict[str, Stored | QuantizedWeight]:
@@ -68,8 +70,11 @@ def plan_outputs(
     dtype: torch.dtype,
     *,
     base_name: str,
+    shares: dict[str, FileDelta] | None = None,
 ) -> tuple[list[Output], bool, int | None]:
-    """The merged model's tensors in write order; whether tied weights were untied; the vocabulary size when grown."""
+    """The merged model's tensors in write order (`shares`: the file tensors' shares of fused LoRAs' deltas); whether
+    tied weights were untied; the vocabulary size when grown."""
+    shares = shares or {}
     alias = {n: group for group in tied for n in group}
     known = set(base) | set(alias)
     for name in [*(f"{m}.weight" for m in loras), *replaced]:
@@ -93,7 +98,7 @@ def plan_outputs(
         if lora is not None and leaf == "weight":
             _check_lora(lora, source.shape, base_name)
         out_dtype = dtype if torch_dtype(source.dtype).is_floating_point else torch_dtype(source.dtype)
-        return Output(name=name, source=source, shape=source.shape, dtype=out_dtype, lora=lora)
+        return Output(name=name, source=source, shape=source.shape, dtype=out_dtype, lora=lora, delta=shares.get(name))
 
     outputs: list[Output] = []
     stored_names = set(base)

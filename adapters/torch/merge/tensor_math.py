@@ -1,4 +1,5 @@
-"""Each merged tensor's values, per variant (plain LoRA, embedding LoRA, DoRA, LoRA bias): summed in fp32, cast once."""
+"""Each merged tensor's values, per variant (plain LoRA, embedding LoRA, DoRA, LoRA bias, a share of a LoRA on a fused
+parameter): summed in fp32, cast once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class Buffers:
     def __init__(self, outputs: list[Output]) -> None:
         computed = [o for o in outputs if not o.is_copy]
         self.source = torch.empty(max((o.source.nbytes for o in computed), default=0), dtype=torch.uint8)
-        self.fp32 = torch.empty(max((math.prod(o.shape) for o in computed if o.lora), default=0), dtype=torch.float32)
+        self.fp32 = torch.empty(max((math.prod(o.shape) for o in computed if o.lora or o.delta), default=0), dtype=torch.float32)
         self.result = torch.empty(max((o.nbytes for o in computed), default=0), dtype=torch.uint8)
 
     def cast(self, value: torch.Tensor, out: Output) -> torch.Tensor:
@@ -31,9 +32,11 @@ def merged_tensor(out: Output, buffers: Buffers) -> torch.Tensor:
     dtype (a quantized source is dequantized first, in fp32). The result lives in `buffers` until the next call."""
     value = read_source(out.source, buffers.source)
     lora = out.lora
-    if lora is None:
+    if lora is None and out.delta is None:
         return buffers.cast(value, out)
     merged = buffers.fp32[: math.prod(out.shape)].view(out.shape).copy_(value)
+    if lora is None and out.delta is not None:  # its share of a LoRA on a fused parameter (MoE experts)
+        return buffers.cast(merged.add_(out.delta.value()), out)
     if out.name.endswith(".bias"):
         merged.add_(read_tensor(lora.bias).to(torch.float32), alpha=lora.scaling)  # type: ignore[arg-type]
         return buffers.cast(merged, out)

@@ -24,15 +24,22 @@ _SAVED_MODULE = re.compile(r"\.(base_layer|modules_to_save(\.[^.]+)?)(?=\.weight
 
 @contextlib.contextmanager
 def _adapter_kept_where_loaded() -> Iterator[None]:
-    """peft moves a loaded adapter to its base layer's device; with the base on meta that would drop the adapter's values."""
+    """peft moves a loaded adapter to its base layer's device; with the base on meta that would drop the adapter's
+    values. Layers that move it their own way (ParamWrapper, the LoRA on fused MoE experts) are held too."""
     from peft.tuners.tuners_utils import BaseTunerLayer
 
-    original = BaseTunerLayer._move_adapter_to_device_of_base_layer
-    BaseTunerLayer._move_adapter_to_device_of_base_layer = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
+    def own(cls: type) -> list[type]:
+        found = [cls] if "_move_adapter_to_device_of_base_layer" in vars(cls) else []
+        return found + [c for sub in cls.__subclasses__() for c in own(sub)]
+
+    held = {cls: vars(cls)["_move_adapter_to_device_of_base_layer"] for cls in own(BaseTunerLayer)}
+    for cls in held:
+        cls._move_adapter_to_device_of_base_layer = lambda self, *args, **kwargs: None  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        BaseTunerLayer._move_adapter_to_device_of_base_layer = original  # type: ignore[method-assign]
+        for cls, original in held.items():
+            cls._move_adapter_to_device_of_base_layer = original  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
@@ -70,7 +77,9 @@ def peft_model(skeleton: nn.Module, checkpoint: Checkpoint) -> tuple[nn.Module, 
     peft itself maps the file's keys to its parameters: it is handed stand-ins (the right shape, one element of
     storage each) instead of the values, and each parameter is then matched to the stand-in it received. So no
     adapter weight is loaded up front; they are read block by block like the base's (an adapter can be large:
-    full embeddings for added tokens, modules_to_save)."""
+    full embeddings for added tokens, modules_to_save). An adapter whose tensors peft converts as it loads them
+    (per-expert LoRAs trained with transformers 4, which peft fuses for transformers 5's fused experts) is loaded
+    with its values instead, whole: peft's own conversion then makes them, and none is streamed."""
     with _without_bitsandbytes():
         from peft import PeftConfig, get_peft_model  # imported when used: peft's import takes seconds --verify off skips
         from peft.utils import set_peft_model_state_dict
@@ -91,10 +100,15 @@ def peft_model(skeleton: nn.Module, checkpoint: Checkpoint) -> tuple[nn.Module, 
             module = model.get_submodule(owner)
             module._parameters[attr] = nn.Parameter(param.to("meta"), requires_grad=False)
     loaded = {n for n, p in model.named_parameters(remove_duplicate=False) if p.device.type != "meta"}
-    if loaded:
-        raise PublishError(
-            f"peft gave {sorted(loaded)[0]} a value hubship cannot trace to the adapter file; this peft version is not supported"
-        )
+    if loaded:  # peft made these from the file's tensors: it is given the values, and makes them all itself
+        with safe_open(str(Path(checkpoint.root) / checkpoint.adapter_weights), framework="pt") as f:
+            values = {key: f.get_tensor(key).to(torch.float32) for key in f.keys()}  # noqa: SIM118
+        with _adapter_kept_where_loaded(), _without_bitsandbytes():
+            set_peft_model_state_dict(model, values, low_cpu_mem_usage=True)
+        missing = sorted(n for n in where if model.get_parameter(n).device.type == "meta")
+        if missing:
+            raise PublishError(f"peft left {missing[0]} without a value; this peft version is not supported")
+        where = {}
     return model, where
 
 

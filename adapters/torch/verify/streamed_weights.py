@@ -1,7 +1,9 @@
 """A model run block by block from its files: each block's weights are read just before it runs and dropped right
 after, and a big Linear/Embedding computes its output from slabs of rows, so at most about one block is resident.
 Weights quantized with bitsandbytes are dequantized (bnb_weights) as they are read, one tensor at a time; a big
-quantized Linear is dequantized whole (4-bit blocks do not split into rows), then dropped."""
+quantized Linear is dequantized whole (4-bit blocks do not split into rows), then dropped. A parameter the files
+store under another name or in other tensors (transformers 5's renamed modules, fused MoE experts) is built from
+them as from_pretrained builds it (weight_layout)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from hubship.adapters.torch.bnb_weights import dequantize, quantized_weights
 from hubship.adapters.torch.meta_model import blocks
 from hubship.adapters.torch.model_files import file_keys
 from hubship.adapters.torch.verify.memory import release_freed_memory
+from hubship.adapters.torch.weight_layout import Source, WeightLayout
 from hubship.domain.errors import UserInputError
 
 SLAB_ELEMENTS = 4 * 1024 * 1024  # rows converted at once when a weight is read
@@ -76,8 +79,10 @@ class StreamedWeights:
         slab: int = SLAB_ELEMENTS,
         big_leaf_bytes: int = BIG_LEAF_BYTES,
         bits: int | None = None,
+        layout: WeightLayout | None = None,
     ) -> None:
         self._where = file_keys(files)
+        self._layout = layout
         self._quantized = quantized_weights(files, bits)
         self._adapter_file, self._adapter_keys = adapter or (Path(), {})
         self._slab = slab
@@ -109,14 +114,33 @@ class StreamedWeights:
         for candidate in (plain, *self._aliases.get(plain, ())):
             if candidate in self._where:
                 return self._where[candidate], candidate
+            source = self._layout.source(candidate) if self._layout is not None else None
+            if source is not None and source.converter is None and source.file_keys[0] in self._where:
+                return self._where[source.file_keys[0]], source.file_keys[0]
         raise UserInputError(
             f"the model files hold no weight named {plain!r} (incomplete, or named differently from the modules),"
             " so it cannot be verified block by block; check the folder, or publish with --verify off"
         )
 
+    def _converted(self, name: str) -> Source | None:
+        """The source of a parameter that transformers builds from several file tensors (fused experts), if it is one."""
+        if self._layout is None or name in self._adapter_keys:
+            return None
+        plain = _WRAPPERS.sub("", name.removeprefix(self._prefix))
+        source = self._layout.source(plain) if plain not in self._where else None
+        return source if source is not None and source.converter is not None else None
+
+    def _read_key(self, key: str) -> torch.Tensor:
+        if key not in self._where:
+            raise UserInputError(f"the model files hold no weight named {key!r}; check the folder, or publish with --verify off")
+        return dequantize(self._quantized[key]) if key in self._quantized else read_rows(self._where[key], key, slab=self._slab)
+
     def _read(self, name: str, start: int = 0, stop: int | None = None, into: torch.Tensor | None = None) -> torch.Tensor:
-        """Rows [start, stop) of the named parameter in fp32: read from its file (into `into` if it fits), or
-        dequantized."""
+        """Rows [start, stop) of the named parameter in fp32: read from its file (into `into` if it fits), dequantized,
+        or built from the file tensors it is stored as."""
+        converted = self._converted(name)
+        if converted is not None and self._layout is not None:
+            return self._layout.value(converted, self._read_key).to(torch.float32)[start:stop]
         path, key = self._located(name)
         if path != self._adapter_file and key in self._quantized:
             return dequantize(self._quantized[key])[start:stop]

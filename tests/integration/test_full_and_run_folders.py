@@ -85,19 +85,24 @@ def test_a_full_fine_tune_publishes_its_model_measured_against_itself(full_publi
     assert "base_model_relation: quantized" in (out / "merged-4bit" / "README.md").read_text()
 
 
-def test_a_tokenizer_resaved_without_its_sentencepiece_model_is_refused_for_gguf(real_checkpoints, tiny_model, tmp_path, capsys):
+def test_a_tokenizer_resaved_without_its_sentencepiece_model_publishes_gguf_with_training_s_ids(
+    real_checkpoints, tiny_model, tmp_path, capsys
+):
     """What a Trainer under transformers 5 leaves for a SentencePiece tokenizer (tokenizer.json alone, `legacy` gone):
-    llama.cpp then tokenizes the chat with a space after BOS that training never saw. The token-level chat proof
-    stops it at plan time (exit 3), before any merge or conversion."""
+    the base's tokenizer.model stands in (the tokenizers are the same), and llama.cpp's default `▁` after BOS, which
+    training never saw, is turned off in the GGUF; the token-level chat proof shows the ids equal."""
     from transformers import AutoTokenizer
 
     run = shutil.copytree(real_checkpoints["full"], tmp_path / "resaved-run", ignore=shutil.ignore_patterns("checkpoint-*"))
     (run / "tokenizer.model").unlink()
     AutoTokenizer.from_pretrained(tiny_model[1]).save_pretrained(run)  # as the Trainer saves it
-    code = cli_code(capsys, "plan", str(run), "-w", str(tmp_path / "ws"), "-f", "gguf-q8_0")
-    err = capsys.readouterr().err
-    assert code == 3, err
-    assert "the chat format of the GGUF is wrong at token level" in err and "ids differ at position 1" in err
+    out = tmp_path / "out"
+    code = cli_code(capsys, "publish", str(run), "-w", str(tmp_path / "ws"), "-f", "gguf-q8_0", "--to", f"dir:{out}", "-q")
+    assert code == 0, capsys.readouterr().err
+    (manifest,) = out.glob("*/gguf-q8_0/manifest.json")
+    verification = json.loads(manifest.read_text())["verification"]
+    assert verification["metrics"]["chat_token_check"] == "passed"
+    assert any("tokenizer.ggml.add_space_prefix is false" in note for note in verification["notes"])
 
 
 def test_a_run_folder_publishes_the_final_model_else_the_last_or_the_chosen_checkpoint(real_checkpoints, tmp_path, capsys):

@@ -57,11 +57,11 @@ def _steps(args: list[str], report: Path) -> list[dict[str, object]]:
     return json.loads(report.read_text())
 
 
-def run(label: str, checkpoint: Path, scratch: Path) -> list[dict[str, object]]:
+def run(label: str, checkpoint: Path, scratch: Path, wanted: tuple[str, ...] = RUNS) -> list[dict[str, object]]:
     """One model: every built node's estimated and real size, estimated and measured peak memory."""
     workspace, out = scratch / "ws", scratch / "out"
     common = ["--workspace", str(workspace), "--to", f"dir:{out}", "--quiet", "--accept-quality-loss"]  # random weights
-    runs = RUNS if _imatrix_tools() else tuple(r for r in RUNS if r != "gguf-q3_k_m")
+    runs = tuple(r for r in wanted if r != "gguf-q3_k_m" or _imatrix_tools())
     formats = ",".join(r for r in runs if r != "ollama")
     plan = subprocess.run(
         [sys.executable, "-m", "hubship", "plan", str(checkpoint), "-f", formats, *common, *OLLAMA, "--json"],
@@ -112,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=None, help="folder for the models and outputs (default: a temporary one)")
     parser.add_argument("--layers", default="8,16", help="decoder layers of the synthetic Llamas (default 8,16)")
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"the runs, in order (default {','.join(RUNS)})")
     args = parser.parse_args()
     root = Path(args.work or tempfile.mkdtemp(prefix="hubship-estimates-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -122,10 +123,11 @@ def main() -> None:
         done = subprocess.run([sys.executable, "-c", MEASURE, sys.executable, "-c", IMPORTS], capture_output=True, text=True, check=True)
         baseline = json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_bytes"]
         print(f"import baseline ({IMPORTS}): peak RSS {baseline / 1e6:.0f} MB; load average {os.getloadavg()[0]:.1f}", flush=True)
-        rows = run("tiny", tiny, root / "tiny-run")
+        wanted = tuple(args.runs.split(","))
+        rows = run("tiny", tiny, root / "tiny-run", wanted)
         for layers in [int(n) for n in args.layers.split(",") if n]:
             _, big = build_model(root / f"llama-{layers}", layers, tiny)
-            rows += run(f"llama-{layers}L", big, root / f"llama-{layers}-run")
+            rows += run(f"llama-{layers}L", big, root / f"llama-{layers}-run", wanted)
             shutil.rmtree(root / f"llama-{layers}-run", ignore_errors=True)
         report(rows)
         (root / "estimates.json").write_text(json.dumps(rows, indent=2))

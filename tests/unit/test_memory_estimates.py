@@ -22,6 +22,7 @@ from hubship.application.formats.memory import (
 )
 from hubship.application.formats.merged_4bit import Merged4bitFormat
 from hubship.application.formats.merged_16bit import Merged16bitFormat
+from hubship.application.formats.ollama import OllamaFormat
 from hubship.application.formats.reference_logits import ReferenceLogitsFormat
 from hubship.domain.checkpoint import BaseInfo, BaseRef, Checkpoint
 from hubship.domain.gguf_quants import QUANTS
@@ -82,8 +83,8 @@ def test_the_terms_of_a_known_shape() -> None:
 
 
 def test_bitsandbytes_step_is_its_quantization_or_its_check_not_both() -> None:
-    quantizing = 13 * SAFETENSORS // 10
-    assert bnb_step_bytes(BASE, 100 * MB) == quantizing == 249_472_272
+    quantizing = 25 * SAFETENSORS // 10  # the upper mode of bitsandbytes' peak: 2.5 times the 16-bit model
+    assert bnb_step_bytes(BASE, 100 * MB) == quantizing == 479_754_370
     checking = 10**9 + forward_bytes(BASE)
     assert bnb_step_bytes(BASE, 10**9) == checking  # a check bigger than the quantization counts alone
 
@@ -94,14 +95,18 @@ def test_bitsandbytes_step_is_its_quantization_or_its_check_not_both() -> None:
         (LoraFormat(), RUNTIME["files"]),  # the adapter is copied by the kernel, never read in
         (ReferenceLogitsFormat(), RUNTIME["torch"] + 4 * LAYER_0 + 16 * MB + LOGITS + ADAPTER_BYTES),
         (Merged16bitFormat(), RUNTIME["torch"] + 4 * LAYER_0 + 16 * MB + LOGITS),  # the check outweighs the merge
-        # its big vocabulary stays 16-bit, so the check (the 4-bit file, the forward) outweighs the quantization here
-        (Merged4bitFormat(), RUNTIME["torch"] + 148_195_732 + 4 * LAYER_0 + 16 * MB + LOGITS),
+        (Merged4bitFormat(), RUNTIME["torch"] + 25 * SAFETENSORS // 10),
         (GgufIntermediateFormat(None), RUNTIME["converter"] + 8 * VOCAB * HIDDEN),  # type: ignore[arg-type]
     ],
 )
 def test_each_formats_estimate(builder: object, expected: int) -> None:
     params = builder.params({}, BASE)  # type: ignore[attr-defined]
     assert builder.estimate(CHECKPOINT, BASE, params).peak_memory_bytes == expected  # type: ignore[attr-defined]
+
+
+def test_the_ollama_files_are_made_in_a_process_holding_llama_cpp() -> None:
+    """The Ollama step links the GGUF and writes small files, in a process that loaded llama.cpp for the chat proof."""
+    assert OllamaFormat("Q4_K_M").estimate(CHECKPOINT, BASE, {}).peak_memory_bytes == RUNTIME["llama_cpp"]
 
 
 def test_a_gguf_quantization_counts_the_quantizer_the_file_and_the_logits() -> None:

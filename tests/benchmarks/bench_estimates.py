@@ -74,7 +74,12 @@ def run(label: str, checkpoint: Path, scratch: Path, wanted: tuple[str, ...] = R
     rows = []
     for fmt in runs:
         args = ["-f", "gguf-q4_k_m", *OLLAMA] if fmt == "ollama" else ["-f", fmt]  # no server: the files only
-        steps = _steps(["publish", str(checkpoint), *args, *common], scratch / f"{fmt}.steps.json")
+        try:
+            steps = _steps(["publish", str(checkpoint), *args, *common], scratch / f"{fmt}.steps.json")
+        except SystemExit as failed:  # reported, and the next runs still measured
+            print(f"{label} {fmt}: {failed}", flush=True)
+            rows.append({"model": label, "run": fmt, "step": "(failed)", "main": 0, "tools": 0, "tree": 0, "measured": 0})
+            continue
         for step in steps:
             node = nodes.get(str(step["step"]))
             row = {"model": label, "run": fmt, **step, "measured": max(int(step["main"]), int(step["tools"]))}
@@ -98,6 +103,9 @@ def report(rows: list[dict[str, object]]) -> None:
     outside = []
     for r in rows:
         figures = f"{r['measured'] / 1e6:.0f} MB ({r['main'] / 1e6:.0f} / {r['tools'] / 1e6:.0f} / {r['tree'] / 1e6:.0f})"
+        if r["step"] == "(failed)":
+            print(f"| {r['model']} | {r['run']} | (the run failed: see above) | | | |")
+            continue
         if "mem_est" not in r:
             print(f"| {r['model']} | {r['run']} | {r['step']} | (not a plan node) | {figures} | |")
             continue
@@ -128,7 +136,6 @@ def main() -> None:
         for layers in [int(n) for n in args.layers.split(",") if n]:
             _, big = build_model(root / f"llama-{layers}", layers, tiny)
             rows += run(f"llama-{layers}L", big, root / f"llama-{layers}-run", wanted)
-            shutil.rmtree(root / f"llama-{layers}-run", ignore_errors=True)
         report(rows)
         (root / "estimates.json").write_text(json.dumps(rows, indent=2))
     finally:

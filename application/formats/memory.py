@@ -17,6 +17,8 @@ tests/integration/test_memory_estimates.py.
 - llama.cpp's quantizer works a tensor at a time: the biggest one in fp32 (converted from a 16-bit source)
   and its output buffer (4 bytes a weight); the source is mapped, its pages reclaimable. The check of a GGUF
   maps the quantized file and holds both logits. The converter works a tensor or two at a time.
+- llama-imatrix is a tool process of its own (a few MB of code) beside hubship's: it maps and reads the whole
+  lossless intermediate and holds a 512-token batch's logits and compute buffers (about twice its fp32 logits).
 - Copying and hashing files (the adapter, the Ollama files) streams them: the CLI's own libraries only.
 """
 
@@ -32,6 +34,7 @@ RUNTIME = {  # peak RSS of the process before any weight is read, by what it imp
     "torch": 440 * MB,  # torch, transformers, peft, safetensors
     "llama_cpp": 280 * MB,  # llama-cpp-python and numpy (no torch)
     "converter": 320 * MB,  # llama.cpp's convert_hf_to_gguf.py, a subprocess
+    "tool": 20 * MB,  # one of llama.cpp's own tools (llama-imatrix), a C++ process
     "files": 60 * MB,  # Python and hubship's CLI (typer, rich, dependency-injector): copying and hashing files
 }
 BNB_LOAD = 25  # tenths: bitsandbytes' peak while quantizing (its upper mode), per byte of the 16-bit model it loads
@@ -72,6 +75,16 @@ def bnb_step_bytes(base: BaseInfo, four_bit_bytes: int) -> int:
     quantizing = BNB_LOAD * merged_bytes(base, base.dtype) // 10
     checking = four_bit_bytes + forward_bytes(base)
     return max(quantizing, checking)
+
+
+IMATRIX_BATCH = 512  # hubship.adapters.llama_cpp.imatrix_tools: --ctx-size and --batch-size
+
+
+def imatrix_step(base: BaseInfo) -> int:
+    """The imatrix step: llama-imatrix (the intermediate it maps, two fp32 logits of a batch), or the hubship process
+    that waits beside it holding llama.cpp, whichever is higher."""
+    tool = RUNTIME["tool"] + merged_bytes(base, base.dtype) + 2 * IMATRIX_BATCH * (base.vocab_size or 32_000) * 4
+    return max(RUNTIME["llama_cpp"], tool)
 
 
 def torch_step(own: int) -> int:

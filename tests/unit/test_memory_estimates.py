@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from hubship.application.formats.gguf_imatrix import GgufImatrixFormat
 from hubship.application.formats.gguf_intermediate import GgufIntermediateFormat
 from hubship.application.formats.gguf_quant import GgufQuantFormat
 from hubship.application.formats.lora import LoraFormat
@@ -102,6 +103,12 @@ def test_bitsandbytes_step_is_its_quantization_or_its_check_not_both() -> None:
 def test_each_formats_estimate(builder: object, expected: int) -> None:
     params = builder.params({}, BASE)  # type: ignore[attr-defined]
     assert builder.estimate(CHECKPOINT, BASE, params).peak_memory_bytes == expected  # type: ignore[attr-defined]
+
+
+def test_the_imatrix_step_is_llama_imatrix_mapping_the_intermediate() -> None:
+    imatrix = GgufImatrixFormat(None)  # type: ignore[arg-type]
+    estimate = imatrix.estimate(CHECKPOINT, BASE, {})
+    assert estimate.peak_memory_bytes == RUNTIME["tool"] + SAFETENSORS + 2 * 512 * VOCAB * 4  # the tool, not hubship's process
 
 
 def test_the_ollama_files_are_made_in_a_process_holding_llama_cpp() -> None:

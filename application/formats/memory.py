@@ -9,11 +9,12 @@ tests/integration/test_memory_estimates.py.
 - The merge holds three copies of the biggest weight it changes (read, fp32 sum, cast); verification runs
   the model a decoder layer at a time in fp32 and holds the probe's logits twice (reference and artifact).
 - bitsandbytes loads the whole merged model to quantize it. Its peak is bimodal from run to run on the same
-  input: above the libraries, 1.2 to 1.3 times the 16-bit model's size, or 2.1 to 3.2 times (transformers'
-  load sometimes keeps about another model's worth; 11 runs at 190M parameters, 4 at 310M). The estimate
-  takes the upper mode, 2.5 times, so a plan never promises less than a run can reach: within 25% of every
-  upper-mode run measured, 1.5 to 1.6 times a lower-mode one. Its heap is handed back before the check, which
-  loads the 4-bit model and runs it whole: the step's peak is the higher of the two.
+  input: above the libraries, 1.3 to 1.45 times the 16-bit model's size, or 2.3 to 3.2 times (transformers'
+  load sometimes keeps about another model's worth; publishes at 190M parameters peaked at 927, 979 and
+  1304 MB, at 310M at 1240, 2422 and 2430 MB). The estimate takes the upper mode, 2.5 times, so a plan never
+  promises less than a run can reach: within 25% of every upper-mode run measured, 1.4 to 1.6 times a
+  lower-mode one. Its heap is handed back before the check, which loads the 4-bit model and runs it whole:
+  the step's peak is the higher of the two.
 - llama.cpp's quantizer works a tensor at a time: the biggest one in fp32 (converted from a 16-bit source)
   and its output buffer (4 bytes a weight); the source is mapped, its pages reclaimable. The check of a GGUF
   maps the quantized file and holds both logits. The converter works a tensor or two at a time.

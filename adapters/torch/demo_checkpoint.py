@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +54,16 @@ This model was trained with {method_upper}.
 """
 
 
-def _tokenizer(out: Path, chat_tokens: tuple[str, ...] = ()) -> LlamaTokenizer:
-    """A SentencePiece BPE tokenizer trained on CORPUS; `chat_tokens` become single pieces (user-defined symbols)."""
+def _tokenizer(
+    out: Path, chat_tokens: tuple[str, ...] = (), corpus: Sequence[str] | None = None, vocab_size: int = 320
+) -> LlamaTokenizer:
+    """A SentencePiece BPE tokenizer trained on `corpus` (default CORPUS); `chat_tokens` become single pieces
+    (user-defined symbols)."""
     out.mkdir(parents=True, exist_ok=True)
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(CORPUS * 40),
+        sentence_iterator=iter(corpus or CORPUS * 40),
         model_prefix=str(out / "tokenizer"),
-        vocab_size=320,
+        vocab_size=vocab_size,
         model_type="bpe",
         character_coverage=1.0,
         byte_fallback=True,
@@ -108,12 +111,15 @@ class HfDemoCheckpointFactory:
         seed: int = 0,
         added_tokens: int = 0,
         chat_tokens: tuple[str, ...] = (),
+        corpus: Sequence[str] | None = None,
+        vocab_size: int = 320,
     ) -> tuple[Path, Path]:
         """`chat_tokens` (e.g. `<|im_start|>`, `<|im_end|>`) are made single tokens of the vocabulary, as a
-        chat model's turn markers are."""
+        chat model's turn markers are. The tokenizer is trained on `corpus` (default: a few sentences) up to
+        `vocab_size` pieces (fewer when the corpus runs out of merges); benchmarks pass a real-size vocabulary."""
         base_dir, ckpt_dir = Path(root) / "base", Path(root) / "checkpoint"
         torch.manual_seed(seed)
-        tokenizer = _tokenizer(base_dir, chat_tokens)
+        tokenizer = _tokenizer(base_dir, chat_tokens, corpus, vocab_size)
         config = LlamaConfig(
             vocab_size=len(tokenizer),
             hidden_size=hidden_size,

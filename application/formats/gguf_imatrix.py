@@ -25,7 +25,7 @@ from hubship.application.formats.imatrix_calibration import (
     load_calibration,
     render_calibration,
 )
-from hubship.application.formats.memory import llama_cpp_step, logits_bytes
+from hubship.application.formats.memory import imatrix_step
 from hubship.application.formats.sizes import n_params
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
@@ -102,9 +102,7 @@ class GgufImatrixFormat(GgufBase):
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = n_params(base) // 500  # about 8 bytes per input column of each matrix
-        return Estimate(
-            size_bytes=size, peak_memory_bytes=llama_cpp_step(n_params(base) * 2 + logits_bytes(base))
-        )  # the intermediate, mapped
+        return Estimate(size_bytes=size, peak_memory_bytes=imatrix_step(base))
 
     def build(self, ctx: BuildContext) -> None:
         out_file = ctx.out_dir / f"{ctx.params['name']}{IMATRIX_SUFFIX}"

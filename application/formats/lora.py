@@ -44,7 +44,7 @@ class LoraFormat:
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = checkpoint.adapter_bytes + side_files_bytes(checkpoint, base)
-        return Estimate(size_bytes=size, peak_memory_bytes=files_step(checkpoint.adapter_bytes))
+        return Estimate(size_bytes=size, peak_memory_bytes=files_step(0))  # copied by the kernel, never read in
 
     def build(self, ctx: BuildContext) -> None:
         saver = ctx.service("saver")

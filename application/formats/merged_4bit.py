@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.memory import forward_bytes, torch_step
+from hubship.application.formats.memory import bnb_step_bytes, torch_step
 from hubship.application.formats.reference_logits import write_verification
-from hubship.application.formats.sizes import bnb_bytes, merged_bytes, side_files_bytes
+from hubship.application.formats.sizes import bnb_bytes, side_files_bytes
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
@@ -47,10 +47,7 @@ class Merged4bitFormat:
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = bnb_bytes(base, params["double_quant"]) + side_files_bytes(checkpoint, base)
-        quantizing = 3 * merged_bytes(base, base.dtype) // 2  # the merged model whole, as it is quantized
-        checking = size + forward_bytes(base)  # then the 4-bit model, run on the probe
-        # summed: the heap the quantization used is not all handed back before the check (measured: see memory.py)
-        return Estimate(size_bytes=size, peak_memory_bytes=torch_step(quantizing + checking))
+        return Estimate(size_bytes=size, peak_memory_bytes=torch_step(bnb_step_bytes(base, size)))
 
     def build(self, ctx: BuildContext) -> None:
         ctx.service("quantizer").quantize(

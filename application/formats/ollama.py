@@ -19,7 +19,7 @@ from hubship.application.chat_proof import gate
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_quant_variants import link
 from hubship.application.formats.gguf_usage import model_files
-from hubship.application.formats.memory import files_step
+from hubship.application.formats.memory import llama_cpp_step
 from hubship.application.ollama_derivation import derive_for_gguf
 from hubship.application.ollama_template import OllamaTemplate, ollama_model
 from hubship.domain.bos_choice import DEFAULT_POLICY
@@ -83,7 +83,8 @@ class OllamaFormat:
         gate(self._derive(checkpoint, base, params, services)[2], "the Ollama model")
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        return Estimate(size_bytes=64 * 1024, peak_memory_bytes=files_step(0))  # the GGUF is hard-linked from its own artifact
+        # the GGUF is hard-linked from its own artifact; the process holds llama.cpp (loaded for the chat proof)
+        return Estimate(size_bytes=64 * 1024, peak_memory_bytes=llama_cpp_step(0))
 
     def build(self, ctx: BuildContext) -> None:
         profile, derived, proof = self._derive(ctx.checkpoint, ctx.base, ctx.params, ctx.services)

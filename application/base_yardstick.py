@@ -21,7 +21,7 @@ from typing import Any
 
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.node_build import build_node, verification_of
-from hubship.application.plan_publish import PlannedPublish
+from hubship.application.planned_publish import PlannedPublish
 from hubship.application.yardstick_plan import yardstick_plan
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.yardstick import RELAXABLE

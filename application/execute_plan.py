@@ -17,7 +17,8 @@ from hubship.application.base_yardstick import BaseYardstick
 from hubship.application.card_composer import compose_card
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.node_build import build_node
-from hubship.application.plan_publish import PlannedPublish, PlanPublish
+from hubship.application.plan_publish import PlanPublish
+from hubship.application.planned_publish import PlannedPublish
 from hubship.application.publish_request import PublishRequest
 from hubship.application.quality_check import gate
 from hubship.domain.destination import Destination, parse_destination

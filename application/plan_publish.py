@@ -18,14 +18,15 @@ import attrs
 from hubship.application.backend_merger import plan_backend
 from hubship.application.base_resolution import merge_line, merge_onto_info, merge_onto_ref, with_lineage, with_merge_onto
 from hubship.application.format_registry import FormatRegistry
+from hubship.application.planned_publish import PlannedPublish, Target
 from hubship.application.publish_request import PublishRequest, derived_name
-from hubship.application.yardstick_plan import YardstickCost, YardstickSource, yardstick_cost, yardstick_formats, yardstick_source
-from hubship.domain.backend import BackendChoice, Backends
+from hubship.application.yardstick_plan import YardstickSource, yardstick_cost, yardstick_formats, yardstick_source
+from hubship.domain.backend import Backends
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.destination import Destination, local_folder, parse_destination, parse_destinations
 from hubship.domain.errors import QualityGateFailed, UserInputError
 from hubship.domain.lineage import require_base_id
-from hubship.domain.names import FROM_FOLDER, chosen_name, folder_name
+from hubship.domain.names import chosen_name, folder_name
 from hubship.domain.plan import PlanNode, PublishPlan, build_plan, content_key, format_closure
 from hubship.domain.preflight import DiskDemand, check_disk, check_path_length
 from hubship.domain.quality import check_threshold_names
@@ -45,34 +46,6 @@ WORKSPACE_FIX = "free space or pass --workspace on a bigger disk"
 def _folder(path: str) -> tuple[Path, list[str]]:
     """A folder and the names of its files (hidden ones left out)."""
     return Path(path), sorted(p.name for p in Path(path).iterdir() if p.is_file() and not p.name.startswith("."))
-
-
-@attrs.frozen(kw_only=True)
-class Target:
-    destination: str
-    format: str
-    location: str
-    up_to_date: bool
-    fallback: str | None = None  # where it goes if the service does not answer (Ollama without a server: a folder)
-
-
-@attrs.frozen(kw_only=True)
-class PlannedPublish:
-    plan: PublishPlan
-    checkpoint: Checkpoint
-    base: BaseInfo
-    inputs: dict[str, dict[str, str]]
-    targets: tuple[Target, ...]
-    disk_needed_bytes: int
-    disk_free_bytes: int
-    memory_needed_bytes: int
-    memory_free_bytes: int
-    options: dict[str, object]
-    name_origin: str = FROM_FOLDER  # `--name`, `hf:OWNER/NAME` or the checkpoint folder
-    merge: str | None = None  # which weights merged-16bit merges onto, and why (None when nothing says more)
-    backend: BackendChoice | None = None  # who merges, and why (None when nothing is merged)
-    yardstick: YardstickSource = attrs.field(factory=lambda: YardstickSource(unavailable="not planned"))  # what a breach is held against
-    yardstick_cost: YardstickCost = attrs.field(factory=YardstickCost)  # what that could build, beyond the plan's own nodes
 
 
 class PlanPublish:

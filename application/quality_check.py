@@ -18,7 +18,7 @@ from typing import Any
 
 from hubship.application.base_yardstick import BaseYardstick
 from hubship.application.node_build import verification_of
-from hubship.application.plan_publish import PlannedPublish
+from hubship.application.planned_publish import PlannedPublish
 from hubship.application.yardstick_plan import gated_formats
 from hubship.domain.errors import QualityGateFailed
 from hubship.domain.formats import Format

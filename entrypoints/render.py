@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hubship.application.execute_plan import PublishResult
-from hubship.application.plan_publish import PlannedPublish
+from hubship.application.planned_publish import PlannedPublish
 from hubship.application.settings import DEFAULT, ENV, FLAG, Setting
 from hubship.application.verify_publication import VerifyReport
 from hubship.domain.checkpoint import BaseInfo

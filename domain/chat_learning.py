@@ -90,7 +90,9 @@ def _learn(observations: list[Observation], later_system: bool, floating: bool) 
     )
 
 
-def _attempts(observations: list[Observation]) -> ChatStructure:
+def learn_structure(observations: list[Observation]) -> ChatStructure:
+    """The structure that explains `observations`, trying the plain model first, then a floating system message and
+    later system messages declared unsupported; the first attempt's reason when none does."""
     first: TemplateNotDerivable | None = None
     for later_system, floating in ((True, False), (True, True), (False, False), (False, True)):
         try:
@@ -140,7 +142,7 @@ def derive_structure(render: Render, bos: str | None) -> ChatStructure:
     """Learn how `render` lays out conversations; raise TemplateNotDerivable (one line) when it cannot be described.
     `bos` is the BOS text the runtime adds itself (None when it adds none): it is cut from every render."""
     observations = [observe(render, roles, bos) for roles in probe_sequences()]
-    learned = _attempts(observations)
+    learned = learn_structure(observations)
     return attrs.evolve(
         learned,
         default_system=_default_system(learned, render, bos),

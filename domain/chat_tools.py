@@ -20,7 +20,7 @@ import attrs
 
 from hubship.domain.chat_calls import ARG_PROBE, ArgForm, CallLayout, arg_form, cut_calls, mark_result_ids, tojson
 from hubship.domain.chat_dates import MARKERS, date_formats
-from hubship.domain.chat_learning import _attempts
+from hubship.domain.chat_learning import learn_structure
 from hubship.domain.chat_template import (
     ChatMessage,
     ChatStructure,
@@ -224,7 +224,7 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
     json_results = _json_results(prober, tool)
     accepted = [_unquote(o) if json_results else o for o, _ in observed]
     try:
-        chat, last_user = _attempts(accepted), False
+        chat, last_user = learn_structure(accepted), False
     except TemplateNotDerivable as exc:  # Mistral writes the tools before the last user message
         chat, last_user = _attempts_or(exc, [mark_last_user(o) for o in accepted]), True
     chat = attrs.evolve(chat, dates=date_formats([o.text for o in accepted if o.text]))
@@ -251,7 +251,7 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
 
 def _attempts_or(first: TemplateNotDerivable, observations: list[Observation]) -> ChatStructure:
     try:
-        return _attempts(observations)
+        return learn_structure(observations)
     except TemplateNotDerivable:
         raise first from None
 

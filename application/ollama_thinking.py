@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from hubship.domain.chat_learning import derive_structure
+from hubship.domain.chat_switch import Switch, graft_reasoning, merge_switch, switch_places
 from hubship.domain.chat_template import (
     ChatMessage,
     ChatStructure,
-    GlueKey,
     Observation,
     Render,
     TemplateNotDerivable,
@@ -26,22 +26,20 @@ from hubship.domain.chat_template import (
     sentinel,
     strip_bos,
 )
-from hubship.domain.chat_thinking import SETTINGS, Reasoning, merge_reasoning, reasoning, think_tails
+from hubship.domain.chat_thinking import SETTINGS, Reasoning, merge_reasoning, reasoning
 from hubship.domain.go_template import Extension
 from hubship.domain.go_thinking import reasoning_extension, switch_extension
 from hubship.domain.template_check import TemplateTags
 
-Tails = dict[bool | None, dict[GlueKey, str]]
-
 
 @attrs.frozen(kw_only=True)
 class Thinking:
-    """`structure` with the reasoning glue; `tails` the generation prompt per think setting (None: no switch);
-    `settings` the settings to check; `refusals` what is left out and why."""
+    """`structure` with the reasoning glue and the switch points; `tails` the text of each switch point per think
+    setting (None: no switch); `settings` the settings to check; `refusals` what is left out and why."""
 
     structure: ChatStructure
     reasoning: Reasoning | None = None
-    tails: Tails | None = None
+    tails: Switch | None = None
     refusals: tuple[str, ...] = ()
 
     @property
@@ -58,7 +56,8 @@ def bound(render: Render, think: bool | None) -> Render:
     return lambda messages, **mode: render(messages, **{**mode, "think": think})
 
 
-def _plain_observations(render: Render, bos: str | None, base: ChatStructure) -> list[Observation]:
+def plain_observations(render: Render, bos: str | None, base: ChatStructure) -> list[Observation]:
+    """The probe conversations with reasoning on every assistant message."""
     found = []
     for roles in probe_sequences():
         if not base.later_system_supported and "system" in roles[1:]:
@@ -90,25 +89,56 @@ def learn(
     observations: Callable[[], Sequence[Observation]],
     structures: Callable[[bool | None], ChatStructure] | None,
     keep: dict[str, int] | None = None,
+    observations_at: Callable[[bool | None], Sequence[Observation]] | None = None,
 ) -> Thinking:
-    """`base` with reasoning (from `observations`) and the switch (the structure under each setting, None: no switch)."""
-    refusals, merged, found, tails = [], base, None, None
+    """`base` with reasoning (from `observations`) and the switch (the structure under each setting, None: no switch).
+    The reasoning is learned under each setting from `observations_at` when given, else the unset one's is used."""
+    refusals, merged, found, switch, blocks = [], base, None, None, {}
     try:
-        merged, found = merge_reasoning(base, observations(), keep)
+        merged, found = merge_reasoning(base, observations(), keep, blocks)
     except TemplateNotDerivable as exc:
         refusals.append(f"reasoning in history is not written ({exc})")
     if structures is not None:
         try:
-            tails = think_tails({x: structures(x) for x in SETTINGS})
+            at = observations_at or (lambda x: ())
+            each = {None: merged, **{x: _at(structures(x), (base, merged), found, at(x), keep, blocks) for x in SETTINGS[1:]}}
+            merged, switch = merge_switch(each)
         except TemplateNotDerivable as exc:
             refusals.append(f"the think switch is not translated ({exc})")
-    return Thinking(structure=merged, reasoning=found, tails=tails, refusals=tuple(refusals))
+    if found is not None:
+        found = attrs.evolve(found, blocks={mark: pair for pair, mark in blocks.items()})
+    return Thinking(structure=merged, reasoning=found, tails=switch, refusals=tuple(refusals))
+
+
+def _at(
+    s: ChatStructure,
+    unset: tuple[ChatStructure, ChatStructure],
+    found: Reasoning | None,
+    observations: Sequence[Observation],
+    keep: dict[str, int] | None,
+    blocks: dict[tuple[str, str], str],
+) -> ChatStructure:
+    """The structure `s` under one setting with its reasoning glue: learned from `observations` when there are any,
+    else grafted from the unset setting's (`unset`: its structure without and with reasoning)."""
+    if found is None:
+        return s
+    if not observations:
+        return graft_reasoning(s, unset[1], unset[0])
+    merged, there = merge_reasoning(s, observations, keep, blocks)
+    if there is None or (there.after, there.before) != (found.after, found.before):
+        raise TemplateNotDerivable("the think switch changes where reasoning in history is written")
+    return merged
 
 
 def learn_thinking(render: Render, bos: str | None, base: ChatStructure) -> Thinking:
     """Thinking for the plain (no tools) layout."""
     structures = (lambda x: derive_structure(bound(render, x), bos)) if switches(render, bos) else None
-    return learn(base, lambda: _plain_observations(render, bos, base), structures)
+    return learn(
+        base,
+        lambda: plain_observations(render, bos, base),
+        structures,
+        observations_at=lambda x: plain_observations(bound(render, x), bos, base),
+    )
 
 
 REASONING = (
@@ -116,8 +146,8 @@ REASONING = (
     " template writes it; Ollama reads the model's thinking between {tags}"
 )
 SWITCH = (
-    "thinking: the think switch (`think` in Ollama's API, `enable_thinking` in the chat template) changes the generation"
-    " prompt as the chat template does; proven with it unset, on and off"
+    "thinking: the think switch (`think` in Ollama's API, `enable_thinking` in the chat template) changes the prompt"
+    " where the chat template does ({where}); proven with it unset, on and off"
 )
 
 
@@ -138,5 +168,5 @@ def thinking_notes(t: Thinking, tags: TemplateTags, more: Sequence[str] = ()) ->
         found = f"{tags.thinking_open!r} and {tags.thinking_close!r}" if tags.thinking else "no tags it can read (no `thinking` capability)"
         notes.append(REASONING.format(where=where, tags=found))
     if t.tails:
-        notes.append(SWITCH)
+        notes.append(SWITCH.format(where=switch_places(t.structure, t.tails)))
     return [*notes, *(f"thinking: {r}" for r in (*t.refusals, *more))]

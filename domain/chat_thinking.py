@@ -8,8 +8,9 @@ reasoning in it (REASONING_SLOT); everything else must render as without reasoni
 `{{ if .Thinking }}<open>{{ .Thinking }}<close>{{ end }}` with raw text around it: Ollama infers a model's thinking
 tags from exactly that list, and without them refuses `think` requests.
 
-Switch: `enable_thinking` (Jinja) is Ollama's `.Think` when `.IsThinkSet`. The structure is learned under each
-setting; the switch may change the generation prompts (tails) only, which the Go template then picks by setting.
+The switch (`enable_thinking`) is learned in chat_switch. The reasoning block opens with the tag that mirrors its
+closing one where the text before the reasoning ends with one (GLM writes `<think>` in the generation prompt, and
+`</think>` alone without reasoning): Ollama parses the model's output with these tags.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from hubship.domain.chat_template import ChatStructure, GlueKey, Observation, Te
 REASONING_SLOT = "\x00HUBSHIPREASONING\x00"
 SETTINGS: tuple[bool | None, ...] = (None, True, False)
 SPEAKERS = ("assistant", "calls")
+MIRRORS = (("</", "<"), ("END", "START"), ("End", "Start"), ("end", "start"), ("close", "open"), ("CLOSE", "OPEN"))
+"""(closing, opening) spellings of a tag pair."""
 
 
 def reasoning(i: int) -> str:
@@ -61,23 +64,41 @@ def _shown(observations: Sequence[Observation]) -> tuple[bool, bool]:
     return True in seen[True], True in seen[False]
 
 
+def _opening(left: str, close: str) -> int | None:
+    """Where the opening tag that mirrors `close` starts at the end of `left` (`<think>` for `</think>`,
+    `<|START_THINKING|>` for `<|END_THINKING|>`, `<|open|>think<|sep|>` for `<|close|>think<|sep|>`); None if none."""
+    closing = close.strip()
+    starts = [i for i, ch in enumerate(left) if ch == "<"][-4:]
+    for start in reversed(starts):
+        tag = left[start:].strip()
+        if tag and any(b in tag and closing.startswith(tag.replace(b, a, 1)) for a, b in MIRRORS):
+            return start
+    return None
+
+
 def _block(text: str, heads: Sequence[str | None], keep: int, blocks: dict[tuple[str, str], str]) -> str:
-    """`text` (glue with one REASONING_SLOT) with the reasoning and the tags around it as a block marker: what comes
-    before the block is the first of `heads` that starts it (the glue without reasoning, the generation prompt); its
-    last `keep` characters (the opening of tool calls) stay after the block."""
+    """`text` (glue with one REASONING_SLOT) with the reasoning and the tags around it as a block marker: the block
+    opens with the tag that mirrors its closing one where there is one (Ollama reads the model's thinking between
+    them), else after the first of `heads` that starts it (the glue without reasoning, the generation prompt); the
+    last `keep` characters of the text after the reasoning (the opening of tool calls) stay after the block."""
     left, _, right = text.partition(REASONING_SLOT)
     right, end = right[: len(right) - keep], right[len(right) - keep :]
-    head = next((h for h in heads if h and left.startswith(h)), left)
+    start = _opening(left, right)
+    head = left[:start] if start is not None else next((h for h in heads if h and left.startswith(h)), left)
     mark = blocks.setdefault((left[len(head) :], right), block_mark(len(blocks)))
     return head + mark + end
 
 
 def merge_reasoning(
-    base: ChatStructure, observations: Sequence[Observation], keep: Mapping[str, int] | None = None
+    base: ChatStructure,
+    observations: Sequence[Observation],
+    keep: Mapping[str, int] | None = None,
+    blocks: dict[tuple[str, str], str] | None = None,
 ) -> tuple[ChatStructure, Reasoning | None]:
     """`base` with the glue before each shown-reasoning kind, from renders with reasoning `reasoning(i)` on every
     assistant message (kinds as in `base`, `calls` for tool calls); None when the template never shows it. `keep`:
-    per kind, how many characters at the end of the glue before it are not part of the reasoning block."""
+    per kind, how many characters at the end of the glue before it are not part of the reasoning block; `blocks`:
+    the block markers of earlier merges (one per pair of tags), extended here."""
     after, before = _shown(observations)
     if not (after or before):
         return base, None
@@ -97,7 +118,7 @@ def merge_reasoning(
     if any(text.count(REASONING_SLOT) != int(slot[1].endswith("*")) for slot, text in starred):
         raise TemplateNotDerivable("the template writes reasoning somewhere other than before its message's content")
     features, table = glue_table(starred)
-    blocks: dict[tuple[str, str], str] = {}
+    blocks = {} if blocks is None else blocks
     glue: dict[GlueKey, str] = {}
     for key, text in table.items():
         prev, kind, system = key[0].rstrip("*"), key[1].rstrip("*"), bool(key[3])
@@ -107,18 +128,3 @@ def merge_reasoning(
         base, glue={**base.glue, **glue}, features=tuple(f for f in ("last", "system") if f in (*base.features, *features))
     )
     return merged, Reasoning(after=after, before=before, blocks={mark: pair for pair, mark in blocks.items()})
-
-
-def think_tails(structures: Mapping[bool | None, ChatStructure]) -> dict[bool | None, dict[GlueKey, str]] | None:
-    """The generation prompts per think setting when the switch changes only those; None when it changes nothing;
-    raises TemplateNotDerivable when it changes more."""
-    plain = structures[None]
-
-    def body(s: ChatStructure) -> tuple:
-        return ({k: t for k, t in s.glue.items() if k[1]}, s.features, s.hidden, s.rules, s.floating_system, s.default_system)
-
-    if all(s == plain for s in structures.values()):
-        return None
-    if any(body(s) != body(plain) for s in structures.values()):
-        raise TemplateNotDerivable("the think switch changes more than the generation prompt")
-    return {setting: {k: t for k, t in s.glue.items() if not k[1]} for setting, s in structures.items()}

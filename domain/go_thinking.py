@@ -3,25 +3,29 @@
 An assistant message with `.Thinking`, in a place where the template shows reasoning (after the last user message,
 before it, or both), is of kind `assistant*` (`calls*` with tool calls); its glue holds a block written as
 `{{ if .Thinking }}<open>{{ .Thinking }}<close>{{ end }}` with raw text, the list Ollama infers thinking tags from
-(`.Thinking` must be a field of the message ranged over in `.Messages`). The switch picks the generation prompts:
-`enable_thinking` unset is `.IsThinkSet` false, else it is `.Think`.
+(`.Thinking` must be a field of the message ranged over in `.Messages`). Each switch point (chat_switch) writes the
+text of the request's setting: `enable_thinking` unset is `$.IsThinkSet` false, else it is `$.Think`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hubship.domain.chat_template import GlueKey
 from hubship.domain.chat_thinking import Reasoning
 from hubship.domain.go_template import LAST_USER_HEAD, Extension, go_string
 
-CONDITIONS = {None: "not .IsThinkSet", True: ".Think", False: "not .Think"}
+CONDITIONS = {True: "and $.IsThinkSet $.Think", False: "and $.IsThinkSet (not $.Think)"}
+"""Inside the range over `.Messages` too: `$` is the request."""
+
+
+def _literal(text: str) -> str:
+    return "{{ " + go_string(text) + " }}" if text else ""
 
 
 def _raw(text: str) -> str:
     """Raw template text when it can be (Ollama reads tags from raw text only), else a quoted action."""
     if "{{" in text or "}}" in text or not text.strip():
-        return "{{ " + go_string(text) + " }}" if text else ""
+        return _literal(text)
     return text
 
 
@@ -37,12 +41,17 @@ def reasoning_extension(r: Reasoning | None) -> Extension:
     )
 
 
-def switch_extension(tails: Mapping[bool | None, Mapping[GlueKey, str]] | None) -> Extension:
-    """The generation prompts per think setting (equal ones share a branch; the unset setting's is the fallback)."""
-    if not tails:
-        return Extension()
-    branches = [(CONDITIONS[s], glue) for s, glue in tails.items() if s is not None and glue != tails[None]]
+def _choice(texts: Mapping[bool | None, str]) -> str:
+    """Go text writing the text of the request's think setting (equal texts share a branch; unset is the fallback)."""
+    branches = [(CONDITIONS[x], t) for x, t in texts.items() if x is not None and t != texts[None]]
     if len(branches) == 2 and branches[0][1] == branches[1][1]:
-        branches = [("and .IsThinkSet", branches[0][1])]
-    branches = [(f"and .IsThinkSet ({c})" if c != "and .IsThinkSet" else ".IsThinkSet", g) for c, g in branches]
-    return Extension(tails=(*branches, ("", tails[None])))
+        branches = [("$.IsThinkSet", branches[0][1])]
+    if not branches:
+        return _literal(texts[None])
+    out = [("{{ if " if n == 0 else "{{ else if ") + c + " }}" + _literal(t) for n, (c, t) in enumerate(branches)]
+    return "".join(out) + ("{{ else }}" + _literal(texts[None]) if texts[None] else "") + "{{ end }}"
+
+
+def switch_extension(switch: Mapping[str, Mapping[bool | None, str]] | None) -> Extension:
+    """Each switch point (chat_switch) written as the text of the request's think setting."""
+    return Extension(slots={mark: _choice(texts) for mark, texts in (switch or {}).items()})

@@ -125,7 +125,7 @@ def _at(
     if not observations:
         return graft_reasoning(s, unset[1], unset[0])
     merged, there = merge_reasoning(s, observations, keep, blocks)
-    if there is None or (there.after, there.before) != (found.after, found.before):
+    if there is None or (there.after, there.before, there.last) != (found.after, found.before, found.last):
         raise TemplateNotDerivable("the think switch changes where reasoning in history is written")
     return merged
 
@@ -151,20 +151,28 @@ SWITCH = (
 )
 
 
+PLACES = {
+    (True, True, True): "for every assistant turn",
+    (True, True, False): "for every assistant turn but a final one (a prefill)",
+    (True, False, True): "for the assistant turns after the last user message (older reasoning is dropped)",
+    (True, False, False): "for the assistant turns after the last user message but a final one (older reasoning is dropped)",
+    (False, True, True): "for the assistant turns before the last user message and a final one (a prefill)",
+    (False, True, False): "for the assistant turns before the last user message",
+    (False, False, True): "for a final assistant message (a prefill) only (older reasoning is dropped)",
+}
+"""Where reasoning is written, by (after, before, last) (chat_thinking.Reasoning)."""
+
+
+def _places(r: Reasoning) -> str:
+    return PLACES[(r.after, r.before, r.last)]
+
+
 def thinking_notes(t: Thinking, tags: TemplateTags, more: Sequence[str] = ()) -> list[str]:
     """The card's lines on thinking: where reasoning is written and the tags Ollama reads (`tags`, from the TEMPLATE's
     parse tree), the switch, and what is left out."""
     notes = []
     if t.reasoning is not None:
-        where = (
-            "for every assistant turn"
-            if t.reasoning.after and t.reasoning.before
-            else (
-                "for the assistant turns after the last user message (older reasoning is dropped)"
-                if t.reasoning.after
-                else "for the assistant turns before the last user message"
-            )
-        )
+        where = _places(t.reasoning)
         found = f"{tags.thinking_open!r} and {tags.thinking_close!r}" if tags.thinking else "no tags it can read (no `thinking` capability)"
         notes.append(REASONING.format(where=where, tags=found))
     if t.tails:

@@ -39,11 +39,13 @@ def block_mark(n: int) -> str:
 
 @attrs.frozen(kw_only=True)
 class Reasoning:
-    """Where reasoning is shown (`after` the last user message, `before` it); `blocks` maps each block marker in the
-    structure's glue to its (opening, closing) text around the reasoning."""
+    """Where reasoning is shown: `before` the last user message, `after` it, and in the `last` message (a prefill;
+    gpt-oss and Apriel show only that one); `blocks` maps each block marker in the structure's glue to its (opening,
+    closing) text around the reasoning."""
 
     after: bool
     before: bool
+    last: bool = attrs.field(default=attrs.Factory(lambda self: self.after, takes_self=True))
     blocks: Mapping[str, tuple[str, str]] = attrs.field(factory=dict)
 
 
@@ -51,17 +53,26 @@ def _last_user(kinds: Sequence[str]) -> int:
     return max((i for i, k in enumerate(kinds) if k.rstrip("!") == "user"), default=-1)
 
 
-def _shown(observations: Sequence[Observation]) -> tuple[bool, bool]:
-    seen: dict[bool, set[bool]] = {True: set(), False: set()}
+def position(i: int, kinds: Sequence[str]) -> str:
+    """Where message `i` is: "before" the last user message, "after" it, or "last" (the final message, after it)."""
+    last_user = _last_user(kinds)
+    return "before" if i < last_user else "last" if i == len(kinds) - 1 else "after"
+
+
+def _shown(observations: Sequence[Observation]) -> dict[str, bool]:
+    seen: dict[str, set[bool]] = {"before": set(), "after": set(), "last": set()}
     for obs in observations:
         for i, kind in enumerate(obs.roles):
             if kind in SPEAKERS:
-                seen[i > _last_user(obs.roles)].add(reasoning(i) in (obs.text or ""))
+                seen[position(i, obs.roles)].add(reasoning(i) in (obs.text or ""))
     if any(v == {True, False} for v in seen.values()):
         raise TemplateNotDerivable(
             "the template shows reasoning in history depending on more than its place before or after the last user message"
+            " or in the last message"
         )
-    return True in seen[True], True in seen[False]
+    seen["after"] = seen["after"] or seen["last"]
+    seen["last"] = seen["last"] or seen["after"]
+    return {k: True in v for k, v in seen.items()}
 
 
 def _opening(left: str, close: str) -> int | None:
@@ -99,15 +110,15 @@ def merge_reasoning(
     assistant message (kinds as in `base`, `calls` for tool calls); None when the template never shows it. `keep`:
     per kind, how many characters at the end of the glue before it are not part of the reasoning block; `blocks`:
     the block markers of earlier merges (one per pair of tags), extended here."""
-    after, before = _shown(observations)
-    if not (after or before):
+    shown = _shown(observations)
+    if not any(shown.values()):
         return base, None
     slots = []
     for obs in observations:
-        last_user, text = _last_user(obs.roles), obs.text or ""
+        text = obs.text or ""
         kinds = list(obs.roles)
         for i, kind in enumerate(obs.roles):
-            if kind in SPEAKERS and (after if i > last_user else before):
+            if kind in SPEAKERS and shown[position(i, obs.roles)]:
                 kinds[i] = kind + "*"
                 text = text.replace(reasoning(i), REASONING_SLOT)
         slots += split(Observation(tuple(kinds), text, None), base.hidden, base.floating_system)
@@ -127,4 +138,5 @@ def merge_reasoning(
     merged = attrs.evolve(
         base, glue={**base.glue, **glue}, features=tuple(f for f in ("last", "system") if f in (*base.features, *features))
     )
-    return merged, Reasoning(after=after, before=before, blocks={mark: pair for pair, mark in blocks.items()})
+    found = Reasoning(after=shown["after"], before=shown["before"], last=shown["last"])
+    return merged, attrs.evolve(found, blocks={mark: pair for pair, mark in blocks.items()})

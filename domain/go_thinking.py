@@ -32,7 +32,17 @@ def _raw(text: str) -> str:
 def reasoning_extension(r: Reasoning | None) -> Extension:
     if r is None:
         return Extension()
-    where = "true" if r.after and r.before else "(gt $i $lastUser)" if r.after else "(lt $i $lastUser)"
+    final, later = "(eq (len (slice $.Messages $i)) 1)", "(gt $i $lastUser)"
+    places = {
+        (True, True, True): "true",
+        (True, False, True): later,
+        (True, False, False): f"(and {later} (not {final}))",
+        (False, False, True): f"(and {later} {final})",
+        (False, True, False): "(lt $i $lastUser)",
+    }
+    where = places.get((r.after, r.before, r.last))
+    if where is None:
+        where = f"(or (lt $i $lastUser) {places[(r.after, False, r.last)]})"
     return Extension(
         kinds=("assistant*", "calls*"),
         classify=(f'{{{{- if and $m.Thinking {where} }}}}{{{{ $kind = printf "%s*" $kind }}}}{{{{ end }}}}',),

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from hubship.domain.chat_learning import derive_structure
-from hubship.domain.chat_switch import Switch, graft_reasoning, merge_switch, switch_places
+from hubship.domain.chat_switch import Switch, graft_reasoning, merge_switch, switch_places, without_reasoning
 from hubship.domain.chat_template import (
     ChatMessage,
     ChatStructure,
@@ -48,7 +48,7 @@ class Thinking:
 
     @property
     def extension(self) -> Extension:
-        return reasoning_extension(self.reasoning) + switch_extension(self.tails)
+        return reasoning_extension(self.reasoning) + switch_extension(self.tails, self.reasoning)
 
 
 def bound(render: Render, think: bool | None) -> Render:
@@ -125,7 +125,9 @@ def _at(
     if not observations:
         return graft_reasoning(s, unset[1], unset[0])
     merged, there = merge_reasoning(s, observations, keep, blocks)
-    if there is None or (there.after, there.before, there.last) != (found.after, found.before, found.last):
+    if there is None:
+        return without_reasoning(s, unset[1])
+    if (there.after, there.before, there.last) != (found.after, found.before, found.last):
         raise TemplateNotDerivable("the think switch changes where reasoning in history is written")
     return merged
 

@@ -23,6 +23,8 @@ Setting = bool | None
 Switch = dict[str, dict[Setting, str]]
 """Each SWITCH marker in the glue with its text per setting."""
 
+_BLOCKS = re.compile("\x00HUBSHIPTHINK[A-Z]\x00")
+"""Reasoning blocks (chat_thinking.block_mark) may be inside a switch point: the switch can drop reasoning."""
 _TOKENS = re.compile(r"HUBSHIPDATE\[.*?\]X|\x00HUBSHIP[A-Z]+\x00|.", re.DOTALL)
 
 
@@ -105,7 +107,7 @@ def merge_switch(structures: Mapping[Setting, ChatStructure]) -> tuple[ChatStruc
             glue[key] = fill
             continue
         head, middles, tail = _split(full)
-        if any("\x00" in m or "HUBSHIPDATE[" in m for m in middles.values()):
+        if any(_BLOCKS.sub("", m).count("\x00") or "HUBSHIPDATE[" in m for m in middles.values()):
             raise TemplateNotDerivable("the think switch changes the text around a date, the system message or reasoning")
         mark = next((m for m, texts in switch.items() if texts == middles), None) or switch_mark(len(switch))
         switch[mark] = middles
@@ -138,4 +140,16 @@ def graft_reasoning(s: ChatStructure, merged: ChatStructure, plain: ChatStructur
             glue[key] = head + middles[True] + text[len(head + middles[None]) :]
         elif text.endswith(middles[None] + tail):
             glue[key] = text[: len(text) - len(middles[None] + tail)] + middles[True] + tail
+    return attrs.evolve(s, glue=glue)
+
+
+def without_reasoning(s: ChatStructure, merged: ChatStructure) -> ChatStructure:
+    """`s` (a structure under a setting that shows no reasoning) with glue for the reasoning kinds of `merged`: the glue
+    of the same kinds without reasoning."""
+    glue = dict(s.glue)
+    for key in merged.glue:
+        if key[0].endswith("*") or key[1].endswith("*"):
+            bare = _text(s, (key[0].rstrip("*"), key[1].rstrip("*"), key[2], key[3]))
+            if bare is not None:
+                glue[key] = bare
     return attrs.evolve(s, glue=glue)

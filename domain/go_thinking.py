@@ -9,6 +9,7 @@ text of the request's setting: `enable_thinking` unset is `$.IsThinkSet` false, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from hubship.domain.chat_thinking import Reasoning
@@ -16,6 +17,7 @@ from hubship.domain.go_template import LAST_USER_HEAD, Extension, go_string
 
 CONDITIONS = {True: "and $.IsThinkSet $.Think", False: "and $.IsThinkSet (not $.Think)"}
 """Inside the range over `.Messages` too: `$` is the request."""
+_BLOCK = re.compile("(\x00HUBSHIPTHINK[A-Z]\x00)")
 
 
 def _literal(text: str) -> str:
@@ -27,6 +29,11 @@ def _raw(text: str) -> str:
     if "{{" in text or "}}" in text or not text.strip():
         return _literal(text)
     return text
+
+
+def _blocks(r: Reasoning | None) -> dict[str, str]:
+    blocks = r.blocks if r else {}
+    return {mark: "{{ if .Thinking }}" + _raw(o) + "{{ .Thinking }}" + _raw(c) + "{{ end }}" for mark, (o, c) in blocks.items()}
 
 
 def reasoning_extension(r: Reasoning | None) -> Extension:
@@ -46,22 +53,29 @@ def reasoning_extension(r: Reasoning | None) -> Extension:
     return Extension(
         kinds=("assistant*", "calls*"),
         classify=(f'{{{{- if and $m.Thinking {where} }}}}{{{{ $kind = printf "%s*" $kind }}}}{{{{ end }}}}',),
-        slots={mark: "{{ if .Thinking }}" + _raw(o) + "{{ .Thinking }}" + _raw(c) + "{{ end }}" for mark, (o, c) in r.blocks.items()},
+        slots=_blocks(r),
         head=LAST_USER_HEAD,
     )
 
 
-def _choice(texts: Mapping[bool | None, str]) -> str:
+def _go(text: str, blocks: Mapping[str, str]) -> str:
+    """Go text for a switch point's text: literals quoted, reasoning blocks as written in the reasoning's glue."""
+    return "".join(blocks.get(part, _literal(part)) for part in _BLOCK.split(text))
+
+
+def _choice(texts: Mapping[bool | None, str], blocks: Mapping[str, str]) -> str:
     """Go text writing the text of the request's think setting (equal texts share a branch; unset is the fallback)."""
     branches = [(CONDITIONS[x], t) for x, t in texts.items() if x is not None and t != texts[None]]
     if len(branches) == 2 and branches[0][1] == branches[1][1]:
         branches = [("$.IsThinkSet", branches[0][1])]
     if not branches:
-        return _literal(texts[None])
-    out = [("{{ if " if n == 0 else "{{ else if ") + c + " }}" + _literal(t) for n, (c, t) in enumerate(branches)]
-    return "".join(out) + ("{{ else }}" + _literal(texts[None]) if texts[None] else "") + "{{ end }}"
+        return _go(texts[None], blocks)
+    out = [("{{ if " if n == 0 else "{{ else if ") + c + " }}" + _go(t, blocks) for n, (c, t) in enumerate(branches)]
+    return "".join(out) + ("{{ else }}" + _go(texts[None], blocks) if texts[None] else "") + "{{ end }}"
 
 
-def switch_extension(switch: Mapping[str, Mapping[bool | None, str]] | None) -> Extension:
-    """Each switch point (chat_switch) written as the text of the request's think setting."""
-    return Extension(slots={mark: _choice(texts) for mark, texts in (switch or {}).items()})
+def switch_extension(switch: Mapping[str, Mapping[bool | None, str]] | None, r: Reasoning | None = None) -> Extension:
+    """Each switch point (chat_switch) written as the text of the request's think setting; `r` the reasoning whose
+    blocks a switch point may hold (a setting that drops reasoning)."""
+    blocks = _blocks(r)
+    return Extension(slots={mark: _choice(texts, blocks) for mark, texts in (switch or {}).items()})

@@ -127,7 +127,7 @@ def _at(
     merged, there = merge_reasoning(s, observations, keep, blocks)
     if there is None:
         return without_reasoning(s, unset[1])
-    if (there.after, there.before, there.last) != (found.after, found.before, found.last):
+    if (there.after, there.before, there.last, there.marked) != (found.after, found.before, found.last, found.marked):
         raise TemplateNotDerivable("the think switch changes where reasoning in history is written")
     return merged
 

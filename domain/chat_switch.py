@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import attrs
 
 from hubship.domain.chat_template import FEATURES, ChatStructure, GlueKey, TemplateNotDerivable
+from hubship.domain.chat_thinking import own
 
 Setting = bool | None
 Switch = dict[str, dict[Setting, str]]
@@ -128,9 +129,9 @@ def graft_reasoning(s: ChatStructure, merged: ChatStructure, plain: ChatStructur
     whose reasoning cannot be observed under each setting, which the render check then proves or refuses."""
     glue = dict(s.glue)
     for key, text in merged.glue.items():
-        if not (key[0].endswith("*") or key[1].endswith("*")):
+        if not (own(key[0]) or own(key[1])):
             continue
-        bare = (key[0].rstrip("*"), key[1].rstrip("*"), key[2], key[3])
+        bare = (key[0].rstrip("*+"), key[1].rstrip("*+"), key[2], key[3])
         before, after = _text(plain, bare), _text(s, bare)
         glue[key] = text
         if before is None or after is None or before == after:
@@ -148,8 +149,8 @@ def without_reasoning(s: ChatStructure, merged: ChatStructure) -> ChatStructure:
     of the same kinds without reasoning."""
     glue = dict(s.glue)
     for key in merged.glue:
-        if key[0].endswith("*") or key[1].endswith("*"):
-            bare = _text(s, (key[0].rstrip("*"), key[1].rstrip("*"), key[2], key[3]))
+        if own(key[0]) or own(key[1]):
+            bare = _text(s, (key[0].rstrip("*+"), key[1].rstrip("*+"), key[2], key[3]))
             if bare is not None:
                 glue[key] = bare
     return attrs.evolve(s, glue=glue)

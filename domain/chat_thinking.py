@@ -39,13 +39,15 @@ def block_mark(n: int) -> str:
 
 @attrs.frozen(kw_only=True)
 class Reasoning:
-    """Where reasoning is shown: `before` the last user message, `after` it, and in the `last` message (a prefill;
-    gpt-oss and Apriel show only that one); `blocks` maps each block marker in the structure's glue to its (opening,
-    closing) text around the reasoning."""
+    """Where reasoning is shown (its assistant messages are of kind `assistant*`): `before` the last user message,
+    `after` it, and in the `last` message (a prefill; gpt-oss and Apriel show only that one); `marked`: where it is
+    not shown but changes the glue (kind `assistant+`), as (after, before, last); `blocks` maps each block marker in
+    the structure's glue to its (opening, closing) text around the reasoning."""
 
     after: bool
     before: bool
     last: bool = attrs.field(default=attrs.Factory(lambda self: self.after, takes_self=True))
+    marked: tuple[bool, bool, bool] = (False, False, False)
     blocks: Mapping[str, tuple[str, str]] = attrs.field(factory=dict)
 
 
@@ -100,6 +102,35 @@ def _block(text: str, heads: Sequence[str | None], keep: int, blocks: dict[tuple
     return head + mark + end
 
 
+class _Around(TemplateNotDerivable):
+    """Reasoning changes the glue of a message that does not show it (Nemotron 3 drops older reasoning but writes a
+    newline for it)."""
+
+
+def own(kind: str) -> bool:
+    """Whether `kind` is an assistant message with reasoning (`assistant*`, `calls+`...)."""
+    return kind.endswith(("*", "+"))
+
+
+def _slots(base: ChatStructure, observations: Sequence[Observation], shown: Mapping[str, bool], marked: Mapping[str, bool]) -> list:
+    """The glue slots of the renders, assistant messages with reasoning where it is `shown` as kinds `assistant*`, at
+    `marked` places as `assistant+`."""
+    slots = []
+    for obs in observations:
+        text = obs.text or ""
+        kinds = list(obs.roles)
+        for i, kind in enumerate(obs.roles):
+            where = position(i, obs.roles)
+            if kind in SPEAKERS and (shown[where] or marked[where]):
+                kinds[i] = kind + ("*" if shown[where] else "+")
+                text = text.replace(reasoning(i), REASONING_SLOT)
+        slots += split(Observation(tuple(kinds), text, None), base.hidden, base.floating_system)
+    for (prev, kind, last, system), text in slots:
+        if not (own(prev) or own(kind)) and base.text(prev, kind, last=last, system=system) != text:
+            raise _Around("the template changes the text around other messages when an assistant message has reasoning")
+    return slots
+
+
 def merge_reasoning(
     base: ChatStructure,
     observations: Sequence[Observation],
@@ -109,34 +140,31 @@ def merge_reasoning(
     """`base` with the glue before each shown-reasoning kind, from renders with reasoning `reasoning(i)` on every
     assistant message (kinds as in `base`, `calls` for tool calls); None when the template never shows it. `keep`:
     per kind, how many characters at the end of the glue before it are not part of the reasoning block; `blocks`:
-    the block markers of earlier merges (one per pair of tags), extended here."""
+    the block markers of earlier merges (one per pair of tags), extended here. Where reasoning changes the glue of
+    messages that do not show it, every assistant message with reasoning is its own kind."""
     shown = _shown(observations)
     if not any(shown.values()):
         return base, None
-    slots = []
-    for obs in observations:
-        text = obs.text or ""
-        kinds = list(obs.roles)
-        for i, kind in enumerate(obs.roles):
-            if kind in SPEAKERS and shown[position(i, obs.roles)]:
-                kinds[i] = kind + "*"
-                text = text.replace(reasoning(i), REASONING_SLOT)
-        slots += split(Observation(tuple(kinds), text, None), base.hidden, base.floating_system)
-    starred = [(slot, text) for slot, text in slots if slot[0].endswith("*") or slot[1].endswith("*")]
-    for (prev, kind, last, system), text in slots:
-        if not (prev.endswith("*") or kind.endswith("*")) and base.text(prev, kind, last=last, system=system) != text:
-            raise TemplateNotDerivable("the template changes the text around other messages when an assistant message has reasoning")
+    marked = dict.fromkeys(shown, False)
+    try:
+        slots = _slots(base, observations, shown, marked)
+    except _Around:
+        marked = {where: not seen for where, seen in shown.items()}
+        slots = _slots(base, observations, shown, marked)
+    starred = [(slot, text) for slot, text in slots if own(slot[0]) or own(slot[1])]
     if any(text.count(REASONING_SLOT) != int(slot[1].endswith("*")) for slot, text in starred):
         raise TemplateNotDerivable("the template writes reasoning somewhere other than before its message's content")
     features, table = glue_table(starred)
     blocks = {} if blocks is None else blocks
     glue: dict[GlueKey, str] = {}
     for key, text in table.items():
-        prev, kind, system = key[0].rstrip("*"), key[1].rstrip("*"), bool(key[3])
+        prev, kind, system = key[0].rstrip("*+"), key[1].rstrip("*+"), bool(key[3])
         heads = (base.text(prev, kind, last=False, system=system), base.text(prev, "", last=True, system=system))
         glue[key] = _block(text, heads, (keep or {}).get(kind, 0), blocks) if REASONING_SLOT in text else text
     merged = attrs.evolve(
         base, glue={**base.glue, **glue}, features=tuple(f for f in ("last", "system") if f in (*base.features, *features))
     )
-    found = Reasoning(after=shown["after"], before=shown["before"], last=shown["last"])
+    found = Reasoning(
+        after=shown["after"], before=shown["before"], last=shown["last"], marked=(marked["after"], marked["before"], marked["last"])
+    )
     return merged, attrs.evolve(found, blocks={mark: pair for pair, mark in blocks.items()})

@@ -1,7 +1,8 @@
 """Write reasoning in history and the thinking switch (chat_thinking) into the Go TEMPLATE, as emitter hooks.
 
 An assistant message with `.Thinking`, in a place where the template shows reasoning (after the last user message,
-before it, or both), is of kind `assistant*` (`calls*` with tool calls); its glue holds a block written as
+before it, the final message), is of kind `assistant*` (`calls*` with tool calls), in a place where reasoning is
+dropped but changes the text around the message of kind `assistant+`; its glue holds a block written as
 `{{ if .Thinking }}<open>{{ .Thinking }}<close>{{ end }}` with raw text, the list Ollama infers thinking tags from
 (`.Thinking` must be a field of the message ranged over in `.Messages`). Each switch point (chat_switch) writes the
 text of the request's setting: `enable_thinking` unset is `$.IsThinkSet` false, else it is `$.Think`.
@@ -36,9 +37,8 @@ def _blocks(r: Reasoning | None) -> dict[str, str]:
     return {mark: "{{ if .Thinking }}" + _raw(o) + "{{ .Thinking }}" + _raw(c) + "{{ end }}" for mark, (o, c) in blocks.items()}
 
 
-def reasoning_extension(r: Reasoning | None) -> Extension:
-    if r is None:
-        return Extension()
+def _where(after: bool, before: bool, last: bool) -> str:
+    """A Go condition on message `$i`: before the last user message, after it (not the final message), the final one."""
     final, later = "(eq (len (slice $.Messages $i)) 1)", "(gt $i $lastUser)"
     places = {
         (True, True, True): "true",
@@ -47,12 +47,18 @@ def reasoning_extension(r: Reasoning | None) -> Extension:
         (False, False, True): f"(and {later} {final})",
         (False, True, False): "(lt $i $lastUser)",
     }
-    where = places.get((r.after, r.before, r.last))
-    if where is None:
-        where = f"(or (lt $i $lastUser) {places[(r.after, False, r.last)]})"
+    return places.get((after, before, last)) or f"(or (lt $i $lastUser) {places[(after, False, last)]})"
+
+
+def reasoning_extension(r: Reasoning | None) -> Extension:
+    if r is None:
+        return Extension()
+    classify = f'{{{{- if and $m.Thinking {_where(r.after, r.before, r.last)} }}}}{{{{ $kind = printf "%s*" $kind }}}}'
+    if any(r.marked):
+        classify += f'{{{{ else if and $m.Thinking {_where(*r.marked)} }}}}{{{{ $kind = printf "%s+" $kind }}}}'
     return Extension(
-        kinds=("assistant*", "calls*"),
-        classify=(f'{{{{- if and $m.Thinking {where} }}}}{{{{ $kind = printf "%s*" $kind }}}}{{{{ end }}}}',),
+        kinds=("assistant*", "calls*", *(("assistant+", "calls+") if any(r.marked) else ())),
+        classify=(classify + "{{ end }}",),
         slots=_blocks(r),
         head=LAST_USER_HEAD,
     )

@@ -92,17 +92,16 @@ def learn(
     observations_at: Callable[[bool | None], Sequence[Observation]] | None = None,
 ) -> Thinking:
     """`base` with reasoning (from `observations`) and the switch (the structure under each setting, None: no switch).
-    The reasoning is learned under each setting from `observations_at` when given, else the unset one's is used."""
+    The reasoning is learned under each setting from `observations_at` when given (a setting may show reasoning that
+    the unset one drops), else the unset one's is grafted onto the others."""
     refusals, merged, found, switch, blocks = [], base, None, None, {}
     try:
         merged, found = merge_reasoning(base, observations(), keep, blocks)
     except TemplateNotDerivable as exc:
         refusals.append(f"reasoning in history is not written ({exc})")
-    if structures is not None:
+    if structures is not None and not refusals:
         try:
-            at = observations_at or (lambda x: ())
-            each = {None: merged, **{x: _at(structures(x), (base, merged), found, at(x), keep, blocks) for x in SETTINGS[1:]}}
-            merged, switch = merge_switch(each)
+            merged, switch, found = _switch(base, (merged, found), structures, keep, blocks, observations_at)
         except TemplateNotDerivable as exc:
             refusals.append(f"the think switch is not translated ({exc})")
     if found is not None:
@@ -110,26 +109,37 @@ def learn(
     return Thinking(structure=merged, reasoning=found, tails=switch, refusals=tuple(refusals))
 
 
-def _at(
-    s: ChatStructure,
-    unset: tuple[ChatStructure, ChatStructure],
-    found: Reasoning | None,
-    observations: Sequence[Observation],
+def _places_of(r: Reasoning) -> tuple:
+    return (r.after, r.before, r.last, r.marked)
+
+
+def _switch(
+    base: ChatStructure,
+    unset: tuple[ChatStructure, Reasoning | None],
+    structures: Callable[[bool | None], ChatStructure],
     keep: dict[str, int] | None,
     blocks: dict[tuple[str, str], str],
-) -> ChatStructure:
-    """The structure `s` under one setting with its reasoning glue: learned from `observations` when there are any,
-    else grafted from the unset setting's (`unset`: its structure without and with reasoning)."""
-    if found is None:
-        return s
-    if not observations:
-        return graft_reasoning(s, unset[1], unset[0])
-    merged, there = merge_reasoning(s, observations, keep, blocks)
-    if there is None:
-        return without_reasoning(s, unset[1])
-    if (there.after, there.before, there.last, there.marked) != (found.after, found.before, found.last, found.marked):
+    observations_at: Callable[[bool | None], Sequence[Observation]] | None,
+) -> tuple[ChatStructure, Switch | None, Reasoning | None]:
+    """One structure for every setting, with its switch points and the reasoning (where any setting shows it)."""
+    each: dict[bool | None, tuple[ChatStructure, ChatStructure, Reasoning | None]] = {None: (base, *unset)}
+    for x in SETTINGS[1:]:
+        s = structures(x)
+        each[x] = (s, *merge_reasoning(s, observations_at(x), keep, blocks)) if observations_at else (s, s, None)
+    shown = [(m, r) for _, m, r in each.values() if r is not None]
+    if any(_places_of(r) != _places_of(shown[0][1]) for _, r in shown):
         raise TemplateNotDerivable("the think switch changes where reasoning in history is written")
-    return merged
+    if not shown:
+        return (*merge_switch({x: s for x, (s, _, _) in each.items()}), None)
+    final = {}
+    for x, (s, m, r) in each.items():
+        if r is not None:
+            final[x] = m
+        elif observations_at is None:
+            final[x] = graft_reasoning(s, unset[0], base)
+        else:
+            final[x] = without_reasoning(s, shown[0][0])
+    return (*merge_switch(final), shown[0][1])
 
 
 def learn_thinking(render: Render, bos: str | None, base: ChatStructure) -> Thinking:
@@ -165,6 +175,12 @@ PLACES = {
 """Where reasoning is written, by (after, before, last) (chat_thinking.Reasoning)."""
 
 
+OFF_ONLY = (
+    "; Ollama refuses `think: true` for a model without the `thinking` capability (no thinking tags in its TEMPLATE), so"
+    " with Ollama's Go template the switch is set with `think: false` or left unset"
+)
+
+
 def _places(r: Reasoning) -> str:
     return PLACES[(r.after, r.before, r.last)]
 
@@ -178,5 +194,5 @@ def thinking_notes(t: Thinking, tags: TemplateTags, more: Sequence[str] = ()) ->
         found = f"{tags.thinking_open!r} and {tags.thinking_close!r}" if tags.thinking else "no tags it can read (no `thinking` capability)"
         notes.append(REASONING.format(where=where, tags=found))
     if t.tails:
-        notes.append(SWITCH.format(where=switch_places(t.structure, t.tails)))
+        notes.append(SWITCH.format(where=switch_places(t.structure, t.tails)) + ("" if tags.thinking else OFF_ONLY))
     return [*notes, *(f"thinking: {r}" for r in (*t.refusals, *more))]

@@ -57,7 +57,7 @@ def _has(s: ChatStructure, key: GlueKey) -> bool:
 
 
 def _split(texts: Mapping[Setting, str]) -> tuple[str, dict[Setting, str], str]:
-    """The common beginning, the differing middles and the common end, cut between markers, never inside one."""
+    """The common beginning, the differing middles and the common end, cut between markers and tags, never inside one."""
     tokens = {x: _TOKENS.findall(t) for x, t in texts.items()}
     rows = list(tokens.values())
     start = 0
@@ -67,6 +67,13 @@ def _split(texts: Mapping[Setting, str]) -> tuple[str, dict[Setting, str], str]:
     while all(len(r) - end > start for r in rows) and len({r[len(r) - end - 1] for r in rows}) == 1:
         end += 1
     first = rows[0]
+    head, tail = first[:start], first[len(first) - end :]
+    opened = max((i for i, t in enumerate(head) if t == "<"), default=-1)
+    if opened >= 0 and ">" not in head[opened:]:  # tags are not cut: `<think>` and `</think>`, not `think>` and `/think>`
+        start = opened
+    closed = next((i for i, t in enumerate(tail) if t in "<>"), None)
+    if closed is not None and tail[closed] == ">":
+        end -= closed + 1
     middles = {x: "".join(r[start : len(r) - end]) for x, r in tokens.items()}
     return "".join(first[:start]), middles, "".join(first[len(first) - end :])
 

@@ -77,7 +77,7 @@ def _shown(observations: Sequence[Observation]) -> dict[str, bool]:
     return {k: True in v for k, v in seen.items()}
 
 
-def _opening(left: str, close: str) -> int | None:
+def opening_at(left: str, close: str) -> int | None:
     """Where the opening tag that mirrors `close` starts at the end of `left` (`<think>` for `</think>`,
     `<|START_THINKING|>` for `<|END_THINKING|>`, `<|open|>think<|sep|>` for `<|close|>think<|sep|>`); None if none."""
     closing = close.strip()
@@ -96,7 +96,7 @@ def _block(text: str, heads: Sequence[str | None], keep: int, blocks: dict[tuple
     last `keep` characters of the text after the reasoning (the opening of tool calls) stay after the block."""
     left, _, right = text.partition(REASONING_SLOT)
     right, end = right[: len(right) - keep], right[len(right) - keep :]
-    start = _opening(left, right)
+    start = opening_at(left, right)
     head = left[:start] if start is not None else next((h for h in heads if h and left.startswith(h)), left)
     mark = blocks.setdefault((left[len(head) :], right), block_mark(len(blocks)))
     return head + mark + end

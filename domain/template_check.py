@@ -63,6 +63,20 @@ REASONING_CONVERSATIONS: dict[str, tuple[ChatMessage, ...]] = {
         ChatMessage("user", "Solve x+1=2."),
         ChatMessage("assistant", "x = 1", thinking="Subtract 1 from both sides."),
     ),
+    "reasoning in two answered turns": (
+        ChatMessage("user", "Hi"),
+        ChatMessage("assistant", "Hello!", thinking="A greeting: answer {{ .Content }} «kindly»."),
+        ChatMessage("user", "What is 2+2?"),
+        ChatMessage("assistant", "4", thinking="Add.\nEasy."),
+        ChatMessage("user", "Thanks"),
+    ),
+    "reasoning in every turn with system, before a prefill": (
+        ChatMessage("system", "Think first."),
+        ChatMessage("user", "Hi"),
+        ChatMessage("assistant", "Hello!", thinking="A greeting."),
+        ChatMessage("user", "What is 3+3?"),
+        ChatMessage("assistant", "6", thinking="Add again."),
+    ),
 }
 """Reasoning in history (Jinja's `reasoning_content`, Ollama's `.Thinking`), checked when the template shows it."""
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from hubship.domain.chat_learning import derive_structure
-from hubship.domain.chat_switch import Switch, graft_reasoning, merge_switch, switch_places, without_reasoning
+from hubship.domain.chat_switch import Switch, graft_reasoning, merge_switch, prompt_tags, switch_places, without_reasoning
 from hubship.domain.chat_template import (
     ChatMessage,
     ChatStructure,
@@ -28,19 +28,21 @@ from hubship.domain.chat_template import (
 )
 from hubship.domain.chat_thinking import SETTINGS, Reasoning, merge_reasoning, reasoning
 from hubship.domain.go_template import Extension
-from hubship.domain.go_thinking import reasoning_extension, switch_extension
+from hubship.domain.go_thinking import reasoning_extension, switch_extension, tags_extension
 from hubship.domain.template_check import TemplateTags
 
 
 @attrs.frozen(kw_only=True)
 class Thinking:
     """`structure` with the reasoning glue and the switch points; `tails` the text of each switch point per think
-    setting (None: no switch); `settings` the settings to check; `refusals` what is left out and why."""
+    setting (None: no switch); `settings` the settings to check; `refusals` what is left out and why; `tags` the
+    thinking tags of the generation prompt, declared for Ollama when no reasoning is written."""
 
     structure: ChatStructure
     reasoning: Reasoning | None = None
     tails: Switch | None = None
     refusals: tuple[str, ...] = ()
+    tags: tuple[str, str] | None = None
 
     @property
     def settings(self) -> tuple[bool | None, ...]:
@@ -48,7 +50,8 @@ class Thinking:
 
     @property
     def extension(self) -> Extension:
-        return reasoning_extension(self.reasoning) + switch_extension(self.tails, self.reasoning)
+        declared = tags_extension(self.tags if self.reasoning is None else None)
+        return reasoning_extension(self.reasoning) + switch_extension(self.tails, self.reasoning) + declared
 
 
 def bound(render: Render, think: bool | None) -> Render:
@@ -106,7 +109,8 @@ def learn(
             refusals.append(f"the think switch is not translated ({exc})")
     if found is not None:
         found = attrs.evolve(found, blocks={mark: pair for pair, mark in blocks.items()})
-    return Thinking(structure=merged, reasoning=found, tails=switch, refusals=tuple(refusals))
+    tags = prompt_tags(merged, switch) if switch and found is None and not refusals else None
+    return Thinking(structure=merged, reasoning=found, tails=switch, refusals=tuple(refusals), tags=tags)
 
 
 def _places_of(r: Reasoning) -> tuple:
@@ -175,6 +179,11 @@ PLACES = {
 """Where reasoning is written, by (after, before, last) (chat_thinking.Reasoning)."""
 
 
+DECLARED = (
+    "thinking: the chat template drops reasoning in history, and so does the TEMPLATE; it names the thinking"
+    " tags of its generation prompt, {tags}, in a block that never renders, so Ollama accepts `think` and reads the"
+    " model's thinking between them"
+)
 OFF_ONLY = (
     "; Ollama refuses `think: true` for a model without the `thinking` capability (no thinking tags in its TEMPLATE), so"
     " with Ollama's Go template the switch is set with `think: false` or left unset"
@@ -193,6 +202,8 @@ def thinking_notes(t: Thinking, tags: TemplateTags, more: Sequence[str] = ()) ->
         where = _places(t.reasoning)
         found = f"{tags.thinking_open!r} and {tags.thinking_close!r}" if tags.thinking else "no tags it can read (no `thinking` capability)"
         notes.append(REASONING.format(where=where, tags=found))
+    if t.reasoning is None and t.tags and tags.thinking:
+        notes.append(DECLARED.format(tags=f"{tags.thinking_open!r} and {tags.thinking_close!r}"))
     if t.tails:
         notes.append(SWITCH.format(where=switch_places(t.structure, t.tails)) + ("" if tags.thinking else OFF_ONLY))
     return [*notes, *(f"thinking: {r}" for r in (*t.refusals, *more))]

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import attrs
 
 from hubship.domain.chat_template import FEATURES, ChatStructure, GlueKey, TemplateNotDerivable
-from hubship.domain.chat_thinking import own
+from hubship.domain.chat_thinking import opening_at, own
 
 Setting = bool | None
 Switch = dict[str, dict[Setting, str]]
@@ -161,3 +161,24 @@ def without_reasoning(s: ChatStructure, merged: ChatStructure) -> ChatStructure:
             if bare is not None:
                 glue[key] = bare
     return attrs.evolve(s, glue=glue)
+
+
+def prompt_tags(s: ChatStructure, switch: Switch) -> tuple[str, str] | None:
+    """The thinking tags of a template that drops reasoning in history: an empty pair (`<think>\n\n</think>`) that
+    its generation prompt writes under some settings and not under others (SmolLM3, QwQ, DeepSeek-R1 with the switch
+    off), as (opening, closing); None if none."""
+    for text in (t for key, t in s.glue.items() if not key[1]):
+        prompts = []
+        for setting in (None, True, False):
+            prompt = text
+            for mark, texts in switch.items():
+                prompt = prompt.replace(mark, texts[setting])
+            prompts.append(prompt)
+        for prompt in prompts:
+            for k in (k for k, ch in enumerate(prompt) if ch == "<" and ">" in prompt[k:]):
+                close = prompt[k : prompt.index(">", k) + 1]
+                start = opening_at(prompt[:k], close)
+                pair = prompt[start : k + len(close)] if start is not None else ""
+                if pair and prompt[start:k].strip() != close and any(pair not in p for p in prompts):
+                    return prompt[start:k].strip(), close
+    return None

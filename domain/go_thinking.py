@@ -85,3 +85,12 @@ def switch_extension(switch: Mapping[str, Mapping[bool | None, str]] | None, r: 
     blocks a switch point may hold (a setting that drops reasoning)."""
     blocks = _blocks(r)
     return Extension(slots={mark: _choice(texts, blocks) for mark, texts in (switch or {}).items()})
+
+
+def tags_extension(tags: tuple[str, str] | None) -> Extension:
+    """Thinking tags declared for Ollama in a block that never renders (the template drops reasoning in history):
+    Ollama infers the tags, and so the `thinking` capability, from any `.Thinking` between raw texts in the range."""
+    if tags is None:
+        return Extension()
+    block = "{{ if .Thinking }}" + _raw(tags[0]) + "{{ .Thinking }}" + _raw(tags[1]) + "{{ end }}"
+    return Extension(after=("{{- if false }}" + block + "{{ end }}",))

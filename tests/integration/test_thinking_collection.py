@@ -25,9 +25,9 @@ CONVERSATIONS = {
 }
 # name: (switch translated, reasoning shown, thinking tags Ollama infers)
 EXPECTED = {
-    "HuggingFaceTB-SmolLM3-3B": (True, False, None),
+    "HuggingFaceTB-SmolLM3-3B": (True, False, ("<think>", "</think>")),  # the empty pair of its prompt, think off
     "deepseek-ai-DeepSeek-V3.2": (True, True, ("<think>", "</think>")),  # reasoning in a prefill with the switch on
-    "google-gemma-4-31B-it": (True, False, None),
+    "google-gemma-4-31B-it": (True, False, None),  # `<|channel>thought`/`<channel|>`: no mirrored pair
     "GLM-4.7-Flash": (True, True, ("<think>", "</think>")),
     "Cohere2MoE": (False, True, ("<|START_THINKING|>", "<|END_THINKING|><|START_TEXT|>")),
     "poolside-Laguna-S-2.1": (True, True, ("<think>", "</think>")),
@@ -82,6 +82,18 @@ def test_the_switch_is_picked_by_the_request_not_fixed(derived, renderer, go):
     assert fixed != d.template
     report = check_template(renderer, go, p, fixed, d.structure, (None,), SETTINGS)
     assert report.status == "failed" and all("(think off)" in m for m in report.mismatches)
+
+
+def test_tags_declared_for_a_template_that_drops_reasoning_never_render(derived, renderer, go):
+    """SmolLM3 drops reasoning in history: the TEMPLATE names `<think>`/`</think>` for Ollama in a block that never
+    renders, so a reasoning in history is dropped as the chat template drops it."""
+    d, p = derived["HuggingFaceTB-SmolLM3-3B"], profile("HuggingFaceTB-SmolLM3-3B")
+    assert "{{- if false }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}{{ end }}" in d.template
+    for think in SETTINGS:
+        (answered,) = go.render(d.template, [OllamaCase(CONVERSATIONS["prefill with reasoning"], think=think)])
+        assert answered.text == _jinja(renderer, p, CONVERSATIONS["prefill with reasoning"], think)
+        assert "Add" not in answered.text
+    assert any("in a block that never renders" in n for n in d.notes)
 
 
 def test_older_reasoning_is_dropped_where_the_template_drops_it(derived, go):

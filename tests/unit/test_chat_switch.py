@@ -3,11 +3,12 @@ reasoning shown in the final message only or dropped with a trace, and the tags 
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from hubship.application.ollama_thinking import learn_thinking
 from hubship.domain.chat_learning import derive_structure
-from hubship.domain.chat_switch import graft_reasoning, merge_switch, switch_mark
+from hubship.domain.chat_switch import graft_reasoning, merge_switch, prompt_tags, switch_mark
 from hubship.domain.chat_template import ChatStructure, TemplateNotDerivable, TemplateRejected
 from hubship.domain.chat_thinking import opening_at
 from hubship.domain.go_template import emit_go_template
@@ -158,3 +159,21 @@ def test_graft_changes_the_reasoning_glue_as_the_switch_changes_the_glue_without
     merged = _structure({**plain.glue, ("user", "assistant*", None, None): "<|assistant|>\x00HUBSHIPTHINKA\x00"})
     grafted = graft_reasoning(off, merged, plain)
     assert grafted.glue[("user", "assistant*", None, None)] == "/nothink<|assistant|>\x00HUBSHIPTHINKA\x00"
+
+
+def test_a_template_that_drops_reasoning_names_the_empty_pair_of_its_prompt_as_tags():
+    thinking, go = _derived(smol_dropping)
+    assert thinking.reasoning is None and thinking.tags == ("<think>", "</think>")
+    assert "{{- if false }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}{{ end }}" in go
+    plain = _structure({("user", "", None, None): "<a>\x00HUBSHIPSWITCHAA\x00"})
+    assert prompt_tags(plain, {switch_mark(0): {None: "", True: "", False: "<|START_THINKING|><|END_THINKING|>"}}) == (
+        "<|START_THINKING|>",
+        "<|END_THINKING|>",
+    )
+    always = _structure({("user", "", None, None): "<a><b></b>\x00HUBSHIPSWITCHAA\x00"})
+    assert prompt_tags(always, {switch_mark(0): {None: "", True: "x", False: ""}}) is None  # not the switch's
+
+
+def smol_dropping(messages, **mode):
+    """SmolLM3 as it ships: reasoning in history is dropped."""
+    return smol([attrs.evolve(m, thinking="") for m in messages], **mode)

@@ -1,9 +1,11 @@
 """Thinking in the derived Ollama TEMPLATE: reasoning in history and the think switch, learned from the Jinja template.
 
 `learn_thinking` adds to a learned structure the glue of assistant messages whose reasoning the template shows
-(domain.chat_thinking) and, when `enable_thinking` changes the renders, the generation prompt of each setting. Either
-part that cannot be described is left out with a one-line reason; the render check then covers each setting and the
-reasoning conversations (domain.template_check), so what is kept is proven.
+(domain.chat_thinking), learned under each think setting when `enable_thinking` changes the renders, and merges the
+settings into switch points (domain.chat_switch); a template that drops reasoning but writes an empty think pair under
+its switch gets those tags declared for Ollama. Either part that cannot be described is left out with a one-line
+reason; the render check then covers each setting and the reasoning conversations (domain.template_check), so what is
+kept is proven.
 """
 
 from __future__ import annotations

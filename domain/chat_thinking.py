@@ -2,9 +2,11 @@
 
 Reasoning: the probe conversations are rendered again with a reasoning text on every assistant message (Jinja's
 `reasoning_content`, Ollama's `.Thinking`). Templates show it by position: Qwen3 keeps the reasoning of the assistant
-turns after the last user message (a tool-calling loop) and drops the older ones. An assistant message whose
-reasoning is shown becomes its own kind (`assistant*`, `calls*`), so the glue model learns the text before it with the
-reasoning in it (REASONING_SLOT); everything else must render as without reasoning. The reasoning is written in Go as
+turns after the last user message (a tool-calling loop) and drops the older ones; gpt-oss and Apriel keep it for a
+final (prefilled) message only. An assistant message whose reasoning is shown becomes its own kind (`assistant*`,
+`calls*`), so the glue model learns the text before it with the reasoning in it (REASONING_SLOT); where dropped
+reasoning still changes the text (Nemotron 3 leaves a newline) the message is of kind `assistant+`; everything else
+must render as without reasoning. The reasoning is written in Go as
 `{{ if .Thinking }}<open>{{ .Thinking }}<close>{{ end }}` with raw text around it: Ollama infers a model's thinking
 tags from exactly that list, and without them refuses `think` requests.
 

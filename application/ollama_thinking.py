@@ -104,9 +104,10 @@ def learn(
         merged, found = merge_reasoning(base, observations(), keep, blocks)
     except TemplateNotDerivable as exc:
         refusals.append(f"reasoning in history is not written ({exc})")
-    if structures is not None and not refusals:
+    if structures is not None:
+        at = None if refusals else observations_at  # reasoning refused: the switch alone
         try:
-            merged, switch, found = _switch(base, (merged, found), structures, keep, blocks, observations_at)
+            merged, switch, found = _switch(base, (merged, found), structures, keep, blocks, at)
         except TemplateNotDerivable as exc:
             refusals.append(f"the think switch is not translated ({exc})")
     if found is not None:

@@ -177,3 +177,32 @@ def test_a_template_that_drops_reasoning_names_the_empty_pair_of_its_prompt_as_t
 def smol_dropping(messages, **mode):
     """SmolLM3 as it ships: reasoning in history is dropped."""
     return smol([attrs.evolve(m, thinking="") for m in messages], **mode)
+
+
+def nemotron(messages, *, add_generation_prompt, continue_final, clock=None, think=None, tools=()):
+    """Nemotron-3-shaped: reasoning after the last user message is shown; older reasoning is dropped but leaves the
+    newline that followed it."""
+
+    def turn(i, m, last_user, n):
+        if m.role != "assistant":
+            return f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n"
+        if m.thinking and i > last_user:
+            return f"<|im_start|>assistant\n<think>\n{m.thinking}\n</think>\n{m.content}<|im_end|>\n"
+        return "<|im_start|>assistant\n<think></think>" + ("\n" if m.thinking else "") + f"{m.content}<|im_end|>\n"
+
+    return _chat(
+        messages,
+        continue_final,
+        add_generation_prompt,
+        lambda s: f"<|im_start|>system\n{s}<|im_end|>\n",
+        turn,
+        "<|im_start|>assistant\n<think>\n",
+    )
+
+
+def test_dropped_reasoning_that_changes_the_text_is_a_kind_of_its_own():
+    thinking, go = _derived(nemotron)
+    r = thinking.reasoning
+    assert not thinking.refusals and r is not None
+    assert (r.after, r.before, r.marked) == (True, False, (False, True, False))
+    assert '{{ $kind = printf "%s+" $kind }}' in go and '"assistant+"' in go

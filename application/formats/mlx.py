@@ -101,8 +101,23 @@ class MlxFormat:
         if reference is None or not (reference / REFERENCE_FILE).is_file():
             return  # --verify off
         measured = ctx.service("mlx_verifier").measure(ctx.out_dir, merged, reference / REFERENCE_FILE, ctx.progress)
+        notes += (self.split_note(measured),)
         record = {"metrics": {m: measured[m] for m in METRICS}, "thresholds": self.thresholds(), "notes": list(notes)}
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+    def split_note(self, measured: Mapping[str, float]) -> str:
+        """One sentence for the card that tells what MLX itself changes from what the quantization lost."""
+        runtime = (
+            f"mlx-lm's own unquantized run of the merged model differs from the fine-tune by a mean KL of {measured['runtime_kl']:.3g}"
+            f" nats (runtime_kl; top-1 agreement {measured['runtime_top1']:.3g}): that is how MLX runs this model, before any"
+            " quantization"
+        )
+        if not self.bits:
+            return runtime + "."
+        return (
+            f"Of this artifact's mean KL of {measured['mean_kl']:.3g} from the fine-tune, {runtime}; the {self.bits}-bit quantization"
+            f" adds {measured['quantization_kl']:.3g} (quantization_kl, against that unquantized run)."
+        )
 
     def usage(self, repo_or_path: str) -> str:
         return (

@@ -36,7 +36,7 @@ from hubship.ports.verifier import REFERENCE_FILE
 GROUP_SIZE = 64  # mlx-lm's default for affine quantization (mlx_lm.utils.quantize_model)
 SCALE_BYTES = 2  # a scale and a bias per group, in the model's 16-bit dtype
 METRICS = ("mean_kl", "max_abs_diff", "top1_agreement", "top1_near", "runtime_kl", "runtime_top1", "quantization_kl", "quantization_top1")
-RUNTIME_KL_MAX = 0.01
+RUNTIME_KL_MAX = 0.02  # 16-bit arithmetic, where merged-16bit is checked in fp32 (1e-3); ceiling 5x: 0.1
 QUANTIZATION_KL_MAX = {4: 0.1, 8: 0.01}
 EXTRA = "format {name} needs the mlx extra (mlx-lm); pip install 'hubship[mlx]'"
 

@@ -18,6 +18,11 @@ and the quantization's (runtime_kl, quantization_kl), b and a (median), b/a (tar
 the hand-made one's (target <= 1.1 for mlx-4bit).
 
 A row is one function taking the bench `Setup` and returning a `Row`; ROWS lists them by format.
+
+`--gate` prints instead the default gate's table for mlx-4bit on the tests' lossy tiny model (tests/support/lossy_model.py,
+merged in bf16 as a real publish merges): the base alone (the yardstick), the correct fine-tune, and merges broken
+as in bench_yardstick.py (the adapter lost, its delta halved or doubled), each with runtime_kl and quantization_kl
+and their verdicts at the defaults and beside the base.
 """
 
 from __future__ import annotations
@@ -162,6 +167,63 @@ def report(rows: list[Row], setup: Setup) -> None:
     print(f"beside: gguf-q4_k_m of the same merged model (llama.cpp): mean_kl {g['mean_kl']:.4g}, top1 {g['top1_agreement']:.3f}")
 
 
+def mlx_gate_table(work: Path) -> None:
+    """`--gate`: mlx-4bit's default gate, figure by figure, on correct and broken merges of the lossy tiny model."""
+    from hubship.adapters.mlx.mlx_lm_converter import MlxLmConverter
+    from hubship.adapters.mlx.mlx_lm_verifier import MlxLmVerifier
+    from hubship.adapters.torch.checkpoint_reader import SafetensorsCheckpointReader
+    from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
+    from hubship.adapters.torch.loader import HfTransformersLoader
+    from hubship.adapters.torch.logits_verifier import TorchLogitsVerifier
+    from hubship.adapters.torch.streaming_merger import StreamingMerger
+    from hubship.application.formats.mlx import MlxFormat
+    from hubship.domain.checkpoint import BaseRef
+    from hubship.domain.yardstick import LOSSY_CEILING, base_bound, ceiling
+    from tests.fakes.progress import FakeProgress
+    from tests.support.lossy_model import lossy_copy, scale_delta
+
+    progress, reader = FakeProgress(), SafetensorsCheckpointReader()
+    base, finetune = lossy_copy(HfDemoCheckpointFactory().create(work / "tiny", dtype="float32"), work / "lossy")
+    info, verifier = HfTransformersLoader().base_info(BaseRef(path=str(base))), TorchLogitsVerifier()
+    verifier.reference(reader.read(finetune), info, work / "finetune.ref", progress)
+    verifier.reference(reader.read(base), info, work / "base.ref", progress)
+
+    def figures(checkpoint: Path, reference: Path, out: Path) -> dict[str, float]:
+        merged = out / "merged"
+        merged.mkdir(parents=True)
+        StreamingMerger().merge(reader.read(checkpoint), info, merged, dtype="bf16", max_shard_bytes=10**9, progress=progress)
+        for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
+            shutil.copy(finetune / name, merged / name)
+        MlxLmConverter().convert(merged, out / "mlx", bits=4, progress=progress)
+        return MlxLmVerifier().measure(out / "mlx", merged, reference, progress)
+
+    defaults = MlxFormat(4).thresholds()
+    on_base = figures(base, work / "base.ref", work / "base")
+    # the yardstick only loosens a breached default (domain/yardstick.relaxed), up to its ceiling
+    allowed = {
+        m: min(max(b["max"], base_bound("max", on_base[m], b["max"])), ceiling("max", b["max"], LOSSY_CEILING)) for m, b in defaults.items()
+    }
+    bounds = ", ".join(f"{m} ≤ {b['max']:g}" for m, b in defaults.items())
+    print(f"| mlx-4bit of | runtime_kl | quantization_kl | mean_kl | top1_agreement | default gate ({bounds}) | beside the base "
+          f"({', '.join(f'{m} ≤ {v:.3g}' for m, v in allowed.items())}) |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    rows = (("the base alone (yardstick)", None), ("the fine-tune, correct merge", 1.0), ("broken: adapter lost (delta x 0)", 0.0))
+    for name, factor in (*rows, ("broken: delta x 0.5", 0.5), ("broken: delta x 2", 2.0)):
+        if factor is None:
+            found = on_base
+        else:
+            checkpoint = work / f"ft-{factor}"
+            shutil.copytree(finetune, checkpoint)
+            scale_delta(checkpoint, factor)
+            found = figures(checkpoint, work / "finetune.ref", work / f"out-{factor}")
+        default = [m for m, b in defaults.items() if found[m] > b["max"]]
+        beside = [m for m in allowed if found[m] > allowed[m]]
+        verdict = "pass" if not default else f"fail ({', '.join(default)})"
+        relaxed = "—" if factor is None else ("pass" if not beside else f"fail ({', '.join(beside)})")
+        losses = f"{found['runtime_kl']:.3g} | {found['quantization_kl']:.3g} | {found['mean_kl']:.3g} | {found['top1_agreement']:.3f}"
+        print(f"| {name} | {losses} | {verdict} | {relaxed} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=tuple(SIZES), default="mid")
@@ -169,10 +231,14 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join(ROWS), help=f"rows to run, of: {', '.join(ROWS)}")
     parser.add_argument("--work", type=Path)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--gate", action="store_true", help="print mlx-4bit's default gate on correct and broken merges instead")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-serving-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
+        if args.gate:
+            mlx_gate_table(work)
+            return
         setup = prepare(args.size, work)
         rows = [ROWS[name](setup, args.rounds) for name in args.formats.split(",")]
         report(rows, setup)

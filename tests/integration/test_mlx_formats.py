@@ -4,6 +4,7 @@ a broken merge fails the default gate; a missing extra and an architecture mlx-l
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -15,8 +16,6 @@ import pytest
 import torch
 from dependency_injector import providers
 
-pytest.importorskip("mlx_lm", reason="needs the mlx extra: pip install 'hubship[mlx]'")
-
 from hubship.adapters.mlx.metrics import kl_metrics as numpy_kl_metrics
 from hubship.adapters.mlx.support import unsupported
 from hubship.adapters.torch.verify.metrics import kl_metrics as torch_kl_metrics
@@ -26,6 +25,7 @@ from tests.conftest import REPO
 from tests.fakes.merger import ScaledDeltaMerger
 from tests.support.checkpoints import point_adapter_at
 
+needs_mlx = pytest.mark.skipif(importlib.util.find_spec("mlx_lm") is None, reason="needs the mlx extra: pip install 'hubship[mlx]'")
 ROPE_THETA = 100_000.0  # SmolLM2's: mlx-lm's Llama defaults to 10000 when config.json has it only under rope_parameters
 
 
@@ -44,6 +44,7 @@ def smol_rope(tiny_model: tuple[Path, Path], tmp_path_factory: pytest.TempPathFa
     return checkpoint
 
 
+@needs_mlx
 @pytest.mark.slow
 def test_publish_mlx_4bit_loads_and_generates_with_mlx_lm(smol_rope: Path, tmp_path: Path, cli) -> None:
     import mlx.core as mx
@@ -82,6 +83,7 @@ def test_publish_mlx_4bit_loads_and_generates_with_mlx_lm(smol_rope: Path, tmp_p
     assert logits.shape[-1] == config["vocab_size"] and bool(mx.all(mx.isfinite(logits)))
 
 
+@needs_mlx
 @pytest.mark.slow
 def test_a_merge_that_dropped_the_adapter_fails_the_default_gate(container, tiny_model: tuple[Path, Path], tmp_path: Path) -> None:
     (tmp_path / "scratch").mkdir()
@@ -125,6 +127,7 @@ def _opt_checkpoint(tiny_model: tuple[Path, Path], root: Path) -> Path:
     return checkpoint
 
 
+@needs_mlx
 @pytest.mark.slow
 def test_an_architecture_mlx_lm_lacks_is_refused_at_plan_time(tiny_model: tuple[Path, Path], tmp_path: Path, cli) -> None:
     checkpoint = _opt_checkpoint(tiny_model, tmp_path)
@@ -136,6 +139,7 @@ def test_an_architecture_mlx_lm_lacks_is_refused_at_plan_time(tiny_model: tuple[
     assert not dest.exists()
 
 
+@needs_mlx
 @pytest.mark.parametrize(
     ("model_type", "architecture"),
     [("llama", "LlamaForCausalLM"), ("mistral", "MistralForCausalLM"), ("qwen2", "Qwen2ForCausalLM"), ("opt", "OPTForCausalLM"),

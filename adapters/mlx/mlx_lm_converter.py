@@ -40,4 +40,5 @@ class MlxLmConverter:
             task.advance()
         if not lifted:
             return ()
-        return (f"config.json: {', '.join(lifted)} lifted from rope_parameters, the keys mlx-lm reads (it would use its defaults)",)
+        keys = ", ".join(lifted)
+        return (f"config.json: {keys} copied from rope_parameters to the top level, where mlx-lm reads them (else: its defaults)",)

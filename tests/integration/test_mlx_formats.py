@@ -70,7 +70,7 @@ def test_publish_mlx_4bit_loads_and_generates_with_mlx_lm(smol_rope: Path, tmp_p
     card = (folder / "README.md").read_text()
     assert "library_name: mlx" in card and "base_model_relation: quantized" in card
     assert f'load("{folder}")' in card and "generate(model, tokenizer" in card and "runtime_kl" in card and "quantization_kl" in card
-    assert "rope_theta lifted from rope_parameters" in card
+    assert "rope_theta copied from rope_parameters to the top level" in card
     assert (folder / "chat_template.jinja").read_text() == (smol_rope / "chat_template.jinja").read_text()
 
     model, tokenizer = load(str(folder))  # mlx-lm's own loader, as a user runs it

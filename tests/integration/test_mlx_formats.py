@@ -23,7 +23,11 @@ from hubship.application.publish_request import PublishRequest
 from hubship.domain.errors import QualityGateFailed
 from tests.conftest import REPO
 from tests.fakes.merger import ScaledDeltaMerger
+from tests.support import hub_fixtures
 from tests.support.checkpoints import point_adapter_at
+from tests.support.hub_fixtures import BASE_REPO, check_against_manifest, download, host_base
+
+hub, hub_env, hub_container = hub_fixtures.hub, hub_fixtures.hub_env, hub_fixtures.hub_container  # the stand-in Hub
 
 needs_mlx = pytest.mark.skipif(importlib.util.find_spec("mlx_lm") is None, reason="needs the mlx extra: pip install 'hubship[mlx]'")
 ROPE_THETA = 100_000.0  # SmolLM2's: mlx-lm's Llama defaults to 10000 when config.json has it only under rope_parameters
@@ -81,6 +85,28 @@ def test_publish_mlx_4bit_loads_and_generates_with_mlx_lm(smol_rope: Path, tmp_p
     assert isinstance(text, str)
     logits = model(mx.array([[1, 5, 9]]))
     assert logits.shape[-1] == config["vocab_size"] and bool(mx.all(mx.isfinite(logits)))
+
+
+@needs_mlx
+@pytest.mark.slow
+def test_each_mlx_format_goes_to_a_hub_repo_of_its_own_in_one_commit(hub, hub_container, tiny_model, tmp_path: Path) -> None:
+    from huggingface_hub import ModelCard
+    from mlx_lm import load
+
+    checkpoint = host_base(hub, *tiny_model, tmp_path / "tiny-sft")
+    request = PublishRequest(checkpoint=str(checkpoint), formats=("mlx-4bit", "mlx-8bit"), destinations=("hf:alice/tiny",), options={})
+    result = hub_container.execute_plan().execute(request)
+    assert sorted(result.published) == ["alice/tiny-MLX-4bit", "alice/tiny-MLX-8bit"]
+    for repo_id, bits in (("alice/tiny-MLX-4bit", 4), ("alice/tiny-MLX-8bit", 8)):
+        assert len(hub.commits(repo_id)) == 1
+        folder = download(hub, repo_id, tmp_path / repo_id.replace("/", "_"))
+        check_against_manifest(folder)
+        card = ModelCard(hub.file_bytes(repo_id, "README.md").decode())
+        assert (card.data.library_name, card.data.base_model_relation, card.data.base_model) == ("mlx", "quantized", BASE_REPO)
+        assert f'load("{repo_id}")' in card.text and "quantization_kl" in card.text
+        model, _ = load(str(folder))  # the downloaded repo, with mlx-lm's own loader
+        assert json.loads((folder / "config.json").read_text())["quantization"]["bits"] == bits
+        assert any(type(m).__name__ == "QuantizedLinear" for _, m in model.named_modules())
 
 
 @needs_mlx

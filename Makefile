@@ -16,6 +16,9 @@ $(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py adapte
 	if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(VENV)/bin/python -c "import torch" 2>/dev/null; then \
 	  $(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),) "$(TORCH_CPU)"; fi
 	$(PIP) install -e ".[dev,gguf]"
+	# the MLX formats (hubship[mlx]) where mlx has wheels: macOS on Apple silicon, Linux x86_64 and aarch64 (mlx[cpu])
+	if $(VENV)/bin/python -c "import platform, sys; sys.exit((platform.system(), platform.machine()) not in {('Darwin', 'arm64'), ('Linux', 'x86_64'), ('Linux', 'aarch64')})"; then \
+	  $(PIP) install -e ".[mlx]"; else echo "no mlx wheels for this platform: the MLX formats are refused at plan time"; fi
 	# hubship's own bytecode, as a non-editable install has it (each run compiles its modules otherwise, 0.3 s, where
 	# PYTHONDONTWRITEBYTECODE is set, as in many containers)
 	$(VENV)/bin/python -m compileall -q -j 0 -x '/\.venv/|/tests/' .

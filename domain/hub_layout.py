@@ -2,8 +2,8 @@
 
 `split` (the default): one repo per kind of artifact, named after the destination `hf:OWNER/NAME`:
 NAME holds the merged 16-bit model (or the adapter when nothing merged is published), NAME-lora the
-adapter, NAME-bnb-4bit the 4-bit model, NAME-GGUF every GGUF quantization. `single`: one repo with a
-folder per format. Pure rules: no I/O.
+adapter, NAME-bnb-4bit the 4-bit model, NAME-GGUF every GGUF quantization, NAME-MLX-4bit (-8bit, -16bit) each MLX
+model. `single`: one repo with a folder per format. Pure rules: no I/O.
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ def repo_suffix(fmt: str, formats: Iterable[str]) -> str:
         return "-bnb-4bit"
     if fmt.startswith("gguf"):
         return "-GGUF"
+    if fmt.startswith("mlx-"):
+        return f"-MLX-{fmt.removeprefix('mlx-')}"
     return f"-{fmt}"
 
 

@@ -19,6 +19,11 @@ MEANINGS = {
     "max_abs_diff": "largest difference of any logit from the fine-tune's",
     "top1_agreement": "share of positions where the top next token is exactly the fine-tune's",
     "top1_near": "the same, counting a token the fine-tune rates within 0.1 nats of its top one as agreeing (near-ties)",
+    "runtime_kl": "how differently the runtime itself runs the model: mean_kl of its unquantized (16-bit) run of the merged"
+    " model, before any quantization (mlx-lm computes in the weights' 16-bit dtype)",
+    "runtime_top1": "top1_agreement of that unquantized run",
+    "quantization_kl": "what the quantization alone lost: mean KL of this artifact from the runtime's own unquantized run",
+    "quantization_top1": "share of positions where this artifact's top token is the unquantized run's",
     "mean_kl_with_imatrix": "mean_kl of this quantization made with the importance matrix (where both were made: on the"
     " probe's first half, which chose the one published)",
     "mean_kl_without_imatrix": "mean_kl of this quantization made without an importance matrix (on the probe's first half)",

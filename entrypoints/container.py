@@ -93,6 +93,8 @@ class Container(containers.DeclarativeContainer):
         _lazy("torch.logits_verifier:TorchLogitsVerifier"), threads=providers.Object(_lazy("llama_cpp.threads:free_threads"))
     )
     quantizer = providers.Singleton(_lazy("torch.bnb_quantizer:BnbQuantizer"))
+    mlx_converter = providers.Singleton(_lazy("mlx.mlx_lm_converter:MlxLmConverter"))
+    mlx_verifier = providers.Singleton(_lazy("mlx.mlx_lm_verifier:MlxLmVerifier"))
 
     dir_registry = providers.Singleton(_lazy("local.dir_registry:LocalDirRegistry"))
     hf_registry = providers.Singleton(_lazy("hub.registry:HfHubRegistry"))
@@ -121,6 +123,8 @@ class Container(containers.DeclarativeContainer):
             imatrix_tools=imatrix_tools.provider,
             verifier=verifier.provider,
             quantizer=quantizer.provider,
+            mlx_converter=mlx_converter.provider,
+            mlx_verifier=mlx_verifier.provider,
             chat_renderer=chat_renderer.provider,
             go_templates=go_templates.provider,
             chat_runtime=chat_runtime.provider,

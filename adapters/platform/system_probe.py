@@ -28,6 +28,8 @@ DRIVEN = (
     "unsloth",
     "ollama",
     "jinja2",
+    "mlx",
+    "mlx_lm",
 )
 
 

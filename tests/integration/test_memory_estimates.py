@@ -7,6 +7,7 @@ until it execs). tests/benchmarks/bench_estimates.py measures each step on large
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -34,10 +35,14 @@ def _peak_rss(command: list[str]) -> int:
     return int(peak)
 
 
+MLX = pytest.mark.skipif(importlib.util.find_spec("mlx_lm") is None, reason="needs the mlx extra: pip install 'hubship[mlx]'")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["lora", "merged-16bit"])
+@pytest.mark.parametrize("fmt", ["lora", "merged-16bit", pytest.param("mlx-4bit", marks=MLX)])
 def test_plans_memory_is_within_a_quarter_of_the_publishs_peak(tiny_model: tuple[Path, Path], tmp_path: Path, fmt: str) -> None:
-    """lora runs on hubship's file copying alone, merged-16bit on torch (the reference probe, the merge, its check)."""
+    """lora runs on hubship's file copying alone, merged-16bit on torch (the reference probe, the merge, its check),
+    mlx-4bit on torch and mlx-lm (the merged model converted, then it and the artifact run by mlx-lm)."""
     _, checkpoint = tiny_model
     args = [str(checkpoint), "-f", fmt, "-w", str(tmp_path / "ws"), "--to", f"dir:{tmp_path / 'out'}", "--quiet"]
     hubship = [sys.executable, "-m", "hubship"]

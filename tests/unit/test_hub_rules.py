@@ -29,6 +29,17 @@ def test_split_layout_names_one_repo_per_kind():
     }
 
 
+def test_each_mlx_format_has_a_repo_of_its_own():
+    opts = HubOptions(formats=("merged-16bit", "mlx-4bit", "mlx-8bit", "mlx-16bit"))
+    repos = {fmt: hub_target("me/model", fmt, opts).location for fmt in opts.formats}
+    assert repos == {
+        "merged-16bit": "me/model",
+        "mlx-4bit": "me/model-MLX-4bit",
+        "mlx-8bit": "me/model-MLX-8bit",
+        "mlx-16bit": "me/model-MLX-16bit",
+    }
+
+
 def test_the_adapter_takes_the_main_repo_when_nothing_is_merged():
     assert hub_target("me/model", "lora", HubOptions(formats=("lora", "gguf-q4_k_m"))).location == "me/model"
 

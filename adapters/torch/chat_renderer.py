@@ -58,6 +58,14 @@ def chat_message(m: ChatMessage) -> dict[str, Any]:
     return out
 
 
+def _tools(texts: Sequence[str]) -> list[Any] | None:
+    """The tools as `tools=` takes them: each text is a tool or a JSON list of tools; None when there are no texts."""
+    if not texts:
+        return None
+    loaded = [json.loads(t) for t in texts]
+    return [x for item in loaded for x in (item if isinstance(item, list) else [item])]
+
+
 def chat_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return [chat_message(m) for m in messages]
 
@@ -147,7 +155,7 @@ class JinjaChatRenderer:
         try:
             rendered, _ = render_jinja_template(
                 conversations=[chat_messages(messages)],
-                tools=[json.loads(t) for t in tools] or None,
+                tools=_tools(tools),
                 chat_template=prefix + template,
                 add_generation_prompt=add_generation_prompt,
                 continue_final_message=continue_final,

@@ -61,13 +61,20 @@ def uses(renderer: JinjaChatRenderer, text: str) -> tuple[bool, bool]:
     return tools, reasoning or switch
 
 
+def notes_of(derived: object) -> tuple[str, ...]:
+    return getattr(derived, "notes", ())
+
+
 def figures(renderer: JinjaChatRenderer, go: GoTemplateChecker, outcomes: list) -> dict[str, list[str]]:
     """The names in each tool/thinking denominator and numerator (see the module docstring)."""
     found: dict[str, list[str]] = collections.defaultdict(list)
     for (outcome, _), (name, text) in zip(outcomes, templates(), strict=True):
         tools, thinking = uses(renderer, text)
         derived = derive_ollama_template(renderer, go, profile_for(text), allow_generic=False) if outcome.status == "equal" else None
-        notes = " ".join(derived.notes) if derived else ""
+        notes = " ".join(notes_of(derived))
+        why = next((n.split(": ", 1)[1] for n in notes_of(derived) if n.startswith("tool calling is not available")), "")
+        if tools and derived is None:
+            why = f"the template is refused: {outcome.detail}"
         for key, used, got in (
             ("tools", tools, derived is not None and "tools" in derived.capabilities),
             ("thinking", thinking, derived is not None and ("thinking" in derived.capabilities or "think switch (`think`" in notes)),
@@ -75,12 +82,15 @@ def figures(renderer: JinjaChatRenderer, go: GoTemplateChecker, outcomes: list) 
             if used:
                 found[f"{key}_templates"].append(name)
                 found[f"{key}_equal"].extend([name] if got else [])
+                if key == "tools" and not got:
+                    found["tools_why"].append(f"{name}: {why}")
     return found
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the outcomes as JSON")
+    parser.add_argument("--why", action="store_true", help="print why each tool template is not translated")
     args = parser.parse_args()
     renderer = JinjaChatRenderer()
     with tempfile.TemporaryDirectory(prefix="bench-templates-") as tmp:
@@ -106,6 +116,8 @@ def main() -> int:
             print(f"\n{key}: {len(got)} of {len(used)} templates that use {key} ({len(got) / max(len(used), 1):.0%})")
             print(f"  translated: {', '.join(got)}")
             print(f"  not translated: {', '.join(n for n in used if n not in got)}")
+            if key == "tools" and args.why:
+                print("\n".join(f"    {line}" for line in extra["tools_why"]))
     return 0 if total and not counts["wrong"] and counts["equal"] >= 0.88 * total else 1
 
 

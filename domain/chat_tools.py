@@ -41,10 +41,12 @@ TOOLS_SLOT = "\x00HUBSHIPTOOLS\x00"
 
 @attrs.frozen
 class ToolForm:
-    """How a tool is written: the whole definition (`whole`) or its `function` part, by `tojson(indent=indent)`."""
+    """How a tool is written: the whole definition (`whole`) or its `function` part, by `tojson(indent=indent)`, at
+    nesting `level` (1: an element of the list `tools | tojson(indent=...)`, Granite 3.3)."""
 
     whole: bool
     indent: int | None
+    level: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -76,7 +78,8 @@ class ToolStructure:
 
 def _tool_text(tool: str, form: ToolForm) -> str:
     data = json.loads(tool)
-    return tojson(data if form.whole else data["function"], form.indent)
+    text = tojson(data if form.whole else data["function"], form.indent)
+    return text.replace("\n", "\n" + " " * (form.indent or 0) * form.level)
 
 
 class _Prober:
@@ -91,7 +94,8 @@ class _Prober:
 
     def form(self) -> ToolForm:
         text = self.text([ChatMessage("user", sentinel(0))], [probe_tool(0)])
-        for form in (ToolForm(w, i) for w in (True, False) for i in (None, 4, 2)):
+        forms = [ToolForm(w, i, level) for level in (0, 1) for w in (True, False) for i in (None, 4, 2) if i or not level]
+        for form in forms:
             if text.count(_tool_text(probe_tool(0), form)) == 1:
                 return form
         if text == self.text([ChatMessage("user", sentinel(0))], []):

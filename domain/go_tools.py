@@ -161,8 +161,8 @@ def tool_writer(s: ToolStructure) -> str:
         indent,
     )
     if not s.form.whole:
-        return function(0)
-    return _object([("type", _string("$t.Type"), ""), ("function", function, "")], 0, indent)
+        return function(s.form.level)
+    return _object([("type", _string("$t.Type"), ""), ("function", function, "")], s.form.level, indent)
 
 
 def _calls(s: ToolStructure) -> str:

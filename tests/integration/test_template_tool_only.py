@@ -1,0 +1,67 @@
+"""Templates that fail without tools (Hermes 2 Pro, Hermes 3, Command R+ tool use: `for tool in tools` on None) publish:
+a request without tools gets what the chat template writes for an empty list of tools, and the proof renders it so;
+and tools written as one indented list (`tools | tojson(indent=4)`, Granite 3.3) are translated."""
+
+from __future__ import annotations
+
+import shutil
+
+import attrs
+import pytest
+
+from hubship.application.ollama_template import TOOLS_NEEDED, derive_ollama_template
+from hubship.application.ollama_tools import check_tools
+from hubship.domain.chat_template import EMPTY_TOOLS, ChatMessage, TemplateRejected
+from hubship.domain.template_check import OllamaCase
+from hubship.domain.tool_check import tool_cases
+from tests.integration.test_template_families import profile as family_profile
+from tests.support.template_collection import profile_for, templates_dir
+
+pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (Debian: apt-get install golang-go)")
+TOOL_ONLY = (
+    "NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use",
+    "NousResearch-Hermes-3-Llama-3.1-8B-tool_use",
+    "CohereForAI-c4ai-command-r-plus-tool_use",
+)
+CHAT = (ChatMessage("user", "Hi & <b>"), ChatMessage("assistant", "Hello!"), ChatMessage("user", "Bye"))
+
+
+def collection_profile(name):
+    path = templates_dir() / f"{name}.jinja"
+    assert path.is_file(), f"{path} is missing: run `make setup`"
+    return profile_for(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", TOOL_ONLY)
+def test_a_template_that_fails_without_tools_publishes_with_an_empty_tool_list(name, renderer, go):
+    p = collection_profile(name)
+    with pytest.raises(TemplateRejected):
+        renderer.render(p.template, p.tokens, CHAT, add_generation_prompt=True, continue_final=False)
+    d = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert d.check.status == "passed" and d.structure is not None and d.structure.tools_needed
+    assert TOOLS_NEEDED in d.notes
+    empty = renderer.render(p.template, p.tokens, CHAT, add_generation_prompt=True, continue_final=False, tools=EMPTY_TOOLS)
+    (out,) = go.render(d.template, [OllamaCase(CHAT, d.system or "")])
+    assert out.text == empty.removeprefix(p.runtime_bos or "")
+
+
+def test_empty_tools_reach_the_template_as_an_empty_list_and_no_tools_as_none(renderer):
+    template = "{{ tools is none }} {{ tools | length if tools is not none else '-' }}"
+    chat = [ChatMessage("user", "x")]
+    assert renderer.render(template, {}, chat, add_generation_prompt=False, continue_final=False) == "True -"
+    assert renderer.render(template, {}, chat, add_generation_prompt=False, continue_final=False, tools=EMPTY_TOOLS) == "False 0"
+
+
+def test_tools_written_as_one_indented_list_are_translated(renderer, go):
+    p = family_profile("qwen2.5")
+    loop = '{%- for tool in tools %}\n        {{- "\\n" }}\n        {{- tool | tojson }}\n    {%- endfor %}'
+    assert loop in p.template
+    listed = p.template.replace(loop, '{{- "\\n" + (tools | tojson(indent=4)) }}')
+    p = attrs.evolve(p, template=listed)
+    d = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert d.capabilities == ("completion", "tools"), d.notes
+
+    def render(messages, **mode):
+        return renderer.render(listed, p.tokens, messages, **mode)
+
+    assert not check_tools(render, go, p.runtime_bos, d.template, tool_cases(d.system, (None,)))

@@ -114,7 +114,7 @@ class _Prober:
 
 
 def _observe(
-    prober: _Prober, kinds: tuple[str, ...], tool: str, form: ToolForm, args: ArgForm | None, thinking: bool = False
+    prober: _Prober, kinds: tuple[str, ...], tool: str, form: ToolForm, args: ArgForm | None, ids: bool, thinking: bool = False
 ) -> tuple[Observation, CallLayout | None]:
     messages = probe_messages(kinds)
     if thinking:
@@ -130,7 +130,7 @@ def _observe(
     for i, m in enumerate(messages):
         if m.tool_calls:
             start = text.find(sentinel(i - 1)) + len(sentinel(i - 1))
-            text, layout, _ = cut_calls(text, m.tool_calls, sentinel(i), start, args)
+            text, layout, _ = cut_calls(text, _ids(m.tool_calls, ids), sentinel(i), start, args)
             layouts.append(layout)
     text = mark_result_ids(text, messages)
     if any(probe_call(i).name in text for i in range(len(kinds))):
@@ -156,19 +156,38 @@ def _args(prober: _Prober, tool: str) -> ArgForm | None:
     return found
 
 
-def _two_calls(prober: _Prober, tool: str, layout: CallLayout, args: ArgForm | None) -> tuple[str | None, str]:
-    """The text between two calls of one message; None and the template's message when it refuses two calls."""
+def _ids(calls: Sequence[ToolCall], ids: bool) -> list[ToolCall]:
+    """The calls as cut: without their ids when the template does not write ids in calls (Kimi K2 writes them in results)."""
+    return list(calls) if ids else [attrs.evolve(c, id="") for c in calls]
+
+
+def _call_ids(prober: _Prober, tool: str) -> bool:
+    """Whether the template writes a call's id in the call (not only in the result that cites it)."""
+    call = probe_call(1)
+    messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=(call,))]
+    messages.append(ChatMessage("tool", sentinel(2), tool_name=call.name, tool_call_id="hubother9"))
+    try:
+        return call.id in prober.text(messages, [tool])
+    except TemplateRejected:
+        return True
+
+
+def _two_calls(
+    prober: _Prober, tool: str, layout: CallLayout, args: ArgForm | None, ids: bool
+) -> tuple[str | None, str, CallLayout]:
+    """The text between two calls of one message and the layout (with the call's index where the template writes it);
+    None and the template's message when it refuses two calls."""
     calls = (probe_call(1, 0), probe_call(1, 1))
     messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=calls)]
     messages += [ChatMessage("tool", sentinel(2 + k), tool_name=c.name, tool_call_id=c.id) for k, c in enumerate(calls)]
     try:
         text = prober.text(messages, [tool])
     except TemplateRejected as exc:
-        return None, str(exc) or "the model's chat template accepts one tool call per message"
-    _, found, between = cut_calls(text, calls, sentinel(1), text.find(sentinel(0)) + len(sentinel(0)), args)
-    if found != layout:
+        return None, str(exc) or "the model's chat template accepts one tool call per message", layout
+    _, found, between = cut_calls(text, _ids(calls, ids), sentinel(1), text.find(sentinel(0)) + len(sentinel(0)), args)
+    if found.first() != layout:
         raise TemplateNotDerivable("the template writes a second tool call differently from the first")
-    return between[0], ""
+    return between[0], "", found
 
 
 def _content(prober: _Prober, tool: str, glue: str) -> tuple[tuple[str, str] | None, int]:
@@ -218,7 +237,8 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
     form = prober.form()
     tool = probe_tool(0)
     args = _args(prober, tool)
-    observed = [_observe(prober, kinds, tool, form, args) for kinds in tool_sequences()]
+    ids = _call_ids(prober, tool)
+    observed = [_observe(prober, kinds, tool, form, args, ids) for kinds in tool_sequences()]
     alternate = _alternation([o for o, _ in observed])
     observed = [(o, layout) for o, layout in observed if not o.rejected]
     layouts = {layout for _, layout in observed if layout}
@@ -233,7 +253,7 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
         chat, last_user = _attempts_or(exc, [mark_last_user(o) for o in accepted]), True
     chat = attrs.evolve(chat, dates=date_formats([o.text for o in accepted if o.text]))
     ask = LAST_USER if last_user else "user"
-    sep, one_call = _two_calls(prober, tool, layout, args)
+    sep, one_call, layout = _two_calls(prober, tool, layout, args, ids)
     glue = chat.text(ask, "calls", last=False, system=False) or ""
     content, content_at = _content(prober, tool, glue)
     return ToolStructure(
@@ -274,7 +294,8 @@ def _alternation(observations: Sequence[Observation]) -> str:
 def reasoning_observations(render: Render, bos: str | None, s: ToolStructure) -> list[Observation]:
     """The tool probes again with reasoning `reasoning(i)` on every assistant message, cut as for learning `s`."""
     prober = _Prober(render, bos)
-    observed = [_observe(prober, kinds, probe_tool(0), s.form, s.args, thinking=True)[0] for kinds in tool_sequences()]
+    ids = "id" in s.layout.pieces
+    observed = [_observe(prober, kinds, probe_tool(0), s.form, s.args, ids, thinking=True)[0] for kinds in tool_sequences()]
     observed = [_unquote(o) if s.json_results else o for o in observed if not o.rejected]
     return [mark_last_user(o) for o in observed] if s.last_user else observed
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import attrs
 
-from hubship.domain.chat_calls import PREVIOUS_RESULT_ID, RESULT_ID, ArgForm
+from hubship.domain.chat_calls import CALL_INDEX, PREVIOUS_RESULT_ID, RESULT_ID, ArgForm
 from hubship.domain.chat_template import SYSTEM0, ChatStructure, TemplateNotDerivable
 from hubship.domain.chat_tools import TOOLS_SLOT, ToolStructure
 from hubship.domain.go_template import LAST_USER_HEAD, Extension, emit_go_template, fail, go_string
@@ -184,9 +184,14 @@ def _calls(s: ToolStructure) -> str:
             + f'{{{{ template "{ARG}" $v }}}}{{{{ end }}}}'
         )
     writes = {"name": "{{ $c.Function.Name }}", "id": "{{ $c.ID }}", "args": args}
-    each = writes[s.layout.pieces[0]] + "".join(_lit(sep) + writes[p] for sep, p in zip(s.layout.seps, s.layout.pieces[1:], strict=True))
+    each = writes[s.layout.pieces[0]] + "".join(_indexed(sep) + writes[p] for sep, p in zip(s.layout.seps, s.layout.pieces[1:], strict=True))
     sep = "{{ if $k }}" + _lit(s.call_sep or "") + "{{ end }}"
     return content + "{{- if .ToolCalls }}" + raw + _lit(rest) + "{{ range $k, $c := .ToolCalls }}" + sep + each + "{{ end }}{{ end }}"
+
+
+def _indexed(sep: str) -> str:
+    """Go text writing `sep`, with the call's index where it has CALL_INDEX."""
+    return "{{ $k }}".join(_lit(part) for part in sep.split(CALL_INDEX))
 
 
 def _without_opening(s: ToolStructure) -> ToolStructure:

@@ -184,7 +184,8 @@ def _calls(s: ToolStructure) -> str:
             + f'{{{{ template "{ARG}" $v }}}}{{{{ end }}}}'
         )
     writes = {"name": "{{ $c.Function.Name }}", "id": "{{ $c.ID }}", "args": args}
-    each = writes[s.layout.pieces[0]] + "".join(_indexed(sep) + writes[p] for sep, p in zip(s.layout.seps, s.layout.pieces[1:], strict=True))
+    pairs = zip(s.layout.seps, s.layout.pieces[1:], strict=True)
+    each = writes[s.layout.pieces[0]] + "".join(_indexed(sep) + writes[p] for sep, p in pairs)
     sep = "{{ if $k }}" + _lit(s.call_sep or "") + "{{ end }}"
     return content + "{{- if .ToolCalls }}" + raw + _lit(rest) + "{{ range $k, $c := .ToolCalls }}" + sep + each + "{{ end }}{{ end }}"
 

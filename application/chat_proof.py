@@ -20,7 +20,7 @@ from hubship.domain.bos_choice import BosChoice
 from hubship.domain.chat_learning import assistant_end
 from hubship.domain.chat_proof import COMPLETION_TOKENS, PROOF_CONVERSATIONS, TokenProof, bos_only, first_difference
 from hubship.domain.chat_runtimes import GGUF_RUNTIMES, OLLAMA, ChatRuntimeRule, fed_text
-from hubship.domain.chat_template import ChatProfile, TemplateRejected
+from hubship.domain.chat_template import EMPTY_TOOLS, ChatProfile, TemplateRejected
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import QualityGateFailed, UserInputError
 from hubship.domain.gguf_tokenizer import TokenizerSettings
@@ -62,12 +62,19 @@ def vocab_gguf(checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, An
         return services["converter"].check(Path(base.path), Path(tmp), settings=settings)
 
 
+TOOLS_ONLY = (
+    "the chat template fails on every proof conversation without tools (a tool-use template such as Hermes 2 Pro's), so"
+    " the GGUF's own template, which llama.cpp's chat runtimes render without tools, is not proven"
+)
+
+
 def _expected(
-    renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, profile: ChatProfile, bos: BosChoice
+    renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, profile: ChatProfile, bos: BosChoice, tools: Sequence[str] = ()
 ) -> list[list[int] | None]:
-    """Training's ids of each proof conversation: the template's, with the BOS in front where the choice says so."""
+    """Training's ids of each proof conversation: the template's (given `tools`: EMPTY_TOOLS for a template that fails
+    without tools), with the BOS in front where the choice says so."""
     assert profile.template is not None
-    found = renderer.token_ids(checkpoint, base, profile.template, CONVERSATIONS)
+    found = renderer.token_ids(checkpoint, base, profile.template, CONVERSATIONS, tools)
     if not bos.prepends_bos or profile.bos_id is None:
         return found
     return [None if ids is None else [profile.bos_id, *ids] for ids in found]
@@ -156,6 +163,8 @@ def prove_gguf(
     if profile.template is None or vocab.template is None:
         return TokenProof(runtime="gguf", skipped="the checkpoint has no chat template")
     expected = _expected(renderer, checkpoint, base, profile, bos)
+    if all(ids is None for ids in expected):
+        return TokenProof(runtime="gguf", skipped=TOOLS_ONLY)
     renders = runtime.render(gguf, CONVERSATIONS)
     compared, mismatches, warnings = 0, [], []
     for rule in GGUF_RUNTIMES:
@@ -193,7 +202,7 @@ def prove_ollama(
     if go.version() is None:
         return TokenProof(runtime="ollama", skipped="Go is not installed (Debian: apt-get install golang-go)")
     profile = renderer.profile(checkpoint, base)
-    expected = _expected(renderer, checkpoint, base, profile, bos)
+    expected = _expected(renderer, checkpoint, base, profile, bos, EMPTY_TOOLS if derived.structure.tools_needed else ())
     renders = go.render(derived.template, [OllamaCase(c, derived.system or "") for c in CONVERSATIONS])
     compared, mismatches, warnings = _compare(runtime, OLLAMA, gguf, expected, renders)
     end = tuple(runtime.special_tokens(gguf, derived.structure.assistant_end))

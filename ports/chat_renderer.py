@@ -34,8 +34,14 @@ class ChatRenderer(Protocol):
         ...
 
     def token_ids(
-        self, checkpoint: Checkpoint, base: BaseInfo, template: str, conversations: Sequence[Sequence[ChatMessage]]
+        self,
+        checkpoint: Checkpoint,
+        base: BaseInfo,
+        template: str,
+        conversations: Sequence[Sequence[ChatMessage]],
+        tools: Sequence[str] = (),
     ) -> list[list[int] | None]:
         """Per conversation, the ids `apply_chat_template(..., tokenize=True, add_generation_prompt=True)` gives
-        with the checkpoint's tokenizer and `template` (the ids training saw); None where the template rejects it."""
+        with the checkpoint's tokenizer and `template` (the ids training saw), `tools` passed as in `render`; None
+        where the template rejects it."""
         ...

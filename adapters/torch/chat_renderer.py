@@ -171,14 +171,21 @@ class JinjaChatRenderer:
         return rendered[0]
 
     def token_ids(
-        self, checkpoint: Checkpoint, base: BaseInfo, template: str, conversations: Sequence[Sequence[ChatMessage]]
+        self,
+        checkpoint: Checkpoint,
+        base: BaseInfo,
+        template: str,
+        conversations: Sequence[Sequence[ChatMessage]],
+        tools: Sequence[str] = (),
     ) -> list[list[int] | None]:
         tokenizer = self._tokenizer(checkpoint, base)
         found: list[list[int] | None] = []
         for messages in conversations:
             chat = chat_messages(messages)
             try:
-                ids = tokenizer.apply_chat_template(chat, chat_template=template, tokenize=True, add_generation_prompt=True)
+                ids = tokenizer.apply_chat_template(
+                    chat, chat_template=template, tokenize=True, add_generation_prompt=True, tools=_tools(tools)
+                )
             except Exception:  # the template rejects this conversation
                 found.append(None)
                 continue

@@ -33,11 +33,20 @@ PROBE_CHAT = (
 )
 
 
+def _chat_text(tokenizer: Any, chat_template: str) -> str:
+    """The chat turn as the template renders it; with an empty list of tools for a template that fails without tools
+    (Hermes 2 Pro's `for tool in tools`), as the Ollama derivation renders it."""
+    try:
+        return tokenizer.apply_chat_template(list(PROBE_CHAT), chat_template=chat_template, tokenize=False)
+    except Exception:  # the template fails on a conversation without tools: try it with an empty list (else raise)
+        return tokenizer.apply_chat_template(list(PROBE_CHAT), chat_template=chat_template, tokenize=False, tools=[])
+
+
 def probe_ids(tokenizer: Any, chat_template: str | None, limit: int) -> torch.Tensor:
     """The fixed probe: plain sentences, then one chat turn rendered with the checkpoint's template (if any)."""
     text_ids = list(tokenizer("\n".join(PROBE_SENTENCES))["input_ids"])
     chat_ids: list[int] = []
     if chat_template:
-        rendered = tokenizer.apply_chat_template(list(PROBE_CHAT), chat_template=chat_template, tokenize=False)
+        rendered = _chat_text(tokenizer, chat_template)
         chat_ids = list(tokenizer(rendered, add_special_tokens=False)["input_ids"])[: limit // 2]
     return torch.tensor(text_ids[: limit - len(chat_ids)] + chat_ids, dtype=torch.int64)

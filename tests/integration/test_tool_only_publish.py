@@ -1,0 +1,40 @@
+"""A checkpoint whose chat template fails without tools (Hermes 2 Pro's, as NousResearch ships it) publishes to a
+folder and to Ollama with the real llama.cpp, transformers and Go: its TEMPLATE renders a request without tools as
+the chat template renders an empty list of tools, proven byte for byte and at token level."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from hubship.application.ollama_template import TOOLS_NEEDED
+from hubship.application.publish_request import PublishRequest
+from tests.support.template_collection import templates_dir
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (apt-get install golang-go)")]
+
+
+def test_a_tool_only_template_publishes_to_ollama_with_its_empty_tool_list_proven(checkpoint_copy, container, tmp_path, monkeypatch):
+    template = (templates_dir() / "NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja").read_text(encoding="utf-8")
+    (checkpoint_copy / "chat_template.jinja").write_text(template)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{s.getsockname()[1]}")  # nobody answers: the Ollama-ready folder
+    monkeypatch.chdir(tmp_path)
+    request = PublishRequest(
+        checkpoint=str(checkpoint_copy),
+        formats=("gguf-q8_0",),
+        destinations=("ollama:hermes-tools",),
+        options={"ollama_quant": "q8_0"},
+    )
+    result = container.execute_plan().execute(request)
+    folder = tmp_path / result.published[0]
+    metrics = json.loads((folder / "manifest.json").read_text())["verification"]["metrics"]
+    assert metrics["chat_token_check"] == "passed", metrics
+    modelfile = (folder / "Modelfile").read_text()
+    assert "You are a function calling AI model." in modelfile and "<tools>  </tools>" in modelfile
+    assert TOOLS_NEEDED.split(";")[0] in (folder / "README.md").read_text()

@@ -48,7 +48,8 @@ UNCHECKED = "the Modelfile's TEMPLATE was derived from this model's own chat tem
 OUT_OF_SCOPE = "images are not translated"
 TOOLS_PROVEN = (
     "tool calling: the TEMPLATE writes `.Tools`, `.ToolCalls` and tool results as the chat template does, proven byte for byte"
-    " on {cases} tool conversations (one and two tools, one and two calls, results, a final user turn); Ollama finds the"
+    " on {cases} tool conversations (one and two tools, a tool with every kind of parameter, one and two calls, results, a"
+    " final user turn); Ollama finds the"
     " model's calls after the tag {tag!r}{reordered}"
 )
 REORDERED = (

@@ -44,6 +44,20 @@ SEARCH = _tool(
     {"query": {"type": "string", "description": "Search terms"}},
     ["query"],
 )
+BOOK = _tool(
+    "book_trip",
+    "Book a trip: every kind of parameter.",
+    {
+        "adults": {"type": "integer", "description": "How many adults"},
+        "budget": {"type": "number", "description": "The budget in euros"},
+        "cities": {"type": "array", "description": "The cities to visit", "items": {"type": "string"}},
+        "flexible": {"type": "boolean", "description": "Whether the dates may move"},
+        "note": {"type": ["string", "integer"], "description": "A note or a booking number"},
+        "preferences": {"type": "object", "description": "Seat, meal..."},
+        "travel_class": {"type": "string", "description": "The class", "enum": ["economy", "business"]},
+    },
+    ["adults", "cities"],
+)
 ARGUMENTS = json.dumps(
     {
         "unit": "celsius",
@@ -63,6 +77,7 @@ _ANSWER = ChatMessage("tool", RESULT, tool_name=CALL.name, tool_call_id=CALL.id)
 _SECOND_ANSWER = ChatMessage("tool", SECOND_RESULT, tool_name=SECOND.name, tool_call_id=SECOND.id)
 TOOL_CONVERSATIONS: dict[str, tuple[tuple[str, ...], tuple[ChatMessage, ...]]] = {
     "tools: one tool": ((WEATHER,), (_ASK,)),
+    "tools: a tool with every kind of parameter": ((BOOK,), (ChatMessage("user", "Book me a trip to Rome."),)),
     "tools: two tools, system": ((WEATHER, SEARCH), (ChatMessage("system", "You are a weather bot."), _ASK)),
     "tools: one call, result, answer, final user turn": (
         (WEATHER, SEARCH),

@@ -14,6 +14,7 @@ import attrs
 from hubship.domain.chat_calls import ARG_PROBE, ArgForm, CallLayout, arg_form, cut_calls, tojson
 from hubship.domain.chat_dates import MARKERS
 from hubship.domain.chat_template import ChatMessage, Render, TemplateNotDerivable, TemplateRejected, ToolCall, sentinel, strip_bos
+from hubship.domain.tool_forms import NAMED, RICH
 from hubship.domain.tool_probes import probe_call, probe_tool
 
 TOOLS_SLOT = "\x00HUBSHIPTOOLS\x00"
@@ -23,14 +24,18 @@ TOOLS_SLOT = "\x00HUBSHIPTOOLS\x00"
 @attrs.frozen
 class ToolForm:
     """How a tool is written: the whole definition (`whole`) or its `function` part, by `tojson(indent=indent)`, at
-    nesting `level` (1: an element of the list `tools | tojson(indent=...)`, Granite 3.3)."""
+    nesting `level` (1: an element of the list `tools | tojson(indent=...)`, Granite 3.3); or by the `named` form of
+    tool_forms (the other fields unused)."""
 
     whole: bool
     indent: int | None
     level: int = 0
+    named: str = ""
 
 
 def tool_text(tool: str, form: ToolForm) -> str:
+    if form.named:
+        return NAMED[form.named](tool)
     data = json.loads(tool)
     text = tojson(data if form.whole else data["function"], form.indent)
     return text.replace("\n", "\n" + " " * (form.indent or 0) * form.level)
@@ -52,9 +57,19 @@ class Prober:
         for form in forms:
             if text.count(tool_text(probe_tool(0), form)) == 1:
                 return form
+        for name in NAMED:
+            if text.count(NAMED[name](probe_tool(0))) == 1 and self._writes(RICH, ToolForm(False, None, named=name)):
+                return ToolForm(False, None, named=name)
         if text == self.text([ChatMessage("user", sentinel(0))], []):
             raise TemplateNotDerivable("the template does not write the tools it is given")
-        raise TemplateNotDerivable("the template writes tool definitions in a form other than tojson of each tool")
+        raise TemplateNotDerivable("the template writes tool definitions in a form other than tojson of each tool or a known form")
+
+    def _writes(self, tool: str, form: ToolForm) -> bool:
+        """Whether the template writes `tool` as `form` says (False when it rejects it)."""
+        try:
+            return self.text([ChatMessage("user", sentinel(0))], [tool]).count(tool_text(tool, form)) == 1
+        except TemplateRejected:
+            return False
 
     def tool_sep(self, form: ToolForm) -> str:
         one, two = (self.text([ChatMessage("user", sentinel(0))], [probe_tool(i) for i in range(n)]) for n in (1, 2))

@@ -4,6 +4,7 @@ and tools written as one indented list (`tools | tojson(indent=4)`, Granite 3.3)
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import attrs
@@ -65,3 +66,29 @@ def test_tools_written_as_one_indented_list_are_translated(renderer, go):
         return renderer.render(listed, p.tokens, messages, **mode)
 
     assert not check_tools(render, go, p.runtime_bos, d.template, tool_cases(d.system, (None,)))
+
+
+@pytest.mark.parametrize("name", TOOL_ONLY[:2])
+def test_hermes_tools_are_written_as_their_python_signatures(name, renderer, go):
+    """Hermes 2 Pro and 3 write each tool with a Python signature (`name(city: str, ...) - description`): proven on every
+    kind of parameter (int, float, bool, list, dict, enum, a list of types), and a type name the template's macro does
+    not know fails in Go as it fails in Jinja."""
+    p = collection_profile(name)
+    d = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert d.capabilities == ("completion", "tools"), d.notes
+
+    def render(messages, **mode):
+        return renderer.render(p.template, p.tokens, messages, **mode)
+
+    cases = tool_cases(d.system, (None,))
+    assert not check_tools(render, go, p.runtime_bos, d.template, cases)
+    every = next(c for c in cases if c.name == "tools: a tool with every kind of parameter")
+    (out,) = go.render(d.template, [every.ollama])
+    signature = "book_trip(adults: int, budget: float, cities: list[Union[]], flexible: bool, note: Union[str,int]"
+    assert signature in (out.text or ""), out
+    odd = json.dumps({"type": "function", "function": {"name": "f", "description": "d", "parameters": {
+        "type": "object", "properties": {"x": {"type": "date"}}, "required": []}}})
+    (failed,) = go.render(d.template, [OllamaCase(CHAT, "", None, (odd,))])
+    assert failed.text is None and "not a JSON Schema type it knows" in (failed.error or "")
+    with pytest.raises(TemplateRejected):
+        renderer.render(p.template, p.tokens, CHAT, add_generation_prompt=True, continue_final=False, tools=(odd,))

@@ -1,0 +1,70 @@
+"""The Go writers of the named tool forms (tool_forms): Go text writing the tool `$t` as the form's model does.
+
+`hermes`: the Python signature and `Args:` lines range over `.Function.Parameters.Properties` (a Go map: names come
+out sorted, as the keys of call arguments do), each type through PYTYPE; the parameters by the `tojson` writer.
+A type name the macro does not know makes it recurse without end (a string is iterable), so the Go text fails there
+too. Jinja's `| trim` of a parameter's description has no Go counterpart: a description with leading or trailing
+whitespace is written as it is (the notes say so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hubship.domain.go_template import fail, go_string
+from hubship.domain.tool_forms import PY_TYPES
+
+PYTYPE = "hubship-pytype"
+UNKNOWN_TYPE = "hubship: this model's chat template fails on a tool parameter whose type is not a JSON Schema type it knows"
+_PYTYPE1 = "hubship-pytype1"
+
+
+def _lit(text: str) -> str:
+    return "{{ " + go_string(text) + " }}"
+
+
+def pytype_defines() -> str:
+    """The templates writing a property's `.Type` (a list of JSON type names) as the Hermes macro does."""
+    branches = "".join(
+        f"{{{{- {'if' if n == 0 else 'else if'} eq . {go_string(k)} }}}}{_lit(v)}" for n, (k, v) in enumerate(PY_TYPES.items())
+    )
+    one = f'{{{{- define "{_PYTYPE1}" }}}}{branches}{{{{- else }}}}{fail(UNKNOWN_TYPE)}{{{{- end }}}}{{{{- end }}}}'
+    many = (
+        f'{{{{- define "{PYTYPE}" }}}}{{{{- if eq (len .) 1 }}}}{{{{ template "{_PYTYPE1}" (index . 0) }}}}'
+        f'{{{{- else }}}}{_lit("Union[")}{{{{ range $k, $x := . }}}}{{{{ if $k }}}}{_lit(",")}{{{{ end }}}}'
+        f'{{{{ template "{_PYTYPE1}" $x }}}}{{{{ end }}}}{_lit("]")}{{{{- end }}}}{{{{- end }}}}'
+    )
+    return one + "\n" + many
+
+
+def hermes_writer(parameters: Callable[[int], str]) -> str:
+    """Go text writing the tool `$t` as tool_forms.hermes does; `parameters` writes `tojson` of its parameters."""
+    props = "$t.Function.Parameters.Properties"
+    pytype = f'{{{{ template "{PYTYPE}" $p.Type }}}}'
+    signature = (
+        f"{{{{ $hsFirst := true }}}}{{{{ range $n, $p := {props} }}}}{{{{ if not $hsFirst }}}}{_lit(', ')}{{{{ end }}}}"
+        f"{{{{ $hsFirst = false }}}}{{{{ $n }}}}{_lit(': ')}{pytype}{{{{ end }}}}"
+    )
+    args = (
+        f"{{{{ if {props} }}}}{_lit('    Args:' + chr(10))}{{{{ range $n, $p := {props} }}}}{_lit('        ')}{{{{ $n }}}}"
+        f"{_lit('(')}{pytype}{_lit('): ')}{{{{ $p.Description }}}}{{{{ end }}}}{{{{ end }}}}"
+    )
+    return (
+        _lit('{"type": "function", "function": {"name": "')
+        + "{{ $t.Function.Name }}"
+        + _lit('", "description": "')
+        + "{{ $t.Function.Name }}"
+        + _lit("(")
+        + signature
+        + _lit(") - ")
+        + "{{ $t.Function.Description }}"
+        + _lit("\n\n")
+        + args
+        + _lit('", "parameters": ')
+        + f"{{{{ if {props} }}}}{parameters(0)}{{{{ else }}}}{_lit('{}')}{{{{ end }}}}"
+        + _lit("}")
+    )
+
+
+WRITERS: dict[str, Callable[[Callable[[int], str]], str]] = {"hermes": hermes_writer}
+DEFINES: dict[str, Callable[[], str]] = {"hermes": pytype_defines}

@@ -1,0 +1,71 @@
+"""Tool definitions written other than by `tojson`: named forms, each a Python model of what the template writes,
+recognised only when the model gives the template's exact text on a probe tool and on RICH (a tool with a property
+of every kind Ollama keeps), and written in Go by go_tool_forms.
+
+`hermes`: Hermes 2 Pro's and Hermes 3's tool-use templates (NousResearch) write each tool as a JSON-like line whose
+description is a Python signature, `name(city: str, days: int) - description`, then `Args:` with one line per
+parameter, then `tojson` of the parameters (`{}` when there are none). Python types as their `json_to_python_type`
+macro gives them: str, float, int, bool, `list[Union[]]` for arrays (the macro is given the property's items as
+pairs, not its `items`), dict, `Union[a,b]` for a list of types; any other name makes the macro recurse without end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from hubship.domain.chat_calls import tojson
+
+PY_TYPES = {"string": "str", "number": "float", "integer": "int", "boolean": "bool", "array": "list[Union[]]", "object": "dict"}
+
+
+def _property(kind: str, description: str, **more: object) -> dict[str, object]:
+    return {"type": kind, "description": description, **more}
+
+
+RICH = json.dumps(
+    {
+        "type": "function",
+        "function": {
+            "name": "hubshiprich",
+            "description": "HUBSHIPRICHX",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "hubshipa": _property("string", "HUBSHIPDESCA"),
+                    "hubshipb": _property("integer", "HUBSHIPDESCB"),
+                    "hubshipc": _property("number", "HUBSHIPDESCC"),
+                    "hubshipd": _property("boolean", "HUBSHIPDESCD"),
+                    "hubshipe": _property("array", "HUBSHIPDESCE", items={"type": "string"}),
+                    "hubshipf": _property("object", "HUBSHIPDESCF"),
+                    "hubshipg": _property("string", "HUBSHIPDESCG", enum=["x", "y"]),
+                    "hubshiph": _property(["string", "integer"], "HUBSHIPDESCH"),  # type: ignore[arg-type]
+                },
+                "required": ["hubshipa"],
+            },
+        },
+    }
+)
+"""A tool with a property of every kind Ollama's ToolProperty keeps, keys in the order Go writes them."""
+
+
+def py_type(kind: object) -> str:
+    """`json_to_python_type({"type": kind})` of the Hermes templates."""
+    if isinstance(kind, list):
+        return "Union[" + ",".join(py_type(k) for k in kind) + "]"
+    return PY_TYPES.get(str(kind), "Union[]" if kind is None else "?")
+
+
+def hermes(tool: str) -> str:
+    data = json.loads(tool)
+    f = data.get("function", data)
+    properties = f["parameters"]["properties"]
+    signature = ", ".join(f"{n}: {py_type(p.get('type'))}" for n, p in properties.items())
+    args = "".join(f"        {n}({py_type(p.get('type'))}): {p.get('description', '').strip()}" for n, p in properties.items())
+    head = '{"type": "function", "function": {"name": "' + f["name"] + '", "description": "'
+    description = f"{f['name']}({signature}) - {f['description']}\n\n" + ("    Args:\n" + args if properties else "")
+    return head + description + '", "parameters": ' + (tojson(f["parameters"]) if properties else "{}") + "}"
+
+
+NAMED: dict[str, Callable[[str], str]] = {"hermes": hermes}
+"""Each named form's model: the text the template writes for one tool (a JSON text)."""

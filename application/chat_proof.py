@@ -16,11 +16,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hubship.application.chat_inputs import proof_inputs
 from hubship.domain.bos_choice import BosChoice
 from hubship.domain.chat_learning import assistant_end
 from hubship.domain.chat_proof import COMPLETION_TOKENS, PROOF_CONVERSATIONS, TokenProof, bos_only, first_difference
 from hubship.domain.chat_runtimes import GGUF_RUNTIMES, OLLAMA, ChatRuntimeRule, fed_text
-from hubship.domain.chat_template import EMPTY_TOOLS, ChatProfile, TemplateRejected
+from hubship.domain.chat_template import ChatProfile, TemplateRejected
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import QualityGateFailed, UserInputError
 from hubship.domain.gguf_tokenizer import TokenizerSettings
@@ -63,18 +64,18 @@ def vocab_gguf(checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, An
 
 
 TOOLS_ONLY = (
-    "the chat template fails on every proof conversation without tools (a tool-use template such as Hermes 2 Pro's), so"
-    " the GGUF's own template, which llama.cpp's chat runtimes render without tools, is not proven"
+    "the chat template fails on every proof conversation without tools (a tool-use template such as Hermes 2 Pro's or"
+    " FireFunction's), so the GGUF's own template, which llama.cpp's chat runtimes render without tools, is not proven"
 )
 
 
 def _expected(
-    renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, profile: ChatProfile, bos: BosChoice, tools: Sequence[str] = ()
+    renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, profile: ChatProfile, bos: BosChoice, inputs: str = ""
 ) -> list[list[int] | None]:
-    """Training's ids of each proof conversation: the template's (given `tools`: EMPTY_TOOLS for a template that fails
-    without tools), with the BOS in front where the choice says so."""
+    """Training's ids of each proof conversation: the template's (with what it needs beyond the conversation, `inputs`
+    of chat_inputs), with the BOS in front where the choice says so."""
     assert profile.template is not None
-    found = renderer.token_ids(checkpoint, base, profile.template, CONVERSATIONS, tools)
+    found = renderer.token_ids(checkpoint, base, profile.template, CONVERSATIONS, *proof_inputs(inputs))
     if not bos.prepends_bos or profile.bos_id is None:
         return found
     return [None if ids is None else [profile.bos_id, *ids] for ids in found]
@@ -202,7 +203,7 @@ def prove_ollama(
     if go.version() is None:
         return TokenProof(runtime="ollama", skipped="Go is not installed (Debian: apt-get install golang-go)")
     profile = renderer.profile(checkpoint, base)
-    expected = _expected(renderer, checkpoint, base, profile, bos, EMPTY_TOOLS if derived.structure.tools_needed else ())
+    expected = _expected(renderer, checkpoint, base, profile, bos, derived.structure.inputs)
     renders = go.render(derived.template, [OllamaCase(c, derived.system or "") for c in CONVERSATIONS])
     compared, mismatches, warnings = _compare(runtime, OLLAMA, gguf, expected, renders)
     end = tuple(runtime.special_tokens(gguf, derived.structure.assistant_end))

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 
+from hubship.application.chat_inputs import NOTES as INPUT_NOTES
+from hubship.application.chat_inputs import learn_base, render_with
 from hubship.application.ollama_thinking import Thinking, learn_thinking, thinking_notes
 from hubship.application.ollama_tools import ToolsOutcome, jinja_outcome, tools_template
 from hubship.domain.chat_dates import CHECK_DAYS, inexpressible
-from hubship.domain.chat_learning import REJECTS_ALL, derive_structure
-from hubship.domain.chat_template import EMPTY_TOOLS, ChatMessage, ChatProfile, ChatStructure, Render, TemplateNotDerivable
+from hubship.domain.chat_template import ChatProfile, ChatStructure, TemplateNotDerivable
 from hubship.domain.errors import UserInputError
 from hubship.domain.go_template import emit_go_template
 from hubship.domain.ollama_model import OllamaModel, date_notes, modelfile_system, sampling_parameters, stop_words, structure_notes
@@ -56,10 +56,6 @@ REORDERED = (
     "; Ollama hands the TEMPLATE call arguments as a Go map, so their keys are written sorted (in the proof, the arguments of"
     " {names} come out in another order than the caller's; the JSON is otherwise the same bytes)"
 )
-TOOLS_NEEDED = (
-    "the chat template fails on a conversation without tools; for a request without tools the TEMPLATE writes what the chat"
-    " template writes for an empty list of tools (`tools=[]`), and the proof renders it so"
-)
 NO_TOOLS = "tool calling is not available in Ollama for this model (Ollama refuses requests with tools): {reason}"
 REJECTED = (
     "a conversation the chat template rejects is refused when Ollama renders its prompt, not when the model is created:"
@@ -84,37 +80,10 @@ class OllamaTemplate:
     refusal: str = ""
 
 
-def _jinja(renderer: ChatRenderer, profile: ChatProfile, case: CheckCase, tools_needed: bool = False) -> RenderOutcome:
-    assert profile.template is not None
+def _jinja(renderer: ChatRenderer, profile: ChatProfile, case: CheckCase, inputs: str = "") -> RenderOutcome:
     if case.rejected_by_design:
         return RenderOutcome(error="rejected by design")
-    template = profile.template
-
-    def render(messages: Sequence[ChatMessage], **mode: Any) -> str:
-        return renderer.render(template, profile.tokens, messages, **mode)
-
-    return jinja_outcome(with_empty_tools(render) if tools_needed else render, profile.runtime_bos, case)
-
-
-def with_empty_tools(render: Render) -> Render:
-    """`render` with an empty list of tools where it is given none (for a template that fails without tools)."""
-    return lambda messages, **mode: render(messages, **{**mode, "tools": mode.get("tools") or EMPTY_TOOLS})
-
-
-def _base(render: Render, bos: str | None) -> tuple[Render, ChatStructure]:
-    """The render to learn with and the plain structure: with an empty list of tools when the template rejects every
-    conversation without tools but takes them with an empty list (Hermes 2 Pro, Command R+ tool use)."""
-    try:
-        return render, derive_structure(render, bos)
-    except TemplateNotDerivable as exc:
-        if not str(exc).startswith(REJECTS_ALL):
-            raise
-        first = exc
-    try:
-        given = with_empty_tools(render)
-        return given, attrs.evolve(derive_structure(given, bos), tools_needed=True)
-    except TemplateNotDerivable:
-        raise first from None
+    return jinja_outcome(render_with(renderer, profile, inputs), profile.runtime_bos, case)
 
 
 def check_template(
@@ -136,7 +105,7 @@ def check_template(
     version = go.version()
     if version is None:
         return CheckReport(status="skipped", cases=len(cases), reason="Go is not installed (Debian: apt-get install golang-go)")
-    expected = [_jinja(renderer, profile, c, structure.tools_needed) for c in cases]
+    expected = [_jinja(renderer, profile, c, structure.inputs) for c in cases]
     mismatches = compare(cases, expected, go.render(template, [c.ollama for c in cases]))
     return CheckReport(status="failed" if mismatches else "passed", cases=len(cases), mismatches=mismatches, go_version=version)
 
@@ -144,12 +113,7 @@ def check_template(
 def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile, frozen: datetime.date | None) -> OllamaTemplate:
     if profile.template is None:
         raise TemplateNotDerivable("the checkpoint has no chat template")
-    template_text = profile.template
-
-    def given(messages: Sequence[ChatMessage], **mode: object) -> str:
-        return renderer.render(template_text, profile.tokens, messages, **mode)  # type: ignore[arg-type]
-
-    render, base = _base(given, profile.runtime_bos)
+    render, base = learn_base(renderer, profile)
     frozen = frozen if inexpressible(base.dates) else None
     days = (frozen,) if frozen else CHECK_DAYS if base.dates else CHECK_DAYS[:1]
     thinking = learn_thinking(render, profile.runtime_bos, base)
@@ -160,7 +124,7 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
         thinking = Thinking(structure=base, refusals=(f"reasoning in history and the think switch are not translated ({why})",))
         template = emit_go_template(base, frozen)
         report = check_template(renderer, go, profile, template, base, days)
-    structure = attrs.evolve(thinking.structure, tools_needed=base.tools_needed)
+    structure = attrs.evolve(thinking.structure, inputs=base.inputs)
     if report.status == "failed":
         raise TemplateNotDerivable(
             f"its Go translation renders {len(report.mismatches)} of {report.cases} check conversations differently"
@@ -181,7 +145,7 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
             CHECKED.format(cases=report.cases, trim=trim) if report.status == "passed" else UNCHECKED.format(reason=report.reason),
             *structure_notes(structure),
             *date_notes(structure, frozen, days if report.status == "passed" else ()),
-            *([TOOLS_NEEDED] if base.tools_needed else []),
+            *([INPUT_NOTES[base.inputs]] if base.inputs else []),
             _tools_note(tools),
             *thinking_notes(thinking, tags, tools.refusals),
             OUT_OF_SCOPE,

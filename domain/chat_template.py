@@ -160,8 +160,8 @@ class ChatStructure:
     assistant_end: str = ""
     bos: str | None = None
     dates: tuple[str, ...] = ()
-    tools_needed: bool = False
-    """The template fails without tools: it is rendered with an empty list of tools (EMPTY_TOOLS) when none are given."""
+    inputs: str = ""
+    """What the template needs beyond the conversation to render at all (application.chat_inputs; "" nothing)."""
 
     def text(self, prev: str, kind: str, *, last: bool, system: bool) -> str | None:
         """The glue before a `kind` message (or the tail, kind "") after a `prev` one; None if never seen."""

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from hubship.domain.chat_dates import Clock
 from hubship.domain.chat_template import ChatMessage, ChatProfile
@@ -40,8 +40,9 @@ class ChatRenderer(Protocol):
         template: str,
         conversations: Sequence[Sequence[ChatMessage]],
         tools: Sequence[str] = (),
+        variables: Mapping[str, Any] | None = None,
     ) -> list[list[int] | None]:
         """Per conversation, the ids `apply_chat_template(..., tokenize=True, add_generation_prompt=True)` gives
-        with the checkpoint's tokenizer and `template` (the ids training saw), `tools` passed as in `render`; None
-        where the template rejects it."""
+        with the checkpoint's tokenizer and `template` (the ids training saw), `tools` passed as in `render` and
+        `variables` as more template variables; None where the template rejects it."""
         ...

@@ -177,6 +177,7 @@ class JinjaChatRenderer:
         template: str,
         conversations: Sequence[Sequence[ChatMessage]],
         tools: Sequence[str] = (),
+        variables: Mapping[str, Any] | None = None,
     ) -> list[list[int] | None]:
         tokenizer = self._tokenizer(checkpoint, base)
         found: list[list[int] | None] = []
@@ -184,7 +185,7 @@ class JinjaChatRenderer:
             chat = chat_messages(messages)
             try:
                 ids = tokenizer.apply_chat_template(
-                    chat, chat_template=template, tokenize=True, add_generation_prompt=True, tools=_tools(tools)
+                    chat, chat_template=template, tokenize=True, add_generation_prompt=True, tools=_tools(tools), **(variables or {})
                 )
             except Exception:  # the template rejects this conversation
                 found.append(None)

@@ -10,7 +10,8 @@ import shutil
 import attrs
 import pytest
 
-from hubship.application.ollama_template import TOOLS_NEEDED, derive_ollama_template
+from hubship.application.chat_inputs import EMPTY, NOTES
+from hubship.application.ollama_template import derive_ollama_template
 from hubship.application.ollama_tools import check_tools
 from hubship.domain.chat_template import EMPTY_TOOLS, ChatMessage, TemplateRejected
 from hubship.domain.template_check import OllamaCase
@@ -39,8 +40,8 @@ def test_a_template_that_fails_without_tools_publishes_with_an_empty_tool_list(n
     with pytest.raises(TemplateRejected):
         renderer.render(p.template, p.tokens, CHAT, add_generation_prompt=True, continue_final=False)
     d = derive_ollama_template(renderer, go, p, allow_generic=False)
-    assert d.check.status == "passed" and d.structure is not None and d.structure.tools_needed
-    assert TOOLS_NEEDED in d.notes
+    assert d.check.status == "passed" and d.structure is not None and d.structure.inputs == EMPTY
+    assert NOTES[EMPTY] in d.notes
     empty = renderer.render(p.template, p.tokens, CHAT, add_generation_prompt=True, continue_final=False, tools=EMPTY_TOOLS)
     (out,) = go.render(d.template, [OllamaCase(CHAT, d.system or "")])
     assert out.text == empty.removeprefix(p.runtime_bos or "")

@@ -1,6 +1,7 @@
-"""A checkpoint whose chat template fails without tools (Hermes 2 Pro's, as NousResearch ships it) publishes to a
-folder and to Ollama with the real llama.cpp, transformers and Go: its TEMPLATE renders a request without tools as
-the chat template renders an empty list of tools, proven byte for byte and at token level."""
+"""Checkpoints whose chat template fails on a conversation alone (Hermes 2 Pro's, which needs tools; FireFunction v2's,
+which reads `functions` and `datetime`) publish to Ollama with the real llama.cpp, transformers and Go: the TEMPLATE
+renders a request without tools as the chat template does with what it needs (chat_inputs), proven byte for byte
+and at token level."""
 
 from __future__ import annotations
 
@@ -10,15 +11,22 @@ import socket
 
 import pytest
 
-from hubship.application.ollama_template import TOOLS_NEEDED
+from hubship.application.chat_inputs import EMPTY, FUNCTIONS, NOTES
 from hubship.application.publish_request import PublishRequest
 from tests.support.template_collection import templates_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (apt-get install golang-go)")]
 
 
-def test_a_tool_only_template_publishes_to_ollama_with_its_empty_tool_list_proven(checkpoint_copy, container, tmp_path, monkeypatch):
-    template = (templates_dir() / "NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja").read_text(encoding="utf-8")
+@pytest.mark.parametrize(
+    ("name", "inputs", "written"),
+    [
+        ("NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use", EMPTY, "<tools>  </tools>"),
+        ("fireworks-ai-llama-3-firefunction-v2", FUNCTIONS, "Available functions as JSON spec:"),
+    ],
+)
+def test_a_tool_only_template_publishes_to_ollama_proven(name, inputs, written, checkpoint_copy, container, tmp_path, monkeypatch):
+    template = (templates_dir() / f"{name}.jinja").read_text(encoding="utf-8")
     (checkpoint_copy / "chat_template.jinja").write_text(template)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -35,5 +43,5 @@ def test_a_tool_only_template_publishes_to_ollama_with_its_empty_tool_list_prove
     metrics = json.loads((folder / "manifest.json").read_text())["verification"]["metrics"]
     assert metrics["chat_token_check"] == "passed", metrics
     modelfile = (folder / "Modelfile").read_text()
-    assert "You are a function calling AI model." in modelfile and "<tools>  </tools>" in modelfile
-    assert TOOLS_NEEDED.split(";")[0] in (folder / "README.md").read_text()
+    assert written in modelfile and "{{- if .Tools }}" in modelfile
+    assert NOTES[inputs].split(";")[0].split(":")[0] in (folder / "README.md").read_text()

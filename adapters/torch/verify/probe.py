@@ -33,13 +33,19 @@ PROBE_CHAT = (
 )
 
 
+FALLBACK_INPUTS: tuple[dict[str, Any], ...] = ({}, {"tools": []}, {"functions": "", "datetime": ""})
+"""What a template may need beyond the conversation (application.chat_inputs): nothing, an empty list of tools (Hermes 2
+Pro's `for tool in tools`), FireFunction's `functions` and `datetime`."""
+
+
 def _chat_text(tokenizer: Any, chat_template: str) -> str:
-    """The chat turn as the template renders it; with an empty list of tools for a template that fails without tools
-    (Hermes 2 Pro's `for tool in tools`), as the Ollama derivation renders it."""
-    try:
-        return tokenizer.apply_chat_template(list(PROBE_CHAT), chat_template=chat_template, tokenize=False)
-    except Exception:  # the template fails on a conversation without tools: try it with an empty list (else raise)
-        return tokenizer.apply_chat_template(list(PROBE_CHAT), chat_template=chat_template, tokenize=False, tools=[])
+    """The chat turn as the template renders it, with the first of FALLBACK_INPUTS it takes (the last one's error)."""
+    for extra in FALLBACK_INPUTS[:-1]:
+        try:
+            return tokenizer.apply_chat_template(list(PROBE_CHAT), chat_template=chat_template, tokenize=False, **extra)
+        except Exception:  # the template needs more than the conversation: try the next inputs
+            continue
+    return tokenizer.apply_chat_template(list(PROBE_CHAT), chat_template=chat_template, tokenize=False, **FALLBACK_INPUTS[-1])
 
 
 def probe_ids(tokenizer: Any, chat_template: str | None, limit: int) -> torch.Tensor:

@@ -19,7 +19,7 @@ from hubship.domain.chat_template import Render, TemplateNotDerivable, TemplateR
 from hubship.domain.chat_tools import ToolStructure, derive_tools, reasoning_observations
 from hubship.domain.go_tools import emit_with_tools
 from hubship.domain.template_check import CheckCase, RenderOutcome, compare
-from hubship.domain.tool_check import TOOL_CONVERSATIONS, parses_back, reordered, tool_cases
+from hubship.domain.tool_check import CALL, ONE_CALL, TOOL_CONVERSATIONS, escaped_arguments, parses_back, reordered, tool_cases
 from hubship.ports.go_template_renderer import GoTemplateRenderer
 
 
@@ -106,8 +106,10 @@ def tools_template(
     cases = [c for x in plain.settings for c in tool_cases(system, days, x, reasoning=thinking.reasoning is not None)]
     mismatches = check_tools(render, go, bos, template, cases)
     if mismatches:
+        one_call = next(c for c in cases if c.name.startswith(ONE_CALL))
+        why = escaped_arguments(jinja_outcome(render, bos, one_call).text or "", CALL)
         return ToolsOutcome(
-            refusal=f"its Go translation renders {len(mismatches)} of {len(cases)} tool conversations differently ({mismatches[0]})"
+            refusal=f"its Go translation renders {len(mismatches)} of {len(cases)} tool conversations differently ({why or mismatches[0]})"
         )
     tag = go.tags(template).tool_call
     failing = _parse_back(go, template, cases, tag)

@@ -114,7 +114,11 @@ def tools_template(
     tag = go.tags(template).tool_call
     failing = _parse_back(go, template, cases, tag)
     if failing:
-        return ToolsOutcome(refusal=f"Ollama's tool-call tag {tag!r} would not find the calls the template writes ({failing})")
+        how = " one argument at a time, not as a JSON object," if learned.args else ""
+        return ToolsOutcome(
+            refusal=f"the template writes calls{how} where Ollama's tool-call parser, which reads a JSON object after the tag"
+            f" {tag!r}, would not find them ({failing})"
+        )
     moved = tuple(dict.fromkeys(n for _, messages in TOOL_CONVERSATIONS.values() for n in reordered(messages)))
     return ToolsOutcome(
         template=template, cases=len(cases), tag=tag, structure=learned, reordered=moved, refusals=thinking.refusals, thinking=thinking

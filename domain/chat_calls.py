@@ -142,7 +142,7 @@ def mark_result_ids(text: str, messages: Sequence[ChatMessage]) -> str:
         at = text.find(sentinel(i))
         before = text.rfind("HUBSHIPMSG", 0, at)
         after = text.find("HUBSHIPMSG", at + 1)
-        head, middle, tail = text[:before if before >= 0 else 0], text[max(before, 0) : at], text[at:]
+        head, middle, tail = text[: before if before >= 0 else 0], text[max(before, 0) : at], text[at:]
         middle = middle.replace(m.tool_call_id, RESULT_ID)
         cut = after - at if after >= 0 else len(tail)
         tail = tail[:cut].replace(m.tool_call_id, PREVIOUS_RESULT_ID) + tail[cut:]

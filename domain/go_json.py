@@ -48,11 +48,11 @@ def indented_defines(indent: int) -> str:
         value = json_at("$v", indent, level + 1)
         out.append(
             f'{{{{- define "{_name(indent, level)}" }}}}{{{{ $t := printf "%T" . }}}}{_SCALARS}{_LIST}'
-            f'{{{{ if . }}}}{_lit("[")}{{{{ range $k, $v := . }}}}{{{{ if $k }}}}{_lit(",")}{{{{ end }}}}{_lit(inner)}{value}'
-            f'{{{{ end }}}}{_lit(outer + "]")}{{{{ else }}}}{_lit("[]")}{{{{ end }}}}'
-            f'{{{{- else }}}}{{{{ if . }}}}{_lit("{")}{{{{ $first := true }}}}{{{{ range $k, $v := . }}}}'
-            f'{{{{ if not $first }}}}{_lit(",")}{{{{ end }}}}{{{{ $first = false }}}}{_lit(inner)}'
+            f"{{{{ if . }}}}{_lit('[')}{{{{ range $k, $v := . }}}}{{{{ if $k }}}}{_lit(',')}{{{{ end }}}}{_lit(inner)}{value}"
+            f"{{{{ end }}}}{_lit(outer + ']')}{{{{ else }}}}{_lit('[]')}{{{{ end }}}}"
+            f"{{{{- else }}}}{{{{ if . }}}}{_lit('{')}{{{{ $first := true }}}}{{{{ range $k, $v := . }}}}"
+            f"{{{{ if not $first }}}}{_lit(',')}{{{{ end }}}}{{{{ $first = false }}}}{_lit(inner)}"
             f'{{{{ printf "%q" $k }}}}{_lit(": ")}{value}'
-            f'{{{{ end }}}}{_lit(outer + "}")}{{{{ else }}}}{_lit("{}")}{{{{ end }}}}{{{{- end }}}}{{{{- end }}}}'
+            f"{{{{ end }}}}{_lit(outer + '}')}{{{{ else }}}}{_lit('{}')}{{{{ end }}}}{{{{- end }}}}{{{{- end }}}}"
         )
     return "\n".join(out)

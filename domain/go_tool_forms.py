@@ -31,7 +31,7 @@ def pytype_defines() -> str:
     one = f'{{{{- define "{_PYTYPE1}" }}}}{branches}{{{{- else }}}}{fail(UNKNOWN_TYPE)}{{{{- end }}}}{{{{- end }}}}'
     many = (
         f'{{{{- define "{PYTYPE}" }}}}{{{{- if eq (len .) 1 }}}}{{{{ template "{_PYTYPE1}" (index . 0) }}}}'
-        f'{{{{- else }}}}{_lit("Union[")}{{{{ range $k, $x := . }}}}{{{{ if $k }}}}{_lit(",")}{{{{ end }}}}'
+        f"{{{{- else }}}}{_lit('Union[')}{{{{ range $k, $x := . }}}}{{{{ if $k }}}}{_lit(',')}{{{{ end }}}}"
         f'{{{{ template "{_PYTYPE1}" $x }}}}{{{{ end }}}}{_lit("]")}{{{{- end }}}}{{{{- end }}}}'
     )
     return one + "\n" + many

@@ -114,9 +114,7 @@ def call_ids(prober: Prober, tool: str) -> bool:
         return True
 
 
-def two_calls(
-    prober: Prober, tool: str, layout: CallLayout, args: ArgForm | None, ids: bool
-) -> tuple[str | None, str, CallLayout]:
+def two_calls(prober: Prober, tool: str, layout: CallLayout, args: ArgForm | None, ids: bool) -> tuple[str | None, str, CallLayout]:
     """The text between two calls of one message and the layout (with the call's index where the template writes it);
     None and the template's message when it refuses two calls."""
     calls = (probe_call(1, 0), probe_call(1, 1))
@@ -171,5 +169,3 @@ def writes_json_results(prober: Prober, tool: str) -> bool:
     call = probe_call(1)
     messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=(call,)), result_message(2, call, '"')]
     return sentinel(2) + '\\"' in prober.text(messages, [tool])
-
-

@@ -87,8 +87,16 @@ def test_hermes_tools_are_written_as_their_python_signatures(name, renderer, go)
     (out,) = go.render(d.template, [every.ollama])
     signature = "book_trip(adults: int, budget: float, cities: list[Union[]], flexible: bool, note: Union[str,int]"
     assert signature in (out.text or ""), out
-    odd = json.dumps({"type": "function", "function": {"name": "f", "description": "d", "parameters": {
-        "type": "object", "properties": {"x": {"type": "date"}}, "required": []}}})
+    odd = json.dumps(
+        {
+            "type": "function",
+            "function": {
+                "name": "f",
+                "description": "d",
+                "parameters": {"type": "object", "properties": {"x": {"type": "date"}}, "required": []},
+            },
+        }
+    )
     (failed,) = go.render(d.template, [OllamaCase(CHAT, "", None, (odd,))])
     assert failed.text is None and "not a JSON Schema type it knows" in (failed.error or "")
     with pytest.raises(TemplateRejected):

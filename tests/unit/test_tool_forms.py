@@ -40,7 +40,7 @@ def test_the_hermes_form_writes_python_signatures_and_the_parameters_as_tojson()
 
 def test_arguments_written_with_ensure_ascii_are_named_and_others_are_not():
     arguments = json.loads(sort_keys(CALL.arguments))
-    escaped = f'<call>{json.dumps(arguments, ensure_ascii=True)}</call>'
+    escaped = f"<call>{json.dumps(arguments, ensure_ascii=True)}</call>"
     assert escaped_arguments(escaped, CALL) == (
         "the template writes non-ASCII characters in JSON as \\u escapes (tojson(ensure_ascii=True)), which Go's escapes match"
         " only up to U+FFFF: the arguments of get_weather that differ are city, options.note"

@@ -33,6 +33,24 @@ class ToolForm:
     named: str = ""
 
 
+def _seen(text: str) -> str:
+    """What a tool definition in `text` (a render with probe_tool(0)) looks like, for the refusal."""
+    name = json.loads(probe_tool(0))["function"]["name"]
+    if f"type {name} = (" in text:
+        return "as TypeScript signatures"
+    if "{'type': 'function'" in text or f"'name': '{name}'" in text:
+        return "as Python dicts (repr)"
+    if f"def {name}(" in text:
+        return "as Python function signatures"
+    if f"<name>{name}</name>" in text:
+        return "as XML elements"
+    if "&#34;" in text:
+        return "as HTML-escaped JSON"
+    if f'"name": "{name}"' in text or f'"name":"{name}"' in text:
+        return "as JSON with other members or layout than the tool's"
+    return "in a form of their own"
+
+
 def tool_text(tool: str, form: ToolForm) -> str:
     if form.named:
         return NAMED[form.named](tool)
@@ -62,7 +80,7 @@ class Prober:
                 return ToolForm(False, None, named=name)
         if text == self.text([ChatMessage("user", sentinel(0))], []):
             raise TemplateNotDerivable("the template does not write the tools it is given")
-        raise TemplateNotDerivable("the template writes tool definitions in a form other than tojson of each tool or a known form")
+        raise TemplateNotDerivable(f"the template writes tool definitions {_seen(text)}, not as tojson of each tool or a known form")
 
     def _writes(self, tool: str, form: ToolForm) -> bool:
         """Whether the template writes `tool` as `form` says (False when it rejects it)."""

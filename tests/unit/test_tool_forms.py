@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from hubship.domain.chat_calls import CALL_INDEX, cut_calls
-from hubship.domain.chat_template import ToolCall
+from hubship.domain.chat_template import TemplateNotDerivable, ToolCall
 from hubship.domain.tool_check import CALL, escaped_arguments, sort_keys
+from hubship.domain.tool_facts import Prober
 from hubship.domain.tool_forms import RICH, hermes, py_type
 
 A, B = ToolCall("fa", '{"x": 1}', "ida"), ToolCall("fb", '{"y": 2}', "idb")
@@ -46,3 +49,12 @@ def test_arguments_written_with_ensure_ascii_are_named_and_others_are_not():
         " only up to U+FFFF: the arguments of get_weather that differ are city, options.note"
     )
     assert escaped_arguments(f"<call>{json.dumps(arguments, ensure_ascii=False)}</call>", CALL) is None
+
+
+def test_a_tool_form_no_writer_knows_is_refused_naming_what_it_looks_like():
+    def typescript(messages, *, tools=(), **mode):
+        defs = "".join(f"type {json.loads(t)['function']['name']} = (_: {{}}) => any;\n" for t in tools)
+        return defs + "".join(m.content for m in messages)
+
+    with pytest.raises(TemplateNotDerivable, match=r"^the template writes tool definitions as TypeScript signatures, not as tojson"):
+        Prober(typescript, None).form()

@@ -5,12 +5,19 @@ out sorted, as the keys of call arguments do), each type through PYTYPE; the par
 A type name the macro does not know makes it recurse without end (a string is iterable), so the Go text fails there
 too. Jinja's `| trim` of a parameter's description has no Go counterpart: a description with leading or trailing
 whitespace is written as it is (the notes say so).
+
+`functionary`: the name and description through text/template's `html` (Go's HTMLEscapeString escapes exactly
+markupsafe's five characters, with the same entities; it also turns NUL into U+FFFD, which JSON text never holds
+raw), then the function's JSON written as for `tojson` with every piece it prints passed through `html`
+(html_escaped: literals, `printf "%q"` strings, and the JSON writer swapped for its escaped twin).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+from hubship.domain.go_json import JSON, JSON_DEFINE
 from hubship.domain.go_template import fail, go_string
 from hubship.domain.tool_forms import PY_TYPES
 
@@ -37,7 +44,7 @@ def pytype_defines() -> str:
     return one + "\n" + many
 
 
-def hermes_writer(parameters: Callable[[int], str]) -> str:
+def hermes_writer(parameters: Callable[[int], str], function: Callable[[int], str]) -> str:
     """Go text writing the tool `$t` as tool_forms.hermes does; `parameters` writes `tojson` of its parameters."""
     props = "$t.Function.Parameters.Properties"
     pytype = f'{{{{ template "{PYTYPE}" $p.Type }}}}'
@@ -66,5 +73,32 @@ def hermes_writer(parameters: Callable[[int], str]) -> str:
     )
 
 
-WRITERS: dict[str, Callable[[Callable[[int], str]], str]] = {"hermes": hermes_writer}
-DEFINES: dict[str, Callable[[], str]] = {"hermes": pytype_defines}
+JSON_HTML = JSON + "-html"
+_LITERAL = re.compile(r'\{\{(-?) ("(?:[^"\\]|\\.)*") \}\}')
+_QUOTED = re.compile(r'\{\{ printf "%q" ([^{}]+?) \}\}')
+_ACTION = re.compile(r"\{\{-? *(.*?) *-?\}\}", re.S)
+_SILENT = ("if ", "else", "end", "range ", "define ", "template ", "html ", "json ")
+
+
+def html_escaped(go_text: str) -> str:
+    """`go_text` (a JSON writer of go_tools/go_json) with everything it prints passed through `html`."""
+    out = _LITERAL.sub(r"{{\1 html \2 }}", go_text)
+    out = _QUOTED.sub(r'{{ html (printf "%q" \1) }}', out)
+    out = out.replace(f'template "{JSON}" ', f'template "{JSON_HTML}" ').replace(f'define "{JSON}" ', f'define "{JSON_HTML}" ')
+    left = [a for a in _ACTION.findall(out) if not a.startswith(_SILENT) and not re.match(r"\$\w+ :?= ", a)]
+    if left:
+        raise ValueError(f"html_escaped: unescaped actions {left}")
+    return out
+
+
+def functionary_writer(parameters: Callable[[int], str], function: Callable[[int], str]) -> str:
+    """Go text writing the tool `$t` as tool_forms.functionary does."""
+    head = _lit("Use the function '") + "{{ html $t.Function.Name }}" + _lit("' to '") + "{{ html $t.Function.Description }}"
+    return head + _lit("'\n") + html_escaped(function(0))
+
+
+WRITERS: dict[str, Callable[[Callable[[int], str], Callable[[int], str]], str]] = {
+    "hermes": hermes_writer,
+    "functionary": functionary_writer,
+}
+DEFINES: dict[str, Callable[[], str]] = {"hermes": pytype_defines, "functionary": lambda: html_escaped(JSON_DEFINE)}

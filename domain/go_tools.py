@@ -150,7 +150,7 @@ def tool_writer(s: ToolStructure) -> str:
         indent,
     )
     if s.form.named:
-        return WRITERS[s.form.named](parameters)
+        return WRITERS[s.form.named](parameters, function)
     if not s.form.whole:
         return function(s.form.level)
     return _object([("type", _string("$t.Type"), ""), ("function", function, "")], s.form.level, indent)

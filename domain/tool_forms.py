@@ -7,6 +7,10 @@ description is a Python signature, `name(city: str, days: int) - description`, t
 parameter, then `tojson` of the parameters (`{}` when there are none). Python types as their `json_to_python_type`
 macro gives them: str, float, int, bool, `list[Union[]]` for arrays (the macro is given the property's items as
 pairs, not its `items`), dict, `Union[a,b]` for a list of types; any other name makes the macro recurse without end.
+
+`functionary`: functionary v3.1 (MeetKai) writes `Use the function 'NAME' to 'DESCRIPTION'` then `tojson` of the
+function on the next line, all but its own literals HTML-escaped: its literals are `|safe` (markupsafe's Markup), and
+a Markup plus a str escapes the str (`&`, `<`, `>`, `'`, `"` as `&amp;`, `&lt;`, `&gt;`, `&#39;`, `&#34;`).
 """
 
 from __future__ import annotations
@@ -67,5 +71,18 @@ def hermes(tool: str) -> str:
     return head + description + '", "parameters": ' + (tojson(f["parameters"]) if properties else "{}") + "}"
 
 
-NAMED: dict[str, Callable[[str], str]] = {"hermes": hermes}
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&#39;", '"': "&#34;"}
+
+
+def html_escape(text: str) -> str:
+    """markupsafe's `escape` (what a Markup added to a str does to the str)."""
+    return "".join(_HTML.get(ch, ch) for ch in text)
+
+
+def functionary(tool: str) -> str:
+    f = json.loads(tool)["function"]
+    return f"Use the function '{html_escape(f['name'])}' to '{html_escape(f['description'])}'\n" + html_escape(tojson(f))
+
+
+NAMED: dict[str, Callable[[str], str]] = {"hermes": hermes, "functionary": functionary}
 """Each named form's model: the text the template writes for one tool (a JSON text)."""

@@ -101,3 +101,20 @@ def test_hermes_tools_are_written_as_their_python_signatures(name, renderer, go)
     assert failed.text is None and "not a JSON Schema type it knows" in (failed.error or "")
     with pytest.raises(TemplateRejected):
         renderer.render(p.template, p.tokens, CHAT, add_generation_prompt=True, continue_final=False, tools=(odd,))
+
+
+def test_functionary_tools_are_written_as_html_escaped_json(renderer, go):
+    """functionary v3.1 HTML-escapes its tool lines (a Markup plus a str escapes the str): Go's `html` gives the same
+    entities, proven on every kind of parameter with `<`, `&` and quotes in the descriptions."""
+    p = collection_profile("meetkai-functionary-medium-v3.1")
+    d = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert d.capabilities == ("completion", "tools"), d.notes
+
+    def render(messages, **mode):
+        return renderer.render(p.template, p.tokens, messages, **mode)
+
+    cases = tool_cases(d.system, (None,))
+    assert not check_tools(render, go, p.runtime_bos, d.template, cases)
+    (out,) = go.render(d.template, [next(c for c in cases if c.name == "tools: two tools, system").ollama])
+    assert "{&#34;name&#34;: &#34;get_weather&#34;, &#34;description&#34;: &#34;" in (out.text or ""), out
+    assert "&#34;Search the web &amp; return the top results &lt;max 10&gt;.&#34;" in (out.text or ""), out

@@ -1,4 +1,4 @@
-"""Tool writings learned beyond tojson: a call's index in its message (Kimi K2), the Hermes tool form, and the arguments
+"""Tool writings learned beyond tojson: a call's index in its message (Kimi K2), the Hermes and functionary tool forms, and the arguments
 written with ensure_ascii, whose bytes no Go construct gives (named, not translated)."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import pytest
 
 from hubship.domain.chat_calls import CALL_INDEX, cut_calls
 from hubship.domain.chat_template import TemplateNotDerivable, ToolCall
+from hubship.domain.go_tool_forms import html_escaped
 from hubship.domain.tool_check import CALL, escaped_arguments, sort_keys
 from hubship.domain.tool_facts import Prober
-from hubship.domain.tool_forms import RICH, hermes, py_type
+from hubship.domain.tool_forms import RICH, functionary, hermes, py_type
 
 A, B = ToolCall("fa", '{"x": 1}', "ida"), ToolCall("fb", '{"y": 2}', "idb")
 
@@ -58,3 +59,20 @@ def test_a_tool_form_no_writer_knows_is_refused_naming_what_it_looks_like():
 
     with pytest.raises(TemplateNotDerivable, match=r"^the template writes tool definitions as TypeScript signatures, not as tojson"):
         Prober(typescript, None).form()
+
+
+def test_the_functionary_form_html_escapes_all_but_its_own_literals():
+    tool = json.dumps({"type": "function", "function": {"name": "f", "description": "a 'b' & <c>", "parameters": {}}})
+    assert functionary(tool) == (
+        "Use the function 'f' to 'a &#39;b&#39; &amp; &lt;c&gt;'\n"
+        "{&#34;name&#34;: &#34;f&#34;, &#34;description&#34;: &#34;a &#39;b&#39; &amp; &lt;c&gt;&#34;, &#34;parameters&#34;: {}}"
+    )
+
+
+def test_html_escaped_passes_every_printed_piece_through_html_and_refuses_what_it_cannot_escape():
+    text = '{{ "{" }}{{ printf "%q" $t.Name }}{{ if $k }}{{ template "hubship-json" $v }}{{ end }}{{ $first = false }}'
+    assert html_escaped(text) == (
+        '{{ html "{" }}{{ html (printf "%q" $t.Name) }}{{ if $k }}{{ template "hubship-json-html" $v }}{{ end }}{{ $first = false }}'
+    )
+    with pytest.raises(ValueError, match="unescaped actions"):
+        html_escaped("{{ $t.Function.Name }}")

@@ -56,6 +56,10 @@ REORDERED = (
     "; Ollama hands the TEMPLATE call arguments as a Go map, so their keys are written sorted (in the proof, the arguments of"
     " {names} come out in another order than the caller's; the JSON is otherwise the same bytes)"
 )
+NO_SYSTEM = (
+    "the Modelfile has no SYSTEM: the chat template drops its default system prompt when tools are given, so the TEMPLATE"
+    " writes that prompt itself when a request has no tools and no system message"
+)
 NO_TOOLS = "tool calling is not available in Ollama for this model (Ollama refuses requests with tools): {reason}"
 REJECTED = (
     "a conversation the chat template rejects is refused when Ollama renders its prompt, not when the model is created:"
@@ -95,10 +99,12 @@ def check_template(
     days: Sequence[datetime.date | None] = CHECK_DAYS[:1],
     settings: Sequence[bool | None] = (None,),
     reasoning: bool = False,
+    modelfile: bool = True,
 ) -> CheckReport:
     """Render every check conversation with Jinja and with Go, on each of `days` and think `settings` (and the reasoning
-    conversations when `reasoning`); `failed` lists each difference."""
-    system, later = modelfile_system(structure), structure.later_system_supported
+    conversations when `reasoning`), with the Modelfile SYSTEM injected unless not `modelfile`; `failed` lists each
+    difference."""
+    system, later = modelfile_system(structure) if modelfile else None, structure.later_system_supported
     cases = [c for x in settings for c in check_cases(system, later, days, x)]
     if reasoning:
         cases += [c for x in settings for c in check_cases(system, later, days, x, REASONING_CONVERSATIONS)]
@@ -133,19 +139,23 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
     trim = TRIM_QUALIFIER if structure.trimmed else ""
     tools = ToolsOutcome(refusal=f"not proven ({report.reason})")
     tags = TemplateTags()
+    system = modelfile_system(structure)
     if report.status == "passed":
-        tools = tools_template(render, go, profile.runtime_bos, thinking, modelfile_system(structure), days, frozen)
+        tools = tools_template(render, go, profile.runtime_bos, thinking, system, days, frozen)
+        if tools.template is None and system is not None:
+            tools, system, report = _without_system(renderer, go, profile, structure, thinking, tools, report, days, frozen)
         tags = go.tags(tools.template or template)
     return OllamaTemplate(
         template=tools.template or template,
         capabilities=("completion", *(["tools"] if tools.template else []), *(["thinking"] if tags.thinking else [])),
-        system=modelfile_system(structure),
+        system=system,
         stops=stop_words(structure, profile.control_tokens, profile.eos_tokens),
         notes=(
             CHECKED.format(cases=report.cases, trim=trim) if report.status == "passed" else UNCHECKED.format(reason=report.reason),
             *structure_notes(structure),
             *date_notes(structure, frozen, days if report.status == "passed" else ()),
             *([INPUT_NOTES[base.inputs]] if base.inputs else []),
+            *([NO_SYSTEM] if structure.default_system and system is None and modelfile_system(structure) else []),
             _tools_note(tools),
             *thinking_notes(thinking, tags, tools.refusals),
             OUT_OF_SCOPE,
@@ -154,6 +164,30 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
         check=report,
         structure=structure,
     )
+
+
+def _without_system(
+    renderer: ChatRenderer,
+    go: GoTemplateRenderer,
+    profile: ChatProfile,
+    structure: ChatStructure,
+    thinking: Thinking,
+    tools: ToolsOutcome,
+    report: CheckReport,
+    days: Sequence[datetime.date | None],
+    frozen: datetime.date | None,
+) -> tuple[ToolsOutcome, str | None, CheckReport]:
+    """Tools proven without the Modelfile SYSTEM (the TEMPLATE then writes the default system prompt itself, where the
+    chat template does: Granite 4.0 drops it when tools are given, which an injected SYSTEM message cannot say), with
+    the plain layout proven again without it; else `tools` and the SYSTEM as they were."""
+    render = render_with(renderer, profile, structure.inputs)
+    bare = tools_template(render, go, profile.runtime_bos, thinking, None, days, frozen)
+    if bare.template is None:
+        return tools, modelfile_system(structure), report
+    plain = check_template(renderer, go, profile, bare.template, structure, days, thinking.settings, thinking.reasoning is not None, False)
+    if plain.status != "passed":
+        return tools, modelfile_system(structure), report
+    return bare, None, plain
 
 
 def _tools_note(tools: ToolsOutcome) -> str:

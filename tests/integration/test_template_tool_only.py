@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from hubship.application.chat_inputs import EMPTY, NOTES
-from hubship.application.ollama_template import derive_ollama_template
+from hubship.application.ollama_template import NO_SYSTEM, derive_ollama_template
 from hubship.application.ollama_tools import check_tools
 from hubship.domain.chat_template import EMPTY_TOOLS, ChatMessage, TemplateRejected
 from hubship.domain.template_check import OllamaCase
@@ -118,3 +118,20 @@ def test_functionary_tools_are_written_as_html_escaped_json(renderer, go):
     (out,) = go.render(d.template, [next(c for c in cases if c.name == "tools: two tools, system").ollama])
     assert "{&#34;name&#34;: &#34;get_weather&#34;, &#34;description&#34;: &#34;" in (out.text or ""), out
     assert "&#34;Search the web &amp; return the top results &lt;max 10&gt;.&#34;" in (out.text or ""), out
+
+
+def test_a_default_system_prompt_dropped_with_tools_is_written_by_the_template_not_the_modelfile(renderer, go):
+    """Granite 4.0 writes its default system prompt without tools and another one with tools: an injected Modelfile
+    SYSTEM would be a system message it keeps, so the Modelfile has none and the TEMPLATE writes the default itself."""
+    p = collection_profile("ibm-granite-granite-4.0")
+    d = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert d.capabilities == ("completion", "tools") and d.system is None and NO_SYSTEM in d.notes, d.notes
+    assert d.structure is not None and d.structure.default_system
+    (out,) = go.render(d.template, [OllamaCase(CHAT, "")])
+    expected = renderer.render(p.template, p.tokens, CHAT, add_generation_prompt=True, continue_final=False)
+    assert d.structure.default_system in (out.text or "") and out.text == expected.removeprefix(p.runtime_bos or "")
+
+    def render(messages, **mode):
+        return renderer.render(p.template, p.tokens, messages, **mode)
+
+    assert not check_tools(render, go, p.runtime_bos, d.template, tool_cases(None, (None,)))

@@ -26,6 +26,7 @@ from hubship.domain.chat_template import ChatProfile, ChatStructure, TemplateNot
 from hubship.domain.errors import UserInputError
 from hubship.domain.go_template import emit_go_template
 from hubship.domain.ollama_model import OllamaModel, date_notes, modelfile_system, sampling_parameters, stop_words, structure_notes
+from hubship.domain.ollama_parsers import THINKING
 from hubship.domain.template_check import (
     REASONING_CONVERSATIONS,
     CheckCase,
@@ -51,6 +52,18 @@ TOOLS_PROVEN = (
     " on {cases} tool conversations (one and two tools, a tool with every kind of parameter, one and two calls, results, a"
     " final user turn); Ollama finds the"
     " model's calls after the tag {tag!r}{reordered}"
+)
+TOOLS_PROVEN_PARSER = (
+    "tool calling: the TEMPLATE writes `.Tools`, `.ToolCalls` and tool results as the chat template does, proven byte for byte"
+    " on {cases} tool conversations (one and two tools, a tool with every kind of parameter, one and two calls, results, a"
+    " final user turn); the template writes a call's arguments one at a time, which Ollama's generic tool parser cannot"
+    " read, so the Modelfile names Ollama's built-in parser (`PARSER {parser}`, which reads the model's calls and thinking),"
+    " and every rendered call is read back by that parser's rule as hubship models it, with the prompt ending as it assumes"
+    "{reordered}"
+)
+HUB_NO_PARSER = (
+    "the model's calls are read only by Ollama's built-in parser `{parser}`, which a Hub repo's Ollama files (template,"
+    " system, params) cannot name; the `ollama:` destination's Modelfile names it"
 )
 REORDERED = (
     "; Ollama hands the TEMPLATE call arguments as a Go map, so their keys are written sorted (in the proof, the arguments of"
@@ -82,6 +95,24 @@ class OllamaTemplate:
     check: CheckReport = attrs.field(factory=lambda: CheckReport(status="not run"))
     structure: ChatStructure | None = None
     refusal: str = ""
+    parser: str = ""
+    plain_template: str | None = None
+    plain_thinking: bool = False
+
+
+def for_hub(derived: OllamaTemplate) -> OllamaTemplate:
+    """The derivation as a Hub repo's `template` file can carry it: a Hub pull has no PARSER, so a TEMPLATE whose calls
+    only a built-in parser reads gives way to the one without tools (Ollama then refuses tool requests, as it should)."""
+    if not derived.parser:
+        return derived
+    why = NO_TOOLS.format(reason=HUB_NO_PARSER.format(parser=derived.parser))
+    return attrs.evolve(
+        derived,
+        template=derived.plain_template,
+        parser="",
+        capabilities=("completion", *(["thinking"] if derived.plain_thinking else [])),
+        notes=tuple(why if n.startswith("tool calling:") else n for n in derived.notes),
+    )
 
 
 def _jinja(renderer: ChatRenderer, profile: ChatProfile, case: CheckCase, inputs: str = "") -> RenderOutcome:
@@ -147,7 +178,14 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
         tags = go.tags(tools.template or template)
     return OllamaTemplate(
         template=tools.template or template,
-        capabilities=("completion", *(["tools"] if tools.template else []), *(["thinking"] if tags.thinking else [])),
+        capabilities=(
+            "completion",
+            *(["tools"] if tools.template else []),
+            *(["thinking"] if tags.thinking or tools.parser in THINKING else []),
+        ),
+        parser=tools.parser,
+        plain_template=template if tools.parser else None,
+        plain_thinking=go.tags(template).thinking if tools.parser else False,
         system=system,
         stops=stop_words(structure, profile.control_tokens, profile.eos_tokens),
         notes=(
@@ -194,6 +232,8 @@ def _tools_note(tools: ToolsOutcome) -> str:
     if tools.template is None:
         return NO_TOOLS.format(reason=tools.refusal)
     moved = REORDERED.format(names=", ".join(tools.reordered)) if tools.reordered else ""
+    if tools.parser:
+        return TOOLS_PROVEN_PARSER.format(cases=tools.cases, parser=tools.parser, reordered=moved)
     return TOOLS_PROVEN.format(cases=tools.cases, tag=tools.tag, reordered=moved)
 
 
@@ -234,6 +274,7 @@ def ollama_model(derived: OllamaTemplate, profile: ChatProfile, *, model_file: s
         model_file=model_file,
         template=derived.template,
         system=derived.system,
+        parser=derived.parser,
         parameters={"stop": list(derived.stops), **sampling_parameters(profile.generation)},
         license=profile.license_text or license,
     )

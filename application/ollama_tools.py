@@ -10,14 +10,16 @@ fails leaves the plain TEMPLATE (Ollama then refuses requests with tools for thi
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 
 import attrs
 
 from hubship.application.ollama_thinking import Thinking, bound, learn
-from hubship.domain.chat_template import Render, TemplateNotDerivable, TemplateRejected, strip_bos
+from hubship.domain.chat_template import ChatMessage, Render, TemplateNotDerivable, TemplateRejected, strip_bos
 from hubship.domain.chat_tools import ToolStructure, derive_tools, reasoning_observations
 from hubship.domain.go_tools import emit_with_tools
+from hubship.domain.ollama_parsers import PARSERS
 from hubship.domain.template_check import CheckCase, RenderOutcome, compare
 from hubship.domain.tool_check import CALL, ONE_CALL, TOOL_CONVERSATIONS, escaped_arguments, parses_back, reordered, tool_cases
 from hubship.ports.go_template_renderer import GoTemplateRenderer
@@ -36,6 +38,7 @@ class ToolsOutcome:
     reordered: tuple[str, ...] = ()
     refusals: tuple[str, ...] = ()
     thinking: Thinking | None = None
+    parser: str = ""
 
 
 def jinja_outcome(render: Render, bos: str | None, case: CheckCase) -> RenderOutcome:
@@ -60,16 +63,41 @@ def check_tools(render: Render, go: GoTemplateRenderer, bos: str | None, templat
     return compare(cases, expected, go.render(template, [c.ollama for c in cases]))
 
 
-def _parse_back(go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase], tag: str) -> str | None:
-    """None when every proof call is found by Ollama's tag rule in the Go render; else the conversation that fails."""
+def _parse_back(
+    go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase], reads: Callable[[str, CheckCase, ChatMessage], bool]
+) -> str | None:
+    """None when `reads` finds every proof call in the Go render of its assistant turn; else the conversation that fails."""
     for case, outcome in zip(cases, go.render(template, [c.ollama for c in cases]), strict=True):
         for k, message in enumerate(case.ollama.messages):
             if not message.tool_calls or outcome.text is None:
                 continue
             start = outcome.text.find(case.ollama.messages[k - 1].content) + len(case.ollama.messages[k - 1].content)
             end = outcome.text.find(case.ollama.messages[k + 1].content, start)
-            if not parses_back(outcome.text[start:end], tag, message.tool_calls):
+            if not reads(outcome.text[start:end], case, message):
                 return case.name
+    return None
+
+
+def builtin_parser(go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase]) -> str | None:
+    """The built-in Ollama parser (domain.ollama_parsers) that reads every proof call back from the Go render, for a
+    TEMPLATE whose generation prompt ends as that parser assumes on every think setting (unset, on and off: the TEMPLATE
+    has the think switch); None when there is none."""
+    if not {c.ollama.think for c in cases} >= {None, True, False}:
+        return None
+    for name, (calls, opens_thinking) in PARSERS.items():
+
+        def reads(text: str, case: CheckCase, message: ChatMessage) -> bool:
+            want = [(c.name, json.loads(c.arguments)) for c in message.tool_calls]
+            return calls(text, case.ollama.tools) == want  # noqa: B023
+
+        prompts = [
+            (c, o)
+            for c, o in zip(cases, go.render(template, [c.ollama for c in cases]), strict=True)
+            if c.ollama.messages[-1].role != "assistant"
+        ]
+        ends = all(o.text is not None and o.text.endswith("<think>") == opens_thinking(c.ollama.think) for c, o in prompts)
+        if ends and _parse_back(go, template, cases, reads) is None:
+            return name
     return None
 
 
@@ -112,14 +140,23 @@ def tools_template(
             refusal=f"its Go translation renders {len(mismatches)} of {len(cases)} tool conversations differently ({why or mismatches[0]})"
         )
     tag = go.tags(template).tool_call
-    failing = _parse_back(go, template, cases, tag)
-    if failing:
+    failing = _parse_back(go, template, cases, lambda text, _, message: parses_back(text, tag, message.tool_calls))
+    parser = builtin_parser(go, template, cases) if failing and learned.args else None
+    if failing and not parser:
         how = " one argument at a time, not as a JSON object," if learned.args else ""
         return ToolsOutcome(
             refusal=f"the template writes calls{how} where Ollama's tool-call parser, which reads a JSON object after the tag"
             f" {tag!r}, would not find them ({failing})"
+            + (f", nor would a built-in parser hubship models ({', '.join(PARSERS)}) with this prompt" if learned.args else "")
         )
     moved = tuple(dict.fromkeys(n for _, messages in TOOL_CONVERSATIONS.values() for n in reordered(messages)))
     return ToolsOutcome(
-        template=template, cases=len(cases), tag=tag, structure=learned, reordered=moved, refusals=thinking.refusals, thinking=thinking
+        template=template,
+        cases=len(cases),
+        tag=tag,
+        structure=learned,
+        reordered=moved,
+        refusals=thinking.refusals,
+        thinking=thinking,
+        parser=parser or "",
     )

@@ -34,6 +34,7 @@ WEATHER = _tool(
     {
         "city": {"type": "string", "description": "The city, e.g. Paris"},
         "options": {"type": "object", "description": "Extra options"},
+        "tags": {"type": "array", "description": "Labels to match"},
         "unit": {"type": "string", "description": "Temperature unit", "enum": ["celsius", "fahrenheit"]},
     },
     ["city"],

@@ -1,0 +1,59 @@
+"""Calls written one argument at a time (GLM-4.7's `<arg_key>`/`<arg_value>`): Ollama's generic tool parser cannot read
+them, its built-in `glm-4.7` parser can. The derivation names it in the Modelfile (`PARSER`) only when the proof shows
+that parser's rule (as modelled in domain/ollama_parsers.py) reads every rendered call back and the prompt ends as the
+parser assumes on every think setting; a Hub repo, which cannot name a parser, gets the TEMPLATE without tools."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hubship.application.ollama_template import HUB_NO_PARSER, derive_ollama_template, for_hub, ollama_model
+from hubship.application.ollama_tools import builtin_parser
+from hubship.domain.ollama_parsers import GLM47
+from hubship.domain.tool_check import tool_cases
+from tests.integration.test_template_tool_only import collection_profile
+from tests.support.ollama_server import StandInServer
+from tests.support.stand_in_gguf import GGUF_HEADER
+
+pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (Debian: apt-get install golang-go)")
+
+
+def test_glm47_tools_are_translated_with_ollamas_builtin_parser(renderer, go):
+    p = collection_profile("GLM-4.7-Flash")
+    d = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert d.capabilities == ("completion", "tools", "thinking") and d.parser == GLM47, d.notes
+    assert "\nPARSER glm-4.7\n" in ollama_model(d, p, model_file="m.gguf", license=None).modelfile()
+    assert any(f"`PARSER {GLM47}`" in n for n in d.notes)
+    cases = [c for think in (None, True, False) for c in tool_cases(d.system, (None,), think)]
+    assert builtin_parser(go, d.template, cases) == GLM47
+    # the prompt ends inside the think block the parser assumes; without the switch proven on and off, no parser
+    (out,) = go.render(d.template, [cases[0].ollama])
+    assert (out.text or "").endswith("<think>")
+    assert builtin_parser(go, d.template, [c for c in cases if c.ollama.think is None]) is None
+    hub = for_hub(d)
+    assert hub.template == d.plain_template and hub.parser == "" and "tools" not in hub.capabilities
+    assert any(HUB_NO_PARSER.format(parser=GLM47) in n for n in hub.notes)
+
+
+def test_glm46_whose_prompt_does_not_open_a_think_block_is_refused_naming_the_parser(renderer, go):
+    d = derive_ollama_template(renderer, go, collection_profile("GLM-4.6"), allow_generic=False)
+    assert "tools" not in d.capabilities and d.parser == ""
+    assert any(f"nor would a built-in parser hubship models ({GLM47})" in n for n in d.notes), d.notes
+
+
+def test_the_standin_gives_a_builtin_parser_its_capabilities(tmp_path: Path, go):
+    server = StandInServer(tmp_path / "ollama-data", checker=go)
+    try:
+        digest = f"sha256:{hashlib.sha256(GGUF_HEADER).hexdigest()}"
+        assert httpx.post(f"{server.url}/api/blobs/{digest}", content=GGUF_HEADER).status_code in (200, 201)
+        for name, parser, want in (("glm", GLM47, ["completion", "tools", "thinking"]), ("odd", "no-such-parser", ["completion"])):
+            body = {"model": name, "files": {"m.gguf": digest}, "template": "{{ .Prompt }}", "parser": parser, "stream": False}
+            assert httpx.post(f"{server.url}/api/create", json=body).status_code == 200
+            assert httpx.post(f"{server.url}/api/show", json={"model": name}).json()["capabilities"] == want
+    finally:
+        server.stop()

@@ -22,6 +22,10 @@ from hubship.domain.chat_template import ChatMessage, TemplateNotDerivable, Tool
 RESULT_ID = "\x00HUBSHIPRESULTID\x00"
 """The id of the tool result whose content follows (in the glue before a tool message)."""
 PREVIOUS_RESULT_ID = "\x00HUBSHIPPREVIOUSRESULTID\x00"
+RESULT_NAME = "\x00HUBSHIPRESULTNAME\x00"
+"""Where a tool result writes its function's name (before its content): its own `name` (`by_name`) or the name of the
+call its id cites, looked up in the conversation (`by_id`, Solar Open)."""
+BY_NAME, BY_ID = "name", "id"
 """The id of the tool result whose content precedes (in the glue after a tool message)."""
 CALL_INDEX = "\x00HUBSHIPCALLINDEX\x00"
 """A call's index in its message (Kimi K2's `functions.name:0`), in the text between a call's pieces."""
@@ -135,8 +139,9 @@ def cut_calls(
 
 
 def mark_result_ids(text: str, messages: Sequence[ChatMessage]) -> str:
-    """`text` with each tool result's call id marked as the current (before its content) or the previous (after it)."""
-    for i, m in enumerate(messages):
+    """`text` with each tool result's call id marked as the current (before its content) or the previous (after it);
+    the last result first, so that a result citing the same id as the one before it keeps its own."""
+    for i, m in reversed(list(enumerate(messages))):
         if m.role != "tool" or not m.tool_call_id or m.tool_call_id not in text:
             continue
         at = text.find(sentinel(i))
@@ -149,4 +154,17 @@ def mark_result_ids(text: str, messages: Sequence[ChatMessage]) -> str:
         text = head + middle + tail
     if any(m.role == "tool" and m.tool_call_id and m.tool_call_id in text for m in messages):
         raise TemplateNotDerivable("the template writes a tool result's call id away from the result")
+    return text
+
+
+def mark_result_names(text: str, messages: Sequence[ChatMessage], source: str, calls: Sequence[ToolCall]) -> str:
+    """`text` with each tool result's function name, written before its content, marked RESULT_NAME; the name is the
+    result's own (`source` BY_NAME) or that of the call in `calls` its id cites (BY_ID; none: nothing is written)."""
+    for i, m in enumerate(messages):
+        name = m.tool_name if source == BY_NAME else next((c.name for c in calls if c.id == m.tool_call_id), "")
+        if m.role != "tool" or not name:
+            continue
+        at = text.find(sentinel(i))
+        before = max(text.rfind("HUBSHIPMSG", 0, at), 0)
+        text = text[:before] + text[before:at].replace(name, RESULT_NAME, 1) + text[at:]
     return text

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from hubship.domain.chat_calls import ArgForm, CallLayout, cut_calls, mark_result_ids
+from hubship.domain.chat_calls import BY_ID, ArgForm, CallLayout, cut_calls, mark_result_ids, mark_result_names
 
 __all__ = ["TOOLS_SLOT", "ToolForm", "ToolStructure", "derive_tools", "reasoning_observations"]
 from hubship.domain.chat_dates import date_formats
@@ -39,6 +39,7 @@ from hubship.domain.tool_facts import (
     argument_form,
     call_ids,
     content_place,
+    result_names,
     tool_text,
     two_calls,
     without_ids,
@@ -57,7 +58,8 @@ class ToolStructure:
     order); `content` the text (before, after) an assistant content beside calls, None when the template drops it,
     written `content_at` characters before the end of the glue ahead of the calls; `opening` what the model itself
     writes before its first call (the end of that glue); `json_results` tool results are written as JSON strings;
-    `last_user` the last user message is its own kind (LAST_USER: Mistral writes the tools before it)."""
+    `last_user` the last user message is its own kind (LAST_USER: Mistral writes the tools before it); `result_names`
+    where a result's function name comes from (chat_calls.BY_NAME, BY_ID; "": results write none)."""
 
     chat: ChatStructure
     form: ToolForm
@@ -72,12 +74,23 @@ class ToolStructure:
     opening: str = ""
     json_results: bool = False
     last_user: bool = False
+    result_names: str = ""
 
 
 def _observe(
-    prober: Prober, kinds: tuple[str, ...], tool: str, form: ToolForm, args: ArgForm | None, ids: bool, thinking: bool = False
+    prober: Prober,
+    kinds: tuple[str, ...],
+    tool: str,
+    form: ToolForm,
+    args: ArgForm | None,
+    ids: bool,
+    thinking: bool = False,
+    names: str = "",
 ) -> tuple[Observation, CallLayout | None]:
     messages = probe_messages(kinds)
+    if names == BY_ID:  # every result cites its message's call, so that every result writes a name to mark
+        cited = [next((c.id for before in reversed(messages[:i]) for c in before.tool_calls), "") for i in range(len(messages))]
+        messages = [attrs.evolve(m, tool_call_id=cited[i]) if m.role == "tool" else m for i, m in enumerate(messages)]
     if thinking:
         messages = [attrs.evolve(m, thinking=reasoning(i)) if m.role == "assistant" else m for i, m in enumerate(messages)]
     try:
@@ -94,6 +107,8 @@ def _observe(
             text, layout, _ = cut_calls(text, without_ids(m.tool_calls, ids), sentinel(i), start, args)
             layouts.append(layout)
     text = mark_result_ids(text, messages)
+    if names:
+        text = mark_result_names(text, messages, names, [c for m in messages for c in m.tool_calls])
     if any(probe_call(i).name in text for i in range(len(kinds))):
         raise TemplateNotDerivable("the template writes a tool call's name outside the call (e.g. in its result)")
     if len(set(layouts)) > 1:
@@ -108,7 +123,8 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
     tool = probe_tool(0)
     args = argument_form(prober, tool)
     ids = call_ids(prober, tool)
-    observed = [_observe(prober, kinds, tool, form, args, ids) for kinds in tool_sequences()]
+    names = result_names(prober, tool)
+    observed = [_observe(prober, kinds, tool, form, args, ids, names=names) for kinds in tool_sequences()]
     alternate = _alternation([o for o, _ in observed])
     observed = [(o, layout) for o, layout in observed if not o.rejected]
     layouts = {layout for _, layout in observed if layout}
@@ -140,6 +156,7 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
         opening=_opening(chat, ask, content_at if content else None),
         json_results=json_results,
         last_user=last_user,
+        result_names=names,
     )
 
 
@@ -165,7 +182,7 @@ def reasoning_observations(render: Render, bos: str | None, s: ToolStructure) ->
     """The tool probes again with reasoning `reasoning(i)` on every assistant message, cut as for learning `s`."""
     prober = Prober(render, bos)
     ids = "id" in s.layout.pieces
-    observed = [_observe(prober, kinds, probe_tool(0), s.form, s.args, ids, thinking=True)[0] for kinds in tool_sequences()]
+    observed = [_observe(prober, kinds, probe_tool(0), s.form, s.args, ids, True, s.result_names)[0] for kinds in tool_sequences()]
     observed = [_unquote(o) if s.json_results else o for o in observed if not o.rejected]
     return [mark_last_user(o) for o in observed] if s.last_user else observed
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import attrs
 
-from hubship.domain.chat_calls import CALL_INDEX, PREVIOUS_RESULT_ID, RESULT_ID, ArgForm
+from hubship.domain.chat_calls import BY_ID, CALL_INDEX, PREVIOUS_RESULT_ID, RESULT_ID, RESULT_NAME, ArgForm
 from hubship.domain.chat_template import SYSTEM0, ChatStructure, TemplateNotDerivable
 from hubship.domain.chat_tools import TOOLS_SLOT, ToolStructure
 from hubship.domain.go_json import JSON, JSON_DEFINE, indented_defines, json_at
@@ -196,6 +196,13 @@ def _without_opening(s: ToolStructure) -> ToolStructure:
     return attrs.evolve(s, chat=attrs.evolve(s.chat, glue=glue), opening=ends.pop())
 
 
+_LOOKUP = (
+    "{{ range $x := $.Messages }}{{ range $c := $x.ToolCalls }}{{ if eq $c.ID $m.ToolCallID }}{{ $c.Function.Name }}"
+    "{{ end }}{{ end }}{{ end }}"
+)
+"""A result's function name looked up by its call id, as Solar Open's `get_tool_name` macro does."""
+
+
 def tools_extension(s: ToolStructure) -> Extension:
     """The emitter hooks that write tools, calls and tool results (see the module docstring)."""
     checks = [
@@ -223,6 +230,7 @@ def tools_extension(s: ToolStructure) -> Extension:
             TOOLS_SLOT: f'{{{{ template "{TOOLS}" $.Tools }}}}',
             RESULT_ID: "{{ $m.ToolCallID }}",
             PREVIOUS_RESULT_ID: "{{ $resultID }}",
+            RESULT_NAME: _LOOKUP if s.result_names == BY_ID else "{{ $m.ToolName }}",
         },
         head=("{{- $spoke := false }}", '{{- $resultID := "" }}', '{{- $want := "user" }}', *(LAST_USER_HEAD * s.last_user)),
         after=("{{- $resultID = $m.ToolCallID }}",),

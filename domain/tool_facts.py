@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from hubship.domain.chat_calls import ARG_PROBE, ArgForm, CallLayout, arg_form, cut_calls, tojson
+from hubship.domain.chat_calls import ARG_PROBE, BY_ID, BY_NAME, ArgForm, CallLayout, arg_form, cut_calls, tojson
 from hubship.domain.chat_dates import MARKERS
 from hubship.domain.chat_template import ChatMessage, Render, TemplateNotDerivable, TemplateRejected, ToolCall, sentinel, strip_bos
 from hubship.domain.tool_forms import NAMED, RICH
@@ -187,3 +187,23 @@ def writes_json_results(prober: Prober, tool: str) -> bool:
     call = probe_call(1)
     messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=(call,)), result_message(2, call, '"')]
     return sentinel(2) + '\\"' in prober.text(messages, [tool])
+
+
+def result_names(prober: Prober, tool: str) -> str:
+    """Where a tool result's function name comes from, when the result writes one before its content: its own `name`
+    (BY_NAME) or the call its id cites (BY_ID); "" when results write no name. Two calls answered in the other order,
+    each result with a `name` of its own, tell them apart."""
+    calls = (probe_call(1, 0), probe_call(1, 1))
+    own = ("hubshipresname2", "hubshipresname3")
+    messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=calls)]
+    messages += [ChatMessage("tool", sentinel(2 + k), tool_name=own[k], tool_call_id=c.id) for k, c in enumerate(reversed(calls))]
+    try:
+        text = prober.text(messages, [tool])
+    except TemplateRejected:
+        return ""
+    first, second = text.find(sentinel(2)), text.find(sentinel(3))
+    if 0 <= text.find(own[0]) < first < text.find(own[1]) < second:
+        return BY_NAME
+    if text[:first].count(calls[1].name) == 2 and first < text.find(calls[0].name, first) < second:
+        return BY_ID
+    return ""

@@ -10,10 +10,13 @@ import shutil
 from pathlib import Path
 
 import httpx
+import ollama
 import pytest
 
+from hubship.adapters.ollama.registry import create_stream
 from hubship.application.ollama_template import HUB_NO_PARSER, derive_ollama_template, for_hub, ollama_model
 from hubship.application.ollama_tools import builtin_parser
+from hubship.domain.ollama_model import OllamaModel
 from hubship.domain.ollama_parsers import GLM47
 from hubship.domain.tool_check import tool_cases
 from tests.integration.test_template_tool_only import collection_profile
@@ -51,9 +54,10 @@ def test_the_standin_gives_a_builtin_parser_its_capabilities(tmp_path: Path, go)
     try:
         digest = f"sha256:{hashlib.sha256(GGUF_HEADER).hexdigest()}"
         assert httpx.post(f"{server.url}/api/blobs/{digest}", content=GGUF_HEADER).status_code in (200, 201)
+        client = ollama.Client(host=server.url)
         for name, parser, want in (("glm", GLM47, ["completion", "tools", "thinking"]), ("odd", "no-such-parser", ["completion"])):
-            body = {"model": name, "files": {"m.gguf": digest}, "template": "{{ .Prompt }}", "parser": parser, "stream": False}
-            assert httpx.post(f"{server.url}/api/create", json=body).status_code == 200
-            assert httpx.post(f"{server.url}/api/show", json={"model": name}).json()["capabilities"] == want
+            fields = OllamaModel(model_file="m.gguf", template="{{ .Prompt }}", parser=parser).create_fields()
+            assert [p.status for p in create_stream(client, name, {"m.gguf": digest}, fields)][-1] == "success"
+            assert client.show(name).capabilities == want
     finally:
         server.stop()

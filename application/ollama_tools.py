@@ -81,22 +81,25 @@ def _parse_back(
 def builtin_parser(go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase]) -> str | None:
     """The built-in Ollama parser (domain.ollama_parsers) that reads every proof call back from the Go render, for a
     TEMPLATE whose generation prompt ends as that parser assumes on every think setting (unset, on and off: the TEMPLATE
-    has the think switch); None when there is none."""
-    if not {c.ollama.think for c in cases} >= {None, True, False}:
-        return None
+    has the think switch), for a parser that reads thinking; a parser that reads none only for a TEMPLATE without
+    thinking (with a PARSER, Ollama no longer reads thinking by the TEMPLATE's tags); None when there is none."""
+    settings, thinks = {c.ollama.think for c in cases}, go.tags(template).thinking
+    renders = go.render(template, [c.ollama for c in cases])
+    prompts = [(c, o) for c, o in zip(cases, renders, strict=True) if c.ollama.messages[-1].role != "assistant"]
     for name, (calls, opens_thinking) in PARSERS.items():
 
         def reads(text: str, case: CheckCase, message: ChatMessage) -> bool:
             want = [(c.name, json.loads(c.arguments)) for c in message.tool_calls]
             return calls(text, case.ollama.tools) == want  # noqa: B023
 
-        prompts = [
-            (c, o)
-            for c, o in zip(cases, go.render(template, [c.ollama for c in cases]), strict=True)
-            if c.ollama.messages[-1].role != "assistant"
-        ]
-        ends = all(o.text is not None and o.text.endswith("<think>") == opens_thinking(c.ollama.think) for c, o in prompts)
-        if ends and _parse_back(go, template, cases, reads) is None:
+        if opens_thinking is None and (settings != {None} or thinks):  # Ollama's thinking-tag parser is off with a PARSER
+            continue
+        if opens_thinking is not None:
+            if not settings >= {None, True, False}:
+                continue
+            if not all(o.text is not None and o.text.endswith("<think>") == opens_thinking(c.ollama.think) for c, o in prompts):
+                continue
+        if _parse_back(go, template, cases, reads) is None:
             return name
     return None
 

@@ -97,8 +97,79 @@ def functionary_writer(parameters: Callable[[int], str], function: Callable[[int
     return head + _lit("'\n") + html_escaped(function(0))
 
 
+NESTED = "hubship: this model's TEMPLATE cannot write a tool parameter with anyOf, nested properties, $defs or items"
+_NIL = "[]string(nil)"
+
+
+def _element(key: str, expr: str) -> str:
+    """`<key>` the JSON of `expr` `</key>` on a line of its own, where `expr` is set."""
+    return f'{{{{ if {expr} }}}}{_lit(chr(10) + "<" + key + ">")}{{{{ template "{JSON}" {expr} }}}}{_lit("</" + key + ">")}{{{{ end }}}}'
+
+
+def _required(expr: str) -> str:
+    """`<required>` where the list was given, even empty (Go tells a missing list, nil, from an empty one)."""
+    given = f'{{{{ if ne (printf "%#v" {expr}) "{_NIL}" }}}}'
+    return given + _lit("\n<required>") + f'{{{{ template "{JSON}" {expr} }}}}' + _lit("</required>") + "{{ end }}"
+
+
+def xml_writer(parameters: Callable[[int], str], function: Callable[[int], str]) -> str:
+    """Go text writing the tool `$t` as tool_forms.xml does: a property's other keys in sorted order (Ollama's map has lost
+    the caller's), those Ollama keeps and the template can be matched on; anyOf, nested properties, `$defs` and `items` of
+    the parameters fail with NESTED."""
+    ptype = (
+        "{{ if eq (len $p.Type) 1 }}{{ index $p.Type 0 }}{{ else }}"
+        + _lit("[")
+        + "{{ range $k, $x := $p.Type }}{{ if $k }}"
+        + _lit(", ")
+        + "{{ end }}"
+        + _lit("'")
+        + "{{ $x }}"
+        + _lit("'")
+        + "{{ end }}"
+        + _lit("]")
+        + "{{ end }}"
+    )
+    nested = "{{ if or $p.AnyOf $p.Properties }}" + fail(NESTED) + "{{ end }}"
+    param = (
+        _lit("\n<parameter>\n<name>")
+        + "{{ $n }}"
+        + _lit("</name>")
+        + "{{ if $p.Type }}"
+        + _lit("\n<type>")
+        + ptype
+        + _lit("</type>")
+        + "{{ end }}{{ if $p.Description }}"
+        + _lit("\n<description>")
+        + "{{ $p.Description }}"
+        + _lit("</description>")
+        + "{{ end }}"
+        + nested
+        + _element("enum", "$p.Enum")
+        + _element("items", "$p.Items")
+        + _required("$p.Required")
+        + _lit("\n</parameter>")
+    )
+    params = "$t.Function.Parameters"
+    return (
+        _lit("<function>\n<name>")
+        + "{{ $t.Function.Name }}"
+        + _lit("</name>")
+        + "{{ if $t.Function.Description }}"
+        + _lit("\n<description>")
+        + "{{ $t.Function.Description }}"
+        + _lit("</description>")
+        + "{{ end }}"
+        + _lit("\n<parameters>")
+        + f"{{{{ range $n, $p := {params}.Properties }}}}{param}{{{{ end }}}}"
+        + f"{{{{ if or {params}.Defs {params}.Items }}}}{fail(NESTED)}{{{{ end }}}}"
+        + _required(f"{params}.Required")
+        + _lit("\n</parameters>\n</function>")
+    )
+
+
 WRITERS: dict[str, Callable[[Callable[[int], str], Callable[[int], str]], str]] = {
     "hermes": hermes_writer,
     "functionary": functionary_writer,
+    "xml": xml_writer,
 }
 DEFINES: dict[str, Callable[[], str]] = {"hermes": pytype_defines, "functionary": lambda: html_escaped(JSON_DEFINE)}

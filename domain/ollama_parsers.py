@@ -12,6 +12,11 @@ one trailing newline dropped; `null` (any case) is null; then by the declared ty
 number, array, object, string, the raw text when nothing fits or the parameter is not declared. With thinking unset
 or on, the parser reads the model's output as thinking from its first character: the prompt must end inside an open
 `<think>`; with thinking off it looks for an opening `<think>` first.
+
+`qwen3-coder` (`qwen3coder.go`): a call is `<tool_call>` `<function=NAME>` `<parameter=K>` VALUE `</parameter>` ...
+`</function>` `</tool_call>`; each `<tag=value>` becomes `<tag name="value">`, the text between the function and
+parameter tags is XML-escaped, and the whole read as XML: the function's name, each parameter's text typed as above.
+It reads no thinking, so it assumes nothing about the end of the prompt.
 """
 
 from __future__ import annotations
@@ -115,12 +120,45 @@ def glm_calls(output: str, tools: Sequence[str]) -> list[tuple[str, dict[str, ob
     return calls
 
 
+_QWEN_TAG = re.compile(r"<(\w+)=([^>]+)>")
+_QWEN_XML_TAG = re.compile(r'</?(?:function|parameter)(?:\s+name="[^"]*")?>')
+
+
+def _qwen_xml(raw: str) -> str:
+    """`transformToXML`: `<tag=value>` as `<tag name="value">`, the text between those tags XML-escaped."""
+    attr = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
+    text = _QWEN_TAG.sub(lambda m: f'<{m[1]} name="{"".join(attr.get(c, c) for c in m[2])}">', raw)
+    out, last = [], 0
+    for m in _QWEN_XML_TAG.finditer(text):
+        out.append("".join(_XML_ESCAPES.get(c, c) for c in text[last : m.start()]) + m[0])
+        last = m.end()
+    return "".join(out) + "".join(_XML_ESCAPES.get(c, c) for c in text[last:])
+
+
+def qwen_calls(output: str, tools: Sequence[str]) -> list[tuple[str, dict[str, object]]] | None:
+    """The calls the qwen3-coder parser reads in `output` (name, arguments); None when one does not parse."""
+    types, calls = _types(tools), []
+    for raw in _CALL.findall(output):
+        xml = _qwen_xml(raw)
+        try:
+            root = ET.fromstring(xml[xml.find("<function") :])
+        except ET.ParseError:
+            return None
+        name = root.get("name", "")
+        declared = types.get(name, {})
+        args = {p.get("name", ""): parse_value(p.text or "", declared.get(p.get("name", ""), [])) for p in root.findall("parameter")}
+        calls.append((name, args))
+    return calls
+
+
 def opens_thinking(think: bool | None) -> bool:
     """Whether the glm-4.7 parser reads the output as thinking from its first character (the prompt ends in `<think>`)."""
     return think is None or think
 
 
-PARSERS = {GLM47: (glm_calls, opens_thinking)}
-"""Each modelled parser: its call reader, and whether it reads the output as thinking from the start for a think setting."""
+QWEN3_CODER = "qwen3-coder"
+PARSERS = {GLM47: (glm_calls, opens_thinking), QWEN3_CODER: (qwen_calls, None)}
+"""Each modelled parser: its call reader, and whether it reads the output as thinking from the start for a think setting
+(None: it reads no thinking)."""
 THINKING = frozenset({GLM47})
 """The parsers that give a model Ollama's `thinking` capability (`HasThinkingSupport`); every one gives `tools`."""

@@ -11,6 +11,11 @@ pairs, not its `items`), dict, `Union[a,b]` for a list of types; any other name 
 `functionary`: functionary v3.1 (MeetKai) writes `Use the function 'NAME' to 'DESCRIPTION'` then `tojson` of the
 function on the next line, all but its own literals HTML-escaped: its literals are `|safe` (markupsafe's Markup), and
 a Markup plus a str escapes the str (`&`, `<`, `>`, `'`, `"` as `&amp;`, `&lt;`, `&gt;`, `&#39;`, `&#34;`).
+
+`xml`: Qwen3-Coder (and templates made from it) write each tool as XML elements: `<function>`, `<name>`, `<description>`
+(trimmed), `<parameters>` with one `<parameter>` per property (`<name>`, `<type>` as Python's `str` of the type,
+`<description>`, then the property's other keys), then the parameters' other keys (`required`...); other keys are
+written `<key>VALUE</key>`, VALUE `tojson` for objects and lists, Python's `str` otherwise.
 """
 
 from __future__ import annotations
@@ -84,5 +89,31 @@ def functionary(tool: str) -> str:
     return f"Use the function '{html_escape(f['name'])}' to '{html_escape(f['description'])}'\n" + html_escape(tojson(f))
 
 
-NAMED: dict[str, Callable[[str], str]] = {"hermes": hermes, "functionary": functionary}
+def _extra(data: object, handled: tuple[str, ...]) -> str:
+    if not isinstance(data, dict):
+        return ""
+    out = []
+    for key, value in data.items():
+        if key not in handled:
+            text = tojson(value) if isinstance(value, dict | list) else str(value)
+            out.append(f"\n<{key}>{text}</{key}>")
+    return "".join(out)
+
+
+def xml(tool: str) -> str:
+    f = json.loads(tool)["function"]
+    out = f"<function>\n<name>{f['name']}</name>"
+    out += f"\n<description>{f['description'].strip()}</description>" if "description" in f else ""
+    out += "\n<parameters>"
+    params = f.get("parameters")
+    if isinstance(params, dict) and isinstance(params.get("properties"), dict):
+        for name, p in params["properties"].items():
+            out += f"\n<parameter>\n<name>{name}</name>" + (f"\n<type>{p['type']}</type>" if "type" in p else "")
+            out += f"\n<description>{p['description'].strip()}</description>" if "description" in p else ""
+            out += _extra(p, ("name", "type", "description")) + "\n</parameter>"
+    out += _extra(params, ("type", "properties")) + "\n</parameters>"
+    return out + _extra(f, ("type", "name", "description", "parameters")) + "\n</function>"
+
+
+NAMED: dict[str, Callable[[str], str]] = {"hermes": hermes, "functionary": functionary, "xml": xml}
 """Each named form's model: the text the template writes for one tool (a JSON text)."""

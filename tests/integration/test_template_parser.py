@@ -15,9 +15,9 @@ import pytest
 
 from hubship.adapters.ollama.registry import create_stream
 from hubship.application.ollama_template import HUB_NO_PARSER, derive_ollama_template, for_hub, ollama_model
-from hubship.application.ollama_tools import builtin_parser
+from hubship.application.ollama_tools import builtin_parser, check_tools
 from hubship.domain.ollama_model import OllamaModel
-from hubship.domain.ollama_parsers import GLM47
+from hubship.domain.ollama_parsers import GLM47, QWEN3_CODER
 from hubship.domain.tool_check import tool_cases
 from tests.integration.test_template_tool_only import collection_profile
 from tests.support.ollama_server import StandInServer
@@ -46,7 +46,7 @@ def test_glm47_tools_are_translated_with_ollamas_builtin_parser(renderer, go):
 def test_glm46_whose_prompt_does_not_open_a_think_block_is_refused_naming_the_parser(renderer, go):
     d = derive_ollama_template(renderer, go, collection_profile("GLM-4.6"), allow_generic=False)
     assert "tools" not in d.capabilities and d.parser == ""
-    assert any(f"nor would a built-in parser hubship models ({GLM47})" in n for n in d.notes), d.notes
+    assert any(f"nor would a built-in parser hubship models ({GLM47}, {QWEN3_CODER})" in n for n in d.notes), d.notes
 
 
 def test_the_standin_gives_a_builtin_parser_its_capabilities(tmp_path: Path, go):
@@ -61,3 +61,22 @@ def test_the_standin_gives_a_builtin_parser_its_capabilities(tmp_path: Path, go)
             assert client.show(name).capabilities == want
     finally:
         server.stop()
+
+
+def test_qwen3_coder_tools_are_translated_with_its_xml_form_and_the_qwen3_coder_parser(renderer, go):
+    """Qwen3-Coder writes its tools as XML elements (tool_forms.xml) and its calls as `<function=NAME>` with one
+    `<parameter=K>` per argument: the TEMPLATE is proven byte for byte and named `PARSER qwen3-coder`, which reads no
+    thinking; Nemotron 3 Nano writes the same calls but thinks, so no parser that reads no thinking is named for it."""
+    p = collection_profile("Qwen3-Coder")
+    d = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert d.capabilities == ("completion", "tools") and d.parser == QWEN3_CODER, d.notes
+
+    def render(messages, **mode):
+        return renderer.render(p.template, p.tokens, messages, **mode)
+
+    cases = tool_cases(d.system, (None,))
+    assert not check_tools(render, go, p.runtime_bos, d.template, cases)
+    (out,) = go.render(d.template, [next(c for c in cases if c.name.startswith("tools: a tool with every")).ollama])
+    assert "<name>cities</name>\n<type>array</type>\n<description>The cities to visit</description>\n<items>" in (out.text or "")
+    nemotron = derive_ollama_template(renderer, go, collection_profile("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"), allow_generic=False)
+    assert "tools" not in nemotron.capabilities and nemotron.parser == ""

@@ -1,4 +1,4 @@
-"""Ollama's glm-4.7 parser as hubship models it (domain/ollama_parsers.py, from Ollama's model/parsers/glm46.go, glm47.go
+"""Ollama's glm-4.7 and qwen3-coder parsers as hubship models them (domain/ollama_parsers.py, from Ollama's model/parsers/glm46.go, glm47.go
 and qwen3coder.go's parseValue): what it reads back from a call written one argument at a time, typed by the tool."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from hubship.domain.ollama_model import OllamaModel
-from hubship.domain.ollama_parsers import GLM47, glm_calls, opens_thinking, parse_value
+from hubship.domain.ollama_parsers import GLM47, glm_calls, opens_thinking, parse_value, qwen_calls
 from hubship.domain.tool_check import CALL, WEATHER
 
 
@@ -61,3 +61,17 @@ def test_the_parser_reads_thinking_from_the_start_unless_thinking_is_off_and_the
     model = OllamaModel(model_file="m.gguf", template="{{ .Prompt }}", parser=GLM47)
     assert "\nPARSER glm-4.7\n" in model.modelfile() and model.create_fields()["parser"] == GLM47
     assert "parser" not in OllamaModel(model_file="m.gguf").create_fields()
+
+
+def _qwen(name: str, args: dict[str, object]) -> str:
+    pairs = "".join(
+        f"<parameter={k}>\n{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}\n</parameter>\n" for k, v in args.items()
+    )
+    return f"<tool_call>\n<function={name}>\n{pairs}</function>\n</tool_call>"
+
+
+def test_a_call_written_as_qwen3_coder_writes_it_is_read_back_typed_by_the_tool():
+    args = json.loads(CALL.arguments)
+    text = "Let me look.\n" + _qwen(CALL.name, args) + _qwen("search_web", {"query": 'a & <b> "c"'})
+    assert qwen_calls(text, [WEATHER]) == [(CALL.name, args), ("search_web", {"query": 'a & <b> "c"'})]
+    assert qwen_calls("<tool_call>\n<function=f>\n<parameter=x>\n1\n</function>\n</tool_call>", [WEATHER]) is None

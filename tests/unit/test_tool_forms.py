@@ -12,7 +12,7 @@ from hubship.domain.chat_template import TemplateNotDerivable, ToolCall
 from hubship.domain.go_tool_forms import html_escaped
 from hubship.domain.tool_check import CALL, escaped_arguments, sort_keys
 from hubship.domain.tool_facts import Prober
-from hubship.domain.tool_forms import RICH, functionary, hermes, py_type
+from hubship.domain.tool_forms import RICH, functionary, hermes, py_type, xml
 
 A, B = ToolCall("fa", '{"x": 1}', "ida"), ToolCall("fb", '{"y": 2}', "idb")
 
@@ -76,3 +76,13 @@ def test_html_escaped_passes_every_printed_piece_through_html_and_refuses_what_i
     )
     with pytest.raises(ValueError, match="unescaped actions"):
         html_escaped("{{ $t.Function.Name }}")
+
+
+def test_the_xml_form_writes_each_property_then_the_other_keys():
+    written = xml(RICH)
+    assert written.startswith("<function>\n<name>hubshiprich</name>\n<description>HUBSHIPRICHX</description>\n<parameters>\n<parameter>")
+    assert (
+        '<name>hubshipe</name>\n<type>array</type>\n<description>HUBSHIPDESCE</description>\n<items>{"type": "string"}</items>' in written
+    )
+    assert "<type>['string', 'integer']</type>" in written and '<enum>["x", "y"]</enum>' in written
+    assert written.endswith('</parameter>\n<required>["hubshipa"]</required>\n</parameters>\n</function>')

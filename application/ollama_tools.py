@@ -78,30 +78,35 @@ def _parse_back(
     return None
 
 
-def builtin_parser(go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase]) -> str | None:
+def builtin_parser(go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase]) -> tuple[str | None, str]:
     """The built-in Ollama parser (domain.ollama_parsers) that reads every proof call back from the Go render, for a
     TEMPLATE whose generation prompt ends as that parser assumes on every think setting (unset, on and off: the TEMPLATE
     has the think switch), for a parser that reads thinking; a parser that reads none only for a TEMPLATE without
-    thinking (with a PARSER, Ollama no longer reads thinking by the TEMPLATE's tags); None when there is none."""
+    thinking (with a PARSER, Ollama no longer reads thinking by the TEMPLATE's tags). Else None, and why each is not."""
     settings, thinks = {c.ollama.think for c in cases}, go.tags(template).thinking
     renders = go.render(template, [c.ollama for c in cases])
     prompts = [(c, o) for c, o in zip(cases, renders, strict=True) if c.ollama.messages[-1].role != "assistant"]
+    why = []
     for name, (calls, opens_thinking) in PARSERS.items():
 
         def reads(text: str, case: CheckCase, message: ChatMessage) -> bool:
             want = [(c.name, json.loads(c.arguments)) for c in message.tool_calls]
             return calls(text, case.ollama.tools) == want  # noqa: B023
 
-        if opens_thinking is None and (settings != {None} or thinks):  # Ollama's thinking-tag parser is off with a PARSER
-            continue
-        if opens_thinking is not None:
-            if not settings >= {None, True, False}:
-                continue
-            if not all(o.text is not None and o.text.endswith("<think>") == opens_thinking(c.ollama.think) for c, o in prompts):
-                continue
-        if _parse_back(go, template, cases, reads) is None:
-            return name
-    return None
+        ends = (
+            all(o.text is not None and o.text.endswith("<think>") == opens_thinking(c.ollama.think) for c, o in prompts)
+            if opens_thinking
+            else True
+        )
+        if opens_thinking is None and (settings != {None} or thinks):
+            why.append(f"{name} reads no thinking and this TEMPLATE thinks")
+        elif opens_thinking is not None and not (settings >= {None, True, False} and ends):
+            why.append(f"{name} assumes a prompt that ends in <think> exactly when thinking is unset or on")
+        elif _parse_back(go, template, cases, reads) is not None:
+            why.append(f"{name} does not read these calls")
+        else:
+            return name, ""
+    return None, "; ".join(why)
 
 
 def _thinking(render: Render, bos: str | None, learned: ToolStructure, plain: Thinking) -> Thinking:
@@ -144,13 +149,13 @@ def tools_template(
         )
     tag = go.tags(template).tool_call
     failing = _parse_back(go, template, cases, lambda text, _, message: parses_back(text, tag, message.tool_calls))
-    parser = builtin_parser(go, template, cases) if failing and learned.args else None
+    parser, unread = builtin_parser(go, template, cases) if failing and learned.args else (None, "")
     if failing and not parser:
         how = " one argument at a time, not as a JSON object," if learned.args else ""
         return ToolsOutcome(
             refusal=f"the template writes calls{how} where Ollama's tool-call parser, which reads a JSON object after the tag"
             f" {tag!r}, would not find them ({failing})"
-            + (f", nor would a built-in parser hubship models ({', '.join(PARSERS)}) with this prompt" if learned.args else "")
+            + (f", nor would a built-in parser hubship models ({unread})" if learned.args else "")
         )
     moved = tuple(dict.fromkeys(n for _, messages in TOOL_CONVERSATIONS.values() for n in reordered(messages)))
     return ToolsOutcome(

@@ -33,11 +33,16 @@ def test_glm47_tools_are_translated_with_ollamas_builtin_parser(renderer, go):
     assert "\nPARSER glm-4.7\n" in ollama_model(d, p, model_file="m.gguf", license=None).modelfile()
     assert any(f"`PARSER {GLM47}`" in n for n in d.notes)
     cases = [c for think in (None, True, False) for c in tool_cases(d.system, (None,), think)]
-    assert builtin_parser(go, d.template, cases) == GLM47
+    assert builtin_parser(go, d.template, cases) == (GLM47, "")
     # the prompt ends inside the think block the parser assumes; without the switch proven on and off, no parser
     (out,) = go.render(d.template, [cases[0].ollama])
     assert (out.text or "").endswith("<think>")
-    assert builtin_parser(go, d.template, [c for c in cases if c.ollama.think is None]) is None
+    unset = builtin_parser(go, d.template, [c for c in cases if c.ollama.think is None])
+    assert unset == (
+        None,
+        "glm-4.7 assumes a prompt that ends in <think> exactly when thinking is unset or on;"
+        " qwen3-coder does not read these calls",
+    )
     hub = for_hub(d)
     assert hub.template == d.plain_template and hub.parser == "" and "tools" not in hub.capabilities
     assert any(HUB_NO_PARSER.format(parser=GLM47) in n for n in hub.notes)
@@ -46,7 +51,8 @@ def test_glm47_tools_are_translated_with_ollamas_builtin_parser(renderer, go):
 def test_glm46_whose_prompt_does_not_open_a_think_block_is_refused_naming_the_parser(renderer, go):
     d = derive_ollama_template(renderer, go, collection_profile("GLM-4.6"), allow_generic=False)
     assert "tools" not in d.capabilities and d.parser == ""
-    assert any(f"nor would a built-in parser hubship models ({GLM47}, {QWEN3_CODER})" in n for n in d.notes), d.notes
+    said = f"nor would a built-in parser hubship models ({GLM47} assumes a prompt that ends in <think> exactly when thinking is unset or on"
+    assert any(said in n for n in d.notes), d.notes
 
 
 def test_the_standin_gives_a_builtin_parser_its_capabilities(tmp_path: Path, go):
@@ -80,3 +86,4 @@ def test_qwen3_coder_tools_are_translated_with_its_xml_form_and_the_qwen3_coder_
     assert "<name>cities</name>\n<type>array</type>\n<description>The cities to visit</description>\n<items>" in (out.text or "")
     nemotron = derive_ollama_template(renderer, go, collection_profile("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"), allow_generic=False)
     assert "tools" not in nemotron.capabilities and nemotron.parser == ""
+    assert any(f"{QWEN3_CODER} reads no thinking and this TEMPLATE thinks" in n for n in nemotron.notes), nemotron.notes

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hubship.application.chat_inputs import proof_inputs
 from hubship.domain.bos_choice import BosChoice
 from hubship.domain.chat_learning import assistant_end
 from hubship.domain.chat_proof import COMPLETION_TOKENS, PROOF_CONVERSATIONS, TokenProof, bos_only, first_difference
@@ -62,12 +63,19 @@ def vocab_gguf(checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, An
         return services["converter"].check(Path(base.path), Path(tmp), settings=settings)
 
 
+TOOLS_ONLY = (
+    "the chat template fails on every proof conversation without tools (a tool-use template such as Hermes 2 Pro's or"
+    " FireFunction's), so the GGUF's own template, which llama.cpp's chat runtimes render without tools, is not proven"
+)
+
+
 def _expected(
-    renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, profile: ChatProfile, bos: BosChoice
+    renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, profile: ChatProfile, bos: BosChoice, inputs: str = ""
 ) -> list[list[int] | None]:
-    """Training's ids of each proof conversation: the template's, with the BOS in front where the choice says so."""
+    """Training's ids of each proof conversation: the template's (with what it needs beyond the conversation, `inputs`
+    of chat_inputs), with the BOS in front where the choice says so."""
     assert profile.template is not None
-    found = renderer.token_ids(checkpoint, base, profile.template, CONVERSATIONS)
+    found = renderer.token_ids(checkpoint, base, profile.template, CONVERSATIONS, *proof_inputs(inputs))
     if not bos.prepends_bos or profile.bos_id is None:
         return found
     return [None if ids is None else [profile.bos_id, *ids] for ids in found]
@@ -156,6 +164,8 @@ def prove_gguf(
     if profile.template is None or vocab.template is None:
         return TokenProof(runtime="gguf", skipped="the checkpoint has no chat template")
     expected = _expected(renderer, checkpoint, base, profile, bos)
+    if all(ids is None for ids in expected):
+        return TokenProof(runtime="gguf", skipped=TOOLS_ONLY)
     renders = runtime.render(gguf, CONVERSATIONS)
     compared, mismatches, warnings = 0, [], []
     for rule in GGUF_RUNTIMES:
@@ -193,7 +203,7 @@ def prove_ollama(
     if go.version() is None:
         return TokenProof(runtime="ollama", skipped="Go is not installed (Debian: apt-get install golang-go)")
     profile = renderer.profile(checkpoint, base)
-    expected = _expected(renderer, checkpoint, base, profile, bos)
+    expected = _expected(renderer, checkpoint, base, profile, bos, derived.structure.inputs)
     renders = go.render(derived.template, [OllamaCase(c, derived.system or "") for c in CONVERSATIONS])
     compared, mismatches, warnings = _compare(runtime, OLLAMA, gguf, expected, renders)
     end = tuple(runtime.special_tokens(gguf, derived.structure.assistant_end))

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 
+from hubship.application.chat_inputs import NOTES as INPUT_NOTES
+from hubship.application.chat_inputs import learn_base, render_with
 from hubship.application.ollama_thinking import Thinking, learn_thinking, thinking_notes
 from hubship.application.ollama_tools import ToolsOutcome, jinja_outcome, tools_template
 from hubship.domain.chat_dates import CHECK_DAYS, inexpressible
-from hubship.domain.chat_learning import derive_structure
-from hubship.domain.chat_template import ChatMessage, ChatProfile, ChatStructure, TemplateNotDerivable
+from hubship.domain.chat_template import ChatProfile, ChatStructure, TemplateNotDerivable
 from hubship.domain.errors import UserInputError
 from hubship.domain.go_template import emit_go_template
 from hubship.domain.ollama_model import OllamaModel, date_notes, modelfile_system, sampling_parameters, stop_words, structure_notes
+from hubship.domain.ollama_parsers import THINKING
 from hubship.domain.template_check import (
     REASONING_CONVERSATIONS,
     CheckCase,
@@ -48,12 +49,29 @@ UNCHECKED = "the Modelfile's TEMPLATE was derived from this model's own chat tem
 OUT_OF_SCOPE = "images are not translated"
 TOOLS_PROVEN = (
     "tool calling: the TEMPLATE writes `.Tools`, `.ToolCalls` and tool results as the chat template does, proven byte for byte"
-    " on {cases} tool conversations (one and two tools, one and two calls, results, a final user turn); Ollama finds the"
+    " on {cases} tool conversations (one and two tools, a tool with every kind of parameter, one and two calls, results, a"
+    " final user turn); Ollama finds the"
     " model's calls after the tag {tag!r}{reordered}"
+)
+TOOLS_PROVEN_PARSER = (
+    "tool calling: the TEMPLATE writes `.Tools`, `.ToolCalls` and tool results as the chat template does, proven byte for byte"
+    " on {cases} tool conversations (one and two tools, a tool with every kind of parameter, one and two calls, results, a"
+    " final user turn); the template writes a call's arguments one at a time, which Ollama's generic tool parser cannot"
+    " read, so the Modelfile names Ollama's built-in parser (`PARSER {parser}`, which reads the model's calls and thinking),"
+    " and every rendered call is read back by that parser's rule as hubship models it, with the prompt ending as it assumes"
+    "{reordered}"
+)
+HUB_NO_PARSER = (
+    "the model's calls are read only by Ollama's built-in parser `{parser}`, which a Hub repo's Ollama files (template,"
+    " system, params) cannot name; the `ollama:` destination's Modelfile names it"
 )
 REORDERED = (
     "; Ollama hands the TEMPLATE call arguments as a Go map, so their keys are written sorted (in the proof, the arguments of"
     " {names} come out in another order than the caller's; the JSON is otherwise the same bytes)"
+)
+NO_SYSTEM = (
+    "the Modelfile has no SYSTEM: the chat template drops its default system prompt when tools are given, so the TEMPLATE"
+    " writes that prompt itself when a request has no tools and no system message"
 )
 NO_TOOLS = "tool calling is not available in Ollama for this model (Ollama refuses requests with tools): {reason}"
 REJECTED = (
@@ -77,18 +95,30 @@ class OllamaTemplate:
     check: CheckReport = attrs.field(factory=lambda: CheckReport(status="not run"))
     structure: ChatStructure | None = None
     refusal: str = ""
+    parser: str = ""
+    plain_template: str | None = None
+    plain_thinking: bool = False
 
 
-def _jinja(renderer: ChatRenderer, profile: ChatProfile, case: CheckCase) -> RenderOutcome:
-    assert profile.template is not None
+def for_hub(derived: OllamaTemplate) -> OllamaTemplate:
+    """The derivation as a Hub repo's `template` file can carry it: a Hub pull has no PARSER, so a TEMPLATE whose calls
+    only a built-in parser reads gives way to the one without tools (Ollama then refuses tool requests, as it should)."""
+    if not derived.parser:
+        return derived
+    why = NO_TOOLS.format(reason=HUB_NO_PARSER.format(parser=derived.parser))
+    return attrs.evolve(
+        derived,
+        template=derived.plain_template,
+        parser="",
+        capabilities=("completion", *(["thinking"] if derived.plain_thinking else [])),
+        notes=tuple(why if n.startswith("tool calling:") else n for n in derived.notes),
+    )
+
+
+def _jinja(renderer: ChatRenderer, profile: ChatProfile, case: CheckCase, inputs: str = "") -> RenderOutcome:
     if case.rejected_by_design:
         return RenderOutcome(error="rejected by design")
-    template = profile.template
-
-    def render(messages: Sequence[ChatMessage], **mode: Any) -> str:
-        return renderer.render(template, profile.tokens, messages, **mode)
-
-    return jinja_outcome(render, profile.runtime_bos, case)
+    return jinja_outcome(render_with(renderer, profile, inputs), profile.runtime_bos, case)
 
 
 def check_template(
@@ -100,17 +130,19 @@ def check_template(
     days: Sequence[datetime.date | None] = CHECK_DAYS[:1],
     settings: Sequence[bool | None] = (None,),
     reasoning: bool = False,
+    modelfile: bool = True,
 ) -> CheckReport:
     """Render every check conversation with Jinja and with Go, on each of `days` and think `settings` (and the reasoning
-    conversations when `reasoning`); `failed` lists each difference."""
-    system, later = modelfile_system(structure), structure.later_system_supported
+    conversations when `reasoning`), with the Modelfile SYSTEM injected unless not `modelfile`; `failed` lists each
+    difference."""
+    system, later = modelfile_system(structure) if modelfile else None, structure.later_system_supported
     cases = [c for x in settings for c in check_cases(system, later, days, x)]
     if reasoning:
         cases += [c for x in settings for c in check_cases(system, later, days, x, REASONING_CONVERSATIONS)]
     version = go.version()
     if version is None:
         return CheckReport(status="skipped", cases=len(cases), reason="Go is not installed (Debian: apt-get install golang-go)")
-    expected = [_jinja(renderer, profile, c) for c in cases]
+    expected = [_jinja(renderer, profile, c, structure.inputs) for c in cases]
     mismatches = compare(cases, expected, go.render(template, [c.ollama for c in cases]))
     return CheckReport(status="failed" if mismatches else "passed", cases=len(cases), mismatches=mismatches, go_version=version)
 
@@ -118,12 +150,7 @@ def check_template(
 def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile, frozen: datetime.date | None) -> OllamaTemplate:
     if profile.template is None:
         raise TemplateNotDerivable("the checkpoint has no chat template")
-    template_text = profile.template
-
-    def render(messages: Sequence[ChatMessage], **mode: object) -> str:
-        return renderer.render(template_text, profile.tokens, messages, **mode)  # type: ignore[arg-type]
-
-    base = derive_structure(render, profile.runtime_bos)
+    render, base = learn_base(renderer, profile)
     frozen = frozen if inexpressible(base.dates) else None
     days = (frozen,) if frozen else CHECK_DAYS if base.dates else CHECK_DAYS[:1]
     thinking = learn_thinking(render, profile.runtime_bos, base)
@@ -134,7 +161,7 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
         thinking = Thinking(structure=base, refusals=(f"reasoning in history and the think switch are not translated ({why})",))
         template = emit_go_template(base, frozen)
         report = check_template(renderer, go, profile, template, base, days)
-    structure = thinking.structure
+    structure = attrs.evolve(thinking.structure, inputs=base.inputs)
     if report.status == "failed":
         raise TemplateNotDerivable(
             f"its Go translation renders {len(report.mismatches)} of {report.cases} check conversations differently"
@@ -143,18 +170,30 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
     trim = TRIM_QUALIFIER if structure.trimmed else ""
     tools = ToolsOutcome(refusal=f"not proven ({report.reason})")
     tags = TemplateTags()
+    system = modelfile_system(structure)
     if report.status == "passed":
-        tools = tools_template(render, go, profile.runtime_bos, thinking, modelfile_system(structure), days, frozen)
+        tools = tools_template(render, go, profile.runtime_bos, thinking, system, days, frozen)
+        if tools.template is None and system is not None:
+            tools, system, report = _without_system(renderer, go, profile, structure, thinking, tools, report, days, frozen)
         tags = go.tags(tools.template or template)
     return OllamaTemplate(
         template=tools.template or template,
-        capabilities=("completion", *(["tools"] if tools.template else []), *(["thinking"] if tags.thinking else [])),
-        system=modelfile_system(structure),
+        capabilities=(
+            "completion",
+            *(["tools"] if tools.template else []),
+            *(["thinking"] if tags.thinking or tools.parser in THINKING else []),
+        ),
+        parser=tools.parser,
+        plain_template=template if tools.parser else None,
+        plain_thinking=go.tags(template).thinking if tools.parser else False,
+        system=system,
         stops=stop_words(structure, profile.control_tokens, profile.eos_tokens),
         notes=(
             CHECKED.format(cases=report.cases, trim=trim) if report.status == "passed" else UNCHECKED.format(reason=report.reason),
             *structure_notes(structure),
             *date_notes(structure, frozen, days if report.status == "passed" else ()),
+            *([INPUT_NOTES[base.inputs]] if base.inputs else []),
+            *([NO_SYSTEM] if structure.default_system and system is None and modelfile_system(structure) else []),
             _tools_note(tools),
             *thinking_notes(thinking, tags, tools.refusals),
             OUT_OF_SCOPE,
@@ -165,10 +204,36 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
     )
 
 
+def _without_system(
+    renderer: ChatRenderer,
+    go: GoTemplateRenderer,
+    profile: ChatProfile,
+    structure: ChatStructure,
+    thinking: Thinking,
+    tools: ToolsOutcome,
+    report: CheckReport,
+    days: Sequence[datetime.date | None],
+    frozen: datetime.date | None,
+) -> tuple[ToolsOutcome, str | None, CheckReport]:
+    """Tools proven without the Modelfile SYSTEM (the TEMPLATE then writes the default system prompt itself, where the
+    chat template does: Granite 4.0 drops it when tools are given, which an injected SYSTEM message cannot say), with
+    the plain layout proven again without it; else `tools` and the SYSTEM as they were."""
+    render = render_with(renderer, profile, structure.inputs)
+    bare = tools_template(render, go, profile.runtime_bos, thinking, None, days, frozen)
+    if bare.template is None:
+        return tools, modelfile_system(structure), report
+    plain = check_template(renderer, go, profile, bare.template, structure, days, thinking.settings, thinking.reasoning is not None, False)
+    if plain.status != "passed":
+        return tools, modelfile_system(structure), report
+    return bare, None, plain
+
+
 def _tools_note(tools: ToolsOutcome) -> str:
     if tools.template is None:
         return NO_TOOLS.format(reason=tools.refusal)
     moved = REORDERED.format(names=", ".join(tools.reordered)) if tools.reordered else ""
+    if tools.parser:
+        return TOOLS_PROVEN_PARSER.format(cases=tools.cases, parser=tools.parser, reordered=moved)
     return TOOLS_PROVEN.format(cases=tools.cases, tag=tools.tag, reordered=moved)
 
 
@@ -209,6 +274,7 @@ def ollama_model(derived: OllamaTemplate, profile: ChatProfile, *, model_file: s
         model_file=model_file,
         template=derived.template,
         system=derived.system,
+        parser=derived.parser,
         parameters={"stop": list(derived.stops), **sampling_parameters(profile.generation)},
         license=profile.license_text or license,
     )

@@ -10,16 +10,18 @@ fails leaves the plain TEMPLATE (Ollama then refuses requests with tools for thi
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 
 import attrs
 
 from hubship.application.ollama_thinking import Thinking, bound, learn
-from hubship.domain.chat_template import Render, TemplateNotDerivable, TemplateRejected, strip_bos
+from hubship.domain.chat_template import ChatMessage, Render, TemplateNotDerivable, TemplateRejected, strip_bos
 from hubship.domain.chat_tools import ToolStructure, derive_tools, reasoning_observations
 from hubship.domain.go_tools import emit_with_tools
+from hubship.domain.ollama_parsers import PARSERS
 from hubship.domain.template_check import CheckCase, RenderOutcome, compare
-from hubship.domain.tool_check import TOOL_CONVERSATIONS, parses_back, reordered, tool_cases
+from hubship.domain.tool_check import CALL, ONE_CALL, TOOL_CONVERSATIONS, escaped_arguments, parses_back, reordered, tool_cases
 from hubship.ports.go_template_renderer import GoTemplateRenderer
 
 
@@ -36,6 +38,7 @@ class ToolsOutcome:
     reordered: tuple[str, ...] = ()
     refusals: tuple[str, ...] = ()
     thinking: Thinking | None = None
+    parser: str = ""
 
 
 def jinja_outcome(render: Render, bos: str | None, case: CheckCase) -> RenderOutcome:
@@ -60,17 +63,50 @@ def check_tools(render: Render, go: GoTemplateRenderer, bos: str | None, templat
     return compare(cases, expected, go.render(template, [c.ollama for c in cases]))
 
 
-def _parse_back(go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase], tag: str) -> str | None:
-    """None when every proof call is found by Ollama's tag rule in the Go render; else the conversation that fails."""
+def _parse_back(
+    go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase], reads: Callable[[str, CheckCase, ChatMessage], bool]
+) -> str | None:
+    """None when `reads` finds every proof call in the Go render of its assistant turn; else the conversation that fails."""
     for case, outcome in zip(cases, go.render(template, [c.ollama for c in cases]), strict=True):
         for k, message in enumerate(case.ollama.messages):
             if not message.tool_calls or outcome.text is None:
                 continue
             start = outcome.text.find(case.ollama.messages[k - 1].content) + len(case.ollama.messages[k - 1].content)
             end = outcome.text.find(case.ollama.messages[k + 1].content, start)
-            if not parses_back(outcome.text[start:end], tag, message.tool_calls):
+            if not reads(outcome.text[start:end], case, message):
                 return case.name
     return None
+
+
+def builtin_parser(go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase]) -> tuple[str | None, str]:
+    """The built-in Ollama parser (domain.ollama_parsers) that reads every proof call back from the Go render, for a
+    TEMPLATE whose generation prompt ends as that parser assumes on every think setting (unset, on and off: the TEMPLATE
+    has the think switch), for a parser that reads thinking; a parser that reads none only for a TEMPLATE without
+    thinking (with a PARSER, Ollama no longer reads thinking by the TEMPLATE's tags). Else None, and why each is not."""
+    settings, thinks = {c.ollama.think for c in cases}, go.tags(template).thinking
+    renders = go.render(template, [c.ollama for c in cases])
+    prompts = [(c, o) for c, o in zip(cases, renders, strict=True) if c.ollama.messages[-1].role != "assistant"]
+    why = []
+    for name, (calls, opens_thinking) in PARSERS.items():
+
+        def reads(text: str, case: CheckCase, message: ChatMessage) -> bool:
+            want = [(c.name, json.loads(c.arguments)) for c in message.tool_calls]
+            return calls(text, case.ollama.tools) == want  # noqa: B023
+
+        ends = (
+            all(o.text is not None and o.text.endswith("<think>") == opens_thinking(c.ollama.think) for c, o in prompts)
+            if opens_thinking
+            else True
+        )
+        if opens_thinking is None and (settings != {None} or thinks):
+            why.append(f"{name} reads no thinking and this TEMPLATE thinks")
+        elif opens_thinking is not None and not (settings >= {None, True, False} and ends):
+            why.append(f"{name} assumes a prompt that ends in <think> exactly when thinking is unset or on")
+        elif _parse_back(go, template, cases, reads) is not None:
+            why.append(f"{name} does not read these calls")
+        else:
+            return name, ""
+    return None, "; ".join(why)
 
 
 def _thinking(render: Render, bos: str | None, learned: ToolStructure, plain: Thinking) -> Thinking:
@@ -106,14 +142,29 @@ def tools_template(
     cases = [c for x in plain.settings for c in tool_cases(system, days, x, reasoning=thinking.reasoning is not None)]
     mismatches = check_tools(render, go, bos, template, cases)
     if mismatches:
+        one_call = next(c for c in cases if c.name.startswith(ONE_CALL))
+        why = escaped_arguments(jinja_outcome(render, bos, one_call).text or "", CALL)
         return ToolsOutcome(
-            refusal=f"its Go translation renders {len(mismatches)} of {len(cases)} tool conversations differently ({mismatches[0]})"
+            refusal=f"its Go translation renders {len(mismatches)} of {len(cases)} tool conversations differently ({why or mismatches[0]})"
         )
     tag = go.tags(template).tool_call
-    failing = _parse_back(go, template, cases, tag)
-    if failing:
-        return ToolsOutcome(refusal=f"Ollama's tool-call tag {tag!r} would not find the calls the template writes ({failing})")
+    failing = _parse_back(go, template, cases, lambda text, _, message: parses_back(text, tag, message.tool_calls))
+    parser, unread = builtin_parser(go, template, cases) if failing and learned.args else (None, "")
+    if failing and not parser:
+        how = " one argument at a time, not as a JSON object," if learned.args else ""
+        return ToolsOutcome(
+            refusal=f"the template writes calls{how} where Ollama's tool-call parser, which reads a JSON object after the tag"
+            f" {tag!r}, would not find them ({failing})"
+            + (f", nor would a built-in parser hubship models ({unread})" if learned.args else "")
+        )
     moved = tuple(dict.fromkeys(n for _, messages in TOOL_CONVERSATIONS.values() for n in reordered(messages)))
     return ToolsOutcome(
-        template=template, cases=len(cases), tag=tag, structure=learned, reordered=moved, refusals=thinking.refusals, thinking=thinking
+        template=template,
+        cases=len(cases),
+        tag=tag,
+        structure=learned,
+        reordered=moved,
+        refusals=thinking.refusals,
+        thinking=thinking,
+        parser=parser or "",
     )

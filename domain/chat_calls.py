@@ -22,7 +22,13 @@ from hubship.domain.chat_template import ChatMessage, TemplateNotDerivable, Tool
 RESULT_ID = "\x00HUBSHIPRESULTID\x00"
 """The id of the tool result whose content follows (in the glue before a tool message)."""
 PREVIOUS_RESULT_ID = "\x00HUBSHIPPREVIOUSRESULTID\x00"
+RESULT_NAME = "\x00HUBSHIPRESULTNAME\x00"
+"""Where a tool result writes its function's name (before its content): its own `name` (`by_name`) or the name of the
+call its id cites, looked up in the conversation (`by_id`, Solar Open)."""
+BY_NAME, BY_ID = "name", "id"
 """The id of the tool result whose content precedes (in the glue after a tool message)."""
+CALL_INDEX = "\x00HUBSHIPCALLINDEX\x00"
+"""A call's index in its message (Kimi K2's `functions.name:0`), in the text between a call's pieces."""
 _SENTINEL = re.compile(r"HUBSHIPMSG\d+X")
 
 
@@ -81,6 +87,16 @@ class CallLayout:
     pieces: tuple[str, ...]
     seps: tuple[str, ...]
 
+    def first(self) -> CallLayout:
+        """The layout of a message's first call (CALL_INDEX written as 0)."""
+        return CallLayout(self.pieces, tuple(s.replace(CALL_INDEX, "0") for s in self.seps))
+
+
+def _indexed(layouts: Sequence[CallLayout]) -> set[CallLayout]:
+    """The layouts with each call's index in its seps marked CALL_INDEX, when that makes them one; else as they are."""
+    marked = {CallLayout(x.pieces, tuple(s.replace(str(k), CALL_INDEX) for s in x.seps)) for k, x in enumerate(layouts)}
+    return marked if len(set(layouts)) > 1 and len(marked) == 1 else set(layouts)
+
 
 def tojson(value: object, indent: int | None = None) -> str:
     """transformers' `tojson` filter (json.dumps, non-ASCII kept)."""
@@ -105,35 +121,50 @@ def cut_calls(
 ) -> tuple[str, CallLayout, list[str]]:
     """`text` with the span of the calls (written from `start` on) replaced by `mark`, their layout, and the texts
     between two calls; raises TemplateNotDerivable when they are not written one after the other with one layout."""
-    cursor, spans, layouts = start, [], set()
+    cursor, spans, layouts = start, [], []
     for k, call in enumerate(calls):
         nxt = text.find(calls[k + 1].name, cursor) if k + 1 < len(calls) else -1
         following = _SENTINEL.search(text, cursor)
         stop = nxt if nxt >= 0 else following.start() if following else len(text)
         found = _pieces(text, call, cursor, stop, form)
         seps = tuple(text[a + n : b] for (a, _, n), (b, _, _) in itertools.pairwise(found))
-        layouts.add(CallLayout(tuple(p for _, p, _ in found), seps))
+        layouts.append(CallLayout(tuple(p for _, p, _ in found), seps))
         spans.append((found[0][0], found[-1][0] + found[-1][2]))
         cursor = spans[-1][1]
-    if len(layouts) != 1:
+    one = _indexed(layouts)
+    if len(one) != 1:
         raise TemplateNotDerivable("the template writes a second tool call differently from the first")
     between = [text[spans[k][1] : spans[k + 1][0]] for k in range(len(spans) - 1)]
-    return text[: spans[0][0]] + mark + text[spans[-1][1] :], layouts.pop(), between
+    return text[: spans[0][0]] + mark + text[spans[-1][1] :], one.pop(), between
 
 
 def mark_result_ids(text: str, messages: Sequence[ChatMessage]) -> str:
-    """`text` with each tool result's call id marked as the current (before its content) or the previous (after it)."""
-    for i, m in enumerate(messages):
+    """`text` with each tool result's call id marked as the current (before its content) or the previous (after it);
+    the last result first, so that a result citing the same id as the one before it keeps its own."""
+    for i, m in reversed(list(enumerate(messages))):
         if m.role != "tool" or not m.tool_call_id or m.tool_call_id not in text:
             continue
         at = text.find(sentinel(i))
         before = text.rfind("HUBSHIPMSG", 0, at)
         after = text.find("HUBSHIPMSG", at + 1)
-        head, middle, tail = text[:before if before >= 0 else 0], text[max(before, 0) : at], text[at:]
+        head, middle, tail = text[: before if before >= 0 else 0], text[max(before, 0) : at], text[at:]
         middle = middle.replace(m.tool_call_id, RESULT_ID)
         cut = after - at if after >= 0 else len(tail)
         tail = tail[:cut].replace(m.tool_call_id, PREVIOUS_RESULT_ID) + tail[cut:]
         text = head + middle + tail
     if any(m.role == "tool" and m.tool_call_id and m.tool_call_id in text for m in messages):
         raise TemplateNotDerivable("the template writes a tool result's call id away from the result")
+    return text
+
+
+def mark_result_names(text: str, messages: Sequence[ChatMessage], source: str, calls: Sequence[ToolCall]) -> str:
+    """`text` with each tool result's function name, written before its content, marked RESULT_NAME; the name is the
+    result's own (`source` BY_NAME) or that of the call in `calls` its id cites (BY_ID; none: nothing is written)."""
+    for i, m in enumerate(messages):
+        name = m.tool_name if source == BY_NAME else next((c.name for c in calls if c.id == m.tool_call_id), "")
+        if m.role != "tool" or not name:
+            continue
+        at = text.find(sentinel(i))
+        before = max(text.rfind("HUBSHIPMSG", 0, at), 0)
+        text = text[:before] + text[before:at].replace(name, RESULT_NAME, 1) + text[at:]
     return text

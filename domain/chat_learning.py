@@ -36,6 +36,7 @@ from hubship.domain.chat_template import (
 )
 from hubship.domain.chat_whitespace import trimmed_contents
 
+REJECTS_ALL = "the template rejects every conversation"
 UNSUPPORTED_LATER_SYSTEM = "hubship: this model's chat template has no consistent place for a system message after the first one"
 
 
@@ -73,7 +74,7 @@ def _learn(observations: list[Observation], later_system: bool, floating: bool) 
         observations = [o for o in observations if "system" not in o.roles[1:]]
     accepted = [o for o in observations if not o.rejected]
     if not accepted:
-        raise TemplateNotDerivable(f"the template rejects every conversation ({observations[0].error})")
+        raise TemplateNotDerivable(f"{REJECTS_ALL} ({observations[0].error})")
     if floating and not floats(accepted):
         raise TemplateNotDerivable("no floating system message")
     hidden = _hidden_kinds(accepted, floating)

@@ -106,7 +106,10 @@ class TemplateNotDerivable(Exception):
 Render = Callable[..., str]
 """`render(messages, *, add_generation_prompt: bool, continue_final: bool, clock: Clock | None = None, tools: Sequence[str]
 = (), think: bool | None = None) -> str`; raises TemplateRejected. `clock` is what `strftime_now` answers (None: the real
-time); `tools` the tool definitions (JSON texts) offered; `think` the thinking switch (None: not set)."""
+time); `tools` the tool definitions (JSON texts) offered, each a tool or a JSON list of tools (none: `tools` is not
+passed; EMPTY_TOOLS: an empty list is); `think` the thinking switch (None: not set)."""
+EMPTY_TOOLS = ("[]",)
+"""`tools=` an empty list, for templates that fail without tools (Hermes 2 Pro's `for tool in tools`)."""
 
 
 @attrs.frozen
@@ -157,6 +160,8 @@ class ChatStructure:
     assistant_end: str = ""
     bos: str | None = None
     dates: tuple[str, ...] = ()
+    inputs: str = ""
+    """What the template needs beyond the conversation to render at all (application.chat_inputs; "" nothing)."""
 
     def text(self, prev: str, kind: str, *, last: bool, system: bool) -> str | None:
         """The glue before a `kind` message (or the tail, kind "") after a `prev` one; None if never seen."""

@@ -8,43 +8,44 @@ on; when that fails, the last user message is tried as a kind of its own (Mistra
 Rejected probes are allowed only when they are exactly those whose user and assistant turns do not alternate
 (tool exchanges aside, as Mistral checks). A few more renders learn the JSON form of a tool and the text between
 two tools, the text between two calls (or the template's refusal of a second call), where an assistant content
-beside calls goes, and whether tool results are written as JSON strings. Anything else is not derivable, in one line.
+beside calls goes, and whether tool results are written as JSON strings (tool_facts). Anything else is not derivable,
+in one line. TOOLS_SLOT and ToolForm are tool_facts' (re-exported here for go_tools).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import attrs
 
-from hubship.domain.chat_calls import ARG_PROBE, ArgForm, CallLayout, arg_form, cut_calls, mark_result_ids, tojson
-from hubship.domain.chat_dates import MARKERS, date_formats
+from hubship.domain.chat_calls import BY_ID, ArgForm, CallLayout, cut_calls, mark_result_ids, mark_result_names
+
+__all__ = ["TOOLS_SLOT", "ToolForm", "ToolStructure", "derive_tools", "reasoning_observations"]
+from hubship.domain.chat_dates import date_formats
 from hubship.domain.chat_learning import learn_structure
 from hubship.domain.chat_template import (
-    ChatMessage,
     ChatStructure,
     Observation,
     Render,
     TemplateNotDerivable,
     TemplateRejected,
-    ToolCall,
     sentinel,
-    strip_bos,
 )
 from hubship.domain.chat_thinking import reasoning
+from hubship.domain.tool_facts import (
+    TOOLS_SLOT,
+    Prober,
+    ToolForm,
+    argument_form,
+    call_ids,
+    content_place,
+    result_names,
+    tool_text,
+    two_calls,
+    without_ids,
+    writes_json_results,
+)
 from hubship.domain.tool_probes import LAST_USER, mark_last_user, probe_call, probe_messages, probe_tool, speakers_alternate, tool_sequences
-
-TOOLS_SLOT = "\x00HUBSHIPTOOLS\x00"
-"""Where the offered tools are written inside a glue string."""
-
-
-@attrs.frozen
-class ToolForm:
-    """How a tool is written: the whole definition (`whole`) or its `function` part, by `tojson(indent=indent)`."""
-
-    whole: bool
-    indent: int | None
 
 
 @attrs.frozen(kw_only=True)
@@ -57,7 +58,8 @@ class ToolStructure:
     order); `content` the text (before, after) an assistant content beside calls, None when the template drops it,
     written `content_at` characters before the end of the glue ahead of the calls; `opening` what the model itself
     writes before its first call (the end of that glue); `json_results` tool results are written as JSON strings;
-    `last_user` the last user message is its own kind (LAST_USER: Mistral writes the tools before it)."""
+    `last_user` the last user message is its own kind (LAST_USER: Mistral writes the tools before it); `result_names`
+    where a result's function name comes from (chat_calls.BY_NAME, BY_ID; "": results write none)."""
 
     chat: ChatStructure
     form: ToolForm
@@ -72,63 +74,41 @@ class ToolStructure:
     opening: str = ""
     json_results: bool = False
     last_user: bool = False
-
-
-def _tool_text(tool: str, form: ToolForm) -> str:
-    data = json.loads(tool)
-    return tojson(data if form.whole else data["function"], form.indent)
-
-
-class _Prober:
-    def __init__(self, render: Render, bos: str | None) -> None:
-        self.render, self.bos = render, bos
-
-    def text(self, messages: Sequence[ChatMessage], tools: Sequence[str], **mode: bool) -> str:
-        """The render (raises TemplateRejected); a generation prompt unless the last message is an assistant's."""
-        prefill = bool(messages) and messages[-1].role == "assistant"
-        mode = mode or {"add_generation_prompt": not prefill, "continue_final": prefill}
-        return strip_bos(self.render(list(messages), **mode, clock=MARKERS, tools=tuple(tools)), self.bos)
-
-    def form(self) -> ToolForm:
-        text = self.text([ChatMessage("user", sentinel(0))], [probe_tool(0)])
-        for form in (ToolForm(w, i) for w in (True, False) for i in (None, 4, 2)):
-            if text.count(_tool_text(probe_tool(0), form)) == 1:
-                return form
-        if text == self.text([ChatMessage("user", sentinel(0))], []):
-            raise TemplateNotDerivable("the template does not write the tools it is given")
-        raise TemplateNotDerivable("the template writes tool definitions in a form other than tojson of each tool")
-
-    def tool_sep(self, form: ToolForm) -> str:
-        one, two = (self.text([ChatMessage("user", sentinel(0))], [probe_tool(i) for i in range(n)]) for n in (1, 2))
-        first, second = _tool_text(probe_tool(0), form), _tool_text(probe_tool(1), form)
-        start, end = two.find(first) + len(first), two.find(second)
-        if two.find(first) < 0 or end < start:
-            raise TemplateNotDerivable("the template does not write two tools one after the other")
-        if two[: start - len(first)] + TOOLS_SLOT + two[end + len(second) :] != one.replace(first, TOOLS_SLOT):
-            raise TemplateNotDerivable("the template writes more than the tools themselves when it is given two")
-        return two[start:end]
+    result_names: str = ""
 
 
 def _observe(
-    prober: _Prober, kinds: tuple[str, ...], tool: str, form: ToolForm, args: ArgForm | None, thinking: bool = False
+    prober: Prober,
+    kinds: tuple[str, ...],
+    tool: str,
+    form: ToolForm,
+    args: ArgForm | None,
+    ids: bool,
+    thinking: bool = False,
+    names: str = "",
 ) -> tuple[Observation, CallLayout | None]:
     messages = probe_messages(kinds)
+    if names == BY_ID:  # every result cites its message's call, so that every result writes a name to mark
+        cited = [next((c.id for before in reversed(messages[:i]) for c in before.tool_calls), "") for i in range(len(messages))]
+        messages = [attrs.evolve(m, tool_call_id=cited[i]) if m.role == "tool" else m for i, m in enumerate(messages)]
     if thinking:
         messages = [attrs.evolve(m, thinking=reasoning(i)) if m.role == "assistant" else m for i, m in enumerate(messages)]
     try:
         text = prober.text(messages, [tool])
     except TemplateRejected as exc:
         return Observation(kinds, None, str(exc) or "rejected"), None
-    if text.count(_tool_text(tool, form)) > 1:
+    if text.count(tool_text(tool, form)) > 1:
         raise TemplateNotDerivable("the template writes the tools more than once")
-    text = text.replace(_tool_text(tool, form), TOOLS_SLOT)
+    text = text.replace(tool_text(tool, form), TOOLS_SLOT)
     layouts = []
     for i, m in enumerate(messages):
         if m.tool_calls:
             start = text.find(sentinel(i - 1)) + len(sentinel(i - 1))
-            text, layout, _ = cut_calls(text, m.tool_calls, sentinel(i), start, args)
+            text, layout, _ = cut_calls(text, without_ids(m.tool_calls, ids), sentinel(i), start, args)
             layouts.append(layout)
     text = mark_result_ids(text, messages)
+    if names:
+        text = mark_result_names(text, messages, names, [c for m in messages for c in m.tool_calls])
     if any(probe_call(i).name in text for i in range(len(kinds))):
         raise TemplateNotDerivable("the template writes a tool call's name outside the call (e.g. in its result)")
     if len(set(layouts)) > 1:
@@ -136,92 +116,22 @@ def _observe(
     return Observation(kinds, text, None), layouts[0] if layouts else None
 
 
-def _args(prober: _Prober, tool: str) -> ArgForm | None:
-    """How calls write their arguments: None for `tojson` of the object, else one by one (ArgForm)."""
-    call = ToolCall(probe_call(1).name, json.dumps(ARG_PROBE), probe_call(1).id)
-    messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=(call,)), _result(2, probe_call(1))]
-    try:
-        text = prober.text(messages, [tool])
-    except TemplateRejected as exc:
-        raise TemplateNotDerivable(f"the template rejects a tool call with arguments of every JSON kind ({exc})") from None
-    if tojson(ARG_PROBE) in text:
-        return None
-    found = arg_form(text)
-    if found is None:
-        raise TemplateNotDerivable("the template writes tool-call arguments other than as tojson or one by one with tojson values")
-    return found
-
-
-def _two_calls(prober: _Prober, tool: str, layout: CallLayout, args: ArgForm | None) -> tuple[str | None, str]:
-    """The text between two calls of one message; None and the template's message when it refuses two calls."""
-    calls = (probe_call(1, 0), probe_call(1, 1))
-    messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=calls)]
-    messages += [ChatMessage("tool", sentinel(2 + k), tool_name=c.name, tool_call_id=c.id) for k, c in enumerate(calls)]
-    try:
-        text = prober.text(messages, [tool])
-    except TemplateRejected as exc:
-        return None, str(exc) or "the model's chat template accepts one tool call per message"
-    _, found, between = cut_calls(text, calls, sentinel(1), text.find(sentinel(0)) + len(sentinel(0)), args)
-    if found != layout:
-        raise TemplateNotDerivable("the template writes a second tool call differently from the first")
-    return between[0], ""
-
-
-def _content(prober: _Prober, tool: str, glue: str) -> tuple[tuple[str, str] | None, int]:
-    """Where an assistant content beside calls goes: (before, after) it, and how many characters before the end of
-    the glue ahead of the calls; None when the template drops it."""
-    call = probe_call(1)
-    without, with_content = (
-        prober.text([ChatMessage("user", sentinel(0)), ChatMessage("assistant", content, tool_calls=(call,)), _result(2, call)], [tool])
-        for content in ("", sentinel(1))
-    )
-    if sentinel(1) not in with_content:
-        if with_content != without:
-            raise TemplateNotDerivable("the template changes an assistant message with tool calls when it has a content")
-        return None, 0
-    at = with_content.find(sentinel(1))
-    user_end = without.find(sentinel(0)) + len(sentinel(0))
-    start = len(_common_prefix(with_content[:at], without))
-    rest = with_content[at + len(sentinel(1)) :]
-    tail = without[start:]
-    if not rest.endswith(tail) or start < user_end or start - user_end > len(glue):
-        raise TemplateNotDerivable("the template writes an assistant content beside tool calls where hubship cannot place it")
-    return (with_content[start:at], rest[: len(rest) - len(tail)]), len(glue) - (start - user_end)
-
-
-def _common_prefix(a: str, b: str) -> str:
-    """The longest common prefix of two strings."""
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return a[:n]
-
-
-def _result(i: int, call: ToolCall, extra: str = "") -> ChatMessage:
-    return ChatMessage("tool", sentinel(i) + extra, tool_name=call.name, tool_call_id=call.id)
-
-
-def _json_results(prober: _Prober, tool: str) -> bool:
-    """Whether tool results are written as JSON strings (a quote in one comes out escaped)."""
-    call = probe_call(1)
-    messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=(call,)), _result(2, call, '"')]
-    return sentinel(2) + '\\"' in prober.text(messages, [tool])
-
-
 def derive_tools(render: Render, bos: str | None) -> ToolStructure:
     """The template's tools-on layout; raises TemplateNotDerivable (one line) when it cannot be described."""
-    prober = _Prober(render, bos)
+    prober = Prober(render, bos)
     form = prober.form()
     tool = probe_tool(0)
-    args = _args(prober, tool)
-    observed = [_observe(prober, kinds, tool, form, args) for kinds in tool_sequences()]
+    args = argument_form(prober, tool)
+    ids = call_ids(prober, tool)
+    names = result_names(prober, tool)
+    observed = [_observe(prober, kinds, tool, form, args, ids, names=names) for kinds in tool_sequences()]
     alternate = _alternation([o for o, _ in observed])
     observed = [(o, layout) for o, layout in observed if not o.rejected]
     layouts = {layout for _, layout in observed if layout}
     if len(layouts) != 1:
         raise TemplateNotDerivable("the template writes tool calls differently in different conversations")
     layout = layouts.pop()
-    json_results = _json_results(prober, tool)
+    json_results = writes_json_results(prober, tool)
     accepted = [_unquote(o) if json_results else o for o, _ in observed]
     try:
         chat, last_user = learn_structure(accepted), False
@@ -229,9 +139,9 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
         chat, last_user = _attempts_or(exc, [mark_last_user(o) for o in accepted]), True
     chat = attrs.evolve(chat, dates=date_formats([o.text for o in accepted if o.text]))
     ask = LAST_USER if last_user else "user"
-    sep, one_call = _two_calls(prober, tool, layout, args)
+    sep, one_call, layout = two_calls(prober, tool, layout, args, ids)
     glue = chat.text(ask, "calls", last=False, system=False) or ""
-    content, content_at = _content(prober, tool, glue)
+    content, content_at = content_place(prober, tool, glue)
     return ToolStructure(
         chat=chat,
         form=form,
@@ -246,6 +156,7 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
         opening=_opening(chat, ask, content_at if content else None),
         json_results=json_results,
         last_user=last_user,
+        result_names=names,
     )
 
 
@@ -269,8 +180,9 @@ def _alternation(observations: Sequence[Observation]) -> str:
 
 def reasoning_observations(render: Render, bos: str | None, s: ToolStructure) -> list[Observation]:
     """The tool probes again with reasoning `reasoning(i)` on every assistant message, cut as for learning `s`."""
-    prober = _Prober(render, bos)
-    observed = [_observe(prober, kinds, probe_tool(0), s.form, s.args, thinking=True)[0] for kinds in tool_sequences()]
+    prober = Prober(render, bos)
+    ids = "id" in s.layout.pieces
+    observed = [_observe(prober, kinds, probe_tool(0), s.form, s.args, ids, True, s.result_names)[0] for kinds in tool_sequences()]
     observed = [_unquote(o) if s.json_results else o for o in observed if not o.rejected]
     return [mark_last_user(o) for o in observed] if s.last_user else observed
 

@@ -20,26 +20,16 @@ from collections.abc import Callable
 
 import attrs
 
-from hubship.domain.chat_calls import PREVIOUS_RESULT_ID, RESULT_ID, ArgForm
+from hubship.domain.chat_calls import BY_ID, CALL_INDEX, PREVIOUS_RESULT_ID, RESULT_ID, RESULT_NAME, ArgForm
 from hubship.domain.chat_template import SYSTEM0, ChatStructure, TemplateNotDerivable
 from hubship.domain.chat_tools import TOOLS_SLOT, ToolStructure
+from hubship.domain.go_json import JSON, JSON_DEFINE, indented_defines, json_at
 from hubship.domain.go_template import LAST_USER_HEAD, Extension, emit_go_template, fail, go_string
+from hubship.domain.go_tool_forms import DEFINES, WRITERS
 from hubship.domain.tool_probes import LAST_USER
 
 NO_TOOLS = "hubship: send this model's tools with the request when the conversation has tool calls or tool results"
 USER_FIRST = "hubship: with tools, this model's chat template needs a user message before any other (after the system message)"
-JSON = "hubship-json"
-_JSON_DEFINE = (
-    f'{{{{- define "{JSON}" }}}}{{{{ $t := printf "%T" . }}}}'
-    '{{- if eq $t "string" }}{{ printf "%q" . }}'
-    '{{- else if eq $t "float64" "bool" "<nil>" "int" }}{{ json . }}'
-    '{{- else if eq $t "[]interface {}" "[]string" }}{{ "[" }}{{ range $k, $v := . }}{{ if $k }}{{ ", " }}{{ end }}'
-    f'{{{{ template "{JSON}" $v }}}}{{{{ end }}}}{{{{ "]" }}}}'
-    '{{- else }}{{ "{" }}{{ $first := true }}{{ range $k, $v := . }}{{ if not $first }}{{ ", " }}{{ end }}{{ $first = false }}'
-    f'{{{{ printf "%q" $k }}}}{{{{ ": " }}}}{{{{ template "{JSON}" $v }}}}{{{{ end }}}}{{{{ "}}" }}}}'
-    "{{- end }}{{- end }}"
-)
-
 
 ARG = "hubship-arg"
 TOOLS = "hubship-tools"
@@ -86,25 +76,24 @@ def _string(expr: str) -> Callable[[int], str]:
     return lambda level: f'{{{{ printf "%q" {expr} }}}}'
 
 
-def _json(expr: str) -> Callable[[int], str]:
-    return lambda level: f'{{{{ template "{JSON}" {expr} }}}}'
+def _json(expr: str, indent: int | None) -> Callable[[int], str]:
+    return lambda level: json_at(expr, indent, level)
 
 
-def _property_type(level: int) -> str:
-    return (
-        '{{ if eq (len $p.Type) 1 }}{{ printf "%q" (index $p.Type 0) }}{{ else }}{{ "[" }}'
-        '{{ range $k, $x := $p.Type }}{{ if $k }}{{ ", " }}{{ end }}{{ printf "%q" $x }}{{ end }}{{ "]" }}{{ end }}'
-    )
+def _property_type(indent: int | None) -> Callable[[int], str]:
+    """A property's type: one name as a string, several as a list."""
+    several = _list("$p.Type", indent, '{{ printf "%q" $x }}')
+    return lambda level: '{{ if eq (len $p.Type) 1 }}{{ printf "%q" (index $p.Type 0) }}{{ else }}' + several(level) + "{{ end }}"
 
 
 def _properties(indent: int | None) -> Callable[[int], str]:
     def write(level: int) -> str:
         prop = _object(
             [
-                ("type", _property_type, ""),
+                ("type", _property_type(indent), ""),
                 ("description", _string("$p.Description"), "$p.Description"),
                 ("enum", _list("$p.Enum", indent, f'{{{{ template "{JSON}" $x }}}}'), "$p.Enum"),
-                ("items", _json("$p.Items"), "$p.Items"),
+                ("items", _json("$p.Items", indent), "$p.Items"),
             ],
             level + 1,
             indent,
@@ -160,9 +149,11 @@ def tool_writer(s: ToolStructure) -> str:
         level,
         indent,
     )
+    if s.form.named:
+        return WRITERS[s.form.named](parameters, function)
     if not s.form.whole:
-        return function(0)
-    return _object([("type", _string("$t.Type"), ""), ("function", function, "")], 0, indent)
+        return function(s.form.level)
+    return _object([("type", _string("$t.Type"), ""), ("function", function, "")], s.form.level, indent)
 
 
 def _calls(s: ToolStructure) -> str:
@@ -184,9 +175,15 @@ def _calls(s: ToolStructure) -> str:
             + f'{{{{ template "{ARG}" $v }}}}{{{{ end }}}}'
         )
     writes = {"name": "{{ $c.Function.Name }}", "id": "{{ $c.ID }}", "args": args}
-    each = writes[s.layout.pieces[0]] + "".join(_lit(sep) + writes[p] for sep, p in zip(s.layout.seps, s.layout.pieces[1:], strict=True))
+    pairs = zip(s.layout.seps, s.layout.pieces[1:], strict=True)
+    each = writes[s.layout.pieces[0]] + "".join(_indexed(sep) + writes[p] for sep, p in pairs)
     sep = "{{ if $k }}" + _lit(s.call_sep or "") + "{{ end }}"
     return content + "{{- if .ToolCalls }}" + raw + _lit(rest) + "{{ range $k, $c := .ToolCalls }}" + sep + each + "{{ end }}{{ end }}"
+
+
+def _indexed(sep: str) -> str:
+    """Go text writing `sep`, with the call's index where it has CALL_INDEX."""
+    return "{{ $k }}".join(_lit(part) for part in sep.split(CALL_INDEX))
 
 
 def _without_opening(s: ToolStructure) -> ToolStructure:
@@ -197,6 +194,13 @@ def _without_opening(s: ToolStructure) -> ToolStructure:
         raise TemplateNotDerivable("the text before tool calls does not end the same way after every kind of message")
     glue = {key: text[: len(text) - cut] if key[1].rstrip("*") == "calls" else text for key, text in s.chat.glue.items()}
     return attrs.evolve(s, chat=attrs.evolve(s.chat, glue=glue), opening=ends.pop())
+
+
+_LOOKUP = (
+    "{{ range $x := $.Messages }}{{ range $c := $x.ToolCalls }}{{ if eq $c.ID $m.ToolCallID }}{{ $c.Function.Name }}"
+    "{{ end }}{{ end }}{{ end }}"
+)
+"""A result's function name looked up by its call id, as Solar Open's `get_tool_name` macro does."""
 
 
 def tools_extension(s: ToolStructure) -> Extension:
@@ -226,6 +230,7 @@ def tools_extension(s: ToolStructure) -> Extension:
             TOOLS_SLOT: f'{{{{ template "{TOOLS}" $.Tools }}}}',
             RESULT_ID: "{{ $m.ToolCallID }}",
             PREVIOUS_RESULT_ID: "{{ $resultID }}",
+            RESULT_NAME: _LOOKUP if s.result_names == BY_ID else "{{ $m.ToolName }}",
         },
         head=("{{- $spoke := false }}", '{{- $resultID := "" }}', '{{- $want := "user" }}', *(LAST_USER_HEAD * s.last_user)),
         after=("{{- $resultID = $m.ToolCallID }}",),
@@ -251,5 +256,7 @@ def emit_with_tools(
         "{{- if $m.ToolCalls }}" + fail(NO_TOOLS) + "{{ end }}",
     )
     without = emit_go_template(plain, frozen, Extension(checks=refuse) + plain_ext)
-    defines = [_JSON_DEFINE, tools_define(s), *([arg_define(s.args)] if s.args else [])]
+    defines = [JSON_DEFINE, tools_define(s), *([arg_define(s.args)] if s.args else [])]
+    defines += [indented_defines(s.form.indent)] if s.form.indent and not s.form.named else []
+    defines += [DEFINES[s.form.named]()] if s.form.named in DEFINES else []
     return "\n".join(["{{- if .Tools }}", tools, "{{- else }}", without, "{{- end }}", *defines])

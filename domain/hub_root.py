@@ -24,9 +24,7 @@ def root_manifest(name: str, files: Iterable[FileEntry], built_from: Mapping[str
     gives a byte-identical manifest (no commit)."""
     listed = tuple(sorted(set(files)))
     digest = hashlib.sha256(json.dumps([[f.path, f.size, f.sha256] for f in listed]).encode()).hexdigest()
-    return Manifest(
-        name=name, format=ROOT_FORMAT, key=digest, params={}, files=listed, inputs={}, tools={}, built_from=dict(built_from)
-    )
+    return Manifest(name=name, format=ROOT_FORMAT, key=digest, params={}, files=listed, inputs={}, tools={}, built_from=dict(built_from))
 
 
 def is_root_manifest(manifest: Manifest | None) -> bool:

@@ -127,6 +127,7 @@ class OllamaModel:
     system: str | None = None
     parameters: Mapping[str, Any] = attrs.field(factory=dict)
     license: str | None = None
+    parser: str = ""
 
     def modelfile(self) -> str:
         lines = [f"FROM ./{self.model_file}"]
@@ -134,6 +135,8 @@ class OllamaModel:
             lines.append(_quoted("TEMPLATE", self.template))
         if self.system:
             lines.append(_quoted("SYSTEM", self.system))
+        if self.parser:
+            lines.append(f"PARSER {self.parser}")
         for name, value in self.parameters.items():
             for item in value if isinstance(value, list | tuple) else [value]:
                 lines.append(f"PARAMETER {name} {json.dumps(item, ensure_ascii=False)}")
@@ -144,6 +147,7 @@ class OllamaModel:
     def create_fields(self) -> dict[str, Any]:
         """The `/api/create` fields besides `model` and `files`."""
         fields = {"template": self.template, "system": self.system or None, "parameters": dict(self.parameters) or None}
+        fields["parser"] = self.parser or None
         fields["license"] = self.license
         return {k: v for k, v in fields.items() if v is not None}
 

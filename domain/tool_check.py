@@ -34,6 +34,7 @@ WEATHER = _tool(
     {
         "city": {"type": "string", "description": "The city, e.g. Paris"},
         "options": {"type": "object", "description": "Extra options"},
+        "tags": {"type": "array", "description": "Labels to match"},
         "unit": {"type": "string", "description": "Temperature unit", "enum": ["celsius", "fahrenheit"]},
     },
     ["city"],
@@ -43,6 +44,20 @@ SEARCH = _tool(
     "Search the web & return the top results <max 10>.",
     {"query": {"type": "string", "description": "Search terms"}},
     ["query"],
+)
+BOOK = _tool(
+    "book_trip",
+    "Book a trip: every kind of parameter.",
+    {
+        "adults": {"type": "integer", "description": "How many adults"},
+        "budget": {"type": "number", "description": "The budget in euros"},
+        "cities": {"type": "array", "description": "The cities to visit", "items": {"type": "string"}},
+        "flexible": {"type": "boolean", "description": "Whether the dates may move"},
+        "note": {"type": ["string", "integer"], "description": "A note or a booking number"},
+        "preferences": {"type": "object", "description": "Seat, meal..."},
+        "travel_class": {"type": "string", "description": "The class", "enum": ["economy", "business"]},
+    },
+    ["adults", "cities"],
 )
 ARGUMENTS = json.dumps(
     {
@@ -59,12 +74,14 @@ RESULT = '{"temperature": 21, "unit": "°C"}'
 SECOND_RESULT = "Sunny & mild, 21 °C <source: meteo>"
 
 _ASK = ChatMessage("user", "What's the weather in Zürich?")
+ONE_CALL = "tools: one call, result, answer, final user turn"
 _ANSWER = ChatMessage("tool", RESULT, tool_name=CALL.name, tool_call_id=CALL.id)
 _SECOND_ANSWER = ChatMessage("tool", SECOND_RESULT, tool_name=SECOND.name, tool_call_id=SECOND.id)
 TOOL_CONVERSATIONS: dict[str, tuple[tuple[str, ...], tuple[ChatMessage, ...]]] = {
     "tools: one tool": ((WEATHER,), (_ASK,)),
+    "tools: a tool with every kind of parameter": ((BOOK,), (ChatMessage("user", "Book me a trip to Rome."),)),
     "tools: two tools, system": ((WEATHER, SEARCH), (ChatMessage("system", "You are a weather bot."), _ASK)),
-    "tools: one call, result, answer, final user turn": (
+    ONE_CALL: (
         (WEATHER, SEARCH),
         (
             _ASK,
@@ -166,6 +183,27 @@ def parses_back(output: str, tag: str, calls: Sequence[ToolCall]) -> bool:
             return False
         rest = rest[max(end, name + len(call.name)) :]
     return True
+
+
+def _non_ascii(value: object, path: str = "") -> list[str]:
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _non_ascii(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [p for k, v in enumerate(value) for p in _non_ascii(v, f"{path}[{k}]")]
+    return [path] if isinstance(value, str) and not value.isascii() else []
+
+
+def escaped_arguments(jinja_text: str, call: ToolCall) -> str | None:
+    """Why no Go construct writes `call`'s arguments as the template does, when it writes them as
+    `tojson(ensure_ascii=True)` (non-ASCII as `\\u` escapes: Go's `%+q` escapes as JSON does up to U+FFFF only, and
+    writes `\\U0001f916` where JSON writes a surrogate pair); None when it does not."""
+    arguments = json.loads(sort_keys(call.arguments))
+    if json.dumps(arguments, ensure_ascii=True) not in jinja_text or json.dumps(arguments, ensure_ascii=False) in jinja_text:
+        return None
+    return (
+        f"the template writes non-ASCII characters in JSON as \\u escapes (tojson(ensure_ascii=True)), which Go's escapes"
+        f" match only up to U+FFFF: the arguments of {call.name} that differ are {', '.join(_non_ascii(arguments))}"
+    )
 
 
 def tool_cases(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from hubship.domain.chat_dates import Clock
 from hubship.domain.chat_template import ChatMessage, ChatProfile
@@ -34,8 +34,15 @@ class ChatRenderer(Protocol):
         ...
 
     def token_ids(
-        self, checkpoint: Checkpoint, base: BaseInfo, template: str, conversations: Sequence[Sequence[ChatMessage]]
+        self,
+        checkpoint: Checkpoint,
+        base: BaseInfo,
+        template: str,
+        conversations: Sequence[Sequence[ChatMessage]],
+        tools: Sequence[str] = (),
+        variables: Mapping[str, Any] | None = None,
     ) -> list[list[int] | None]:
         """Per conversation, the ids `apply_chat_template(..., tokenize=True, add_generation_prompt=True)` gives
-        with the checkpoint's tokenizer and `template` (the ids training saw); None where the template rejects it."""
+        with the checkpoint's tokenizer and `template` (the ids training saw), `tools` passed as in `render` and
+        `variables` as more template variables; None where the template rejects it."""
         ...

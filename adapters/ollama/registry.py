@@ -18,10 +18,12 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import ollama
+from ollama._types import CreateRequest  # the body `Client.create` sends (ollama-python 0.6)
 
 from hubship.application.formats.ollama import format_for_quant
 from hubship.domain.destination import DEFAULT_DESTINATION, Destination, parse_destination
@@ -132,7 +134,7 @@ class OllamaRegistry:
         try:
             self._upload(http, host, source / model.model_file, digest, entry.size, progress)
             status = ""
-            for part in client.create(model=name, files={model.model_file: digest}, stream=True, **model.create_fields()):
+            for part in create_stream(client, name, {model.model_file: digest}, model.create_fields()):
                 if part.status and part.status != status:
                     status = part.status
                     progress.message(f"ollama: {status}")
@@ -180,3 +182,13 @@ def _error(response: httpx.Response) -> str:
         return str(response.json().get("error") or response.text).splitlines()[0][:200]
     except (ValueError, AttributeError, IndexError):
         return (response.text.splitlines() or ["no details"])[0][:200]
+
+
+def create_stream(client: ollama.Client, name: str, files: dict[str, str], fields: dict[str, Any]) -> Iterator[Any]:
+    """`client.create(..., stream=True)` with the fields its signature lacks (`parser`, which Ollama's `/api/create`
+    takes: api.CreateRequest) sent as well, through the request the client's own `create` makes."""
+    extra = {k: fields.pop(k) for k in ("parser",) if k in fields}
+    if not extra:
+        return client.create(model=name, files=files, stream=True, **fields)
+    body = CreateRequest(model=name, files=files, stream=True, **fields).model_dump(exclude_none=True) | extra
+    return client._request(ollama.ProgressResponse, "POST", "/api/create", json=body, stream=True)

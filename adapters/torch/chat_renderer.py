@@ -58,6 +58,14 @@ def chat_message(m: ChatMessage) -> dict[str, Any]:
     return out
 
 
+def _tools(texts: Sequence[str]) -> list[Any] | None:
+    """The tools as `tools=` takes them: each text is a tool or a JSON list of tools; None when there are no texts."""
+    if not texts:
+        return None
+    loaded = [json.loads(t) for t in texts]
+    return [x for item in loaded for x in (item if isinstance(item, list) else [item])]
+
+
 def chat_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return [chat_message(m) for m in messages]
 
@@ -147,7 +155,7 @@ class JinjaChatRenderer:
         try:
             rendered, _ = render_jinja_template(
                 conversations=[chat_messages(messages)],
-                tools=[json.loads(t) for t in tools] or None,
+                tools=_tools(tools),
                 chat_template=prefix + template,
                 add_generation_prompt=add_generation_prompt,
                 continue_final_message=continue_final,
@@ -163,14 +171,22 @@ class JinjaChatRenderer:
         return rendered[0]
 
     def token_ids(
-        self, checkpoint: Checkpoint, base: BaseInfo, template: str, conversations: Sequence[Sequence[ChatMessage]]
+        self,
+        checkpoint: Checkpoint,
+        base: BaseInfo,
+        template: str,
+        conversations: Sequence[Sequence[ChatMessage]],
+        tools: Sequence[str] = (),
+        variables: Mapping[str, Any] | None = None,
     ) -> list[list[int] | None]:
         tokenizer = self._tokenizer(checkpoint, base)
         found: list[list[int] | None] = []
         for messages in conversations:
             chat = chat_messages(messages)
             try:
-                ids = tokenizer.apply_chat_template(chat, chat_template=template, tokenize=True, add_generation_prompt=True)
+                ids = tokenizer.apply_chat_template(
+                    chat, chat_template=template, tokenize=True, add_generation_prompt=True, tools=_tools(tools), **(variables or {})
+                )
             except Exception:  # the template rejects this conversation
                 found.append(None)
                 continue

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from hubship.application.ollama_derivation import derive_for_gguf
-from hubship.application.ollama_template import ollama_model
+from hubship.application.ollama_template import for_hub, ollama_model
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.hub_ollama import hub_ollama_files
 
@@ -75,6 +75,7 @@ class HubOllama:
         key = (checkpoint.root, checkpoint.chat_template, str(base.path), bos)
         if key not in self._made:
             profile, derived, proof = derive_for_gguf(checkpoint, base, services, allow_generic=True, bos=bos, vocab=vocab)
+            derived = for_hub(derived)
             reason = _why_not(derived, proof)
             if reason:
                 self._made[key] = OllamaFiles(reason=reason)

@@ -1,6 +1,6 @@
 """Benchmark: the Ollama TEMPLATE derivation on llama.cpp's collection of real chat templates (a script, not a test).
 
-Run:  .venv/bin/python tests/benchmarks/bench_templates.py [--json]
+Run:  .venv/bin/python tests/benchmarks/bench_templates.py [--json] [--why] [--ollama-utils FOLDER]
 
 Each of the ~70 templates in llama.cpp's `models/templates/` (extracted by `make setup` next to the
 converter) is derived as hubship derives a checkpoint's template (with the special tokens the template
@@ -35,6 +35,7 @@ from hubship.adapters.torch.chat_renderer import JinjaChatRenderer  # noqa: E402
 from hubship.application.ollama_template import derive_ollama_template  # noqa: E402
 from hubship.domain.chat_template import ChatMessage, TemplateRejected  # noqa: E402
 from hubship.domain.tool_check import WEATHER  # noqa: E402
+from tests.support.ollama_utils import tool_figures  # noqa: E402
 from tests.support.template_collection import evaluate, profile_for, templates, templates_dir  # noqa: E402
 
 ASK, REPLY = ChatMessage("user", "Hi"), ChatMessage("assistant", "Hello", thinking="The user greets me.")
@@ -61,13 +62,20 @@ def uses(renderer: JinjaChatRenderer, text: str) -> tuple[bool, bool]:
     return tools, reasoning or switch
 
 
+def notes_of(derived: object) -> tuple[str, ...]:
+    return getattr(derived, "notes", ())
+
+
 def figures(renderer: JinjaChatRenderer, go: GoTemplateChecker, outcomes: list) -> dict[str, list[str]]:
     """The names in each tool/thinking denominator and numerator (see the module docstring)."""
     found: dict[str, list[str]] = collections.defaultdict(list)
     for (outcome, _), (name, text) in zip(outcomes, templates(), strict=True):
         tools, thinking = uses(renderer, text)
         derived = derive_ollama_template(renderer, go, profile_for(text), allow_generic=False) if outcome.status == "equal" else None
-        notes = " ".join(derived.notes) if derived else ""
+        notes = " ".join(notes_of(derived))
+        why = next((n.split(": ", 1)[1] for n in notes_of(derived) if n.startswith("tool calling is not available")), "")
+        if tools and derived is None:
+            why = f"the template is refused: {outcome.detail}"
         for key, used, got in (
             ("tools", tools, derived is not None and "tools" in derived.capabilities),
             ("thinking", thinking, derived is not None and ("thinking" in derived.capabilities or "think switch (`think`" in notes)),
@@ -75,12 +83,16 @@ def figures(renderer: JinjaChatRenderer, go: GoTemplateChecker, outcomes: list) 
             if used:
                 found[f"{key}_templates"].append(name)
                 found[f"{key}_equal"].extend([name] if got else [])
+                if key == "tools" and not got:
+                    found["tools_why"].append(f"{name}: {why}")
     return found
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the outcomes as JSON")
+    parser.add_argument("--why", action="store_true", help="print why each tool template is not translated")
+    parser.add_argument("--ollama-utils", type=Path, help="a folder where `npm install @huggingface/ollama-utils` ran: its figures too")
     args = parser.parse_args()
     renderer = JinjaChatRenderer()
     with tempfile.TemporaryDirectory(prefix="bench-templates-") as tmp:
@@ -91,6 +103,9 @@ def main() -> int:
             outcomes.append((evaluate(name, text, renderer, go), time.perf_counter() - began))
         wall = time.perf_counter() - start
         extra = figures(renderer, go, outcomes)
+        if args.ollama_utils:
+            found = tool_figures(renderer, go, args.ollama_utils, extra["tools_templates"], dict(templates()))
+            extra.update({f"ollama_utils_{k}": v for k, v in found.items()})
     counts = collections.Counter(o.status for o, _ in outcomes)
     total = len(outcomes)
     if args.json:
@@ -106,6 +121,13 @@ def main() -> int:
             print(f"\n{key}: {len(got)} of {len(used)} templates that use {key} ({len(got) / max(len(used), 1):.0%})")
             print(f"  translated: {', '.join(got)}")
             print(f"  not translated: {', '.join(n for n in used if n not in got)}")
+            if key == "tools" and args.why:
+                print("\n".join(f"    {line}" for line in extra["tools_why"]))
+        if args.ollama_utils:
+            used, found = extra["tools_templates"], extra
+            print(f"\n@huggingface/ollama-utils on the {len(used)} tool templates: converts {len(found['ollama_utils_converted'])},")
+            print(f"  translates tools {len(found['ollama_utils_equal'])}: {', '.join(found['ollama_utils_equal'])}")
+            print(f"  tools wrong {len(found['ollama_utils_wrong'])}: {', '.join(found['ollama_utils_wrong'])}")
     return 0 if total and not counts["wrong"] and counts["equal"] >= 0.88 * total else 1
 
 

@@ -141,4 +141,8 @@ def test_calls_ollama_would_not_parse_back_are_refused_though_they_render_equal(
     Ollama's parser looks for a JSON object after the tag, so the model's calls would never come back as calls."""
     d = derive_ollama_template(renderer, go, profile("GLM-4.6"), allow_generic=False)
     assert "tools" not in d.capabilities and ".Tools" not in d.template
-    assert any("Ollama's tool-call tag '<tool_call>' would not find the calls the template writes" in n for n in d.notes)
+    expected = (
+        "the template writes calls one argument at a time, not as a JSON object, where Ollama's tool-call parser, which reads"
+        " a JSON object after the tag '<tool_call>', would not find them"
+    )
+    assert any(expected in n for n in d.notes)

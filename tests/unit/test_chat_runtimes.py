@@ -54,7 +54,7 @@ class FakeRenderer:
         text = self.render_fn(messages)
         return text if add_generation_prompt else text.removesuffix("[assistant]")
 
-    def token_ids(self, checkpoint, base, template, conversations) -> list[list[int] | None]:
+    def token_ids(self, checkpoint, base, template, conversations, tools=(), variables=None) -> list[list[int] | None]:
         return [_ids(self.render_fn(c)) for c in conversations]  # apply_chat_template(tokenize=True): no BOS added
 
 

@@ -33,11 +33,26 @@ PROBE_CHAT = (
 )
 
 
+FALLBACK_INPUTS: tuple[dict[str, Any], ...] = ({}, {"tools": []}, {"functions": "", "datetime": ""})
+"""What a template may need beyond the conversation (application.chat_inputs): nothing, an empty list of tools (Hermes 2
+Pro's `for tool in tools`), FireFunction's `functions` and `datetime`."""
+
+
+def _chat_text(tokenizer: Any, chat_template: str) -> str:
+    """The chat turn as the template renders it, with the first of FALLBACK_INPUTS it takes (the last one's error)."""
+    for extra in FALLBACK_INPUTS[:-1]:
+        try:
+            return tokenizer.apply_chat_template(list(PROBE_CHAT), chat_template=chat_template, tokenize=False, **extra)
+        except Exception:  # the template needs more than the conversation: try the next inputs
+            continue
+    return tokenizer.apply_chat_template(list(PROBE_CHAT), chat_template=chat_template, tokenize=False, **FALLBACK_INPUTS[-1])
+
+
 def probe_ids(tokenizer: Any, chat_template: str | None, limit: int) -> torch.Tensor:
     """The fixed probe: plain sentences, then one chat turn rendered with the checkpoint's template (if any)."""
     text_ids = list(tokenizer("\n".join(PROBE_SENTENCES))["input_ids"])
     chat_ids: list[int] = []
     if chat_template:
-        rendered = tokenizer.apply_chat_template(list(PROBE_CHAT), chat_template=chat_template, tokenize=False)
+        rendered = _chat_text(tokenizer, chat_template)
         chat_ids = list(tokenizer(rendered, add_special_tokens=False)["input_ids"])[: limit // 2]
     return torch.tensor(text_ids[: limit - len(chat_ids)] + chat_ids, dtype=torch.int64)

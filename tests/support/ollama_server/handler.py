@@ -173,11 +173,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, lines=[{"status": "parsing GGUF"}, {"error": error}]) if streamed else self._error(400, error)
         name = full_name(name)
         fields = {k: request.get(k) for k in ("template", "system", "parameters", "license")}
+        fields |= {"parser": request["parser"]} if request.get("parser") else {}
         record = {
             "name": name,
             "files": files,
             **fields,
-            "capabilities": model_capabilities(parsed),
+            "capabilities": model_capabilities(parsed, str(request.get("parser") or "")),
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "size": sum(self.state.blob(d).stat().st_size for d in files.values()),
             "digest": hashlib.sha256(json.dumps([files, fields], sort_keys=True).encode()).hexdigest(),

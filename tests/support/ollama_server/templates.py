@@ -8,7 +8,7 @@ server/images.go); the stand-in asks it and only adds what Ollama's server adds 
   create with "template error: <Parse's error>", HTTP 400 (streamed: after "parsing GGUF", as an error line).
 - capabilities (server/images.go, Capabilities): "completion" for a GGUF without pooling_type (every model
   the stand-in takes), then the template's own (tools, insert, thinking); no TEMPLATE: Ollama's default
-  `{{ .Prompt }}`, which gives none.
+  `{{ .Prompt }}`, which gives none; a built-in `parser` (server/create.go takes any name) adds its own.
 - chat and generate (server/routes.go, ChatHandler/GenerateHandler): `think` on (true, or "low"/"medium"/
   "high"/"max": api.ThinkValue.Bool) for a model without "thinking" is answered 400 `"<name as asked>" does
   not support thinking`; `tools` for a model without "tools" (chat only) 400 `<full name> does not support
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker, OllamaParse
+from hubship.domain.ollama_parsers import PARSERS, THINKING
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
 THINK_LEVELS = ("low", "medium", "high", "max")
@@ -37,9 +38,12 @@ def create_error(parsed: OllamaParse) -> str | None:
     return None if parsed.error is None else f"template error: {parsed.error}"
 
 
-def model_capabilities(parsed: OllamaParse | None) -> list[str]:
-    """The capabilities Ollama lists for a stand-in model: completion, then the TEMPLATE's."""
-    return ["completion", *(parsed.capabilities if parsed else ())]
+def model_capabilities(parsed: OllamaParse | None, parser: str = "") -> list[str]:
+    """The capabilities Ollama lists for a stand-in model: completion, then the TEMPLATE's, then its built-in PARSER's
+    (server/images.go, parserCapabilities: `tools`, and `thinking` where the parser has it; an unknown name gives none)."""
+    found = ["completion", *(parsed.capabilities if parsed else ())]
+    extra = ["tools", *(["thinking"] if parser in THINKING else [])] if parser in PARSERS else []
+    return found + [c for c in extra if c not in found]
 
 
 def qualified(name: str) -> str:

@@ -1,0 +1,164 @@
+"""Ollama's built-in output parsers (a Modelfile's `PARSER`), modelled from Ollama's source as hubship reads it
+(`model/parsers/`, August 2026): what each reads as a tool call, how it types an argument, and what it assumes about
+the end of the prompt. A TEMPLATE whose calls are written one argument at a time cannot be read by Ollama's generic
+tool parser (a JSON object after a tag); where a built-in parser reads exactly that format, the Modelfile names it,
+once the proof has shown that the parser's rule gives every rendered call back and that the generation prompt ends as
+the parser assumes.
+
+`glm-4.7` (`glm47.go`, `glm46.go`): a call is `<tool_call>NAME<arg_key>K</arg_key><arg_value>V</arg_value>...`
+up to `</tool_call>`; the text outside those four tags is XML-escaped, then the whole read as XML: the name is the
+call's own text, trimmed. A value is typed by the tool's parameter (`parseValue`, `qwen3coder.go`): one leading and
+one trailing newline dropped; `null` (any case) is null; then by the declared types in the order boolean, integer,
+number, array, object, string, the raw text when nothing fits or the parameter is not declared. With thinking unset
+or on, the parser reads the model's output as thinking from its first character: the prompt must end inside an open
+`<think>`; with thinking off it looks for an opening `<think>` first.
+
+`qwen3-coder` (`qwen3coder.go`): a call is `<tool_call>` `<function=NAME>` `<parameter=K>` VALUE `</parameter>` ...
+`</function>` `</tool_call>`; each `<tag=value>` becomes `<tag name="value">`, the text between the function and
+parameter tags is XML-escaped, and the whole read as XML: the function's name, each parameter's text typed as above.
+It reads no thinking, so it assumes nothing about the end of the prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+GLM47 = "glm-4.7"
+_GLM_TAGS = ("<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>")
+_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)", re.I)
+_XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _types(tools: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+    """Each tool's parameter types by name, as Ollama holds them (a type name becomes a list of one)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for tool in tools:
+        f = json.loads(tool)["function"]
+        props = (f.get("parameters") or {}).get("properties") or {}
+        out[f["name"]] = {k: p["type"] if isinstance(p.get("type"), list) else [p["type"]] for k, p in props.items() if "type" in p}
+    return out
+
+
+def _json(raw: str, kind: type) -> object:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, kind) else None
+
+
+def parse_value(raw: str, types: Sequence[str]) -> object:
+    """`parseValue` of Ollama's qwen3coder.go, which the GLM parsers share."""
+    raw = raw.removeprefix("\n").removesuffix("\n")
+    if raw.lower() == "null":
+        return None
+    if not types:
+        return raw
+    single = len(types) == 1
+    if "boolean" in types:
+        if raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        if single:
+            return False
+    if "integer" in types:
+        if _INT.fullmatch(raw) and -(2**63) <= int(raw) < 2**63:
+            return int(raw)
+        if single:
+            return raw
+    if "number" in types:
+        if _FLOAT.fullmatch(raw):
+            f = float(raw)
+            return int(f) if math.isfinite(f) and f == math.trunc(f) else f
+        if single:
+            return raw
+    for name, kind in (("array", list), ("object", dict)):
+        if name in types:
+            value = _json(raw, kind)
+            if value is not None:
+                return value
+            if single:
+                return raw
+    return raw
+
+
+def _escaped(text: str) -> str:
+    """`escapeGLM46Content`: the text outside the argument tags XML-escaped, the tags kept."""
+    out, i = [], 0
+    while i < len(text):
+        tag = next((t for t in _GLM_TAGS if text.startswith(t, i)), None)
+        if tag:
+            out.append(tag)
+            i += len(tag)
+        else:
+            out.append(_XML_ESCAPES.get(text[i], text[i]))
+            i += 1
+    return "".join(out)
+
+
+def glm_calls(output: str, tools: Sequence[str]) -> list[tuple[str, dict[str, object]]] | None:
+    """The calls the glm-4.7 parser reads in `output` (name, arguments); None when one does not parse."""
+    types, calls = _types(tools), []
+    for raw in _CALL.findall(output):
+        try:
+            root = ET.fromstring("<tool_call>" + _escaped(raw) + "</tool_call>")
+        except ET.ParseError:
+            return None
+        name = ((root.text or "") + "".join(e.tail or "" for e in root)).strip()
+        keys, values = root.findall("arg_key"), root.findall("arg_value")
+        if not name or len(keys) != len(values):
+            return None
+        declared = types.get(name, {})
+        pairs = [((k.text or "").strip(), v.text or "") for k, v in zip(keys, values, strict=True)]
+        args = {k: parse_value(v, declared.get(k, [])) for k, v in pairs}
+        calls.append((name, args))
+    return calls
+
+
+_QWEN_TAG = re.compile(r"<(\w+)=([^>]+)>")
+_QWEN_XML_TAG = re.compile(r'</?(?:function|parameter)(?:\s+name="[^"]*")?>')
+
+
+def _qwen_xml(raw: str) -> str:
+    """`transformToXML`: `<tag=value>` as `<tag name="value">`, the text between those tags XML-escaped."""
+    attr = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
+    text = _QWEN_TAG.sub(lambda m: f'<{m[1]} name="{"".join(attr.get(c, c) for c in m[2])}">', raw)
+    out, last = [], 0
+    for m in _QWEN_XML_TAG.finditer(text):
+        out.append("".join(_XML_ESCAPES.get(c, c) for c in text[last : m.start()]) + m[0])
+        last = m.end()
+    return "".join(out) + "".join(_XML_ESCAPES.get(c, c) for c in text[last:])
+
+
+def qwen_calls(output: str, tools: Sequence[str]) -> list[tuple[str, dict[str, object]]] | None:
+    """The calls the qwen3-coder parser reads in `output` (name, arguments); None when one does not parse."""
+    types, calls = _types(tools), []
+    for raw in _CALL.findall(output):
+        xml = _qwen_xml(raw)
+        try:
+            root = ET.fromstring(xml[xml.find("<function") :])
+        except ET.ParseError:
+            return None
+        name = root.get("name", "")
+        declared = types.get(name, {})
+        args = {p.get("name", ""): parse_value(p.text or "", declared.get(p.get("name", ""), [])) for p in root.findall("parameter")}
+        calls.append((name, args))
+    return calls
+
+
+def opens_thinking(think: bool | None) -> bool:
+    """Whether the glm-4.7 parser reads the output as thinking from its first character (the prompt ends in `<think>`)."""
+    return think is None or think
+
+
+QWEN3_CODER = "qwen3-coder"
+PARSERS = {GLM47: (glm_calls, opens_thinking), QWEN3_CODER: (qwen_calls, None)}
+"""Each modelled parser: its call reader, and whether it reads the output as thinking from the start for a think setting
+(None: it reads no thinking)."""
+THINKING = frozenset({GLM47})
+"""The parsers that give a model Ollama's `thinking` capability (`HasThinkingSupport`); every one gives `tools`."""

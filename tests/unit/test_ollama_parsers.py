@@ -1,0 +1,77 @@
+"""Ollama's glm-4.7 and qwen3-coder parsers as hubship models them (domain/ollama_parsers.py, from Ollama's model/parsers/glm46.go, glm47.go
+and qwen3coder.go's parseValue): what it reads back from a call written one argument at a time, typed by the tool."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hubship.domain.ollama_model import OllamaModel
+from hubship.domain.ollama_parsers import GLM47, glm_calls, opens_thinking, parse_value, qwen_calls
+from hubship.domain.tool_check import CALL, WEATHER
+
+
+def _glm(name: str, args: dict[str, object]) -> str:
+    pairs = "".join(
+        f"<arg_key>{k}</arg_key><arg_value>{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}</arg_value>"
+        for k, v in args.items()
+    )
+    return f"<tool_call>{name}{pairs}</tool_call>"
+
+
+def test_a_call_written_as_glm_writes_it_is_read_back_typed_by_the_tool():
+    args = json.loads(CALL.arguments)
+    text = "</think>Let me look." + _glm(CALL.name, args) + _glm("search_web", {"query": "a & <b>"})
+    assert glm_calls(text, [WEATHER]) == [(CALL.name, args), ("search_web", {"query": "a & <b>"})]
+
+
+def test_an_undeclared_list_argument_comes_back_as_text():
+    """The proof tool declares every argument its call passes: an undeclared one is read as a string."""
+    tool = json.dumps({"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}})
+    assert glm_calls(_glm("f", {"tags": ["a", 1]}), [tool]) == [("f", {"tags": '["a", 1]'})]
+
+
+@pytest.mark.parametrize(
+    ("raw", "types", "value"),
+    [
+        ("\n12\n", ["integer"], 12),
+        ("12.0", ["number"], 12),
+        ("1.5", ["number"], 1.5),
+        ("x", ["integer"], "x"),
+        ("NULL", ["string"], None),
+        ("yes", ["boolean"], False),
+        ("123", ["string", "integer"], 123),
+        ("[1]", ["array"], [1]),
+        ("{oops", ["object"], "{oops"),
+        ("plain", [], "plain"),
+    ],
+)
+def test_values_are_typed_as_ollamas_parse_value_types_them(raw, types, value):
+    assert parse_value(raw, types) == value and type(parse_value(raw, types)) is type(value)
+
+
+def test_a_call_that_is_not_well_formed_is_not_read():
+    assert glm_calls("<tool_call>f<arg_key>a</arg_key></tool_call>", [WEATHER]) is None
+    assert glm_calls("<tool_call><arg_key>a</arg_key><arg_value>1</arg_value></tool_call>", [WEATHER]) is None
+
+
+def test_the_parser_reads_thinking_from_the_start_unless_thinking_is_off_and_the_modelfile_names_it():
+    assert opens_thinking(None) and opens_thinking(True) and not opens_thinking(False)
+    model = OllamaModel(model_file="m.gguf", template="{{ .Prompt }}", parser=GLM47)
+    assert "\nPARSER glm-4.7\n" in model.modelfile() and model.create_fields()["parser"] == GLM47
+    assert "parser" not in OllamaModel(model_file="m.gguf").create_fields()
+
+
+def _qwen(name: str, args: dict[str, object]) -> str:
+    pairs = "".join(
+        f"<parameter={k}>\n{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}\n</parameter>\n" for k, v in args.items()
+    )
+    return f"<tool_call>\n<function={name}>\n{pairs}</function>\n</tool_call>"
+
+
+def test_a_call_written_as_qwen3_coder_writes_it_is_read_back_typed_by_the_tool():
+    args = json.loads(CALL.arguments)
+    text = "Let me look.\n" + _qwen(CALL.name, args) + _qwen("search_web", {"query": 'a & <b> "c"'})
+    assert qwen_calls(text, [WEATHER]) == [(CALL.name, args), ("search_web", {"query": 'a & <b> "c"'})]
+    assert qwen_calls("<tool_call>\n<function=f>\n<parameter=x>\n1\n</function>\n</tool_call>", [WEATHER]) is None

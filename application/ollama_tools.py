@@ -116,7 +116,9 @@ def _thinking(render: Render, bos: str | None, learned: ToolStructure, plain: Th
     structures = (lambda x: derive_tools(bound(render, x), bos).chat) if plain.tails else None
     observations = (lambda: reasoning_observations(render, bos, learned)) if plain.reasoning else list
     keep = {"calls": learned.content_at if learned.content else len(learned.opening)}
-    return learn(learned.chat, observations, structures, keep)
+    # the reasoning under each setting, as the plain layout learns it (a setting may show reasoning the unset one drops)
+    at = (lambda x: reasoning_observations(bound(render, x), bos, learned)) if plain.reasoning and plain.tails else None
+    return learn(learned.chat, observations, structures, keep, at)
 
 
 def tools_template(

@@ -18,7 +18,8 @@ LLMCOMPRESSOR_VERSION = "0.14.0.1"
 TORCH_CPU = "torch==2.13.0"
 
 
-def install(torch_spec: str = TORCH_CPU) -> None:
+def install(torch_spec: str = TORCH_CPU, torch_index: str = "") -> None:
+    """`torch_spec` (and its index, `make setup`'s TORCH_INDEX) where there is no NVIDIA GPU, then llm-compressor."""
     home = env_home()
     if installed_version(home) == LLMCOMPRESSOR_VERSION:
         print(f"llm-compressor {LLMCOMPRESSOR_VERSION} already in {home}")
@@ -27,10 +28,10 @@ def install(torch_spec: str = TORCH_CPU) -> None:
         venv.EnvBuilder(with_pip=True, clear=True).create(home)
     pip = [str(env_python(home)), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     if shutil.which("nvidia-smi") is None:
-        subprocess.run([*pip, torch_spec], check=True)
+        subprocess.run([*pip, *(["--index-url", torch_index] if torch_index else []), torch_spec], check=True)
     subprocess.run([*pip, f"llmcompressor=={LLMCOMPRESSOR_VERSION}"], check=True)
     print(f"llm-compressor {installed_version(home)} installed in {home}")
 
 
 if __name__ == "__main__":
-    install(*sys.argv[1:2])
+    install(*sys.argv[1:3])

@@ -38,9 +38,10 @@ class LlmCompressorCompressor:
     ) -> None:
         if reason := self.missing():
             raise PublishError(reason)
-        with tempfile.TemporaryDirectory(prefix="hubship-llmc-") as tmp, progress.task(
-            f"quantize {scheme} (llm-compressor)", total=1, unit="models"
-        ) as task:
+        with (
+            tempfile.TemporaryDirectory(prefix="hubship-llmc-") as tmp,
+            progress.task(f"quantize {scheme} (llm-compressor)", total=1, unit="models") as task,
+        ):
             spec = {"model": str(model_dir), "out": str(out_dir), "scheme": scheme, "ignore": list(ignore)}
             if calibration is not None:
                 (Path(tmp) / "calibration.txt").write_text(calibration, encoding="utf-8")
@@ -50,7 +51,11 @@ class LlmCompressorCompressor:
             env.pop("PYTHONPATH", None)  # hubship's own path must not shadow the environment's transformers
             done = subprocess.run(
                 [str(env_python(self.home)), str(WORKER), str(Path(tmp) / "spec.json")],
-                cwd=tmp, env=env, capture_output=True, text=True, check=False,
+                cwd=tmp,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if done.returncode != 0:
                 lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]

@@ -69,7 +69,11 @@ class CompressedTensorsFormat:
             calibration = load_calibration(calibration_options(ctx.params))
             text = render_calibration(calibration, ctx.checkpoint, ctx.base, ctx.service("chat_renderer"), strict=strict)
         ctx.service("compressor").compress(
-            ctx.inputs["merged-16bit"], ctx.out_dir, scheme=self.scheme, ignore=tuple(ctx.params["ignore"]), calibration=text,
+            ctx.inputs["merged-16bit"],
+            ctx.out_dir,
+            scheme=self.scheme,
+            ignore=tuple(ctx.params["ignore"]),
+            calibration=text,
             progress=ctx.progress,
         )
         notes = ctx.service("saver").save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)

@@ -20,7 +20,9 @@ from hubship.domain.errors import QualityGateFailed
 from tests.fakes.merger import ScaledDeltaMerger
 from tests.support.lossy_model import lossy_copy
 
-CALIBRATION = "The quick brown fox jumps over the lazy dog. " * 40 + "A tokenizer splits text into pieces; a model predicts the next.\n" * 20
+CALIBRATION = (
+    "The quick brown fox jumps over the lazy dog. " * 40 + "A tokenizer splits text into pieces; a model predicts the next.\n" * 20
+)
 
 
 def _dtypes(folder: Path) -> dict[str, torch.dtype]:
@@ -34,13 +36,25 @@ def test_publish_fp8_dynamic_and_w4a16_loads_with_transformers(tiny_model: tuple
     (tmp_path / "calibration.txt").write_text(CALIBRATION)
     dest = tmp_path / "published"
     result = cli(
-        "publish", str(ckpt), "-f", "fp8-dynamic,w4a16", "--calibration", str(tmp_path / "calibration.txt"),
-        "--workspace", str(tmp_path / "ws"), "--to", f"dir:{dest}", "--quiet",
+        "publish",
+        str(ckpt),
+        "-f",
+        "fp8-dynamic,w4a16",
+        "--calibration",
+        str(tmp_path / "calibration.txt"),
+        "--workspace",
+        str(tmp_path / "ws"),
+        "--to",
+        f"dir:{dest}",
+        "--quiet",
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.parent.name for p in dest.rglob("manifest.json")) == ["fp8-dynamic", "w4a16"]
     layers = json.loads((ckpt / "adapter_config.json").read_text())
-    expected = {"fp8-dynamic": ("float-quantized", torch.float8_e4m3fn, "weight"), "w4a16": ("pack-quantized", torch.int32, "weight_packed")}
+    expected = {
+        "fp8-dynamic": ("float-quantized", torch.float8_e4m3fn, "weight"),
+        "w4a16": ("pack-quantized", torch.int32, "weight_packed"),
+    }
     for name, (fmt, dtype, key) in expected.items():
         folder = next(dest.rglob(name))
         manifest = json.loads((folder / "manifest.json").read_text())

@@ -40,7 +40,10 @@ def test_a_valid_config_passes(tmp_path: Path) -> None:
     [
         (None, "has no compressed-tensors quantization_config"),
         ({**FP8, "quant_method": "bitsandbytes"}, "has no compressed-tensors quantization_config"),
-        ({**FP8, "config_groups": {"group_0": {"targets": "Linear", "weights": {"num_bits": "eight"}}}}, "fails compressed-tensors' schema"),
+        (
+            {**FP8, "config_groups": {"group_0": {"targets": "Linear", "weights": {"num_bits": "eight"}}}},
+            "fails compressed-tensors' schema",
+        ),
         ({**FP8, "ignore": []}, "quantizes lm_head"),
     ],
 )

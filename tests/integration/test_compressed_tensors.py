@@ -107,3 +107,25 @@ def test_a_missing_environment_is_refused_at_plan_time(tiny_model: tuple[Path, P
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "hubship[vllm]" in lines[0] and "make setup" in lines[0], lines
     assert not dest.exists() and not any((tmp_path / "ws").rglob("*.safetensors"))
+
+
+@pytest.mark.slow
+def test_a_vision_language_model_keeps_its_vision_tower_in_16_bit(tmp_path: Path, cli) -> None:
+    from tests.support.moe_vlm import build
+
+    _, ckpt = build("qwen2_5_vl", tmp_path / "vlm")
+    dest = tmp_path / "published"
+    result = cli("publish", str(ckpt), "-f", "fp8-dynamic", "--workspace", str(tmp_path / "ws"), "--to", f"dir:{dest}", "--quiet")
+    assert result.returncode == 0, result.stderr
+    folder = next(dest.rglob("fp8-dynamic"))
+    assert json.loads((folder / "manifest.json").read_text())["verification"]["passed"]
+    ignored = json.loads((folder / "config.json").read_text())["quantization_config"]["ignore"]
+    assert "lm_head" in ignored and any(name.startswith("visual.blocks.") for name in ignored)
+    dtypes = {}
+    for path in folder.glob("*.safetensors"):
+        with safe_open(str(path), framework="pt") as f:
+            dtypes |= {key: f.get_tensor(key).dtype for key in f.keys()}  # noqa: SIM118 (safe_open is not a mapping)
+    vision = [k for k in dtypes if "visual" in k and k.endswith("proj.weight")]
+    language = [k for k in dtypes if "visual" not in k and k.endswith("q_proj.weight")]
+    assert vision and all(dtypes[k] == torch.float32 for k in vision), "the vision tower is not quantized"
+    assert language and all(dtypes[k] == torch.float8_e4m3fn for k in language)

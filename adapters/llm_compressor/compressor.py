@@ -16,8 +16,16 @@ from hubship.domain.errors import PublishError
 from hubship.ports.progress import Progress
 
 WORKER = Path(__file__).with_name("oneshot_worker.py")
+FAILED = "hubship-worker-failed: "  # as oneshot_worker.FAILED (the worker is a script of another environment: not imported)
 MAX_SEQ_LENGTH = 512  # tokens per calibration window
 NUM_SAMPLES = 256  # windows at most (hubship's default calibration text makes fewer)
+
+
+def _failure(done: subprocess.CompletedProcess[str]) -> str:
+    """The worker's own failure line, else the last line of its output, else its exit code."""
+    lines = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+    marked = [line.removeprefix(FAILED) for line in lines if line.startswith(FAILED)]
+    return (marked or lines or [f"exit {done.returncode}"])[-1]
 
 
 class LlmCompressorCompressor:
@@ -58,7 +66,6 @@ class LlmCompressorCompressor:
                 check=False,
             )
             if done.returncode != 0:
-                lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-                raise PublishError(f"llm-compressor failed on {model_dir} ({scheme}): {lines[-1] if lines else f'exit {done.returncode}'}")
+                raise PublishError(f"llm-compressor failed on {model_dir} ({scheme}): {_failure(done)}")
             task.advance()
         check_quantization_config(out_dir / "config.json", ignore)

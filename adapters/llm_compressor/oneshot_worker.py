@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import sys
 
+FAILED = "hubship-worker-failed: "  # the line hubship reads the failure from (the rest of stderr is llm-compressor's log)
+
 
 def _model(path: str):  # type: ignore[no-untyped-def]
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
@@ -37,7 +39,7 @@ def _dataset(path: str, spec: dict, model_dir: str):  # type: ignore[no-untyped-
     windows = [ids[i : i + size] for i in range(0, len(ids), size) if len(ids[i : i + size]) >= 8]
     windows = windows[: int(spec["num_samples"])]
     if not windows:
-        raise SystemExit("the calibration text is too short to calibrate W4A16 (fewer than 8 tokens)")
+        raise ValueError("the calibration text is too short to calibrate W4A16 (fewer than 8 tokens); pass a longer --calibration")
     return Dataset.from_dict({"input_ids": windows, "attention_mask": [[1] * len(w) for w in windows]})
 
 
@@ -65,4 +67,8 @@ def main(spec_file: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    try:
+        main(sys.argv[1])
+    except Exception as exc:
+        print(FAILED + (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0], file=sys.stderr)
+        raise

@@ -14,10 +14,12 @@ from dependency_injector import providers
 from safetensors import safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from hubship.adapters.llm_compressor.compressor import LlmCompressorCompressor
 from hubship.adapters.llm_compressor.environment import HOME_ENV
 from hubship.application.publish_request import PublishRequest
-from hubship.domain.errors import QualityGateFailed
+from hubship.domain.errors import PublishError, QualityGateFailed
 from tests.fakes.merger import ScaledDeltaMerger
+from tests.fakes.progress import FakeProgress
 from tests.support.lossy_model import lossy_copy
 
 CALIBRATION = (
@@ -129,3 +131,13 @@ def test_a_vision_language_model_keeps_its_vision_tower_in_16_bit(tmp_path: Path
     language = [k for k in dtypes if "visual" not in k and k.endswith("q_proj.weight")]
     assert vision and all(dtypes[k] == torch.float32 for k in vision), "the vision tower is not quantized"
     assert language and all(dtypes[k] == torch.float8_e4m3fn for k in language)
+
+
+def test_a_failing_llm_compressor_run_is_one_line_naming_its_cause(tiny_model: tuple[Path, Path], tmp_path: Path) -> None:
+    base, _ = tiny_model
+    (tmp_path / "out").mkdir()
+    with pytest.raises(PublishError, match=r"^llm-compressor failed on .* \(W4A16\): ValueError: the calibration text is too short"):
+        LlmCompressorCompressor().compress(
+            base, tmp_path / "out", scheme="W4A16", ignore=("lm_head",), calibration="hi", progress=FakeProgress()
+        )
+    assert not (tmp_path / "out" / "config.json").exists()

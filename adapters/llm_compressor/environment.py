@@ -54,13 +54,15 @@ def missing(home: Path | None = None) -> str | None:
 
 
 def tool_versions() -> dict[str, str]:
-    """The versions that key a compressed-tensors artifact: llm-compressor and the compressed-tensors it wrote with
-    (its environment's), and hubship's compressed-tensors (which verifies); {} where the environment is missing."""
+    """The versions that key a compressed-tensors artifact: llm-compressor and the compressed-tensors, transformers and
+    torch it ran with (its environment's), and hubship's compressed-tensors (which verifies); without llm-compressor's
+    environment, only the latter."""
     home = env_home()
     found = {}
     if llmc := installed_version(home):
         found["llmcompressor"] = llmc
-        found["llmcompressor_compressed_tensors"] = installed_version(home, "compressed_tensors") or ""
+        for name in ("compressed_tensors", "transformers", "torch"):  # what it quantized with, in its own environment
+            found[f"llmcompressor_{name}"] = installed_version(home, name) or ""
     with contextlib.suppress(PackageNotFoundError):
         found["compressed_tensors"] = version("compressed-tensors")
     return found

@@ -30,7 +30,17 @@ METRICS = ("mean_kl", "top1_agreement", "top1_near")
 # What stays in 16-bit: the output head, and a vision-language model's vision tower and projector (llm-compressor's
 # own VLM examples ignore these names).
 IGNORE = ("lm_head", "re:.*vision_tower.*", "re:.*vision_model.*", "re:.*visual\\..*", "re:.*multi_modal_projector.*")
-TOOLS = ("torch", "transformers", "llmcompressor", "llmcompressor_compressed_tensors", "compressed_tensors", "safetensors")
+# hubship's torch and transformers verify; llm-compressor's environment has its own, which quantize
+TOOLS = (
+    "torch",
+    "transformers",
+    "compressed_tensors",
+    "safetensors",
+    "llmcompressor",
+    "llmcompressor_compressed_tensors",
+    "llmcompressor_transformers",
+    "llmcompressor_torch",
+)
 
 
 class CompressedTensorsFormat:

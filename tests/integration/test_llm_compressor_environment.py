@@ -36,11 +36,12 @@ def test_a_missing_environment_names_the_extra_and_make_setup(tmp_path: Path) ->
 
 
 def test_the_environment_variable_moves_it_and_keys_the_versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = _venv(tmp_path / "env", "llmcompressor-0.14.0.1", "compressed_tensors-0.19.0")
+    home = _venv(tmp_path / "env", "llmcompressor-0.14.0.1", "compressed_tensors-0.19.0", "transformers-5.17.0", "torch-2.13.0+cpu")
     monkeypatch.setitem(os.environ, HOME_ENV, str(home))
     assert env_home() == home
     versions = tool_versions()
     assert versions["llmcompressor"] == "0.14.0.1" and versions["llmcompressor_compressed_tensors"] == "0.19.0"
+    assert versions["llmcompressor_transformers"] == "5.17.0" and versions["llmcompressor_torch"] == "2.13.0+cpu"
     assert versions["compressed_tensors"]  # hubship's own, which verifies
     monkeypatch.setitem(os.environ, HOME_ENV, str(tmp_path / "none"))
     assert "llmcompressor" not in tool_versions()

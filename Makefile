@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py adapte
 	# llama.cpp's llama-server (the chat proof runs its Jinja engine and tokenizer), same source, no web UI, cached apart
 	$(VENV)/bin/python -m hubship.adapters.llama_cpp.install server
 	# llm-compressor (fp8-dynamic, w4a16) in an environment of its own: it pins an older transformers than hubship's
-	# (~2.5 min, 1.5 GB: CPU torch, then llmcompressor and its pins; docs/adr/018-compressed-tensors.md)
+	# (2.5-3 min, 1.5 GB: CPU torch, then llmcompressor and its pins; docs/adr/018-compressed-tensors.md)
 	$(VENV)/bin/python -m hubship.adapters.llm_compressor.install "$(TORCH_CPU)" "$(TORCH_INDEX)"
 	touch $@
 

@@ -24,12 +24,26 @@ from hubship.application.formats.sizes import bnb_bytes, merged_bytes, side_file
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
+from hubship.domain.gguf_types import kind_of
 from hubship.domain.plan import Estimate
 
 METRICS = ("mean_kl", "top1_agreement", "top1_near")
 # What stays in 16-bit: the output head, and a vision-language model's vision tower and projector (llm-compressor's
 # own VLM examples ignore these names).
 IGNORE = ("lm_head", "re:.*vision_tower.*", "re:.*vision_model.*", "re:.*visual\\..*", "re:.*multi_modal_projector.*")
+_VISION = ("vision_tower", "vision_model", "visual.", "multi_modal_projector")
+GROUP_SIZE = 128  # W4A16's groups of input columns (compressed-tensors' preset)
+
+
+def indivisible_layer(base: BaseInfo) -> tuple[str, int] | None:
+    """The first linear layer W4A16 would quantize whose input columns are not a multiple of GROUP_SIZE (llm-compressor
+    refuses it: SmolLM2's hidden size 576 is one), with its column count; None when every one fits."""
+    for name, shape in base.tensors:
+        if len(shape) != 2 or kind_of(name, shape) in ("norm", "token_embd", "output") or any(v in name for v in _VISION):
+            continue
+        if shape[1] % GROUP_SIZE:
+            return name, shape[1]
+    return None
 # hubship's torch and transformers verify; llm-compressor's environment has its own, which quantize
 TOOLS = (
     "torch",
@@ -55,6 +69,11 @@ class CompressedTensorsFormat:
         return {"scheme": self.scheme, "ignore": list(IGNORE), **(calibration_params(options) if self.calibrated else {})}
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
+        if self.scheme == "W4A16" and (found := indivisible_layer(base)):
+            raise UserInputError(
+                f"w4a16 quantizes in groups of {GROUP_SIZE} input columns, and {found[0]} has {found[1]};"
+                " publish fp8-dynamic or a GGUF quantization of this model instead"
+            )
         if self.calibrated:
             load_calibration(calibration_options(params))  # a file that is not calibration text fails here
 

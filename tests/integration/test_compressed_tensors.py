@@ -141,3 +141,16 @@ def test_a_failing_llm_compressor_run_is_one_line_naming_its_cause(tiny_model: t
             base, tmp_path / "out", scheme="W4A16", ignore=("lm_head",), calibration="hi", progress=FakeProgress()
         )
     assert not (tmp_path / "out" / "config.json").exists()
+
+
+def test_w4a16_of_a_model_whose_columns_do_not_fill_its_groups_is_refused_at_plan_time(tmp_path: Path, cli) -> None:
+    """SmolLM2-135M's hidden size, 576, is not a multiple of W4A16's 128-column groups: llm-compressor would fail on
+    it after the merge; hubship says so at plan time (the tiny Llama with hidden size 192 here)."""
+    from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
+
+    _, ckpt = HfDemoCheckpointFactory().create(tmp_path / "odd", dtype="float32", hidden_size=192)
+    result = cli("plan", str(ckpt), "-f", "w4a16", "--workspace", str(tmp_path / "ws"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "groups of 128 input columns" in lines[0] and "has 192" in lines[0] and "fp8-dynamic" in lines[0]
+    assert cli("plan", str(ckpt), "-f", "fp8-dynamic", "--workspace", str(tmp_path / "ws")).returncode == 0

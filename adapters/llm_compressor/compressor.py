@@ -55,7 +55,8 @@ class LlmCompressorCompressor:
                 (Path(tmp) / "calibration.txt").write_text(calibration, encoding="utf-8")
                 spec |= {"calibration": str(Path(tmp) / "calibration.txt"), "max_seq_length": MAX_SEQ_LENGTH, "num_samples": NUM_SAMPLES}
             (Path(tmp) / "spec.json").write_text(json.dumps(spec))
-            env = {**os.environ, "PYTHONNOUSERSITE": "1", "TOKENIZERS_PARALLELISM": "false"}
+            # the model is a local folder: nothing to fetch from the Hub
+            env = {**os.environ, "PYTHONNOUSERSITE": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
             env.pop("PYTHONPATH", None)  # hubship's own path must not shadow the environment's transformers
             done = subprocess.run(
                 [str(env_python(self.home)), str(WORKER), str(Path(tmp) / "spec.json")],

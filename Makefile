@@ -11,11 +11,11 @@ TORCH_INDEX ?=
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py adapters/llama_cpp/tools_build.py
+$(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py adapters/llama_cpp/tools_build.py adapters/llm_compressor/install.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(VENV)/bin/python -c "import torch" 2>/dev/null; then \
 	  $(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),) "$(TORCH_CPU)"; fi
-	$(PIP) install -e ".[dev,gguf]"
+	$(PIP) install -e ".[dev,gguf,vllm]"
 	# the MLX formats (hubship[mlx]) where mlx has wheels: macOS on Apple silicon, Linux x86_64 and aarch64 (mlx[cpu])
 	if $(VENV)/bin/python -c "import platform, sys; sys.exit((platform.system(), platform.machine()) not in {('Darwin', 'arm64'), ('Linux', 'x86_64'), ('Linux', 'aarch64')})"; then \
 	  $(PIP) install -e ".[mlx]"; else echo "no mlx wheels for this platform: the MLX formats are refused at plan time"; fi
@@ -30,6 +30,9 @@ $(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py adapte
 	$(VENV)/bin/python -m hubship.adapters.llama_cpp.install tools
 	# llama.cpp's llama-server (the chat proof runs its Jinja engine and tokenizer), same source, no web UI, cached apart
 	$(VENV)/bin/python -m hubship.adapters.llama_cpp.install server
+	# llm-compressor (fp8-dynamic, w4a16) in an environment of its own: it pins an older transformers than hubship's
+	# (2.5-3 min, 1.5 GB: CPU torch, then llmcompressor and its pins; docs/adr/018-compressed-tensors.md)
+	$(VENV)/bin/python -m hubship.adapters.llm_compressor.install "$(TORCH_CPU)" "$(TORCH_INDEX)"
 	touch $@
 
 demo: setup

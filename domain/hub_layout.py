@@ -3,7 +3,8 @@
 `split` (the default): one repo per kind of artifact, named after the destination `hf:OWNER/NAME`:
 NAME holds the merged 16-bit model (or the adapter when nothing merged is published), NAME-lora the
 adapter, NAME-bnb-4bit the 4-bit model, NAME-GGUF every GGUF quantization, NAME-MLX-4bit (-8bit, -16bit) each MLX
-model. `single`: one repo with a folder per format. Pure rules: no I/O.
+model, NAME-FP8 and NAME-W4A16 the compressed-tensors models. `single`: one repo with a folder per format.
+Pure rules: no I/O.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ ALT_CARD_NAME = "HUBSHIP_CARD.md"
 HUB_URL = "https://huggingface.co"
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+# Suffixes as the community names such repos (vLLM's compressed-tensors checkpoints: NAME-FP8, NAME-W4A16)
+NAMED_SUFFIXES = {"fp8-dynamic": "-FP8", "w4a16": "-W4A16"}
 _REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
@@ -95,6 +98,8 @@ def repo_suffix(fmt: str, formats: Iterable[str]) -> str:
         return "-GGUF"
     if fmt.startswith("mlx-"):
         return f"-MLX-{fmt.removeprefix('mlx-')}"
+    if fmt in NAMED_SUFFIXES:
+        return NAMED_SUFFIXES[fmt]
     return f"-{fmt}"
 
 

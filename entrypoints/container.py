@@ -50,6 +50,15 @@ def _llama_cpp(target: str) -> Callable[..., Any]:
     return made
 
 
+def _versions(*targets: str) -> Callable[[], dict[str, str]]:
+    """One `more_versions` for the system probe from the `tool_versions` of several adapter packages."""
+
+    def found() -> dict[str, str]:
+        return {name: value for target in targets for name, value in _lazy(target)().items()}
+
+    return found
+
+
 class _Deferred:
     """Stands for what `provider` makes, made on first attribute access: a use case holds a port it may not call
     (an up-to-date re-publish renders no card), and the adapter's imports are not paid until it does."""
@@ -71,9 +80,11 @@ class Container(containers.DeclarativeContainer):
     saver = providers.Singleton(_lazy("local.file_saver:LocalFileSaver"))
     workspace = providers.Singleton(_lazy("local.workspace:LocalDirWorkspace"), root=config.workspace)
     hasher = providers.Singleton(_lazy("local.file_hasher:Sha256FileHasher"), cache_file=config.hash_cache)
-    # llama.cpp's tools are installed by the llama_cpp package: their version joins the probe's (it keys the imatrix)
+    # llama.cpp's tools and llm-compressor's environment are installed apart: their versions join the probe's (they
+    # key the imatrix and the compressed-tensors formats)
     probe = providers.Singleton(
-        _lazy("platform.system_probe:PlatformSystemProbe"), more_versions=providers.Object(_lazy("llama_cpp.imatrix_tools:tool_versions"))
+        _lazy("platform.system_probe:PlatformSystemProbe"),
+        more_versions=providers.Object(_versions("llama_cpp.imatrix_tools:tool_versions", "llm_compressor.environment:tool_versions")),
     )
     backend = providers.Singleton(
         select_backend, config.backend, nvidia_gpu=probe.provided.has_nvidia_gpu.call(), installed=probe.provided.tool_versions.call()
@@ -95,6 +106,7 @@ class Container(containers.DeclarativeContainer):
     quantizer = providers.Singleton(_lazy("torch.bnb_quantizer:BnbQuantizer"))
     mlx_converter = providers.Singleton(_lazy("mlx.mlx_lm_converter:MlxLmConverter"))
     mlx_verifier = providers.Singleton(_lazy("mlx.mlx_lm_verifier:MlxLmVerifier"))
+    compressor = providers.Singleton(_lazy("llm_compressor.compressor:LlmCompressorCompressor"))
 
     dir_registry = providers.Singleton(_lazy("local.dir_registry:LocalDirRegistry"))
     hf_registry = providers.Singleton(_lazy("hub.registry:HfHubRegistry"))
@@ -125,6 +137,7 @@ class Container(containers.DeclarativeContainer):
             quantizer=quantizer.provider,
             mlx_converter=mlx_converter.provider,
             mlx_verifier=mlx_verifier.provider,
+            compressor=compressor.provider,
             chat_renderer=chat_renderer.provider,
             go_templates=go_templates.provider,
             chat_runtime=chat_runtime.provider,

@@ -20,8 +20,8 @@ from typing import Any
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase
 from hubship.application.formats.imatrix_calibration import (
-    calibration_digest,
-    calibration_label,
+    calibration_options,
+    calibration_params,
     load_calibration,
     render_calibration,
 )
@@ -75,10 +75,7 @@ class GgufImatrixFormat(GgufBase):
             path = Path(str(option.path)).expanduser()
             source = {"imatrix_file": str(path.absolute()), "sha256": _sha256(path) if path.is_file() else None}
         else:
-            source = {"calibration": calibration_digest(options), "calibration_label": calibration_label(options)}
-            source["calibration_path"] = (
-                str(Path(str(options["calibration"])).expanduser().absolute()) if options.get("calibration") else None
-            )
+            source = calibration_params(options)
         return {**super().params(options, base), **source}
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
@@ -89,7 +86,7 @@ class GgufImatrixFormat(GgufBase):
                 f"imatrix file {params['imatrix_file']} does not exist; {hint}pass --imatrix with an imatrix file, or auto or off"
             )
         if "calibration" in params:
-            load_calibration(self._calibration_options(params))  # a file that is not calibration text fails here
+            load_calibration(calibration_options(params))  # a file that is not calibration text fails here
 
     def preflight(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any], services: Mapping[str, Any]) -> None:
         super().preflight(checkpoint, base, params, services)
@@ -97,7 +94,7 @@ class GgufImatrixFormat(GgufBase):
             services["imatrix_tools"].check()
             services["imatrix_tools"].check_imatrix(Path(params["imatrix_file"]))
         elif params["calibration_path"]:  # the user's conversations must render through the template
-            calibration = load_calibration(self._calibration_options(params))
+            calibration = load_calibration(calibration_options(params))
             render_calibration(calibration, checkpoint, base, services["chat_renderer"], strict=True)
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
@@ -122,7 +119,7 @@ class GgufImatrixFormat(GgufBase):
         elif tools.version() is None:
             info = {"file": None, "reason": "llama.cpp's tools (llama-imatrix, llama-quantize) are not installed; run `make setup`"}
         else:
-            calibration = load_calibration(self._calibration_options(ctx.params))
+            calibration = load_calibration(calibration_options(ctx.params))
             text = render_calibration(
                 calibration, ctx.checkpoint, ctx.base, ctx.service("chat_renderer"), strict=bool(ctx.params["calibration_path"])
             )
@@ -136,7 +133,3 @@ class GgufImatrixFormat(GgufBase):
 
     def usage(self, repo_or_path: str) -> str:
         return ""
-
-    @staticmethod
-    def _calibration_options(params: Mapping[str, Any]) -> dict[str, Any]:
-        return {"calibration": params["calibration_path"]} if params.get("calibration_path") else {}

@@ -55,6 +55,19 @@ def calibration_digest(options: Mapping[str, Any]) -> str:
     return digest.hexdigest()
 
 
+def calibration_params(options: Mapping[str, Any]) -> dict[str, Any]:
+    """What a calibrated format's content key and card take from the options: the calibration's digest, its label
+    and the user's file (absolute; None for the default set)."""
+    given = options.get("calibration")
+    path = str(Path(str(given)).expanduser().absolute()) if given else None
+    return {"calibration": calibration_digest(options), "calibration_label": calibration_label(options), "calibration_path": path}
+
+
+def calibration_options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The options `calibration_params` was made from (for load_calibration at build time)."""
+    return {"calibration": params["calibration_path"]} if params.get("calibration_path") else {}
+
+
 def load_calibration(options: Mapping[str, Any]) -> Calibration:
     """The calibration in force, parsed; a file that is not calibration text is a UserInputError (one line)."""
     parts = [parse_calibration(data, name) for name, data in _sources(options)]

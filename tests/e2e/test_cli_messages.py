@@ -20,7 +20,10 @@ def _error(result) -> str:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["-f", "gguf-q4km"], "hubship: error: unknown format 'gguf-q4km'; did you mean 'gguf-q4_k_m'? valid formats: gguf-bf16, "),
+        (
+            ["-f", "gguf-q4km"],
+            "hubship: error: unknown format 'gguf-q4km'; did you mean 'gguf-q4_k_m'? valid formats: fp8-dynamic, gguf-bf16, ",
+        ),
         (
             ["-f", "lora", "--to", "published"],
             "hubship: error: malformed destination 'published': use dir:PATH, hf:OWNER/NAME or ollama:NAME[:TAG];"

@@ -14,7 +14,7 @@ from hubship.domain.hub_sync import RemoteFile, WantedFile, changes, git_blob_oi
 from hubship.domain.manifest import FileEntry, Manifest
 from hubship.domain.secrets import count_hub_tokens, is_pickle, looks_like_text
 
-ALL = ("lora", "merged-16bit", "merged-4bit", "gguf-q4_k_m", "gguf-q8_0")
+ALL = ("lora", "merged-16bit", "merged-4bit", "gguf-q4_k_m", "gguf-q8_0", "fp8-dynamic", "w4a16")
 
 
 def test_split_layout_names_one_repo_per_kind():
@@ -26,6 +26,8 @@ def test_split_layout_names_one_repo_per_kind():
         "merged-4bit": "me/model-bnb-4bit",
         "gguf-q4_k_m": "me/model-GGUF",
         "gguf-q8_0": "me/model-GGUF",
+        "fp8-dynamic": "me/model-FP8",
+        "w4a16": "me/model-W4A16",
     }
 
 

@@ -57,6 +57,16 @@ def _forward(model: nn.Module, ids: torch.Tensor, threads: int) -> torch.Tensor:
         torch.set_num_threads(before)
 
 
+def _upcast(model: nn.Module) -> nn.Module:
+    """Every floating-point weight bitsandbytes left in 16 bits, in fp32 as the rest: it quantizes Linear layers only,
+    and loads 3D parameters (gpt-oss's fused experts) in their stored dtype whatever `dtype` asks, so a bf16 expert
+    would meet fp32 activations ("self and mat2 must have the same dtype")."""
+    for param in model.parameters():
+        if param.dtype in (torch.bfloat16, torch.float16):
+            param.data = param.data.to(torch.float32)
+    return model
+
+
 @contextlib.contextmanager
 def _translated(what: str, error: type[UserInputError | PublishError] = UserInputError) -> Iterator[None]:
     """A library's exception as `error`: UserInputError while running what the user gave (the checkpoint, the
@@ -150,7 +160,7 @@ class TorchLogitsVerifier:
             if config.get("quantization_config"):
                 with progress.task("artifact logits (quantized)", total=1, unit="models") as task:
                     auto = model_class(AutoConfig.from_pretrained(model_dir))
-                    model = auto.from_pretrained(model_dir, device_map="cpu", dtype=torch.float32).eval()
+                    model = _upcast(auto.from_pretrained(model_dir, device_map="cpu", dtype=torch.float32).eval())
                     logits = _forward(model, ids, self._threads())
                     task.advance()
             else:

@@ -1,4 +1,4 @@
-"""GGUF and Ollama for the MoE families (issue 24), through the CLI as a user runs it: tiny random Qwen3-MoE, Mixtral,
+"""GGUF and Ollama for the MoE and vision-language families (issue 24), through the CLI as a user runs it: tiny random Qwen3-MoE, Mixtral,
 gpt-oss and DeepSeek-V3 models with the tokenizer and chat template their checkpoints have (tests/support/moe_chat.py),
 merged in the base's per-expert file layout, converted by llama.cpp's converter, quantized, verified against the
 reference logits, chat-proven with the real template, and created in the stand-in Ollama server.
@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from hubship.adapters.llama_cpp.gguf_verifier import LlamaCppGgufVerifier
 from hubship.adapters.llama_cpp.install import installed_home
+from hubship.domain.errors import PublishError
 from tests.support.moe_chat import build_chat
 from tests.support.ollama_server import StandInServer
 
@@ -71,3 +73,41 @@ def test_a_moe_family_publishes_gguf_and_ollama_verified_with_its_chat_proof(fam
     (model_file,) = record["files"]
     assert model_file.endswith(".Q4_K_M.gguf")
     assert "/* Derived by hubship from this model's Jinja chat template" in record["template"], record["template"][:200]
+
+
+def test_a_vision_language_model_publishes_gguf_with_its_projector(cli, standin, tmp_path: Path) -> None:
+    """Qwen2.5-VL: each quantization carries the vision projector (`mmproj-*.gguf`, converted once, losslessly), which
+    llama.cpp's multimodal library loads beside it and runs an image through; the card says how to run images; the
+    Ollama model is text only (its engine for this architecture does not load a llama.cpp projector), and says so."""
+    _, ckpt = build_chat("qwen2_5_vl", tmp_path / "model")
+    args = ["--workspace", str(tmp_path / "ws"), "--to", f"dir:{tmp_path / 'published'}", "--to", "ollama:tiny-vl"]
+    done = cli("publish", str(ckpt), "-f", "merged-16bit,gguf-q8_0,gguf-q4_k_m", *args, "--quiet", env={"OLLAMA_HOST": standin.url})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "clip_" not in done.stderr and "mtmd" not in done.stderr, "llama.cpp's multimodal logs stay out of the user's terminal"
+    projectors = []
+    for fmt in GGUF_KL:
+        (folder,) = (tmp_path / "published").glob(f"*/{fmt}")
+        (projector,) = folder.glob("mmproj-*.gguf")
+        projectors.append(projector.read_bytes())
+        metrics = _manifest(tmp_path, fmt)["verification"]["metrics"]
+        assert metrics["projector_file"] == projector.name and metrics["projector_image_tokens"] > 0, metrics
+        assert metrics["projector_embedding_width"] == 64, "the image embeddings have the text model's width"
+        assert metrics["chat_token_check"] == "passed", metrics
+        card = (folder / "README.md").read_text()
+        assert (
+            f"--mmproj {folder}/{projector.name}".split(str(tmp_path))[-1] in card
+            and "llama-mtmd-cli" in card
+            and "Ollama runs this model as text only" in card
+        )
+        (model,) = [p for p in folder.glob("*.gguf") if p != projector]
+        assert _gguf_fields(projector)["general.architecture"] == "clip" and "v.blk.0.attn_q.weight" in _gguf_fields(projector)["tensors"]
+        assert _gguf_fields(model)["general.architecture"] == "qwen2vl"
+    assert projectors[0] == projectors[1], "one projector, converted once, carried by every quantization"
+    with pytest.raises(PublishError, match=r"cannot use checkpoint\.Q4_K_M\.gguf as the vision projector") as failed:
+        LlamaCppGgufVerifier().projector(model, model)  # a file that is not a projector: a tool failure, exit 1
+    assert failed.value.exit_code == 1
+    (record,) = [
+        r for r in (json.loads(p.read_text()) for p in (standin.state.data / "models").glob("*.json")) if r["name"] == "tiny-vl:latest"
+    ]
+    (only,) = record["files"]
+    assert only.endswith(".Q4_K_M.gguf"), "Ollama gets the model, not the projector"

@@ -54,8 +54,10 @@ def _config(family: str, vocab: int, bos: int | None = 1, eos: int = 2) -> Any:
     if family == "gpt_oss":  # experts stored fused and (experts, in, out) on disk too; attention sinks, sliding layers
         return GptOssConfig(**text, head_dim=16, intermediate_size=32, num_local_experts=4, num_experts_per_tok=2, sliding_window=8)
     if family == "deepseek_v3":  # multi-head latent attention; layer 0 dense, layer 1 MoE with a shared expert
-        mla = {"q_lora_rank": 32, "kv_lora_rank": 16, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8, "v_head_dim": 16}
-        moe = {"moe_intermediate_size": 32, "n_routed_experts": 4, "n_shared_experts": 1, "num_experts_per_tok": 2}
+        # every Linear 64 wide or more on its input and a multiple of 32 on its output, as in the real model (the
+        # latent ranks 1536 and 512 + 64): bitsandbytes' CPU 4-bit kernel packs by blocks of those and fails otherwise
+        mla = {"q_lora_rank": 64, "kv_lora_rank": 64, "qk_rope_head_dim": 32, "qk_nope_head_dim": 32, "v_head_dim": 32}
+        moe = {"moe_intermediate_size": 64, "n_routed_experts": 4, "n_shared_experts": 1, "num_experts_per_tok": 2}
         text = {**text, "num_key_value_heads": text["num_attention_heads"]}  # as DeepSeek-V3's own (llama.cpp assumes it)
         return DeepseekV3Config(**text, **mla, **moe, intermediate_size=128, first_k_dense_replace=1, n_group=1, topk_group=1)
     vision = {

@@ -17,7 +17,9 @@ import pytest
 
 from hubship.adapters.llama_cpp.gguf_verifier import LlamaCppGgufVerifier
 from hubship.adapters.llama_cpp.install import installed_home
+from hubship.adapters.torch.model_files import file_keys
 from hubship.domain.errors import PublishError
+from tests.support import gemma3_vlm
 from tests.support.moe_chat import build_chat
 from tests.support.ollama_server import StandInServer
 
@@ -111,3 +113,24 @@ def test_a_vision_language_model_publishes_gguf_with_its_projector(cli, standin,
     ]
     (only,) = record["files"]
     assert only.endswith(".Q4_K_M.gguf"), "Ollama gets the model, not the projector"
+
+
+def test_gemma3_keeps_its_vision_tower_and_publishes_gguf_with_its_projector(cli, tmp_path: Path) -> None:
+    """Gemma 3 (`Gemma3ForConditionalGeneration`), its base in the Hub's layout (`vision_tower.vision_model.*`): the
+    merged model keeps that layout, the processor file and the vision tower to the bit; the GGUF carries the
+    projector llama.cpp converts from it, which llama.cpp loads and runs an image through."""
+    base, ckpt = gemma3_vlm.build(tmp_path / "model")
+    args = ["--workspace", str(tmp_path / "ws"), "--to", f"dir:{tmp_path / 'published'}", "--quiet"]
+    done = cli("publish", str(ckpt), "-f", "merged-16bit,gguf-q8_0", *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    merged = _manifest(tmp_path, "merged-16bit")["verification"]
+    assert merged["passed"] and merged["metrics"]["mean_kl"] <= 1e-9
+    assert merged["metrics"]["vision_tensors"] >= 40 and merged["metrics"]["vision_tensors_wrong"] == 0, merged["metrics"]
+    (folder,) = (tmp_path / "published").glob("*/merged-16bit")
+    assert set(file_keys([folder / "model.safetensors"])) == set(file_keys([base / "model.safetensors"]))
+    assert (folder / "preprocessor_config.json").read_bytes() == (ckpt / "preprocessor_config.json").read_bytes()
+    gguf = _manifest(tmp_path, "gguf-q8_0")["verification"]
+    assert gguf["passed"] and gguf["metrics"]["projector_image_tokens"] > 0 and gguf["metrics"]["chat_token_check"] == "passed"
+    (gguf_folder,) = (tmp_path / "published").glob("*/gguf-q8_0")
+    (projector,) = gguf_folder.glob("mmproj-*.gguf")
+    assert _gguf_fields(projector)["general.architecture"] == "clip" and "llama-mtmd-cli" in (gguf_folder / "README.md").read_text()

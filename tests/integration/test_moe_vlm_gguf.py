@@ -113,6 +113,8 @@ def test_a_vision_language_model_publishes_gguf_with_its_projector(cli, standin,
     ]
     (only,) = record["files"]
     assert only.endswith(".Q4_K_M.gguf"), "Ollama gets the model, not the projector"
+    notes = [json.loads(p.read_text()).get("notes", []) for p in (tmp_path / "ws").rglob(".verification.json")]
+    assert any(n.startswith("text only in Ollama") for found in notes for n in found), "the Ollama model says it is text only"
 
 
 def test_gemma3_keeps_its_vision_tower_and_publishes_gguf_with_its_projector(cli, tmp_path: Path) -> None:

@@ -48,6 +48,14 @@ class Converter(Protocol):
         `outtype` (f32, f16 or bf16) at `out_file`, with `settings` as in `check`."""
         ...
 
+    def convert_projector(
+        self, model_dir: Path, out_file: Path, *, outtype: str, name: str, base_model: str | None, license: str | None, progress: Progress
+    ) -> bool:
+        """Write the vision tower and projector of the vision-language model in `model_dir` as llama.cpp's
+        multimodal projector file (`--mmproj`) of `outtype` at `out_file`; False, writing nothing, when the model
+        has no vision tower (a text-only model)."""
+        ...
+
     def convert_lora(
         self,
         adapter_dir: Path,

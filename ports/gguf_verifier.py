@@ -20,3 +20,9 @@ class GgufVerifier(Protocol):
     def measure(self, files: Sequence[Path], reference: Path | None, *, progress: Progress) -> dict[str, float]:
         """`files` are the GGUF's shards in order (one file when it is not split)."""
         ...
+
+    def projector(self, model_file: Path, projector_file: Path) -> dict[str, float | str]:
+        """Load a vision-language model's projector (`mmproj-*.gguf`) beside its GGUF `model_file` as llama.cpp's
+        multimodal tools do and encode one image through it: `projector_file`, `projector_image_tokens`,
+        `projector_embedding_width`; PublishError when llama.cpp cannot use it for that model."""
+        ...

@@ -23,5 +23,7 @@ class Verifier(Protocol):
 
     def compare(self, model_dir: Path, reference_file: Path, progress: Progress) -> dict[str, float]:
         """Run the reference's probe through the model in `model_dir`: max_abs_diff, mean_kl (nats),
-        top1_agreement (strict argmax agreement) and top1_near (near-ties within 0.1 nats count)."""
+        top1_agreement (strict argmax agreement) and top1_near (near-ties within 0.1 nats count); for a
+        vision-language model in 16 bits also vision_tensors and vision_tensors_wrong (its vision tower's tensors that
+        are not the base's where the adapter does not reach them, or are where it does)."""
         ...

@@ -86,14 +86,30 @@ class LlamaCppChatRuntime:
         return found
 
     def complete(self, gguf: Path, messages: Sequence[ChatMessage], max_tokens: int) -> Completion:
+        """One greedy chat completion as llama-cpp-python's chat API runs it (its Jinja formatter's prompt, stop strings
+        and criteria), with max_tokens enforced by a criterion of its own: llama-cpp-python skips its max_tokens check
+        while the text ends in an incomplete UTF-8 sequence, so a model that keeps emitting a lead byte (a random
+        model with byte fallback does) runs until the context is full and llama_decode fails."""
         threads = free_threads()  # prompt and generation alike: llama-cpp-python's default puts every core on the prompt
-        prompt = self.render(gguf, [messages])[0].text or ""
-        needed = len(self.tokenize(gguf, [prompt], add_special=False)[0]) + max_tokens + CONTEXT_MARGIN
-        n_ctx = max(MIN_CONTEXT, -(-needed // 256) * 256)
+        vocab = self.vocab(gguf)
+        formatter = Jinja2ChatFormatter(template=vocab.template or "", eos_token=vocab.eos or "", bos_token=vocab.bos or "")
+        rendered = formatter(messages=_chat(messages))  # type: ignore[arg-type]
+        prompt = self._vocab_model(gguf).tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        n_ctx = max(MIN_CONTEXT, -(-(len(prompt) + max_tokens + CONTEXT_MARGIN) // 256) * 256)
+        sampled = [0]
+
+        def at_most(_ids: object, _logits: object) -> bool:
+            sampled[0] += 1
+            return sampled[0] > max_tokens
+
+        stops = llama_cpp.StoppingCriteriaList([at_most, *(rendered.stopping_criteria or [])])
         llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
         try:
-            answer = llm.create_chat_completion(messages=_chat(messages), temperature=0.0, max_tokens=max_tokens, seed=0)  # type: ignore[arg-type]
+            answer = llm.create_completion(
+                prompt, temperature=0.0, max_tokens=max_tokens, stop=rendered.stop, stopping_criteria=stops, seed=0
+            )
         finally:
             llm.close()
-        choice = answer["choices"][0]  # type: ignore[index]
-        return Completion(str(choice["finish_reason"]), int(answer["usage"]["completion_tokens"]), choice["message"]["content"] or "")  # type: ignore[index]
+        choice, used = answer["choices"][0], int(answer["usage"]["completion_tokens"])  # type: ignore[index]
+        finish = "length" if used >= max_tokens else str(choice["finish_reason"])
+        return Completion(finish, used, choice["text"] or "")

@@ -23,6 +23,13 @@ def _tensor_names(path: Path) -> list[str]:
         return [name for name in json.loads(f.read(length)) if name != "__metadata__"]
 
 
+def has_vision_tower(model_dir: Path) -> bool:
+    """Whether the model is a vision-language model: its config has a `vision_config` (transformers' convention for
+    the image encoder of every such model class), which llama.cpp's converter writes as the `--mmproj` file."""
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8")) if (model_dir / "config.json").is_file() else {}
+    return isinstance(config.get("vision_config"), dict)
+
+
 def has_mtp_weights(model_dir: Path) -> bool:
     """Whether the model's weight files hold MTP / NextN layers: `mtp.*` tensors, or layers past `num_hidden_layers`
     (where DeepSeek and GLM append theirs)."""

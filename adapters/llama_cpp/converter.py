@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from hubship.adapters.llama_cpp.conversion_facts import has_mtp_weights, preflight_refusal, restored_tokenizer_config
+from hubship.adapters.llama_cpp.conversion_facts import has_mtp_weights, has_vision_tower, preflight_refusal, restored_tokenizer_config
 from hubship.adapters.llama_cpp.converter_process import ConverterProcesses
 from hubship.adapters.llama_cpp.converter_scripts import CONVERT, SPLIT, overrides
 from hubship.adapters.llama_cpp.install import installed_home, library_version
@@ -220,6 +220,17 @@ class LlamaCppConverter:
         with _view(model_dir, name, _front_matter(name, base_model, license), out_file.parent) as view:
             args = ["--outtype", outtype, "--outfile", str(out_file.absolute()), "--model-name", name]
             self._convert("convert_hf_to_gguf.py", view, args, progress, f"convert to GGUF ({outtype})", settings)
+
+    def convert_projector(
+        self, model_dir: Path, out_file: Path, *, outtype: str, name: str, base_model: str | None, license: str | None, progress: Progress
+    ) -> bool:
+        if not has_vision_tower(model_dir):
+            return False
+        with _view(model_dir, name, _front_matter(name, base_model, license), out_file.parent) as view:
+            args = ["--mmproj", "--outtype", outtype, "--outfile", str(out_file.absolute()), "--model-name", name]
+            description = f"convert the vision projector to GGUF ({outtype})"
+            self._convert("convert_hf_to_gguf.py", view, args, progress, description, DEFAULT_SETTINGS)
+        return True
 
     def convert_lora(
         self,

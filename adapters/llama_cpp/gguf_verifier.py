@@ -14,6 +14,7 @@ import llama_cpp
 import numpy as np
 from safetensors.numpy import load_file
 
+from hubship.adapters.llama_cpp.projector_check import check_projector
 from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.domain.errors import PublishError
 from hubship.domain.imatrix import probe_halves
@@ -91,3 +92,6 @@ class LlamaCppGgufVerifier:
                         metrics |= {f"{k}_{half}": v for k, v in compare(probe["logits"][part], logits[part]).items()}
             task.advance()
         return metrics
+
+    def projector(self, model_file: Path, projector_file: Path) -> dict[str, float | str]:
+        return check_projector(Path(model_file), Path(projector_file))

@@ -31,6 +31,7 @@ from transformers import AutoConfig, AutoTokenizer
 
 from hubship.adapters.torch.meta_model import aliases, blocks, model_class, skeleton
 from hubship.adapters.torch.model_files import ADAPTER_PREFIX, file_keys, weight_files
+from hubship.adapters.torch.verify import vision_tower
 from hubship.adapters.torch.verify.memory import release_freed_memory
 from hubship.adapters.torch.verify.metrics import StoredRows, kl_metrics
 from hubship.adapters.torch.verify.peft_reference import adapter_vocab, peft_model
@@ -54,6 +55,16 @@ def _forward(model: nn.Module, ids: torch.Tensor, threads: int) -> torch.Tensor:
             return model(input_ids=ids[None], use_cache=False).logits[0].to(torch.float32)
     finally:
         torch.set_num_threads(before)
+
+
+def _upcast(model: nn.Module) -> nn.Module:
+    """Every floating-point weight bitsandbytes left in 16 bits, in fp32 as the rest: it quantizes Linear layers only,
+    and loads 3D parameters (gpt-oss's fused experts) in their stored dtype whatever `dtype` asks, so a bf16 expert
+    would meet fp32 activations ("self and mat2 must have the same dtype")."""
+    for param in model.parameters():
+        if param.dtype in (torch.bfloat16, torch.float16):
+            param.data = param.data.to(torch.float32)
+    return model
 
 
 @contextlib.contextmanager
@@ -100,6 +111,7 @@ class TorchLogitsVerifier:
             limit = min(MAX_PROBE_TOKENS, int(getattr(config, "max_position_embeddings", None) or MAX_PROBE_TOKENS))
             ids = probe_ids(self._tokenizer(checkpoint, base), checkpoint.chat_template, limit)
             model = base_model = skeleton(base_dir)
+            vision: dict[str, str] = {}
             names = aliases(base_model)
             layout = WeightLayout(base_model, file_keys(_weight_paths(base_dir)))
             if checkpoint.is_full:  # the checkpoint's own weights: no adapter
@@ -112,10 +124,11 @@ class TorchLogitsVerifier:
                 adapter = (Path(checkpoint.root) / str(checkpoint.adapter_weights), adapter_keys)
                 files = _weight_paths(base_dir)
                 logits = self._run(model, files, names, ADAPTER_PREFIX, ids, progress, "reference logits", adapter, bits, layout)
+                vision = vision_tower.record(base_model, model, base_dir)
             del model, base_model
         release_freed_memory(collect=True)
         out_file.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"input_ids": ids.contiguous(), "logits": logits.contiguous()}, str(out_file))
+        save_file({"input_ids": ids.contiguous(), "logits": logits.contiguous()}, str(out_file), metadata=vision or None)
 
     def _run(
         self,
@@ -141,13 +154,13 @@ class TorchLogitsVerifier:
 
     def compare(self, model_dir: Path, reference_file: Path, progress: Progress) -> dict[str, float]:
         with safe_open(str(reference_file), framework="pt") as f:
-            ids = f.get_tensor("input_ids")
+            ids, vision = f.get_tensor("input_ids"), f.metadata() or {}
         with _translated(f"running the built model in {model_dir}", PublishError):
             config = json.loads((model_dir / "config.json").read_text())
             if config.get("quantization_config"):
                 with progress.task("artifact logits (quantized)", total=1, unit="models") as task:
                     auto = model_class(AutoConfig.from_pretrained(model_dir))
-                    model = auto.from_pretrained(model_dir, device_map="cpu", dtype=torch.float32).eval()
+                    model = _upcast(auto.from_pretrained(model_dir, device_map="cpu", dtype=torch.float32).eval())
                     logits = _forward(model, ids, self._threads())
                     task.advance()
             else:
@@ -156,5 +169,6 @@ class TorchLogitsVerifier:
                 layout = WeightLayout(model, file_keys(files))
                 logits = self._run(model, files, aliases(model), "", ids, progress, "artifact logits", layout=layout)
             del model
+            towers = {} if config.get("quantization_config") else vision_tower.check(model_dir, vision)
         release_freed_memory(collect=True)
-        return kl_metrics(logits, StoredRows(reference_file, "logits"))
+        return {**kl_metrics(logits, StoredRows(reference_file, "logits")), **towers}

@@ -1,4 +1,6 @@
-"""`gguf-intermediate` (internal): the merged model converted once, losslessly, the source of every `gguf-<quant>`."""
+"""`gguf-intermediate` (internal): the merged model converted once, losslessly, the source of every `gguf-<quant>`;
+for a vision-language model also its vision projector (`mmproj-*.gguf`), which every quantization carries as it is
+(docs/adr/018-vision-projector.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 from hubship.application.chat_proof import bos_choice, gguf_settings
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase, metadata, warm_converter
+from hubship.application.formats.gguf_usage import PROJECTOR_PREFIX
 from hubship.application.formats.memory import converter_step
 from hubship.application.formats.merged_16bit import Merged16bitFormat
 from hubship.application.formats.sizes import gguf_file_bytes
@@ -53,7 +56,11 @@ class GgufIntermediateFormat(GgufBase):
         settings = gguf_settings(renderer, ctx.checkpoint, ctx.base, bos_choice(renderer, ctx.checkpoint, ctx.base, ctx.params["bos"]))
         converter = ctx.service("converter")
         converter.convert(ctx.inputs["merged-16bit"], out_file, outtype=outtype, progress=ctx.progress, settings=settings, **metadata(ctx))
-        (ctx.out_dir / INTERMEDIATE_INFO).write_text(json.dumps({"file": out_file.name, "type": outtype.upper()}))
+        info: dict[str, Any] = {"file": out_file.name, "type": outtype.upper()}
+        projector = ctx.out_dir / f"{PROJECTOR_PREFIX}{out_file.name}"  # a vision-language model's tower, lossless too
+        if converter.convert_projector(ctx.inputs["merged-16bit"], projector, outtype=outtype, progress=ctx.progress, **metadata(ctx)):
+            info["projector"] = projector.name
+        (ctx.out_dir / INTERMEDIATE_INFO).write_text(json.dumps(info))
 
     def usage(self, repo_or_path: str) -> str:
         return ""

@@ -120,6 +120,7 @@ class GgufQuantFormat(GgufBase):
 
         metrics, notes = build_variants(ctx, wanted, imatrix, info, lambda folder, im: self._make(ctx, folder, im), measure)
         kept = [ctx.out_dir / f for f in model_files([p.name for p in ctx.out_dir.glob("*.gguf")])]
+        metrics |= self._projector(ctx, kept[0])
         renderer, bos = ctx.service("chat_renderer"), ctx.params["bos"]
         choice = bos_choice(renderer, ctx.checkpoint, ctx.base, bos)
         runtime, served = ctx.service("chat_runtime"), ctx.service("served_chat")
@@ -134,6 +135,16 @@ class GgufQuantFormat(GgufBase):
             "warnings": proof["warnings"],
         }
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False))
+
+    def _projector(self, ctx: BuildContext, model_file: Path) -> dict[str, Any]:
+        """A vision-language model's projector, linked from the intermediate as it is (quantizing it is llama.cpp's
+        choice, not one a user makes per text quantization) and checked beside this file by llama.cpp."""
+        source_dir = ctx.inputs[INTERMEDIATE]
+        name = json.loads((source_dir / INTERMEDIATE_INFO).read_text()).get("projector")
+        if name is None:
+            return {}
+        link(source_dir / name, ctx.out_dir / name)
+        return ctx.service("gguf_verifier").projector(model_file, ctx.out_dir / name)
 
     def usage(self, repo_or_path: str) -> str:
         return self.usage_for(repo_or_path, (), "hf" if _HUB_ID.match(repo_or_path) else "dir")

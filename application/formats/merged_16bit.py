@@ -29,12 +29,15 @@ from hubship.domain.suggest import did_you_mean
 
 # Rounding W + dW once to the output dtype is all a correct merge changes; a broken one (lost scaling,
 # stale tied head) gives KL of 1e-2 and more. max_abs_diff is a coarse guard, mean_kl the sharp one.
+# A vision-language model's vision tower is checked tensor by tensor (the logits run the text path): every tensor
+# the adapter does not reach is the base's to the bit, every one it reaches differs from the base's.
+VISION = {"vision_tensors_wrong": {"max": 0.0}}
 THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
-    "fp32": {"max_abs_diff": {"max": 1e-3}, "mean_kl": {"max": 1e-6}},
-    "fp16": {"max_abs_diff": {"max": 0.25}, "mean_kl": {"max": 1e-4}},
-    "bf16": {"max_abs_diff": {"max": 1.0}, "mean_kl": {"max": 1e-3}},
+    "fp32": {"max_abs_diff": {"max": 1e-3}, "mean_kl": {"max": 1e-6}, **VISION},
+    "fp16": {"max_abs_diff": {"max": 0.25}, "mean_kl": {"max": 1e-4}, **VISION},
+    "bf16": {"max_abs_diff": {"max": 1.0}, "mean_kl": {"max": 1e-3}, **VISION},
 }
-METRICS = ("max_abs_diff", "mean_kl")
+METRICS = ("max_abs_diff", "mean_kl", "vision_tensors", "vision_tensors_wrong")  # the vision ones for such models only
 # Merged onto weights other than those trained on: held to what a 4-bit quantization must keep (merged-4bit's).
 ONTO_THRESHOLDS = {"mean_kl": {"max": 0.1}}
 ONTO_METRICS = ("max_abs_diff", "mean_kl", "top1_agreement", "top1_near")

@@ -18,7 +18,7 @@ from typing import Any
 from hubship.application.chat_proof import gate
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_quant_variants import link
-from hubship.application.formats.gguf_usage import model_files
+from hubship.application.formats.gguf_usage import model_files, projector_files
 from hubship.application.formats.memory import llama_cpp_step
 from hubship.application.ollama_derivation import derive_for_gguf
 from hubship.application.ollama_template import OllamaTemplate, ollama_model
@@ -104,11 +104,15 @@ class OllamaFormat:
         if derived.structure is not None and derived.structure.dates:
             metrics["template_dates"] = ", ".join(derived.structure.dates)
         chat = proof.verification()
+        if projector_files([p.name for p in ctx.inputs[self.gguf].glob("*.gguf")]):
+            derived_notes = (*derived.notes, TEXT_ONLY)
+        else:
+            derived_notes = tuple(derived.notes)
         verification = {
             "metrics": {**metrics, **chat["metrics"]},
             "thresholds": chat["thresholds"],
             "warnings": [*derived.warnings, *chat["warnings"]],
-            "notes": [*derived.notes, *chat["notes"]],
+            "notes": [*derived_notes, *chat["notes"]],
         }
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False), encoding="utf-8")
 
@@ -118,6 +122,12 @@ class OllamaFormat:
             "A folder holding this artifact (the GGUF and its `Modelfile`) becomes an Ollama model with"
             f" `ollama create {repo_or_path} -f Modelfile` run in it."
         )
+
+
+TEXT_ONLY = (
+    "text only in Ollama: the GGUF's vision projector (mmproj) is not carried, as Ollama's engine for this"
+    " architecture does not load a llama.cpp projector; run images with llama.cpp (the GGUF's card)"
+)
 
 
 def ollama_formats() -> list[OllamaFormat]:

@@ -44,8 +44,8 @@ def write_verification(
         return  # --verify off
     measured = ctx.service("verifier").compare(ctx.out_dir, reference / REFERENCE_FILE, ctx.progress)
     record: dict[str, Any] = {
-        "metrics": {m: measured[m] for m in metrics},
-        "thresholds": {m: dict(t) for m, t in thresholds.items() if m in metrics},
+        "metrics": {m: measured[m] for m in metrics if m in measured},  # the vision tower's: vision-language models only
+        "thresholds": {m: dict(t) for m, t in thresholds.items() if m in metrics and m in measured},
     }
     if notes:
         record["notes"] = list(notes)

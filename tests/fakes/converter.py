@@ -34,6 +34,10 @@ class FakeConverter:
         self.calls["convert"] += 1
         self.real.convert(model_dir, out_file, **kwargs)
 
+    def convert_projector(self, model_dir: Path, out_file: Path, **kwargs: Any) -> bool:
+        self.calls["convert_projector"] += 1
+        return self.real.convert_projector(model_dir, out_file, **kwargs)
+
     def convert_lora(self, adapter_dir: Path, base_dir: Path, out_file: Path, **kwargs: Any) -> None:
         self.calls["convert_lora"] += 1
         self.real.convert_lora(adapter_dir, base_dir, out_file, **kwargs)

@@ -71,3 +71,23 @@ class DroppedExpertsMerger:
         save_file(tensors, str(weights))
         merged = attrs.evolve(checkpoint, root=str(copy))
         StreamingMerger().merge(merged, base, out_dir, dtype=dtype, max_shard_bytes=max_shard_bytes, progress=progress)
+
+
+class AlteredVisionMerger:
+    """A broken merge on purpose: the real streaming merger, then one tensor of the vision tower (`visual.*`) nudged
+    by one part in a thousand, as a wrong cast or a stray delta would leave it. The text path's logits do not see it."""
+
+    def merge(self, checkpoint: Checkpoint, base: BaseInfo, out_dir: Path, *, dtype: str | None, max_shard_bytes: int, progress) -> None:
+        from safetensors.torch import load_file, save_file
+
+        from hubship.adapters.torch.streaming_merger import StreamingMerger
+
+        StreamingMerger().merge(checkpoint, base, out_dir, dtype=dtype, max_shard_bytes=max_shard_bytes, progress=progress)
+        for path in sorted(out_dir.glob("*.safetensors")):
+            tensors = load_file(str(path))
+            key = next((k for k in sorted(tensors) if k.startswith("visual.") and k.endswith(".weight")), None)
+            if key is not None:
+                tensors[key] = tensors[key] * 1.001
+                save_file(tensors, str(path), metadata={"format": "pt"})
+                return
+        raise AssertionError("no vision tower tensor in the merged model")

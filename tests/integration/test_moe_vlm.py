@@ -23,7 +23,7 @@ from hubship.adapters.torch.weight_layout import WeightLayout
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.checkpoint import BaseRef
 from hubship.domain.errors import PublishError, QualityGateFailed, UserInputError
-from tests.fakes.merger import DroppedExpertsMerger
+from tests.fakes.merger import AlteredVisionMerger, DroppedExpertsMerger
 from tests.fakes.progress import FakeProgress
 from tests.support.moe_vlm import FAMILIES, build, model_logits, peft_logits, per_expert_adapter
 
@@ -155,14 +155,47 @@ def test_merged_16bit_publishes_and_verifies_at_the_defaults(family: str, models
                 assert torch.equal(b.get_tensor(key), m.get_tensor(key)) and b.get_tensor(key).dtype == m.get_tensor(key).dtype
         for name in ("preprocessor_config.json", "chat_template.jinja"):
             assert (folder / name).read_bytes() == (ckpt / name).read_bytes(), name
+        assert verification["metrics"]["vision_tensors"] == len(vision) and verification["metrics"]["vision_tensors_wrong"] == 0
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["mixtral", "qwen2_5_vl"])
+def test_a_merge_that_alters_the_vision_tower_fails_the_gate(models, container, tmp_path: Path) -> None:
+    """The probe's logits run the text path only: the vision tower is checked tensor by tensor against the base's."""
+    _, ckpt = models["qwen2_5_vl"]
+    container.hf_merger.override(providers.Object(AlteredVisionMerger()))
+    with pytest.raises(QualityGateFailed, match=r"vision_tensors_wrong=1") as failed:
+        _publish(container, ckpt, tmp_path / "out")
+    assert "mean_kl" not in str(failed.value), "the text path is right: only the vision tower breaches"
+    assert not (tmp_path / "out").exists()
+
+
+def _in_bf16(base: Path, ckpt: Path, dest: Path) -> Path:
+    """A copy of base and checkpoint whose base is stored in bf16, as gpt-oss ships (its experts dequantized)."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(base, dest / "base")
+    shutil.copytree(ckpt, dest / "checkpoint")
+    weights = dest / "base" / "model.safetensors"
+    save_file({k: v.to(torch.bfloat16) for k, v in load_file(str(weights)).items()}, str(weights), metadata={"format": "pt"})
+    config = json.loads((dest / "base" / "config.json").read_text())
+    (dest / "base" / "config.json").write_text(json.dumps({**config, "dtype": "bfloat16"}))
+    adapter = json.loads((dest / "checkpoint" / "adapter_config.json").read_text())
+    (dest / "checkpoint" / "adapter_config.json").write_text(json.dumps({**adapter, "base_model_name_or_path": str(dest / "base")}))
+    return dest / "checkpoint"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["mixtral", "qwen2_5_vl", "gpt_oss", "deepseek_v3", "gpt_oss_bf16"])
 def test_merged_4bit_publishes_and_verifies_at_the_defaults(family: str, models, container, tmp_path: Path) -> None:
     """Mixtral's router is `mlp.gate` in memory and `block_sparse_moe.gate` on disk (the reference once looked for
-    the former in the files); the vision-language model is quantized as the model class it is."""
-    _, ckpt = models[family]
+    the former in the files); the vision-language model is quantized as the model class it is. gpt-oss in bf16:
+    bitsandbytes quantizes Linear layers only and loads the fused experts in bf16 whatever dtype is asked, so the
+    check runs them upcast (it failed with "self and mat2 must have the same dtype"). DeepSeek-V3's latent
+    projections quantize as every Linear (the tiny model is shaped as bitsandbytes' CPU kernel needs, as the real one)."""
+    if family == "gpt_oss_bf16":
+        ckpt = _in_bf16(*models["gpt_oss"], tmp_path / "bf16")
+    else:
+        _, ckpt = models[family]
     verification = _publish(container, ckpt, tmp_path / "out", "merged-4bit")["verification"]
     assert verification["passed"] and 0 < verification["metrics"]["mean_kl"] < 0.1
     folder = next((tmp_path / "out").rglob("merged-4bit"))

@@ -33,7 +33,7 @@ TARGET_PARAMETERS = {"gpt_oss": ["mlp.experts.gate_up_proj", "mlp.experts.down_p
 PROCESSOR_FILES = ("preprocessor_config.json",)
 
 
-def _config(family: str, vocab: int) -> Any:
+def _config(family: str, vocab: int, bos: int | None = 1, eos: int = 2) -> Any:
     from transformers import DeepseekV3Config, GptOssConfig, MixtralConfig, Qwen2_5_VLConfig, Qwen3MoeConfig
 
     text = {
@@ -43,8 +43,8 @@ def _config(family: str, vocab: int) -> Any:
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
         "max_position_embeddings": 512,
-        "bos_token_id": 1,
-        "eos_token_id": 2,
+        "bos_token_id": bos,
+        "eos_token_id": eos,
         "tie_word_embeddings": False,
     }
     if family == "qwen3_moe":
@@ -54,16 +54,19 @@ def _config(family: str, vocab: int) -> Any:
     if family == "gpt_oss":  # experts stored fused and (experts, in, out) on disk too; attention sinks, sliding layers
         return GptOssConfig(**text, head_dim=16, intermediate_size=32, num_local_experts=4, num_experts_per_tok=2, sliding_window=8)
     if family == "deepseek_v3":  # multi-head latent attention; layer 0 dense, layer 1 MoE with a shared expert
-        mla = {"q_lora_rank": 32, "kv_lora_rank": 16, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8, "v_head_dim": 16}
-        moe = {"moe_intermediate_size": 32, "n_routed_experts": 4, "n_shared_experts": 1, "num_experts_per_tok": 2}
+        # every Linear 64 wide or more on its input and a multiple of 32 on its output, as in the real model (the
+        # latent ranks 1536 and 512 + 64): bitsandbytes' CPU 4-bit kernel packs by blocks of those and fails otherwise
+        mla = {"q_lora_rank": 64, "kv_lora_rank": 64, "qk_rope_head_dim": 32, "qk_nope_head_dim": 32, "v_head_dim": 32}
+        moe = {"moe_intermediate_size": 64, "n_routed_experts": 4, "n_shared_experts": 1, "num_experts_per_tok": 2}
+        text = {**text, "num_key_value_heads": text["num_attention_heads"]}  # as DeepSeek-V3's own (llama.cpp assumes it)
         return DeepseekV3Config(**text, **mla, **moe, intermediate_size=128, first_k_dense_replace=1, n_group=1, topk_group=1)
     vision = {
-        "depth": 2,
+        "depth": 4,  # llama.cpp maps the merger's `mlp.2` by block index: a tower of fewer than 3 blocks does not convert
         "hidden_size": 32,
         "intermediate_size": 64,
         "num_heads": 4,
         "out_hidden_size": 64,
-        "fullatt_block_indexes": [1],
+        "fullatt_block_indexes": [1, 3],
         "window_size": 28,
         "patch_size": 14,
         "spatial_merge_size": 2,
@@ -104,17 +107,18 @@ PREPROCESSOR = {  # what Qwen2VLImageProcessor saves (it needs torchvision and P
 }
 
 
-def _processor(folder: Path) -> None:
+def _processor(folder: Path, template: str | None = None) -> None:
     """The vision-language model's processor files as a trainer saves them into `folder`: the image processor's
     settings and the processor's chat template (transformers 5 writes it as chat_template.jinja)."""
     from hubship.adapters.torch.demo_checkpoint import CHAT_TEMPLATE
 
     (folder / "preprocessor_config.json").write_text(json.dumps(PREPROCESSOR, indent=2) + "\n")
-    (folder / "chat_template.jinja").write_text(CHAT_TEMPLATE)
+    (folder / "chat_template.jinja").write_text(template or CHAT_TEMPLATE)
 
 
-def build(family: str, root: Path, *, seed: int = 0) -> tuple[Path, Path]:
-    """(base_dir, checkpoint_dir) of a tiny random `family` model (one of FAMILIES) and a LoRA on its usual targets."""
+def build(family: str, root: Path, *, seed: int = 0, tokenizer: Any = None) -> tuple[Path, Path]:
+    """(base_dir, checkpoint_dir) of a tiny random `family` model (one of FAMILIES) and a LoRA on its usual targets.
+    `tokenizer` (with its chat template) replaces the demo's SentencePiece stand-in (tests/support/moe_chat.py)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import GenerationConfig
@@ -123,16 +127,22 @@ def build(family: str, root: Path, *, seed: int = 0) -> tuple[Path, Path]:
 
     base_dir, ckpt_dir = root / "base", root / "checkpoint"
     torch.manual_seed(seed)
-    tokenizer = _tokenizer(base_dir, CHAT_TOKENS)
-    model = _model_class(family)(_config(family, len(tokenizer))).eval()
+    stand_in = tokenizer is None
+    tokenizer = _tokenizer(base_dir, CHAT_TOKENS) if stand_in else tokenizer
+    bos, eos = (1, 2) if stand_in else (tokenizer.bos_token_id, tokenizer.eos_token_id)
+    model = _model_class(family)(_config(family, len(tokenizer), bos, eos)).eval()
     with torch.no_grad():  # the router and experts of a random tiny model: spread out, so every expert is used
         for name, param in model.named_parameters():
             if ".experts." in name or name.endswith("mlp.gate.weight"):
                 param.normal_(0.0, 0.2)
     model.save_pretrained(base_dir)
-    tokenizer.chat_template = None
-    _save_tokenizer(tokenizer, base_dir, CHAT_TOKENS)
-    GenerationConfig(bos_token_id=1, eos_token_id=2).save_pretrained(base_dir)
+    template = tokenizer.chat_template
+    if stand_in:
+        tokenizer.chat_template = None
+        _save_tokenizer(tokenizer, base_dir, CHAT_TOKENS)
+    else:
+        tokenizer.save_pretrained(base_dir)
+    GenerationConfig(bos_token_id=bos, eos_token_id=eos).save_pretrained(base_dir)
     if family == "qwen2_5_vl":
         _processor(base_dir)
     lora = LoraConfig(
@@ -148,12 +158,17 @@ def build(family: str, root: Path, *, seed: int = 0) -> tuple[Path, Path]:
     config_path = ckpt_dir / "adapter_config.json"
     config = json.loads(config_path.read_text())
     config_path.write_text(json.dumps({**config, "base_model_name_or_path": str(base_dir.resolve())}, indent=2))
-    tokenizer.chat_template = CHAT_TEMPLATE
-    _save_tokenizer(tokenizer, ckpt_dir, CHAT_TOKENS)
-    (ckpt_dir / "tokenizer.model").write_bytes((base_dir / "tokenizer.model").read_bytes())
-    GenerationConfig(bos_token_id=1, eos_token_id=2, max_new_tokens=16).save_pretrained(ckpt_dir)
+    if stand_in:
+        tokenizer.chat_template = CHAT_TEMPLATE
+        _save_tokenizer(tokenizer, ckpt_dir, CHAT_TOKENS)
+    else:
+        tokenizer.chat_template = template
+        tokenizer.save_pretrained(ckpt_dir)
+    if (base_dir / "tokenizer.model").is_file():  # a SentencePiece tokenizer, as transformers 4 saved it
+        (ckpt_dir / "tokenizer.model").write_bytes((base_dir / "tokenizer.model").read_bytes())
+    GenerationConfig(bos_token_id=bos, eos_token_id=eos, max_new_tokens=16).save_pretrained(ckpt_dir)
     if family == "qwen2_5_vl":
-        _processor(ckpt_dir)
+        _processor(ckpt_dir, None if stand_in else template)
     return base_dir, ckpt_dir
 
 

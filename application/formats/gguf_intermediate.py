@@ -1,6 +1,6 @@
 """`gguf-intermediate` (internal): the merged model converted once, losslessly, the source of every `gguf-<quant>`;
 for a vision-language model also its vision projector (`mmproj-*.gguf`), which every quantization carries as it is
-(docs/adr/018-vision-projector.md)."""
+(docs/adr/022-vision-projector.md)."""
 
 from __future__ import annotations
 

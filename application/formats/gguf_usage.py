@@ -4,7 +4,7 @@ from a Hub repo by quantization tag, llama-cpp-python by file name; a local fold
 A split repo (`OWNER/NAME-GGUF`) holds the files at its root; in the single layout the location is
 `OWNER/NAME/FOLDER` and the files are in FOLDER. A file split in shards is named by its first shard
 (`-00001-of-N.gguf`), which pulls in the rest. A vision-language model's artifact also holds its projector
-(`mmproj-*.gguf`, docs/adr/018-vision-projector.md): the card says how llama.cpp runs it with images.
+(`mmproj-*.gguf`, docs/adr/022-vision-projector.md): the card says how llama.cpp runs it with images.
 """
 
 from __future__ import annotations

@@ -93,6 +93,7 @@ class Container(containers.DeclarativeContainer):
         _lazy("torch.logits_verifier:TorchLogitsVerifier"), threads=providers.Object(_lazy("llama_cpp.threads:free_threads"))
     )
     quantizer = providers.Singleton(_lazy("torch.bnb_quantizer:BnbQuantizer"))
+    merge_check = providers.Singleton(_lazy("torch.verify.layer_check:TorchMergeCheck"))
 
     dir_registry = providers.Singleton(_lazy("local.dir_registry:LocalDirRegistry"))
     hf_registry = providers.Singleton(_lazy("hub.registry:HfHubRegistry"))
@@ -120,6 +121,7 @@ class Container(containers.DeclarativeContainer):
             gguf_verifier=gguf_verifier.provider,
             imatrix_tools=imatrix_tools.provider,
             verifier=verifier.provider,
+            merge_check=merge_check.provider,
             quantizer=quantizer.provider,
             chat_renderer=chat_renderer.provider,
             go_templates=go_templates.provider,

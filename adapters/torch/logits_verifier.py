@@ -90,14 +90,14 @@ class TorchLogitsVerifier:
         with _translated(f"loading the tokenizer from {source}"):
             return AutoTokenizer.from_pretrained(source)
 
-    def reference(self, checkpoint: Checkpoint, base: BaseInfo, out_file: Path, progress: Progress) -> None:
+    def reference(self, checkpoint: Checkpoint, base: BaseInfo, out_file: Path, progress: Progress, tokens: int = MAX_PROBE_TOKENS) -> None:
         base_dir = Path(base.path)
         bits = base.quantization.bits if base.quantization else None
         what = f"running base model {checkpoint.base.display} with the adapter"
         what = f"running the model in {checkpoint.root}" if checkpoint.is_full else what
         with _translated(what):
             config = AutoConfig.from_pretrained(base_dir)
-            limit = min(MAX_PROBE_TOKENS, int(getattr(config, "max_position_embeddings", None) or MAX_PROBE_TOKENS))
+            limit = min(tokens, int(getattr(config, "max_position_embeddings", None) or tokens))
             ids = probe_ids(self._tokenizer(checkpoint, base), checkpoint.chat_template, limit)
             model = base_model = skeleton(base_dir)
             names = aliases(base_model)
@@ -139,9 +139,9 @@ class TorchLogitsVerifier:
             finally:
                 hooks.remove()
 
-    def compare(self, model_dir: Path, reference_file: Path, progress: Progress) -> dict[str, float]:
+    def compare(self, model_dir: Path, reference_file: Path, progress: Progress, tokens: int | None = None) -> dict[str, float]:
         with safe_open(str(reference_file), framework="pt") as f:
-            ids = f.get_tensor("input_ids")
+            ids = f.get_tensor("input_ids")[:tokens]  # the probe's first tokens: their logits do not depend on the later ones
         with _translated(f"running the built model in {model_dir}", PublishError):
             config = json.loads((model_dir / "config.json").read_text())
             if config.get("quantization_config"):
@@ -157,4 +157,4 @@ class TorchLogitsVerifier:
                 logits = self._run(model, files, aliases(model), "", ids, progress, "artifact logits", layout=layout)
             del model
         release_freed_memory(collect=True)
-        return kl_metrics(logits, StoredRows(reference_file, "logits"))
+        return kl_metrics(logits, StoredRows(reference_file, "logits", len(ids)))

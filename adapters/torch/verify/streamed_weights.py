@@ -111,7 +111,9 @@ class StreamedWeights:
         if name in self._adapter_keys:
             return self._adapter_file, self._adapter_keys[name]
         plain = _WRAPPERS.sub("", name.removeprefix(self._prefix))
-        for candidate in (plain, *self._aliases.get(plain, ())):
+        # a tied tensor is read under its first name, as transformers loads it (a tied head from the embedding's values,
+        # whatever else the files hold under the head's name)
+        for candidate in dict.fromkeys((*self._aliases.get(plain, ()), plain)):
             if candidate in self._where:
                 return self._where[candidate], candidate
             source = self._layout.source(candidate) if self._layout is not None else None

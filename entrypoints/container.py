@@ -89,8 +89,11 @@ class Container(containers.DeclarativeContainer):
     gguf_verifier = providers.Singleton(_llama_cpp("gguf_verifier:LlamaCppGgufVerifier"))
     imatrix_tools = providers.Singleton(_lazy("llama_cpp.imatrix_tools:LlamaCppImatrixTools"))
     # the probe runs on the cores other processes leave free, sampled from the CPU's idle time just before it runs
+    # and on the GPU where the system probe finds one (the same answer --backend auto is given)
     verifier = providers.Singleton(
-        _lazy("torch.logits_verifier:TorchLogitsVerifier"), threads=providers.Object(_lazy("llama_cpp.threads:free_threads"))
+        _lazy("torch.logits_verifier:TorchLogitsVerifier"),
+        threads=providers.Object(_lazy("llama_cpp.threads:free_threads")),
+        gpu=probe.provided.has_nvidia_gpu.call(),
     )
     quantizer = providers.Singleton(_lazy("torch.bnb_quantizer:BnbQuantizer"))
     merge_check = providers.Singleton(_lazy("torch.verify.layer_check:TorchMergeCheck"))

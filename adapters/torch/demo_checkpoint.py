@@ -54,9 +54,7 @@ This model was trained with {method_upper}.
 """
 
 
-def _tokenizer(
-    out: Path, chat_tokens: tuple[str, ...] = (), corpus: Sequence[str] | None = None, vocab_size: int = 320
-) -> LlamaTokenizer:
+def _tokenizer(out: Path, chat_tokens: tuple[str, ...] = (), corpus: Sequence[str] | None = None, vocab_size: int = 320) -> LlamaTokenizer:
     """A SentencePiece BPE tokenizer trained on `corpus` (default CORPUS); `chat_tokens` become single pieces
     (user-defined symbols)."""
     out.mkdir(parents=True, exist_ok=True)

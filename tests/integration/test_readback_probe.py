@@ -100,3 +100,22 @@ def test_a_head_tied_again_fails(merged: tuple[Path, Path], tmp_path: Path) -> N
 )
 def test_a_config_that_runs_the_weights_otherwise_fails(change: dict, merged: tuple[Path, Path], tmp_path: Path) -> None:
     assert _gate(_broken(merged, tmp_path, config=lambda c: {**c, **change}), merged[1])
+
+
+@pytest.mark.slow
+def test_a_publish_records_both_checks_and_the_device(tiny_model: tuple[Path, Path], tmp_path: Path, cli) -> None:
+    """merged-16bit alone: a 32-token reference, every tensor checked, the figures' device in the manifest; with a
+    GGUF beside it the reference is the full probe, and merged-16bit still reads back its first 32 tokens."""
+    _, ckpt = tiny_model
+    common = [str(ckpt), "--workspace", str(tmp_path / "ws"), "--quiet"]
+    done = cli("publish", *common, "-f", "merged-16bit", "--dtype", "bf16", "--to", f"dir:{tmp_path / 'out'}")
+    assert done.returncode == 0, done.stderr
+    verification = json.loads(next((tmp_path / "out").rglob("manifest.json")).read_text())["verification"]
+    assert verification["passed"] and verification["device"] == "cpu"
+    assert verification["metrics"]["merge_error"] <= 0.51 and verification["thresholds"]["merge_error"] == {"max": 0.51}
+    assert any(n.startswith("each of the ") and "checked against peft's own merge" in n for n in verification["notes"])
+    references = [load_file(p)["input_ids"] for p in (tmp_path / "ws").rglob("reference.safetensors")]
+    assert [len(r) for r in references] == [READBACK_PROBE_TOKENS]
+    planned = cli("plan", *common, "-f", "merged-16bit,gguf-q8_0", "--json")
+    assert planned.returncode == 0, planned.stderr
+    assert '"tokens"' not in planned.stdout, "a GGUF in the plan: the full probe, under the key it always had"

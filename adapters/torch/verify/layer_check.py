@@ -136,6 +136,22 @@ class TorchMergeCheck:
         missing = sorted(set(base_files) - set(written))
         if missing:
             raise PublishError(f"the merged model in {model_dir} lacks {missing[0]}, which the base model has")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # memory-bound work: OpenMP threads on a busy core only wait on each other (ADR 003)
+        try:
+            return self._check(checkpoint, base, model_dir, base_files, written, progress)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _check(
+        self,
+        checkpoint: Checkpoint,
+        base: BaseInfo,
+        model_dir: Path,
+        base_files: dict[str, Any],
+        written: dict[str, Any],
+        progress: Progress,
+    ) -> dict[str, Any]:
         layers = None if checkpoint.is_full else _Layers(checkpoint, Path(base.path), base_files)
         uncovered = [] if layers is None else [*layers.uncovered, *(t for t in layers.layers if t not in written)]
         if uncovered:  # a layer the files do not name as peft does: the caller falls back to the full probe

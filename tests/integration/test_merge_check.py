@@ -129,3 +129,18 @@ def test_ulp_error_measures_in_the_written_dtype() -> None:
     assert ulp_error(torch.tensor([1.0 + 2**-6]).bfloat16(), torch.tensor([1.0])) == pytest.approx(2.0)
     assert ulp_error(torch.tensor([float("nan")]).bfloat16(), torch.tensor([1.0])) == float("inf")
     assert ulp_error(torch.zeros(2).bfloat16(), torch.zeros(3)) == float("inf")
+
+
+@pytest.mark.parametrize("variant", ["dora", "rank_and_alpha_pattern", "tied_lm_head_lora"])
+def test_slabs_of_rows_measure_what_the_whole_layer_does(variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big Linear is merged by peft a slab of output rows at a time (DoRA's per-row norm included): within the bound,
+    and a wrong row still caught."""
+    from hubship.adapters.torch.verify import layer_check
+
+    base, ckpt = VARIANTS[variant](tmp_path)
+    merged = merge(base, ckpt, tmp_path / "merged", dtype="bf16")
+    whole = _check(base, ckpt, merged, "bf16")["merge_error"]
+    monkeypatch.setattr(layer_check, "SLAB_ELEMENTS", 100)  # a few rows per slab on the tiny model
+    assert whole <= HALF_ULP and _check(base, ckpt, merged, "bf16")["merge_error"] <= HALF_ULP  # fp32 sums in another order
+    _edit(merged, "model.layers.1.self_attn.v_proj.weight", lambda t, n: {**t, n: torch.cat([t[n][:-1], t[n][-1:] * 3])})
+    assert _check(base, ckpt, merged, "bf16")["merge_error"] > 10, "the last slab's last row"

@@ -31,11 +31,12 @@ from hubship.adapters.torch.meta_model import aliases, skeleton
 from hubship.adapters.torch.model_files import ADAPTER_PREFIX, model_tensors, weight_files
 from hubship.adapters.torch.verify.memory import release_freed_memory
 from hubship.adapters.torch.verify.peft_reference import adapter_vocab, peft_model
-from hubship.adapters.torch.verify.tensor_compare import copy_error, ulp_error
+from hubship.adapters.torch.verify.tensor_compare import copy_error, stored_rows, ulp_error
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError
 from hubship.ports.progress import Progress
 
+SLAB_ELEMENTS = 1024 * 1024  # rows of a Linear merged at once by the check (4 MB in fp32)
 _WRAPPERS = re.compile(r"\.(base_layer|original_module|modules_to_save\.[^.]+)(?=\.|$)")
 
 
@@ -46,7 +47,8 @@ def _plain(name: str) -> str:
 
 class _Layers:
     """peft's LoRA layers of the model, by the name of the weight file tensor they change, filled and merged one at
-    a time; what each merge gives is handed out once per tensor (a layer's bias may be written before its weight)."""
+    a time (a plain Linear a slab of its output rows at a time); each tensor's error is handed out once (a layer's
+    bias may be written before its weight)."""
 
     def __init__(self, checkpoint: Checkpoint, base_dir: Path, base: dict[str, Any]) -> None:
         from peft.tuners.lora import LoraLayer
@@ -78,41 +80,66 @@ class _Layers:
             self.uncovered.append("the adapter's tensors, as peft converts them")
         # tensors the adapter saves whole (modules_to_save, saved embedding layers): written as the adapter has them
         self.saved = {_plain(p): key for p, key in self._where.items() if p not in lora_params}
-        self._merged: dict[str, torch.Tensor] = {}
+        self._errors: dict[str, float] = {}
 
-    def _value(self, param: str) -> torch.Tensor:
+    def _value(self, param: str, rows: slice | None = None) -> torch.Tensor:
+        """A parameter of peft's layer in fp32, from the adapter's file or the base's (a tied head: its partner's);
+        `rows`: only those rows (a slab of a Linear's outputs)."""
         key = self._where.get(param)
-        stored = self.adapter[key] if key is not None else self._base.get(_plain(param))
+        plain = _plain(param)
+        names = [plain, *self.tied.get(plain, ())]
+        stored = self.adapter[key] if key is not None else next((self._base[n] for n in names if n in self._base), None)
         if stored is None:
-            raise PublishError(f"the base model's files hold no tensor {_plain(param)!r} for peft's layer; cannot check the merge")
-        return read_source(stored).to(torch.float32)
+            raise PublishError(f"the base model's files hold no tensor {plain!r} for peft's layer; cannot check the merge")
+        if rows is not None and isinstance(stored, Stored) and stored.shape:
+            return stored_rows(stored, rows.start, min(rows.stop, stored.shape[0])).to(torch.float32)
+        value = read_source(stored)
+        return (value if rows is None or value.ndim == 0 else value[rows]).to(torch.float32)
 
-    def expected(self, tensor: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """What peft's merge of the layer gives for `tensor`, and its value before the merge."""
-        if tensor not in self._merged:
+    def error(self, tensor: str, written: dict[str, Stored]) -> float:
+        """`tensor`'s ulp_error against peft's merge of its layer; the layer's other tensor (weight or bias) is measured
+        in the same merge and handed out on its own call."""
+        if tensor not in self._errors:
             name, module = self.layers[tensor]
-            metas = []
-            for sub, param in module.named_parameters(remove_duplicate=False):
-                owner = module.get_submodule(sub.rpartition(".")[0]) if "." in sub else module
-                attr = sub.rpartition(".")[2]
-                metas.append((owner, attr, param))
-                owner._parameters[attr] = nn.Parameter(self._value(f"{name}.{sub}"), requires_grad=False)
             base_layer = module.get_base_layer()
-            before = {"weight": base_layer.weight.data}
-            if getattr(base_layer, "bias", None) is not None:
-                before["bias"] = base_layer.bias.data
-            try:
-                with torch.no_grad():
-                    module.merge(safe_merge=True)
-            except (ValueError, RuntimeError) as exc:
-                raise PublishError(f"peft could not merge {_plain(name)} ({exc}); cannot check the merge") from None
-            finally:
-                module.merged_adapters.clear()
-            for part, value in before.items():
-                self._merged[f"{_plain(name)}.{part}"] = (getattr(base_layer, part).data, value)  # type: ignore[assignment]
-            for owner, attr, meta in metas:
-                owner._parameters[attr] = meta
-        return self._merged.pop(tensor)  # type: ignore[return-value]
+            parts = [p for p in ("weight", "bias") if getattr(base_layer, p, None) is not None]
+            values = {p: read_tensor(written[f"{_plain(name)}.{p}"]) for p in parts}
+            rows = base_layer.weight.shape[0]
+            # a plain Linear's outputs merge row by row (DoRA's norm too): slabs keep the copies small
+            sliced = isinstance(base_layer, nn.Linear) and not getattr(module, "fan_in_fan_out", False)
+            step = max(1, SLAB_ELEMENTS // max(1, base_layer.weight[0].numel())) if sliced else rows
+            worst = dict.fromkeys(parts, 0.0)
+            for start in range(0, rows, step):
+                merged = self._merge(name, module, slice(start, start + step) if sliced else None)
+                for part, (after, before) in merged.items():
+                    got = values[part][start : start + step] if sliced else values[part]
+                    worst[part] = max(worst[part], ulp_error(got, after, before))
+            self._errors |= {f"{_plain(name)}.{p}": e for p, e in worst.items()}
+        return self._errors.pop(tensor)
+
+    def _merge(self, name: str, module: nn.Module, rows: slice | None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """peft's merge(safe_merge=True) of the layer filled in fp32 (only `rows` of its outputs: the rows of its
+        weight, bias, lora_B and DoRA magnitude), each part's merged value and its value before."""
+        metas = []
+        for sub, param in module.named_parameters(remove_duplicate=False):
+            owner = module.get_submodule(sub.rpartition(".")[0]) if "." in sub else module
+            attr = sub.rpartition(".")[2]
+            metas.append((owner, attr, param))
+            per_output = rows is not None and not sub.startswith(("lora_A.", "lora_embedding_A."))
+            owner._parameters[attr] = nn.Parameter(self._value(f"{name}.{sub}", rows if per_output else None), requires_grad=False)
+        base_layer = module.get_base_layer()
+        before = {p: getattr(base_layer, p).data for p in ("weight", "bias") if getattr(base_layer, p, None) is not None}
+        try:
+            with torch.no_grad():
+                module.merge(safe_merge=True)
+        except (ValueError, RuntimeError) as exc:
+            raise PublishError(f"peft could not merge {_plain(name)} ({exc}); cannot check the merge") from None
+        finally:
+            module.merged_adapters.clear()
+        merged = {p: (getattr(base_layer, p).data, value) for p, value in before.items()}
+        for owner, attr, meta in metas:
+            owner._parameters[attr] = meta
+        return merged
 
 
 def _config_dtype(model_dir: Path) -> str | None:
@@ -159,16 +186,16 @@ class TorchMergeCheck:
         worst, order = 0.0, sorted(written, key=lambda n: (str(written[n].path), written[n].start))
         with progress.task("check every merged tensor against peft", total=len(order), unit="tensors") as task:
             for name in order:
-                worst = max(worst, self._error(name, written[name], base_files, layers))
+                worst = max(worst, self._error(name, written, base_files, layers))
                 task.advance()
         release_freed_memory(collect=True)
         return {"merge_error": worst, "tensors": len(order), "uncovered": []}
 
     @staticmethod
-    def _error(name: str, stored: Stored, base_files: dict[str, Any], layers: _Layers | None) -> float:
+    def _error(name: str, written: dict[str, Stored], base_files: dict[str, Any], layers: _Layers | None) -> float:
+        stored = written[name]
         if layers is not None and name in layers.layers:
-            merged, before = layers.expected(name)
-            return ulp_error(read_tensor(stored), merged, before)
+            return layers.error(name, written)
         if layers is not None and name in layers.saved:
             return copy_error(stored, layers.adapter[layers.saved[name]])
         source = base_files.get(name)

@@ -13,7 +13,7 @@ import torch
 from hubship.adapters.torch.bnb_weights import QuantizedWeight, read_source
 from hubship.adapters.torch.merge.safetensors_reader import Stored, torch_dtype
 
-SLAB_BYTES = 64 * 1024 * 1024  # rows compared at once when a tensor should be a copy
+SLAB_BYTES = 16 * 1024 * 1024  # rows compared at once when a tensor should be a copy
 
 
 def ulp_error(written: torch.Tensor, expected: torch.Tensor, base: torch.Tensor | None = None) -> float:
@@ -38,7 +38,7 @@ def ulp_error(written: torch.Tensor, expected: torch.Tensor, base: torch.Tensor 
     return worst if worst == worst else float("inf")  # NaN: inf
 
 
-def _rows(stored: Stored, start: int, stop: int) -> torch.Tensor:
+def stored_rows(stored: Stored, start: int, stop: int) -> torch.Tensor:
     """Rows [start, stop) of a stored tensor, read with plain file reads."""
     row_bytes = stored.nbytes // stored.shape[0] if stored.shape and stored.shape[0] else stored.nbytes
     with stored.path.open("rb") as fh:
@@ -59,7 +59,7 @@ def copy_error(written: Stored, source: Stored | QuantizedWeight) -> float:
     worst = 0.0
     for start in range(0, rows, step):
         stop = min(rows, start + step)
-        got, want = _rows(written, start, stop), _rows(source, start, stop)
+        got, want = stored_rows(written, start, stop), stored_rows(source, start, stop)
         if got.dtype == want.dtype and torch.equal(got.view(torch.uint8), want.view(torch.uint8)):
             continue  # a byte-identical copy: nothing to measure
         worst = max(worst, ulp_error(got, want.to(torch.float32)))

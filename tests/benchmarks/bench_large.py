@@ -10,6 +10,8 @@ and each measured in a fresh process (wall time, peak RSS of the process and wha
 run held at once in its own folders, sampled every half second, and what is left in them at the end):
   (b) `hubship publish -f merged-16bit,gguf-q8_0,gguf-q4_k_m`, verification on;
   (c) the same with `--verify off`, in a fresh workspace (a reused one would find everything built);
+  (d) `-f merged-16bit` alone, verified (the peak RSS of the merge step and its check: the publish's own peak in
+      (b) includes the GGUF steps, which map their files);
   (a) the hand chain: peft's load + merge_and_unload + save_pretrained, llama.cpp's converter to a bf16 GGUF,
       and llama-quantize to Q8_0 and to Q4_K_M (each timed);
 and prints b/a, c/a, and the disk `hubship plan` announced beside the most it took. Each run's outputs are
@@ -301,7 +303,12 @@ def main() -> None:
         results: dict[str, dict[str, float]] = {}
         announced = planned_disk(ckpt, root / "ws-plan", root / "out-plan")
         shutil.rmtree(root / "ws-plan", ignore_errors=True)
-        for label, extra in (("(b) hubship, verified", []), ("(c) hubship --verify off", ["--verify", "off"])):
+        runs = [
+            ("(b) hubship, verified", FORMATS, []),
+            ("(c) hubship --verify off", FORMATS, ["--verify", "off"]),
+            ("(d) merged-16bit alone, verified", "merged-16bit", []),  # the merge step's own peak RSS (target 2.5 GB at 8B)
+        ]
+        for label, formats, extra in runs:
             ws, out = root / "ws", root / "out"
             command = [
                 sys.executable,
@@ -310,7 +317,7 @@ def main() -> None:
                 "publish",
                 str(ckpt),
                 "-f",
-                FORMATS,
+                formats,
                 "-w",
                 str(ws),
                 "--to",

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubship.adapters.torch.bnb_weights import read_source
+from hubship.adapters.torch.bnb_weights import QuantizedWeight, read_source
 from hubship.adapters.torch.merge.merged_config import CONFIG_DTYPES
 from hubship.adapters.torch.merge.safetensors_reader import ST_DTYPE_ATTRS, Stored, read_tensor
 from hubship.adapters.torch.meta_model import aliases, skeleton
@@ -106,7 +106,8 @@ class _Layers:
             values = {p: read_tensor(written[f"{_plain(name)}.{p}"]) for p in parts}
             rows = base_layer.weight.shape[0]
             # a plain Linear's outputs merge row by row (DoRA's norm too): slabs keep the copies small
-            sliced = isinstance(base_layer, nn.Linear) and not getattr(module, "fan_in_fan_out", False)
+            quantized = isinstance(self._base.get(f"{_plain(name)}.weight"), QuantizedWeight)  # dequantized whole, once
+            sliced = isinstance(base_layer, nn.Linear) and not getattr(module, "fan_in_fan_out", False) and not quantized
             step = max(1, SLAB_ELEMENTS // max(1, base_layer.weight[0].numel())) if sliced else rows
             worst = dict.fromkeys(parts, 0.0)
             for start in range(0, rows, step):

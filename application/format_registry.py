@@ -16,6 +16,7 @@ import attrs
 from hubship.application.format_builder import FormatBuilder
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.formats import FORMAT_ALIASES, Format, parse_format_list
+from hubship.domain.probe import probe_tokens
 
 ENTRY_POINT_GROUP = "hubship.formats"
 ALIASES = FORMAT_ALIASES  # model-16bit, model-4bit (domain/formats.py)
@@ -54,12 +55,20 @@ class FormatRegistry:
 
     def formats_for(self, options: Mapping[str, Any]) -> Mapping[str, Format]:
         """Every format as it is built under `options`: a builder that defines `inputs_for(options)` is built
-        from those formats instead of its `format.builds_from` (e.g. a GGUF quantization and the imatrix)."""
+        from those formats instead of its `format.builds_from` (e.g. a GGUF quantization and the imatrix); one that
+        defines `readback_for(options)` says so for `format.readback` (merged-16bit, but not with --merge-onto)."""
         found = {}
         for name, builder in self._builders.items():
             inputs_for = getattr(builder, "inputs_for", None)
             found[name] = builder.format if inputs_for is None else attrs.evolve(builder.format, builds_from=tuple(inputs_for(options)))
+            readback_for = getattr(builder, "readback_for", None)
+            if readback_for is not None:
+                found[name] = attrs.evolve(found[name], readback=bool(readback_for(options)))
         return found
+
+    def with_probe(self, options: Mapping[str, Any], requested: tuple[str, ...]) -> dict[str, Any]:
+        """`options` with `probe_tokens`, the reference's length for a plan of `requested` (domain/probe.py)."""
+        return {**options, "probe_tokens": probe_tokens(requested, self.formats_for(options))}
 
     def get(self, name: str) -> FormatBuilder:
         try:

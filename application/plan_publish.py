@@ -216,6 +216,7 @@ class PlanPublish:
         named = named or folder_name(derived_name(request.checkpoint, checkpoint.training_method))
         name = named.value
         options = {**request.merged_options(), "name": name}  # a format may write the name into its files
+        options = self._formats.with_probe(options, fmt_names)  # the reference's length: what its consumers need
         formats = self._formats.formats_for(options)
         params, estimates = {}, {}
         for fmt_name in format_closure(fmt_names, formats):

@@ -44,7 +44,7 @@ def verification_record(
     metrics = measured.get("metrics", {})
     user_set = (options.get("thresholds") or {}).get(fmt, {})
     thresholds = resolve_thresholds(measured.get("thresholds", {}), user_set)
-    extra: dict[str, Any] = {k: measured[k] for k in ("warnings", "notes") if measured.get(k)}  # what the build says the card must say
+    extra: dict[str, Any] = {k: measured[k] for k in ("warnings", "notes", "device") if measured.get(k)}  # card notes; where measured
     loosened = breached_defaults(metrics, thresholds, user_set) if yardstick is not None else []
     if loosened and yardstick is not None:
         base = dict(yardstick())

@@ -70,7 +70,7 @@ def yardstick_plan(
 ) -> PublishPlan:
     """The base's own plan for `requested` (`source.base` must be set); node keys do not depend on what is requested."""
     assert source.base is not None, source.unavailable
-    options = {**options, "name": YARDSTICK_NAME, "verify": "full"}
+    options = registry.with_probe({**options, "name": YARDSTICK_NAME, "verify": "full"}, requested)
     formats = registry.formats_for(options)
     params = {name: registry.get(name).params(options, source.base) for name in format_closure(requested, formats)}
     return build_plan(

@@ -25,7 +25,8 @@ class Format:
     an empty tuple means it is built from the checkpoint and base directly. `metrics` names the figures its
     verification measures: the ones a `--threshold FORMAT.METRIC=VALUE` may bound. An `internal` format
     (e.g. the reference logits verification compares against) is built when another format needs
-    it, but is never requested by a user, listed or published.
+    it, but is never requested by a user, listed or published. A `readback` format checks its values itself (tensor by
+    tensor), so it reads back only against the short probe (domain/probe.py).
     """
 
     name: str
@@ -36,6 +37,7 @@ class Format:
     tools: tuple[str, ...] = ()
     internal: bool = False
     metrics: tuple[str, ...] = ()
+    readback: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not _NAME.match(self.name):

@@ -100,13 +100,17 @@ class Container(containers.DeclarativeContainer):
     gguf_verifier = providers.Singleton(_llama_cpp("gguf_verifier:LlamaCppGgufVerifier"))
     imatrix_tools = providers.Singleton(_lazy("llama_cpp.imatrix_tools:LlamaCppImatrixTools"))
     # the probe runs on the cores other processes leave free, sampled from the CPU's idle time just before it runs
+    # and on the GPU where the system probe finds one (the same answer --backend auto is given)
     verifier = providers.Singleton(
-        _lazy("torch.logits_verifier:TorchLogitsVerifier"), threads=providers.Object(_lazy("llama_cpp.threads:free_threads"))
+        _lazy("torch.logits_verifier:TorchLogitsVerifier"),
+        threads=providers.Object(_lazy("llama_cpp.threads:free_threads")),
+        gpu=probe.provided.has_nvidia_gpu.call(),
     )
     quantizer = providers.Singleton(_lazy("torch.bnb_quantizer:BnbQuantizer"))
     mlx_converter = providers.Singleton(_lazy("mlx.mlx_lm_converter:MlxLmConverter"))
     mlx_verifier = providers.Singleton(_lazy("mlx.mlx_lm_verifier:MlxLmVerifier"))
     compressor = providers.Singleton(_lazy("llm_compressor.compressor:LlmCompressorCompressor"))
+    merge_check = providers.Singleton(_lazy("torch.verify.layer_check:TorchMergeCheck"))
 
     dir_registry = providers.Singleton(_lazy("local.dir_registry:LocalDirRegistry"))
     hf_registry = providers.Singleton(_lazy("hub.registry:HfHubRegistry"))
@@ -134,6 +138,7 @@ class Container(containers.DeclarativeContainer):
             gguf_verifier=gguf_verifier.provider,
             imatrix_tools=imatrix_tools.provider,
             verifier=verifier.provider,
+            merge_check=merge_check.provider,
             quantizer=quantizer.provider,
             mlx_converter=mlx_converter.provider,
             mlx_verifier=mlx_verifier.provider,

@@ -135,16 +135,17 @@ def _eight_bit(tensors: dict[str, Stored]) -> dict[str, Stored | QuantizedWeight
     return found
 
 
-def dequantize(weight: QuantizedWeight) -> torch.Tensor:
-    """The weight's values in fp32 and its logical shape, as bitsandbytes dequantizes them (a fresh tensor)."""
+def dequantize(weight: QuantizedWeight, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The weight's values in fp32 and its logical shape, as bitsandbytes dequantizes them (a fresh tensor), on
+    `device` (a GPU: its codes and quant state are copied there and dequantized by bitsandbytes' CUDA kernels)."""
     import bitsandbytes.functional as bnb
     import torch
 
-    data = read_tensor(weight.data)
+    data = read_tensor(weight.data).to(device)
     if weight.bits == 8:
-        return bnb.int8_vectorwise_dequant(data, read_tensor(weight.state["SCB"]).to(torch.float32)).reshape(weight.shape)
+        return bnb.int8_vectorwise_dequant(data, read_tensor(weight.state["SCB"]).to(device, torch.float32)).reshape(weight.shape)
     try:
-        state = bnb.QuantState.from_dict({k: read_tensor(v) for k, v in weight.state.items()}, device=torch.device("cpu"))
+        state = bnb.QuantState.from_dict({k: read_tensor(v) for k, v in weight.state.items()}, device=torch.device(device))
     except (ValueError, KeyError, AssertionError, AttributeError) as exc:
         raise _bad(weight.name, f"a quant state bitsandbytes cannot read ({exc})", weight.path) from None
     state.dtype = torch.float32  # dequantize straight to fp32: codes times scales, not rounded to the stored dtype

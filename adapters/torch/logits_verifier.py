@@ -47,12 +47,24 @@ def _weight_paths(model_dir: Path) -> list[Path]:
     return [model_dir / name for name in weight_files(model_dir)]
 
 
-def _forward(model: nn.Module, ids: torch.Tensor, threads: int) -> torch.Tensor:
+@contextlib.contextmanager
+def _exact_fp32() -> Iterator[None]:
+    """fp32 products in full fp32 on a GPU: TF32 (10-bit mantissas) off for matmul and cuDNN, restored after."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
+def _forward(model: nn.Module, ids: torch.Tensor, threads: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The model's logits on the probe, in fp32 on the CPU, computed on `device`."""
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, min(before, threads)))
     try:
-        with torch.inference_mode():
-            return model(input_ids=ids[None], use_cache=False).logits[0].to(torch.float32)
+        with torch.inference_mode(), _exact_fp32():
+            return model(input_ids=ids[None].to(device), use_cache=False).logits[0].to("cpu", torch.float32)
     finally:
         torch.set_num_threads(before)
 
@@ -65,6 +77,11 @@ def _upcast(model: nn.Module) -> nn.Module:
         if param.dtype in (torch.bfloat16, torch.float16):
             param.data = param.data.to(torch.float32)
     return model
+
+
+def device_name(device: torch.device) -> str:
+    """What the manifest says the figures were computed on: `cpu`, or `cuda (NVIDIA H100 80GB HBM3)`."""
+    return f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
 
 
 @contextlib.contextmanager
@@ -84,31 +101,35 @@ class TorchLogitsVerifier:
     """`slab_elements` and `big_leaf_bytes` set how much of a weight is converted at once and from what size a
     Linear/Embedding is run slab by slab; the defaults suit real models (tests make them small). `threads` tells how
     many cores other processes leave free just before a probe runs (the container passes llama_cpp.threads'
-    sampler of the CPU's idle time; by default, torch's own thread count)."""
+    sampler of the CPU's idle time; by default, torch's own thread count). `gpu`: whether the machine has an NVIDIA
+    GPU, as the system probe says (SystemProbe.has_nvidia_gpu, the one definition `--backend auto` uses too): the
+    probe's blocks then run there, one block at a time as on the CPU, in fp32 with TF32 off."""
 
     def __init__(
         self,
         slab_elements: int = SLAB_ELEMENTS,
         big_leaf_bytes: int = BIG_LEAF_BYTES,
         threads: Callable[[], int] = torch.get_num_threads,
+        gpu: bool = False,
     ) -> None:
         self._slab = slab_elements
         self._big_leaf = big_leaf_bytes
         self._threads = threads
+        self.device = torch.device("cuda" if gpu else "cpu")
 
     def _tokenizer(self, checkpoint: Checkpoint, base: BaseInfo) -> Any:
         source = checkpoint.root if checkpoint.tokenizer_files else base.path
         with _translated(f"loading the tokenizer from {source}"):
             return AutoTokenizer.from_pretrained(source)
 
-    def reference(self, checkpoint: Checkpoint, base: BaseInfo, out_file: Path, progress: Progress) -> None:
+    def reference(self, checkpoint: Checkpoint, base: BaseInfo, out_file: Path, progress: Progress, tokens: int = MAX_PROBE_TOKENS) -> None:
         base_dir = Path(base.path)
         bits = base.quantization.bits if base.quantization else None
         what = f"running base model {checkpoint.base.display} with the adapter"
         what = f"running the model in {checkpoint.root}" if checkpoint.is_full else what
         with _translated(what):
             config = AutoConfig.from_pretrained(base_dir)
-            limit = min(MAX_PROBE_TOKENS, int(getattr(config, "max_position_embeddings", None) or MAX_PROBE_TOKENS))
+            limit = min(tokens, int(getattr(config, "max_position_embeddings", None) or tokens))
             ids = probe_ids(self._tokenizer(checkpoint, base), checkpoint.chat_template, limit)
             model = base_model = skeleton(base_dir)
             vision: dict[str, str] = {}
@@ -144,24 +165,24 @@ class TorchLogitsVerifier:
         layout: WeightLayout | None = None,
     ) -> torch.Tensor:
         with progress.task(what, total=len(blocks(model)), unit="blocks") as task:
-            hooks = StreamedWeights(
-                model, files, names, prefix, task, adapter=adapter, slab=self._slab, big_leaf_bytes=self._big_leaf, bits=bits, layout=layout
-            )
+            settings = {"slab": self._slab, "big_leaf_bytes": self._big_leaf, "bits": bits, "layout": layout, "device": self.device}
+            hooks = StreamedWeights(model, files, names, prefix, task, adapter=adapter, **settings)
             try:
-                return _forward(model, ids, self._threads())
+                return _forward(model, ids, self._threads(), self.device)
             finally:
                 hooks.remove()
 
-    def compare(self, model_dir: Path, reference_file: Path, progress: Progress) -> dict[str, float]:
+    def compare(self, model_dir: Path, reference_file: Path, progress: Progress, tokens: int | None = None) -> dict[str, float]:
         with safe_open(str(reference_file), framework="pt") as f:
-            ids, vision = f.get_tensor("input_ids"), f.metadata() or {}
+            # the probe's first tokens: their logits do not depend on the later ones
+            ids, vision = f.get_tensor("input_ids")[:tokens], f.metadata() or {}
         with _translated(f"running the built model in {model_dir}", PublishError):
             config = json.loads((model_dir / "config.json").read_text())
             if config.get("quantization_config"):
                 with progress.task("artifact logits (quantized)", total=1, unit="models") as task:
                     auto = model_class(AutoConfig.from_pretrained(model_dir))
-                    model = _upcast(auto.from_pretrained(model_dir, device_map="cpu", dtype=torch.float32).eval())
-                    logits = _forward(model, ids, self._threads())
+                    model = _upcast(auto.from_pretrained(model_dir, device_map=self.device.type, dtype=torch.float32).eval())
+                    logits = _forward(model, ids, self._threads(), self.device)
                     task.advance()
             else:
                 model = skeleton(model_dir)
@@ -171,4 +192,4 @@ class TorchLogitsVerifier:
             del model
             towers = {} if config.get("quantization_config") else vision_tower.check(model_dir, vision)
         release_freed_memory(collect=True)
-        return {**kl_metrics(logits, StoredRows(reference_file, "logits")), **towers}
+        return {**kl_metrics(logits, StoredRows(reference_file, "logits", len(ids))), **towers, "device": device_name(self.device)}

@@ -29,6 +29,7 @@ from hubship.application.formats.sizes import DTYPE_BYTES, merged_bytes
 from hubship.domain.artifact_sizes import elements
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.gguf_types import kind_of, layer_of
+from hubship.domain.probe import FULL_PROBE_TOKENS
 
 MB = 1000**2
 RUNTIME = {  # peak RSS of the process before any weight is read, by what it imports
@@ -40,7 +41,7 @@ RUNTIME = {  # peak RSS of the process before any weight is read, by what it imp
 }
 BNB_LOAD = 12  # tenths: bitsandbytes' peak while quantizing, per byte of the 16-bit model it loads (memory.large_blocks_mapped)
 SLAB = 16 * MB  # a slab of a big embedding or head, run slab by slab
-PROBE_TOKENS = 256  # hubship.adapters.torch.verify.probe.MAX_PROBE_TOKENS
+PROBE_TOKENS = FULL_PROBE_TOKENS
 
 
 def logits_bytes(base: BaseInfo) -> int:

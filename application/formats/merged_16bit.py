@@ -1,9 +1,13 @@
 """Format `merged-16bit` (alias `model-16bit`): base + adapter merged into one model, as safetensors in the
 base's dtype; for a full fine-tune, the model itself (cast to `--dtype` and re-sharded).
 
-Built by the Merger port (streaming: bounded memory), then verified against `reference-logits`:
-max abs diff and mean KL of the probe's logits, against per-dtype default thresholds
-(docs/formats-quality.md). With `--verify off` the reference is empty and the check is skipped.
+Built by the Merger port (streaming: bounded memory), then verified in two ways (docs/adr/023): every written
+tensor against what peft's own per-layer merge gives for its layer (MergeCheck: `merge_error`, in ulps of the
+output dtype), and the written files read back on the short probe of `reference-logits` (max abs diff and mean KL
+of its logits, against per-dtype default thresholds, docs/formats-quality.md), which catches structural mistakes.
+Where the per-layer check cannot name a layer in the files (LoRAs on fused MoE experts, renamed modules), the
+build computes the full 256-token reference itself and reads back against that. With `--verify off` the
+reference is empty and both checks are skipped.
 
 An adapter trained on a quantized base (QLoRA) merges onto that base as bitsandbytes dequantizes it: what it
 was trained on. `--merge-onto PATH` merges onto other weights instead (the original 16-bit model); that merge is
@@ -18,13 +22,14 @@ from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.memory import forward_bytes, merge_bytes, torch_step
-from hubship.application.formats.reference_logits import write_verification
+from hubship.application.formats.reference_logits import reference_file, write_verification
 from hubship.application.formats.sizes import DTYPE_BYTES, merged_bytes, side_files_bytes
 from hubship.domain.backend import BACKEND_TOOL
 from hubship.domain.checkpoint import BaseInfo, Checkpoint, unmergeable_reason
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
+from hubship.domain.probe import FULL_PROBE_TOKENS, READBACK_PROBE_TOKENS
 from hubship.domain.suggest import did_you_mean
 
 # Rounding W + dW once to the output dtype is all a correct merge changes; a broken one (lost scaling,
@@ -37,7 +42,10 @@ THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
     "fp16": {"max_abs_diff": {"max": 0.25}, "mean_kl": {"max": 1e-4}, **VISION},
     "bf16": {"max_abs_diff": {"max": 1.0}, "mean_kl": {"max": 1e-3}, **VISION},
 }
-METRICS = ("max_abs_diff", "mean_kl", "vision_tensors", "vision_tensors_wrong")  # the vision ones for such models only
+METRICS = ("max_abs_diff", "mean_kl", "merge_error", "vision_tensors", "vision_tensors_wrong")  # the vision ones for such models only
+# a correct merge rounds peft's fp32 value once: half an ulp of the output dtype (fp32: its own sums' rounding too)
+MERGE_ERROR = {"fp32": {"max": 64.0}, "fp16": {"max": 0.51}, "bf16": {"max": 0.51}}
+FALLBACK_REFERENCE = ".full-reference.safetensors"
 # Merged onto weights other than those trained on: held to what a 4-bit quantization must keep (merged-4bit's).
 ONTO_THRESHOLDS = {"mean_kl": {"max": 0.1}}
 ONTO_METRICS = ("max_abs_diff", "mean_kl", "top1_agreement", "top1_near")
@@ -51,8 +59,13 @@ class Merged16bitFormat:
         builds_from=("reference-logits",),
         library_name="transformers",
         tools=("torch", "transformers", "peft", "safetensors", BACKEND_TOOL),  # hf or unsloth: in the key and manifest
-        metrics=ONTO_METRICS,  # METRICS, and with --merge-onto the top-1 agreements too
+        metrics=(*ONTO_METRICS, "merge_error"),  # METRICS, and with --merge-onto the top-1 agreements too
+        readback=True,  # checked tensor by tensor: the reference need only be the short read-back probe
     )
+
+    def readback_for(self, options: Mapping[str, Any]) -> bool:
+        """A merge onto other weights (--merge-onto) is measured like a quantization: on the full probe."""
+        return not options.get("merge_onto")
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
         dtype = options.get("dtype") or base.dtype
@@ -85,13 +98,32 @@ class Merged16bitFormat:
         )
         notes = ctx.service("saver").save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)
         if onto is None:
-            write_verification(ctx, METRICS, THRESHOLDS[ctx.params["dtype"]], notes=notes)
+            self._verify(ctx, notes)
         else:
             note = (
                 f"merged onto {onto.name} (--merge-onto), not the weights the adapter was trained on: the figures say how far"
                 " this model is from the adapter as trained"
             )
             write_verification(ctx, ONTO_METRICS, ONTO_THRESHOLDS, notes=(note, *notes))
+
+    def _verify(self, ctx: BuildContext, notes: tuple[str, ...]) -> None:
+        """The per-tensor check, then the read-back probe; the full probe both ways where the check cannot cover a layer."""
+        if reference_file(ctx) is None:
+            return  # --verify off
+        dtype = ctx.params["dtype"]
+        checked = ctx.service("merge_check").check(ctx.checkpoint, ctx.base, ctx.out_dir, dtype, ctx.progress)
+        thresholds = {**THRESHOLDS[dtype], "merge_error": MERGE_ERROR[dtype]}
+        if not checked["uncovered"]:
+            note = f"each of the {checked['tensors']} tensors checked against peft's own merge of its layer"
+            measured = {"merge_error": checked["merge_error"]}
+            write_verification(ctx, METRICS, thresholds, notes=(*notes, note), measured=measured, tokens=READBACK_PROBE_TOKENS)
+            return
+        full = ctx.out_dir / FALLBACK_REFERENCE  # not published: removed once compared
+        try:
+            ctx.service("verifier").reference(ctx.checkpoint, ctx.base, full, ctx.progress, tokens=FULL_PROBE_TOKENS)
+            write_verification(ctx, METRICS[:2], THRESHOLDS[dtype], notes=notes, reference=full)
+        finally:
+            full.unlink(missing_ok=True)
 
     def usage(self, repo_or_path: str) -> str:
         return (

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.memory import PROBE_TOKENS, forward_bytes, torch_step
+from hubship.application.formats.memory import forward_bytes, torch_step
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
+from hubship.domain.probe import FULL_PROBE_TOKENS, REFERENCE
 from hubship.domain.quality import VERIFICATION_FILE
 from hubship.domain.suggest import did_you_mean
 from hubship.ports.verifier import REFERENCE_FILE
@@ -34,19 +36,34 @@ def verify_mode(options: Mapping[str, Any]) -> str:
     return mode
 
 
+def reference_file(ctx: BuildContext) -> Path | None:
+    """The plan's reference logits, or None with `--verify off`."""
+    reference = ctx.inputs.get(REFERENCE)
+    return reference / REFERENCE_FILE if reference is not None and (reference / REFERENCE_FILE).is_file() else None
+
+
 def write_verification(
-    ctx: BuildContext, metrics: tuple[str, ...], thresholds: Mapping[str, Mapping[str, float]], notes: tuple[str, ...] = ()
+    ctx: BuildContext,
+    metrics: tuple[str, ...],
+    thresholds: Mapping[str, Mapping[str, float]],
+    notes: tuple[str, ...] = (),
+    reference: Path | None = None,
+    measured: Mapping[str, Any] | None = None,
+    tokens: int | None = None,
 ) -> None:
-    """Compare the built model with the reference logits (when there are any) and record the figures for the quality
-    gate, with `notes` for the card."""
-    reference = ctx.inputs.get("reference-logits")
-    if reference is None or not (reference / REFERENCE_FILE).is_file():
+    """Compare the built model with the reference logits (the plan's, or `reference`; none: --verify off) and record
+    the figures for the quality gate (with those already `measured`), with `notes` for the card; `tokens`: read back
+    on the probe's first ones only (None: all the reference has)."""
+    reference = reference or reference_file(ctx)
+    if reference is None:
         return  # --verify off
-    measured = ctx.service("verifier").compare(ctx.out_dir, reference / REFERENCE_FILE, ctx.progress)
+    figures = {**ctx.service("verifier").compare(ctx.out_dir, reference, ctx.progress, tokens), **(measured or {})}
     record: dict[str, Any] = {
-        "metrics": {m: measured[m] for m in metrics if m in measured},  # the vision tower's: vision-language models only
-        "thresholds": {m: dict(t) for m, t in thresholds.items() if m in metrics and m in measured},
+        "metrics": {m: figures[m] for m in metrics if m in figures},  # the vision tower's: vision-language models only
+        "thresholds": {m: dict(t) for m, t in thresholds.items() if m in metrics and m in figures},
     }
+    if figures.get("device"):
+        record["device"] = figures["device"]
     if notes:
         record["notes"] = list(notes)
     (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -63,7 +80,8 @@ class ReferenceLogitsFormat:
     )
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
-        return {"verify": verify_mode(options)}
+        tokens = int(options.get("probe_tokens") or FULL_PROBE_TOKENS)  # the full probe's key stays as it was
+        return {"verify": verify_mode(options)} | ({"tokens": tokens} if tokens != FULL_PROBE_TOKENS else {})
 
     def check(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> None:
         return None
@@ -71,13 +89,14 @@ class ReferenceLogitsFormat:
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         if params["verify"] == "off":
             return Estimate()
-        size = PROBE_TOKENS * (base.vocab_size or 32_000) * 4
+        size = int(params.get("tokens", FULL_PROBE_TOKENS)) * (base.vocab_size or 32_000) * 4
         return Estimate(size_bytes=size, peak_memory_bytes=torch_step(forward_bytes(base) + checkpoint.adapter_bytes))
 
     def build(self, ctx: BuildContext) -> None:
         if ctx.params["verify"] == "off":
             return
-        ctx.service("verifier").reference(ctx.checkpoint, ctx.base, ctx.out_dir / REFERENCE_FILE, ctx.progress)
+        tokens = int(ctx.params.get("tokens", FULL_PROBE_TOKENS))
+        ctx.service("verifier").reference(ctx.checkpoint, ctx.base, ctx.out_dir / REFERENCE_FILE, ctx.progress, tokens=tokens)
 
     def usage(self, repo_or_path: str) -> str:
         return ""

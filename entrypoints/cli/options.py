@@ -113,6 +113,8 @@ Verify = Annotated[
     str | None,
     choice("--verify", "MODE", VERIFY_MODES, "full (default): check each merged artifact's logits against base + adapter; off: skip."),
 ]
+
+
 def imatrix_value(value: str | None) -> str | None:
     """A typer callback refusing an `--imatrix` value that is no existing file but close to a mode (`autp`), with a
     "did you mean" (typed or from hubship.toml); a missing file that looks like one is refused when the plan needs it."""

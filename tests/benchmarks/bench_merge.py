@@ -1,6 +1,6 @@
 """Benchmark: hubship's streaming merge against peft's merge_and_unload and a plain copy (a script, not a test).
 
-Run:  .venv/bin/python tests/benchmarks/bench_merge.py [--work DIR] [--keep] [--four-bit]
+Run:  .venv/bin/python tests/benchmarks/bench_merge.py [--work DIR] [--keep] [--four-bit] [--other DIR]
 
 Builds a synthetic Llama of about 0.5B parameters in bf16 (about 1 GB, 3 shards) with an r=16 LoRA
 on every linear layer of every decoder layer, then a model twice as deep, and measures, each in a
@@ -20,6 +20,9 @@ other work on the machine.
 nf4 by bitsandbytes (quantized_base.py), so the adapter is a QLoRA adapter and hubship merges it onto
 the base as bitsandbytes dequantizes it, one tensor at a time (peft's merge is not run: it would load
 the whole 4-bit model). The figure to watch: peak RSS growth when the model doubles.
+
+--other DIR: a folder whose hubship/ is another tree (e.g. the commit before a change): its `hubship` and
+`hubship --verify off` publishes run interleaved with the others, so a before and after see the same load.
 """
 
 from __future__ import annotations
@@ -172,7 +175,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> dict[str, 
 
 
 def run_model(
-    root: Path, layers: int, tokenizer_from: Path, baseline: float, repeat: int, four_bit: bool = False
+    root: Path, layers: int, tokenizer_from: Path, baseline: float, repeat: int, four_bit: bool = False, other: Path | None = None
 ) -> dict[str, dict[str, float]]:
     """Each step `repeat` times, interleaved; the fastest wall time (least disturbed by other load) and the
     highest peak RSS count. Every run starts from nothing: a fresh output folder and an empty workspace."""
@@ -199,6 +202,11 @@ def run_model(
         "hubship --verify off, next checkpoint": [*hubship, "--verify", "off"],
         "copy": ["cp", "-r", str(base), str(scratch / "copy")],
     }
+    envs = {label: {"HF_HUB_OFFLINE": "1"} for label in steps}
+    if other is not None:  # the same publishes by another tree of hubship, interleaved: a before/after on one load
+        for label in ("hubship", "hubship --verify off"):
+            steps[f"{label} (other tree)"] = steps[label]
+            envs[f"{label} (other tree)"] = {"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(other)}
     runs: dict[str, list[dict[str, float]]] = {label: [] for label in steps}
     for _ in range(repeat):
         for label, command in steps.items():
@@ -207,7 +215,7 @@ def run_model(
             if label.endswith("next checkpoint"):  # the workspace of an earlier checkpoint of the same base, kept
                 subprocess.run(command, check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
                 command = [str(later) if part == str(ckpt) else part for part in command]
-            runs[label].append(measure(command, {"HF_HUB_OFFLINE": "1"}))
+            runs[label].append(measure(command, envs[label]))
     shutil.rmtree(scratch, ignore_errors=True)
     results = {}
     for label, measured in runs.items():
@@ -231,6 +239,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the synthetic models")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step; the fastest counts (default 3)")
     parser.add_argument("--four-bit", action="store_true", help="the 4-bit-base (QLoRA) case instead of the 16-bit one")
+    parser.add_argument(
+        "--other", type=Path, default=None, help="a folder holding another tree as hubship/ (PYTHONPATH): its publishes run interleaved too"
+    )
     args = parser.parse_args()
     root = Path(args.work or tempfile.mkdtemp(prefix="hubship-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -240,11 +251,13 @@ def main() -> None:
         _, tokenizer_from = HfDemoCheckpointFactory().create(root / "tokenizer", layers=1, hidden_size=64)
         baseline = measure([sys.executable, "-c", IMPORT_ONLY])["peak_rss_bytes"]
         print(f"import baseline (torch, transformers, peft): peak RSS {baseline / 1e9:.2f} GB")
-        figures = {n: run_model(root, n, tokenizer_from, baseline, args.repeat, args.four_bit) for n in (LAYERS, 2 * LAYERS)}
+        figures = {n: run_model(root, n, tokenizer_from, baseline, args.repeat, args.four_bit, args.other) for n in (LAYERS, 2 * LAYERS)}
         print("\n## ratios (peak RSS counted above the import baseline)")
         for layers, r in figures.items() if not args.four_bit else ():
             peft_rss = r["peft"]["peak_rss_bytes"] - baseline
-            for label, target in (("hubship", 1.25), ("hubship --verify off", 0.5), ("hubship --verify off, next checkpoint", 0.5)):
+            labels = [("hubship", 1.25), ("hubship --verify off", 0.5), ("hubship --verify off, next checkpoint", 0.5)]
+            labels += [(f"{label} (other tree)", target) for label, target in labels[:2] if f"{label} (other tree)" in r]
+            for label, target in labels:
                 rss = (r[label]["peak_rss_bytes"] - baseline) / peft_rss
                 wall = r[label]["wall_s"] / r["peft"]["wall_s"]
                 print(

@@ -17,9 +17,9 @@ class FakeVerifier:
         self.figures = dict(figures or EXACT)
         self.references: list[str] = []
 
-    def reference(self, checkpoint: Checkpoint, base: BaseInfo, out_file: Path, progress) -> None:
+    def reference(self, checkpoint: Checkpoint, base: BaseInfo, out_file: Path, progress, tokens: int = 256) -> None:
         self.references.append(checkpoint.root)
         out_file.write_text(json.dumps({"of": checkpoint.root}))
 
-    def compare(self, model_dir: Path, reference_file: Path, progress) -> dict[str, float]:
+    def compare(self, model_dir: Path, reference_file: Path, progress, tokens: int | None = None) -> dict[str, float]:
         return dict(self.figures)

@@ -108,9 +108,12 @@ def test_the_chat_completion_fits_a_prompt_longer_than_the_old_fixed_context(che
     result = container.execute_plan().execute(request(checkpoint_copy, f"dir:{tmp_path / 'out'}"))
     metrics = verification(tmp_path / result.published[0])["metrics"]
     assert metrics["chat_token_check"] == "passed" and metrics["chat_completion_tokens"] >= 1
-    assert Llama(model_path=str(next((tmp_path / result.published[0]).glob("*.gguf"))), vocab_only=True, verbose=False).tokenize(
-        system.encode(), add_bos=False
-    ).__len__() > 2048
+    assert (
+        Llama(model_path=str(next((tmp_path / result.published[0]).glob("*.gguf"))), vocab_only=True, verbose=False)
+        .tokenize(system.encode(), add_bos=False)
+        .__len__()
+        > 2048
+    )
 
 
 def test_an_end_of_turn_token_that_does_not_end_generation_stops_the_publish(tmp_path, container):

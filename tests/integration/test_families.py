@@ -70,9 +70,7 @@ def test_gemma2_publishes_every_format_verified_with_the_base_s_tokenizer_model(
     _tokenizer_model_is_the_base_s(tmp_path, base)
 
 
-def test_phi3_publishes_verified_with_the_base_s_tokenizer_model_and_no_space_after_its_turn_markers(
-    families, cli, tmp_path: Path
-) -> None:
+def test_phi3_publishes_verified_with_the_base_s_tokenizer_model_and_no_space_after_its_turn_markers(families, cli, tmp_path: Path) -> None:
     """Phi-3's tokenizer (transformers 5) writes no `▁` after `<|user|>`, where llama.cpp's SentencePiece default would
     (29871): hubship writes `tokenizer.ggml.add_space_prefix = false`, and the chat proof shows the ids equal."""
     base, checkpoint = families("phi3")

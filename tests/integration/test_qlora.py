@@ -76,6 +76,7 @@ def test_lora_and_merged_16bit_of_a_qlora_adapter(variant, publish, real_checkpo
 
     manifest = json.loads((out / "merged-16bit" / "manifest.json").read_text())
     assert manifest["verification"]["passed"] and manifest["verification"]["metrics"]["max_abs_diff"] <= 1e-4
+    assert manifest["verification"]["metrics"]["merge_error"] <= 64, "every tensor against peft's merge of the dequantized layer"
     merged = AutoModelForCausalLM.from_pretrained(out / "merged-16bit", dtype=torch.float32).eval()
     assert (forward(merged, ids) - reference["logits"]).abs().max() <= 1e-4
     assert "quantization_config" not in json.loads((out / "merged-16bit" / "config.json").read_text())

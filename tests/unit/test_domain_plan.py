@@ -62,3 +62,29 @@ def test_cycles_and_unknown_formats_are_user_errors():
         format_closure(("a",), cyclic)
     with pytest.raises(UserInputError, match="unknown format 'nope'"):
         format_closure(("nope",), FORMATS)
+
+
+def test_the_reference_is_short_only_when_every_reader_checks_per_tensor() -> None:
+    """domain/probe.py: merged-16bit alone reads back on 32 tokens; anything lossy beside it needs the full 256."""
+    from hubship.domain.probe import FULL_PROBE_TOKENS, READBACK_PROBE_TOKENS, REFERENCE, probe_tokens
+
+    formats = {
+        REFERENCE: Format(name=REFERENCE, relation="finetune", description="r", internal=True),
+        "exact": Format(name="exact", relation="merge", description="e", builds_from=(REFERENCE,), readback=True),
+        "lossy": Format(name="lossy", relation="quantized", description="l", builds_from=("exact", REFERENCE)),
+        "onto": Format(name="onto", relation="merge", description="o", builds_from=(REFERENCE,)),
+        "lora": Format(name="lora", relation="adapter", description="a"),
+    }
+    assert probe_tokens(("exact",), formats) == probe_tokens(("exact", "lora"), formats) == READBACK_PROBE_TOKENS == 32
+    assert probe_tokens(("lossy",), formats) == probe_tokens(("exact", "onto"), formats) == FULL_PROBE_TOKENS == 256
+    assert probe_tokens(("lora",), formats) == FULL_PROBE_TOKENS, "no reader: the reference is not built, its length moot"
+
+
+def test_merged_16bit_reads_back_short_unless_merged_onto_other_weights() -> None:
+    from hubship.application.format_registry import FormatRegistry
+    from hubship.application.formats.merged_16bit import Merged16bitFormat
+    from hubship.application.formats.reference_logits import ReferenceLogitsFormat
+
+    registry = FormatRegistry([ReferenceLogitsFormat(), Merged16bitFormat()])
+    assert registry.with_probe({}, ("merged-16bit",))["probe_tokens"] == 32
+    assert registry.with_probe({"merge_onto": "./original"}, ("merged-16bit",))["probe_tokens"] == 256

@@ -21,6 +21,7 @@ from hubship.domain.quantization import Quantization
 from hubship.entrypoints.render import yardstick_line
 from tests.fakes.checkpoint import FakeCheckpointReader, FakeModelLoader, FakeSaver
 from tests.fakes.formats import FakeQuantFormat
+from tests.fakes.merge_check import FakeMergeCheck
 from tests.fakes.merger import FakeMerger
 from tests.fakes.progress import FakeProgress
 from tests.fakes.system_probe import FakeSystemProbe
@@ -45,6 +46,7 @@ def machine(container, tmp_path: Path):
         container.hf_merger.override(providers.Object(hf))
         container.unsloth_merger.override(providers.Object(unsloth))
         container.verifier.override(providers.Object(FakeVerifier()))
+        container.merge_check.override(providers.Object(FakeMergeCheck()))
         container.saver.override(providers.Object(FakeSaver()))
         container.progress.override(providers.Object(FakeProgress()))
         container.probe.override(providers.Object(FakeSystemProbe({str(tmp_path): ("disk", free)}, gpu=gpu, versions=UNSLOTH)))

@@ -15,10 +15,12 @@ TIE_NATS = 0.1  # the reference's top token and the artifact's pick differ by le
 class StoredRows:
     """Rows of a 2-d tensor in a safetensors file, read on indexing (`rows[a:b]`), so only those rows are resident."""
 
-    def __init__(self, path: Path, key: str) -> None:
+    def __init__(self, path: Path, key: str, rows: int | None = None) -> None:
+        """`rows`: only the first ones (the whole tensor: None)."""
         self._path, self._key = path, key
         with safe_open(str(path), framework="pt") as f:
-            self.shape = torch.Size(f.get_slice(key).get_shape())
+            shape = f.get_slice(key).get_shape()
+        self.shape = torch.Size([min(shape[0], rows if rows is not None else shape[0]), *shape[1:]])
 
     def __getitem__(self, rows: slice) -> torch.Tensor:
         with safe_open(str(self._path), framework="pt") as f:

@@ -6,7 +6,9 @@ from typing import Any
 
 import torch
 
-MAX_PROBE_TOKENS = 256
+from hubship.domain.probe import FULL_PROBE_TOKENS
+
+MAX_PROBE_TOKENS = FULL_PROBE_TOKENS
 PROBE_SENTENCES = (
     "The quick brown fox jumps over the lazy dog.",
     "A merged model must give the same logits as the base model with its adapter.",

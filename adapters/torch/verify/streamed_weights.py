@@ -65,7 +65,12 @@ def streamable_leaves(model: nn.Module, big_leaf_bytes: int) -> dict[str, nn.Mod
 
 class StreamedWeights:
     """Fills a block's meta parameters from the safetensors files before it runs and empties them after; a big
-    Linear/Embedding instead computes its output from slabs of rows read as it goes. `remove()` undoes the hooks."""
+    Linear/Embedding instead computes its output from slabs of rows read as it goes. `remove()` undoes the hooks.
+
+    On another `device` (a GPU) the same: each block's weights are read on the CPU, copied into the device's
+    tensors of the block before (decoder layers share their shapes), and dropped from the device after the
+    next block; a slab goes to the device just for its product. The model's real buffers (rotary tables) are
+    moved there once."""
 
     def __init__(
         self,
@@ -80,7 +85,9 @@ class StreamedWeights:
         big_leaf_bytes: int = BIG_LEAF_BYTES,
         bits: int | None = None,
         layout: WeightLayout | None = None,
+        device: torch.device | str = "cpu",
     ) -> None:
+        self._device = torch.device(device)
         self._where = file_keys(files)
         self._layout = layout
         self._quantized = quantized_weights(files, bits)
@@ -92,6 +99,11 @@ class StreamedWeights:
         self._handles: list[Any] = []
         self._patched: list[nn.Module] = []
         self._spare: dict[tuple[int, ...], list[torch.Tensor]] = {}  # the last block's fp32 weights, by shape
+        if self._device.type != "cpu":
+            for module in model.modules():
+                for key, buffer in module._buffers.items():
+                    if buffer is not None and buffer.device.type != "meta":
+                        module._buffers[key] = buffer.to(self._device)
         streamed = set()
         for name, leaf in streamable_leaves(model, big_leaf_bytes).items():
             leaf.forward = self._slab_forward(leaf, name)  # an instance attribute: removed again in remove()
@@ -111,7 +123,9 @@ class StreamedWeights:
         if name in self._adapter_keys:
             return self._adapter_file, self._adapter_keys[name]
         plain = _WRAPPERS.sub("", name.removeprefix(self._prefix))
-        for candidate in (plain, *self._aliases.get(plain, ())):
+        # a tied tensor is read under its first name, as transformers loads it (a tied head from the embedding's values,
+        # whatever else the files hold under the head's name)
+        for candidate in dict.fromkeys((*self._aliases.get(plain, ()), plain)):
             if candidate in self._where:
                 return self._where[candidate], candidate
             source = self._layout.source(candidate) if self._layout is not None else None
@@ -130,10 +144,21 @@ class StreamedWeights:
         source = self._layout.source(plain) if plain not in self._where else None
         return source if source is not None and source.converter is not None else None
 
+    def _to_device(self, value: torch.Tensor, into: torch.Tensor | None = None) -> torch.Tensor:
+        """`value` on the verifier's device: itself on the CPU, else copied into `into` (a device tensor of its shape
+        from the block before) or a fresh device tensor."""
+        if self._device.type == "cpu" or value.device == self._device:
+            return value
+        if into is not None and into.shape == value.shape:
+            return into.copy_(value)
+        return value.to(self._device)
+
     def _read_key(self, key: str) -> torch.Tensor:
         if key not in self._where:
             raise UserInputError(f"the model files hold no weight named {key!r}; check the folder, or publish with --verify off")
-        return dequantize(self._quantized[key]) if key in self._quantized else read_rows(self._where[key], key, slab=self._slab)
+        if key in self._quantized:
+            return dequantize(self._quantized[key], self._device)
+        return read_rows(self._where[key], key, slab=self._slab)
 
     def _read(self, name: str, start: int = 0, stop: int | None = None, into: torch.Tensor | None = None) -> torch.Tensor:
         """Rows [start, stop) of the named parameter in fp32: read from its file (into `into` if it fits), dequantized,
@@ -143,7 +168,7 @@ class StreamedWeights:
             return self._layout.value(converted, self._read_key).to(torch.float32)[start:stop]
         path, key = self._located(name)
         if path != self._adapter_file and key in self._quantized:
-            return dequantize(self._quantized[key])[start:stop]
+            return dequantize(self._quantized[key], self._device)[start:stop]
         return read_rows(path, key, start, stop, self._slab, into)
 
     def _slab_forward(self, leaf: nn.Module, name: str) -> Any:
@@ -156,17 +181,17 @@ class StreamedWeights:
         def linear(x: torch.Tensor) -> torch.Tensor:
             out = x.new_empty((*x.shape[:-1], rows))
             for start in range(0, rows, step):
-                out[..., start : start + step] = x @ self._read(weight, start, start + step).T
-            return out + self._read(bias) if bias is not None else out
+                out[..., start : start + step] = x @ self._to_device(self._read(weight, start, start + step)).T
+            return out + self._to_device(self._read(bias)) if bias is not None else out
 
         def embedding(ids: torch.Tensor) -> torch.Tensor:
-            wanted, where = ids.unique(return_inverse=True)
+            wanted, where = ids.cpu().unique(return_inverse=True)
             picked = torch.empty((len(wanted), leaf.weight.shape[1]), dtype=torch.float32)
             for start in range(0, rows, step):
                 inside = (wanted >= start) & (wanted < start + step)
                 if inside.any():
                     picked[inside] = self._read(weight, start, start + step)[wanted[inside] - start]
-            return picked[where]
+            return self._to_device(picked[where])
 
         return embedding if isinstance(leaf, nn.Embedding) else linear
 
@@ -178,7 +203,10 @@ class StreamedWeights:
             spare, self._spare = self._spare, {}
             for owner, attr, name in slots:
                 reuse = spare.get(tuple(owner._parameters[attr].shape))
-                owner._parameters[attr] = nn.Parameter(self._read(name, into=reuse.pop() if reuse else None), requires_grad=False)
+                into = reuse.pop() if reuse else None
+                on_cpu = self._device.type == "cpu"
+                value = self._to_device(self._read(name, into=into if on_cpu else None), None if on_cpu else into)
+                owner._parameters[attr] = nn.Parameter(value, requires_grad=False)
             if any(spare.values()):  # shapes this block does not have: given back now
                 spare.clear()
                 release_freed_memory()

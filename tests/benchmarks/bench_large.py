@@ -1,0 +1,360 @@
+"""Benchmark: an 8B-shaped publish end to end on this machine (a script, opt-in, never in CI).
+
+Run:  .venv/bin/python tests/benchmarks/bench_large.py [--shape 8b|1b|tiny] [--work DIR] [--keep]
+
+Writes a Llama-3.1-8B-shaped model with random bf16 weights (hidden 4096, 32 layers, 32 heads with 8 KV heads,
+MLP 14336, the real vocabulary of 128,256 rows, untied head; about 16 GB of safetensors in shards of at most
+5 GB, written a tensor at a time) and an r=16 LoRA on every linear layer of every decoder layer, with a small
+local SentencePiece tokenizer (the converter pads the vocabulary to the model's rows). Then, each from nothing
+and each measured in a fresh process (wall time, peak RSS of the process and what it ran, the most disk the
+run held at once in its own folders, sampled every half second, and what is left in them at the end):
+  (b) `hubship publish -f merged-16bit,gguf-q8_0,gguf-q4_k_m`, verification on;
+  (c) the same with `--verify off`, in a fresh workspace (a reused one would find everything built);
+  (d) `-f merged-16bit` alone, verified (the peak RSS of the merge step and its check: the publish's own peak in
+      (b) includes the GGUF steps, which map their files);
+  (a) the hand chain: peft's load + merge_and_unload + save_pretrained, llama.cpp's converter to a bf16 GGUF,
+      and llama-quantize to Q8_0 and to Q4_K_M (each timed);
+and prints b/a, c/a, and the disk `hubship plan` announced beside the most it took. Each run's outputs are
+deleted before the next. The free disk is checked first, against what the shape needs (base, merged copy,
+bf16 GGUF, two quantizations, and a margin); the script says what it needs and stops if it is not there.
+
+--shape tiny (4 layers of hidden 256, the same 128,256-row vocabulary: seconds) and 1b check the script itself.
+The 8b shape needs about 23 GB of RAM for peft's whole-model merge, about 62 GB of disk, and an hour or more on
+2 cores: run it in the background (`nohup ... &`), on a machine nobody else is measuring on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FORMATS = "merged-16bit,gguf-q8_0,gguf-q4_k_m"
+QUANTS = ("Q8_0", "Q4_K_M")
+RANK = 16
+TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# hidden, intermediate, layers, heads, KV heads, vocabulary, shard size
+SHAPES = {
+    "8b": (4096, 14336, 32, 32, 8, 128_256, 5 * 1000**3),
+    "1b": (2048, 8192, 16, 32, 8, 128_256, 1000**3),
+    "tiny": (256, 768, 4, 8, 2, 128_256, 50 * 1000**2),
+}
+GB = 1000**3
+MEASURE = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)
+wall = time.perf_counter() - start
+print(json.dumps({"rc": rc, "wall_s": wall, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}))
+"""
+PEFT_MERGE = """
+import sys, torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+base, adapter, out = sys.argv[1:4]
+model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16)
+PeftModel.from_pretrained(model, adapter).merge_and_unload().save_pretrained(out, max_shard_size="5GB")
+AutoTokenizer.from_pretrained(adapter).save_pretrained(out)
+"""
+
+
+def tensor_shapes(shape: str) -> list[tuple[str, tuple[int, ...]]]:
+    hidden, inner, layers, heads, kv, vocab, _ = SHAPES[shape]
+    head_dim = hidden // heads
+    per_layer = {
+        "input_layernorm.weight": (hidden,),
+        "mlp.down_proj.weight": (hidden, inner),
+        "mlp.gate_proj.weight": (inner, hidden),
+        "mlp.up_proj.weight": (inner, hidden),
+        "post_attention_layernorm.weight": (hidden,),
+        "self_attn.k_proj.weight": (kv * head_dim, hidden),
+        "self_attn.o_proj.weight": (hidden, hidden),
+        "self_attn.q_proj.weight": (hidden, hidden),
+        "self_attn.v_proj.weight": (kv * head_dim, hidden),
+    }
+    names = [("model.embed_tokens.weight", (vocab, hidden))]
+    names += [(f"model.layers.{i}.{k}", s) for i in range(layers) for k, s in per_layer.items()]
+    return [*names, ("model.norm.weight", (hidden,)), ("lm_head.weight", (vocab, hidden))]
+
+
+def model_bytes(shape: str) -> int:
+    return sum(2 * math.prod(s) for _, s in tensor_shapes(shape))
+
+
+def _write_shard(path: Path, tensors: list[tuple[str, tuple[int, ...]]], gen) -> None:
+    """One safetensors shard written a tensor at a time: its header planned first, no shard held in memory."""
+    import torch
+
+    header: dict = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name, shape in tensors:
+        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [offset, offset + 2 * math.prod(shape)]}
+        offset += 2 * math.prod(shape)
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with path.open("wb") as fh:
+        fh.write(len(encoded).to_bytes(8, "little"))
+        fh.write(encoded)
+        for _, shape in tensors:
+            if len(shape) == 1:
+                value = torch.ones(shape, dtype=torch.bfloat16)
+            else:
+                value = torch.empty(shape, dtype=torch.bfloat16)
+                for start in range(0, shape[0], 1024):  # in row blocks: never a whole fp32 copy of an embedding
+                    rows = value[start : start + 1024]
+                    rows.copy_(torch.randn(rows.shape, generator=gen) * 0.02)
+            fh.write(memoryview(value.view(torch.uint8).numpy()))
+            del value
+
+
+def build_model(root: Path, shape: str) -> tuple[Path, Path]:
+    """The base (shards of at most the shape's size, an index), and an r=16 LoRA checkpoint with the demo tokenizer."""
+    import torch
+    from safetensors.torch import save_file
+
+    from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
+
+    hidden, inner, layers, heads, kv, vocab, shard_bytes = SHAPES[shape]
+    base, ckpt = root / "base", root / "checkpoint"
+    base.mkdir(parents=True)
+    ckpt.mkdir(parents=True)
+    _, demo = HfDemoCheckpointFactory().create(root / "tokenizer", layers=1, hidden_size=64)
+    gen = torch.Generator().manual_seed(0)
+    shards: list[list[tuple[str, tuple[int, ...]]]] = [[]]
+    size = 0
+    for name, dims in tensor_shapes(shape):
+        if shards[-1] and size + 2 * math.prod(dims) > shard_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append((name, dims))
+        size += 2 * math.prod(dims)
+    weight_map = {}
+    for number, tensors in enumerate(shards, 1):
+        file = f"model-{number:05d}-of-{len(shards):05d}.safetensors"
+        _write_shard(base / file, tensors, gen)
+        weight_map |= dict.fromkeys((n for n, _ in tensors), file)
+    index = {"metadata": {"total_size": model_bytes(shape)}, "weight_map": weight_map}
+    (base / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": hidden,
+        "intermediate_size": inner,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv,
+        "head_dim": hidden // heads,
+        "vocab_size": vocab,
+        "max_position_embeddings": 131072,
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 500000.0,
+        "rope_scaling": {
+            "factor": 8.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192,
+            "rope_type": "llama3",
+        },
+        "hidden_act": "silu",
+        "tie_word_embeddings": False,
+        "dtype": "bfloat16",
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+    }
+    (base / "config.json").write_text(json.dumps(config, indent=2))
+    for name in ("tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        for folder in (base, ckpt):
+            if (demo / name).is_file():
+                shutil.copyfile(demo / name, folder / name)
+    adapter = {}
+    for name, dims in tensor_shapes(shape):
+        module = name.removesuffix(".weight")
+        if module.rsplit(".", 1)[-1] in TARGETS:
+            out_dim, in_dim = dims
+            adapter[f"base_model.model.{module}.lora_A.weight"] = (torch.randn((RANK, in_dim), generator=gen) / RANK).to(torch.bfloat16)
+            adapter[f"base_model.model.{module}.lora_B.weight"] = (torch.randn((out_dim, RANK), generator=gen) * 0.01).to(torch.bfloat16)
+    save_file(adapter, str(ckpt / "adapter_model.safetensors"), metadata={"format": "pt"})
+    adapter_config = {
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "r": RANK,
+        "lora_alpha": 2 * RANK,
+        "target_modules": list(TARGETS),
+        "base_model_name_or_path": str(base),
+        "lora_dropout": 0.0,
+        "bias": "none",
+    }
+    (ckpt / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2))
+    return base, ckpt
+
+
+def folder_bytes(*folders: Path) -> int:
+    """Bytes the folders' files take (each hard-linked file once)."""
+    seen, total = set(), 0
+    for folder in folders:
+        for path in folder.rglob("*") if folder.exists() else ():
+            if path.is_file() and not path.is_symlink():
+                stat = path.stat()
+                if (stat.st_dev, stat.st_ino) not in seen:
+                    seen.add((stat.st_dev, stat.st_ino))
+                    total += stat.st_size
+    return total
+
+
+def measured(command: list[str], folders: tuple[Path, ...], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run `command` in a fresh process: wall time, peak RSS (the process and what it waited for), and the most
+    disk its `folders` held at once (sampled every 0.5 s: the volume's free space would count other users' files)."""
+    highest = [folder_bytes(*folders)]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            highest[0] = max(highest[0], folder_bytes(*folders))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        run = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, env={**os.environ, **(env or {})})
+    finally:
+        done.set()
+        sampler.join()
+    if run.returncode != 0 or not run.stdout.strip():
+        raise SystemExit(f"benchmark step failed: {' '.join(command)}\n{run.stderr[-3000:]}")
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    if result["rc"] != 0:
+        raise SystemExit(f"benchmark step failed (exit {result['rc']}): {' '.join(command)}\n{run.stderr[-3000:]}")
+    return {**result, "disk_peak_bytes": max(highest[0], folder_bytes(*folders))}
+
+
+def planned_disk(checkpoint: Path, workspace: Path, out: Path) -> int:
+    """What `hubship plan` announces the publish needs on disk."""
+    plan = subprocess.run(
+        [sys.executable, "-m", "hubship", "plan", str(checkpoint), "-f", FORMATS, "-w", str(workspace), "--to", f"dir:{out}", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    if plan.returncode != 0:
+        raise SystemExit(f"hubship plan failed: {plan.stderr[-2000:]}")
+    return int(json.loads(plan.stdout)["resources"]["disk_needed_bytes"])
+
+
+def hand_chain(base: Path, ckpt: Path, out: Path) -> dict[str, dict[str, float]]:
+    """(a): peft's merge, the converter's CLI to a bf16 GGUF, llama-quantize to each of QUANTS; each step measured."""
+    from hubship.adapters.llama_cpp.install import converter_home
+    from hubship.adapters.llama_cpp.tools_build import tool_path, tools_home
+
+    home, merged, source = converter_home(), out / "merged", out / "model.BF16.gguf"
+    out.mkdir(parents=True)
+    steps = {"peft merge": measured([sys.executable, "-c", PEFT_MERGE, str(base), str(ckpt), str(merged)], (out,))}
+    convert = [sys.executable, str(home / "convert_hf_to_gguf.py"), str(merged), "--outtype", "bf16", "--outfile", str(source)]
+    steps["convert"] = measured(convert, (out,), {"PYTHONPATH": str(home / "gguf-py")})
+    quantize = str(tool_path(tools_home(), "llama-quantize"))
+    for quant in QUANTS:
+        steps[f"quantize {quant}"] = measured([quantize, str(source), str(out / f"model.{quant}.gguf"), quant], (out,))
+    return steps
+
+
+def _line(label: str, m: dict[str, float], left: int) -> str:
+    return (
+        f"{label:34s} {m['wall_s']:8.1f} s   peak RSS {m['peak_rss_bytes'] / 1e9:6.2f} GB"
+        f"   disk at most {m['disk_peak_bytes'] / 1e9:6.2f} GB"
+        f"   left {left / 1e9:6.2f} GB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="8b", help="the model's shape (default 8b; tiny checks the script)")
+    parser.add_argument("--work", type=Path, default=None, help="folder for the model and outputs (default: a temporary one)")
+    parser.add_argument("--keep", action="store_true", help="keep the model (its outputs are always deleted)")
+    args = parser.parse_args()
+    root = Path(args.work or tempfile.mkdtemp(prefix="hubship-bench-large-"))
+    root.mkdir(parents=True, exist_ok=True)
+    size = model_bytes(args.shape)
+    # the base, then the most one run holds: a merged copy, the bf16 GGUF, Q8_0 (about 0.53x) and Q4_K_M (about
+    # 0.3x), plus a tenth for the adapter, tokenizers, references and the filesystem
+    needed = int((size + size * (1 + 1 + 0.53 + 0.3)) * 1.1)
+    free = shutil.disk_usage(root).free
+    print(
+        f"shape {args.shape}: {size / 1e9:.1f} GB of bf16 weights;"
+        f" needs about {needed / 1e9:.0f} GB of disk in {root}, {free / 1e9:.0f} GB free"
+    )
+    if free < needed:
+        raise SystemExit(
+            f"not enough disk in {root}: {needed / 1e9:.0f} GB needed, {free / 1e9:.0f} GB free; pass --work on a larger volume"
+        )
+    try:
+        started = time.perf_counter()
+        base, ckpt = build_model(root / "model", args.shape)
+        shards = len(list(base.glob("*.safetensors")))
+        print(f"model written in {time.perf_counter() - started:.0f} s: {shards} shards, {os.cpu_count()} cores", flush=True)
+        env = {"HF_HUB_OFFLINE": "1"}
+        results: dict[str, dict[str, float]] = {}
+        announced = planned_disk(ckpt, root / "ws-plan", root / "out-plan")
+        shutil.rmtree(root / "ws-plan", ignore_errors=True)
+        runs = [
+            ("(b) hubship, verified", FORMATS, []),
+            ("(c) hubship --verify off", FORMATS, ["--verify", "off"]),
+            ("(d) merged-16bit alone, verified", "merged-16bit", []),  # the merge step's own peak RSS (target 2.5 GB at 8B)
+        ]
+        for label, formats, extra in runs:
+            ws, out = root / "ws", root / "out"
+            command = [
+                sys.executable,
+                "-m",
+                "hubship",
+                "publish",
+                str(ckpt),
+                "-f",
+                formats,
+                "-w",
+                str(ws),
+                "--to",
+                f"dir:{out}",
+                "--quiet",
+                *extra,
+            ]
+            results[label] = measured(command, (ws, out), env)
+            print(_line(label, results[label], folder_bytes(ws, out)), flush=True)
+            shutil.rmtree(ws)  # the next run starts from nothing: a fresh workspace
+            shutil.rmtree(out)
+        steps = hand_chain(base, ckpt, root / "hand")
+        left = folder_bytes(root / "hand")
+        shutil.rmtree(root / "hand")
+        for step, m in steps.items():
+            print(_line(f"(a) {step}", m, 0))
+        hand = {
+            "wall_s": sum(m["wall_s"] for m in steps.values()),
+            "peak_rss_bytes": max(m["peak_rss_bytes"] for m in steps.values()),
+            "disk_peak_bytes": max(m["disk_peak_bytes"] for m in steps.values()),  # the folder holds every step's outputs
+        }
+        print(_line("(a) hand chain, total", hand, left))
+        print(f"\n## ratios ({args.shape}, {os.cpu_count()} cores)")
+        for label in ("(b) hubship, verified", "(c) hubship --verify off"):
+            m = results[label]
+            print(
+                f"{label}: wall {m['wall_s'] / hand['wall_s']:.2f} x the hand chain"
+                f" (target {'<= 1.25' if 'verified' in label else 'none'}), peak RSS {m['peak_rss_bytes'] / hand['peak_rss_bytes']:.2f} x,"
+                f" disk at most {m['disk_peak_bytes'] / 1e9:.2f} GB against {announced / 1e9:.2f} GB announced by plan"
+                f" ({'within' if m['disk_peak_bytes'] <= announced else 'OVER'})"
+            )
+    finally:
+        for name in ("ws", "out", "hand", "ws-plan", "out-plan"):
+            shutil.rmtree(root / name, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

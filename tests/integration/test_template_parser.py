@@ -64,7 +64,13 @@ def test_the_standin_gives_a_builtin_parser_its_capabilities(tmp_path: Path, go)
         digest = f"sha256:{hashlib.sha256(GGUF_HEADER).hexdigest()}"
         assert httpx.post(f"{server.url}/api/blobs/{digest}", content=GGUF_HEADER).status_code in (200, 201)
         client = ollama.Client(host=server.url)
-        for name, parser, want in (("glm", GLM47, ["completion", "tools", "thinking"]), ("odd", "no-such-parser", ["completion"])):
+        for name, parser, want in (
+            ("glm", GLM47, ["completion", "tools", "thinking"]),
+            ("nemo", NEMOTRON3_NANO, ["completion", "tools", "thinking"]),
+            ("lag", LAGUNA, ["completion", "tools", "thinking"]),
+            ("coder", QWEN3_CODER, ["completion", "tools"]),
+            ("odd", "no-such-parser", ["completion"]),
+        ):
             fields = OllamaModel(model_file="m.gguf", template="{{ .Prompt }}", parser=parser).create_fields()
             assert [p.status for p in create_stream(client, name, {"m.gguf": digest}, fields)][-1] == "success"
             assert client.show(name).capabilities == want

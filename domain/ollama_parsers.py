@@ -194,8 +194,8 @@ def _glm_ends(prompt: str, think: bool | None) -> bool:
 def _nemotron_ends(prompt: str, think: bool | None) -> bool:
     """`Nemotron3NanoParser.Init`: thinking from the start when `think` is unset or on (an opening `<think>` and the
     whitespace after it dropped), content when off: the prompt ends in an open `<think>` (whitespace after it allowed)
-    when unset or on, after `</think>` when off."""
-    return prompt.rstrip().endswith("<think>") if opens_thinking(think) else prompt.endswith("</think>")
+    when unset or on, after `</think>` (whitespace after it allowed) when off."""
+    return prompt.rstrip().endswith("<think>" if opens_thinking(think) else "</think>")
 
 
 def _laguna_ends(prompt: str, think: bool | None) -> bool:

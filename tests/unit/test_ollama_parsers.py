@@ -98,7 +98,8 @@ def test_nemotron_3_nano_reads_qwen3_coders_calls_and_thinks_from_the_start_unle
     for think in (None, True):
         assert nemotron.ends(prompt + "<think>\n", think) and nemotron.ends(prompt + "<think>", think)
         assert not nemotron.ends(prompt + "<think></think>", think) and not nemotron.ends(prompt, think)
-    assert nemotron.ends(prompt + "<think></think>", False) and not nemotron.ends(prompt + "<think>\n", False)
+    assert nemotron.ends(prompt + "<think></think>", False) and nemotron.ends(prompt + "<think>\n\n</think>\n\n", False)
+    assert not nemotron.ends(prompt + "<think>\n", False) and not nemotron.ends(prompt, False)
 
 
 def _laguna(name: str, args: dict[str, object]) -> str:

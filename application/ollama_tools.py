@@ -87,21 +87,19 @@ def builtin_parser(go: GoTemplateRenderer, template: str, cases: Sequence[CheckC
     renders = go.render(template, [c.ollama for c in cases])
     prompts = [(c, o) for c, o in zip(cases, renders, strict=True) if c.ollama.messages[-1].role != "assistant"]
     why = []
-    for name, (calls, opens_thinking) in PARSERS.items():
+    for name, parser in PARSERS.items():
 
         def reads(text: str, case: CheckCase, message: ChatMessage) -> bool:
             want = [(c.name, json.loads(c.arguments)) for c in message.tool_calls]
-            return calls(text, case.ollama.tools) == want  # noqa: B023
+            return parser.calls(text, case.ollama.tools) == want  # noqa: B023
 
-        ends = (
-            all(o.text is not None and o.text.endswith("<think>") == opens_thinking(c.ollama.think) for c, o in prompts)
-            if opens_thinking
-            else True
-        )
-        if opens_thinking is None and (settings != {None} or thinks):
+        ends = parser.ends
+        if ends is None and (settings != {None} or thinks):
             why.append(f"{name} reads no thinking and this TEMPLATE thinks")
-        elif opens_thinking is not None and not (settings >= {None, True, False} and ends):
-            why.append(f"{name} assumes a prompt that ends in <think> exactly when thinking is unset or on")
+        elif ends is not None and not (
+            settings >= {None, True, False} and all(o.text is not None and ends(o.text, c.ollama.think) for c, o in prompts)
+        ):
+            why.append(f"{name} assumes {parser.assumes}")
         elif _parse_back(go, template, cases, reads) is not None:
             why.append(f"{name} does not read these calls")
         else:

@@ -17,6 +17,12 @@ or on, the parser reads the model's output as thinking from its first character:
 `</function>` `</tool_call>`; each `<tag=value>` becomes `<tag name="value">`, the text between the function and
 parameter tags is XML-escaped, and the whole read as XML: the function's name, each parameter's text typed as above.
 It reads no thinking, so it assumes nothing about the end of the prompt.
+
+`nemotron-3-nano` (`nemotron3nano.go`): qwen3-coder's calls (it hands the content to that parser), with thinking: from
+the first character when `think` is unset or on, up to `</think>` (or a `<tool_call>`).
+
+`laguna` (`laguna.go`): GLM's calls read without XML (`parseLagunaToolCall`), with thinking read only when `think` is
+on (Laguna's templates default `enable_thinking` to false; Laguna S 2.1's to true, which this parser does not match).
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import attrs
 
 GLM47 = "glm-4.7"
 _GLM_TAGS = ("<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>")
@@ -156,9 +164,74 @@ def opens_thinking(think: bool | None) -> bool:
     return think is None or think
 
 
+_LAGUNA_ARG = re.compile(r"<arg_key>(.*?)</arg_key>\s*<arg_value>(.*?)</arg_value>", re.S)
+
+
+def laguna_calls(output: str, tools: Sequence[str]) -> list[tuple[str, dict[str, object]]] | None:
+    """The calls the laguna parser reads in `output` (`parseLagunaToolCall`): the call's text trimmed, its name the text
+    before the first `<arg_key>`, trimmed; each key trimmed and each value as written (no XML reading), typed by
+    `parse_value`. A call whose text starts with `{` is read as JSON `name` and `arguments`. None when one does not parse."""
+    types, calls = _types(tools), []
+    for raw in _CALL.findall(output):
+        raw = raw.strip()
+        if raw.startswith("{"):
+            parsed = _json(raw, dict)
+            if not parsed or not parsed.get("name"):
+                return None
+            calls.append((str(parsed["name"]), dict(parsed.get("arguments") or {})))
+            continue
+        cut = raw.find("<arg_key>")
+        name = (raw if cut < 0 else raw[:cut]).strip()
+        declared = types.get(name, {})
+        calls.append((name, {k.strip(): parse_value(v, declared.get(k.strip(), [])) for k, v in _LAGUNA_ARG.findall(raw[max(cut, 0) :])}))
+    return calls
+
+
+def _glm_ends(prompt: str, think: bool | None) -> bool:
+    return prompt.endswith("<think>") == opens_thinking(think)
+
+
+def _nemotron_ends(prompt: str, think: bool | None) -> bool:
+    """`Nemotron3NanoParser.Init`: thinking from the start when `think` is unset or on (an opening `<think>` and the
+    whitespace after it dropped), content when off: the prompt ends in an open `<think>` (whitespace after it allowed)
+    when unset or on, after `</think>` (whitespace after it allowed) when off."""
+    return prompt.rstrip().endswith("<think>" if opens_thinking(think) else "</think>")
+
+
+def _laguna_ends(prompt: str, think: bool | None) -> bool:
+    """`LagunaParser.Init`: thinking from the start only when `think` is on, content (thinking suppressed) when unset or
+    off: the prompt ends in `<think>` when on, in `</think>` otherwise."""
+    return prompt.rstrip().endswith("<think>") if think else prompt.endswith("</think>")
+
+
+@attrs.frozen
+class Parser:
+    """A modelled parser: `calls` its call reader; `ends` whether a generation prompt ends as it assumes for a think
+    setting (None: it reads no thinking, so it assumes nothing and suits only a TEMPLATE without thinking), `assumes`
+    that assumption in words; `thinking` whether it gives Ollama's `thinking` capability (`HasThinkingSupport`)."""
+
+    calls: Callable[[str, Sequence[str]], list[tuple[str, dict[str, object]]] | None]
+    ends: Callable[[str, bool | None], bool] | None
+    assumes: str = ""
+    thinking: bool = False
+
+
 QWEN3_CODER = "qwen3-coder"
-PARSERS = {GLM47: (glm_calls, opens_thinking), QWEN3_CODER: (qwen_calls, None)}
-"""Each modelled parser: its call reader, and whether it reads the output as thinking from the start for a think setting
-(None: it reads no thinking)."""
-THINKING = frozenset({GLM47})
+NEMOTRON3_NANO = "nemotron-3-nano"
+LAGUNA = "laguna"
+PARSERS = {
+    GLM47: Parser(glm_calls, _glm_ends, "a prompt that ends in <think> exactly when thinking is unset or on", thinking=True),
+    QWEN3_CODER: Parser(qwen_calls, None),
+    NEMOTRON3_NANO: Parser(
+        qwen_calls,
+        _nemotron_ends,
+        "a prompt that ends in an open <think> when thinking is unset or on, in </think> when off",
+        thinking=True,
+    ),
+    LAGUNA: Parser(
+        laguna_calls, _laguna_ends, "a prompt that ends in <think> when thinking is on, in </think> when unset or off", thinking=True
+    ),
+}
+"""Each modelled parser, tried in this order (`nemotron-3-nano` reads qwen3-coder's calls, `laguna` GLM's)."""
+THINKING = frozenset(n for n, p in PARSERS.items() if p.thinking)
 """The parsers that give a model Ollama's `thinking` capability (`HasThinkingSupport`); every one gives `tools`."""

@@ -1,5 +1,6 @@
-"""Ollama's glm-4.7 and qwen3-coder parsers as hubship models them (domain/ollama_parsers.py, from Ollama's model/parsers/glm46.go, glm47.go
-and qwen3coder.go's parseValue): what it reads back from a call written one argument at a time, typed by the tool."""
+"""Ollama's glm-4.7, qwen3-coder, nemotron-3-nano and laguna parsers as hubship models them (domain/ollama_parsers.py, from
+Ollama's model/parsers/glm46.go, glm47.go, qwen3coder.go's parseValue, nemotron3nano.go, laguna.go): what each reads back
+from a call written one argument at a time, typed by the tool, and how each assumes the prompt ends."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ import json
 import pytest
 
 from hubship.domain.ollama_model import OllamaModel
-from hubship.domain.ollama_parsers import GLM47, glm_calls, opens_thinking, parse_value, qwen_calls
+from hubship.domain.ollama_parsers import (
+    GLM47,
+    LAGUNA,
+    NEMOTRON3_NANO,
+    PARSERS,
+    QWEN3_CODER,
+    THINKING,
+    glm_calls,
+    laguna_calls,
+    opens_thinking,
+    parse_value,
+    qwen_calls,
+)
 from hubship.domain.tool_check import CALL, WEATHER
 
 
@@ -75,3 +88,43 @@ def test_a_call_written_as_qwen3_coder_writes_it_is_read_back_typed_by_the_tool(
     text = "Let me look.\n" + _qwen(CALL.name, args) + _qwen("search_web", {"query": 'a & <b> "c"'})
     assert qwen_calls(text, [WEATHER]) == [(CALL.name, args), ("search_web", {"query": 'a & <b> "c"'})]
     assert qwen_calls("<tool_call>\n<function=f>\n<parameter=x>\n1\n</function>\n</tool_call>", [WEATHER]) is None
+
+
+def test_nemotron_3_nano_reads_qwen3_coders_calls_and_thinks_from_the_start_unless_thinking_is_off():
+    nemotron = PARSERS[NEMOTRON3_NANO]
+    args = json.loads(CALL.arguments)
+    assert nemotron.calls("<think>\nhm\n</think>\n" + _qwen(CALL.name, args), [WEATHER]) == [(CALL.name, args)]
+    prompt = "<|im_start|>assistant\n"
+    for think in (None, True):
+        assert nemotron.ends(prompt + "<think>\n", think) and nemotron.ends(prompt + "<think>", think)
+        assert not nemotron.ends(prompt + "<think></think>", think) and not nemotron.ends(prompt, think)
+    assert nemotron.ends(prompt + "<think></think>", False) and nemotron.ends(prompt + "<think>\n\n</think>\n\n", False)
+    assert not nemotron.ends(prompt + "<think>\n", False) and not nemotron.ends(prompt, False)
+
+
+def _laguna(name: str, args: dict[str, object]) -> str:
+    pairs = "".join(
+        f"<arg_key>{k}</arg_key>\n<arg_value>{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}</arg_value>\n"
+        for k, v in args.items()
+    )
+    return f"<tool_call>{name}\n{pairs}</tool_call>\n"
+
+
+def test_laguna_reads_glms_calls_without_xml_typed_by_the_tool():
+    """Unlike glm-4.7, laguna reads a value as written: `&amp;` stays `&amp;`; a call written as JSON is read too."""
+    args = json.loads(CALL.arguments)
+    text = "</think>\nLet me look.\n" + _laguna(CALL.name, args) + _laguna("search_web", {"query": "a &amp; <b>"})
+    assert laguna_calls(text, [WEATHER]) == [(CALL.name, args), ("search_web", {"query": "a &amp; <b>"})]
+    assert laguna_calls('<tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>', [WEATHER]) == [("f", {"x": 1})]
+    assert laguna_calls('<tool_call>{"arguments": {}}</tool_call>', [WEATHER]) is None
+
+
+def test_laguna_thinks_only_when_thinking_is_on():
+    laguna = PARSERS[LAGUNA]
+    assert laguna.ends("<assistant>\n<think>", True) and not laguna.ends("<assistant>\n</think>", True)
+    for think in (None, False):
+        assert laguna.ends("<assistant>\n</think>", think) and not laguna.ends("<assistant>\n<think>", think)
+
+
+def test_the_parsers_that_give_thinking():
+    assert {GLM47, NEMOTRON3_NANO, LAGUNA} == THINKING and PARSERS[QWEN3_CODER].ends is None

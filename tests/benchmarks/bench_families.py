@@ -1,6 +1,8 @@
 """Benchmark: the family matrix of issue 24 (a script, not a test).
 
-Run:  .venv/bin/python tests/benchmarks/bench_families.py [--work DIR] [--keep] [--only NAME,NAME]
+Run:  .venv/bin/python tests/benchmarks/bench_families.py [--work DIR] [--keep] [--only NAME,NAME] [--reuse]
+(in shards on a busy machine: several `--work DIR --keep --only ...` at once, then `--work DIR --reuse` prints the
+whole matrix from what they measured)
 
 For each of the M families issue 24 lists (Dense: Llama 3.x, Qwen2.5, Qwen3, Qwen3.5, Gemma 2, Gemma 3 text, Gemma 4,
 Mistral, Phi-3, SmolLM3, Granite, OLMo 2; MoE: Qwen3-MoE, Mixtral, gpt-oss, DeepSeek-V3; VLM: Qwen2.5-VL, Gemma 3)
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(Path(__file__).parent)]
@@ -75,8 +78,9 @@ def shift(base: Path, checkpoint: Path) -> str:
         return f"LoRA shift not measured ({type(error).__name__})"
 
 
-def publish(checkpoint: Path, formats: tuple[str, ...], root: Path, name: str, ollama: bool) -> subprocess.CompletedProcess[str]:
-    to = ["--to", f"dir:{root / 'published'}", *(["--to", f"ollama:{name}"] if ollama else [])]
+def publish(checkpoint: Path, formats: tuple[str, ...], root: Path, name: str, *, ollama: bool, dest: str = "published") -> Any:
+    """`hubship publish` in a fresh process, into `root/dest` (and Ollama), with the family's one workspace."""
+    to = ["--to", f"dir:{root / dest}", *(["--to", f"ollama:{name}"] if ollama else [])]
     argv = [sys.executable, "-m", "hubship", "publish", str(checkpoint), "-f", ",".join(formats), "-n", name]
     return subprocess.run([*argv, "-w", str(root / "ws"), *to, "--quiet"], cwd=REPO, capture_output=True, text=True)
 
@@ -87,6 +91,8 @@ def figure(root: Path, name: str, fmt: str) -> tuple[bool, str, str]:
     if not found:
         return False, "not published", "-"
     verification = json.loads(found[0].read_text()).get("verification") or {}
+    if fmt == "lora":  # the adapter as trained: nothing merged or converted to check, its files are hashed
+        return True, "the adapter as trained (hashed, nothing to verify)", "-"
     metrics = verification.get("metrics", {})
     parts = [f"{key} {metrics[key]:.2g}" for key in ("mean_kl", "max_abs_diff", "top1_agreement") if isinstance(metrics.get(key), float)]
     proof = "-"
@@ -101,49 +107,68 @@ def last_line(stderr: str) -> str:
     return lines[-1][:220] if lines else ""
 
 
-def family_row(name: str, root: Path) -> bool:
-    """Build, publish and hand-chain family `name`; print its rows; whether it counts."""
+def family_row(name: str, root: Path) -> tuple[list[str], bool]:
+    """Build, publish and hand-chain family `name`: its rows (printed as they come) and whether it counts."""
     import hand_chain
+
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
 
     title, kind = MATRIX[name]
     start = time.perf_counter()
     try:
         base, checkpoint, about = build(name, root)
     except Exception as error:
-        print(f"\n## {title} ({kind}): not built: {type(error).__name__}: {error}", flush=True)
-        return False
-    print(f"\n## {title} ({kind}); {about}; {shift(base, checkpoint)}", flush=True)
+        say(f"\n## {title} ({kind}): not built: {type(error).__name__}: {error}")
+        return lines, False
+    say(f"\n## {title} ({kind}); {about}; {shift(base, checkpoint)}")
     refused = REFUSED_BY_FAMILY.get(name, {})
     wanted = tuple(f for f in FORMATS if f not in refused)
     whole = publish(checkpoint, wanted, root, name, ollama=True)
     outcome = {fmt: (whole.returncode, "") for fmt in wanted}
-    ollama = (whole.returncode, last_line(whole.stderr)) if whole.returncode else (0, "")
+    ollama = (whole.returncode, last_line(whole.stderr))
     if whole.returncode != 0:
-        print(f"  all formats at once: exit {whole.returncode}: {last_line(whole.stderr)}", flush=True)
+        say(f"  all formats at once: exit {whole.returncode}: {last_line(whole.stderr)}")
         for fmt in wanted:
             alone = publish(checkpoint, (fmt,), root, name, ollama=False)
             outcome[fmt] = (alone.returncode, last_line(alone.stderr))
-        only = publish(checkpoint, ("gguf-q4_k_m",), root / "ollama-only", name, ollama=True)
+        only = publish(checkpoint, ("gguf-q4_k_m",), root, name, ollama=True, dest="ollama-only")
         ollama = (only.returncode, last_line(only.stderr))
     hand = hand_chain.chain(base, checkpoint, root / "by-hand")
     counts = True
-    print(f"  {'format':13s} {'hubship':58s} {'chat proof':40s} hand chain")
+    say(f"  {'format':13s} {'hubship':58s} {'chat proof':40s} hand chain")
     for fmt in FORMATS:
         if fmt in refused:
-            probe = publish(checkpoint, (fmt,), root / "refusal", name, ollama=False)
-            right = probe.returncode == 2 and fmt in probe.stderr
-            counts &= right
-            print(f"  {fmt:13s} {'refused (exit 2), ' + refused[fmt]:58s} {'-':40s} {hand[fmt]}")
+            probe = publish(checkpoint, (fmt,), root, name, ollama=False, dest="refusal")
+            counts &= probe.returncode == 2 and fmt in probe.stderr
+            say(f"  {fmt:13s} {f'refused (exit {probe.returncode}), ' + refused[fmt]:58s} {'-':40s} {hand[fmt]}")
             continue
         code, why = outcome[fmt]
         passed, metric, proof = figure(root, name, fmt)
         ran = not fmt.startswith("gguf-") or (proof.startswith("passed (") and not proof.startswith("passed (0"))
         counts &= code == 0 and passed and ran
         built = f"ok, {metric}" if code == 0 and passed else f"exit {code}: {why or metric}"
-        print(f"  {fmt:13s} {built:58s} {proof:40s} {hand[fmt]}")
+        say(f"  {fmt:13s} {built:58s} {proof:40s} {hand[fmt]}")
     counts &= ollama[0] == 0
-    print(f"  {'ollama:':13s} {'ok' if ollama[0] == 0 else f'exit {ollama[0]}: {ollama[1]}'}")
-    print(f"  => {'counts' if counts else 'does not count'} ({time.perf_counter() - start:.0f} s)", flush=True)
+    say(f"  {'ollama:':13s} {'ok' if ollama[0] == 0 else f'exit {ollama[0]}: {ollama[1]}'}")
+    say(f"  => {'counts' if counts else 'does not count'} ({time.perf_counter() - start:.0f} s)")
+    return lines, counts
+
+
+def result(name: str, root: Path, reuse: bool) -> bool:
+    """Family `name`'s rows and whether it counts: measured now and saved in `root/name/result.json`, or with
+    --reuse reprinted from there (shards of the matrix run as separate processes, then one prints it whole)."""
+    saved = root / name / "result.json"
+    if reuse and saved.is_file():
+        done = json.loads(saved.read_text())
+        print("\n".join(done["lines"]), flush=True)
+        return bool(done["counts"])
+    lines, counts = family_row(name, root / name)
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps({"lines": lines, "counts": counts}, indent=1))
     return counts
 
 
@@ -154,6 +179,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="folder for the models and outputs (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--only", default="", help="comma-separated family names (default: all); N/M still counts all M")
+    parser.add_argument("--reuse", action="store_true", help="reprint the families already measured in --work (shards)")
     args = parser.parse_args()
     root = Path(args.work or tempfile.mkdtemp(prefix="hubship-bench-families-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -162,7 +188,7 @@ def main() -> None:
     try:
         names = [n for n in args.only.split(",") if n] or list(MATRIX)
         print(f"formats: {','.join(FORMATS)} --to dir: --to ollama: (stand-in at {server.url}); {os.cpu_count()} cores")
-        counted = sum(family_row(name, root / name) for name in names)
+        counted = sum(result(name, root, args.reuse) for name in names)
         print(f"\nfamilies: {counted}/{len(MATRIX)} published and verified at the defaults")
     finally:
         server.stop()

@@ -6,7 +6,6 @@ said too: whether its GGUF feeds the ids the checkpoint's tokenizer gives for th
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -54,6 +53,13 @@ for messages in conversations:
         first = first or f"at token {at}: transformers {want[at:at + 2]}, llama.cpp {got[at:at + 2]}"
 print(f"ids match on {checked} conversations" if not differ else f"ships other ids on {differ}/{checked} conversations ({first})")
 """
+QUANTIZE = """
+import ctypes, os, sys
+import llama_cpp
+params = llama_cpp.llama_model_quantize_default_params()
+params.ftype, params.nthread = getattr(llama_cpp, sys.argv[3]), os.cpu_count() or 0
+sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(params)))
+"""
 CONVERSATIONS = [
     [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris, of course."}],
     [
@@ -91,13 +97,8 @@ def convert(merged: Path, outfile: Path) -> str:
 
 
 def quantize(source: Path, out: Path, quant: str) -> str:
-    import llama_cpp
-
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant.upper()}")
-    params.nthread = os.cpu_count() or 0
-    failed = llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), ctypes.byref(params))
-    return "ok" if failed == 0 else f"failed: llama_model_quantize returned {failed}"
+    """llama_model_quantize in a fresh process (its per-tensor log stays out of the matrix)."""
+    return _run([sys.executable, "-c", QUANTIZE, str(source), str(out), f"LLAMA_FTYPE_MOSTLY_{quant.upper()}"])
 
 
 def tokens(gguf: Path, checkpoint: Path) -> str:
@@ -117,10 +118,11 @@ def chain(base: Path, checkpoint: Path, root: Path) -> dict[str, str]:
         return {**outcome, **dict.fromkeys(("merged-4bit", "gguf-q8_0", "gguf-q4_k_m"), "no merged model")}
     outcome["merged-4bit"] = nf4(merged, root / "merged-4bit")
     converted = convert(merged, source)
+    fed = tokens(source, checkpoint) if converted == "ok" else ""  # the tokenizer is the converter's, in every quant
     for quant in ("q8_0", "q4_k_m"):
         if converted != "ok":
             outcome[f"gguf-{quant}"] = f"convert {converted}"
             continue
         made = quantize(source, root / f"model.{quant}.gguf", quant)
-        outcome[f"gguf-{quant}"] = made if made != "ok" else f"ok; {tokens(root / f'model.{quant}.gguf', checkpoint)}"
+        outcome[f"gguf-{quant}"] = made if made != "ok" else f"ok; {fed}"
     return outcome

@@ -165,4 +165,5 @@ def test_a_dense_family_publishes_merged_gguf_and_ollama_verified_with_its_chat_
     assert gguf["metrics"]["chat_token_conversations"] > 0, "the chat proof ran"
     record = ollama.state.model(name)
     assert record is not None, done.stdout
-    assert len(record["files"]) == 1 and record["files"][0].endswith(".Q8_0.gguf") and record["template"]
+    (gguf_file,) = record["files"]  # file name -> digest
+    assert gguf_file.endswith(".Q8_0.gguf") and record["template"]

@@ -54,7 +54,7 @@ REFUSED_BY_FAMILY: dict[str, dict[str, str]] = {}  # family -> {format: why llam
 
 def build(name: str, root: Path) -> tuple[Path, Path, str]:
     """(base, checkpoint, what its tokenizer and template are) of family `name`, built by the tests' builders."""
-    from tests.support import moe_vlm
+    from tests.support import family_retokenized
     from tests.support.families import FAMILIES, build
 
     if name in FAMILIES:
@@ -62,9 +62,9 @@ def build(name: str, root: Path) -> tuple[Path, Path, str]:
         base, checkpoint = build(family, root)
         tokenizer = family.tokenizer_note or f"ggml-vocab-{family.vocab}"
         return base, checkpoint, f"tokenizer: {tokenizer}; template: {family.template}"
-    if name in moe_vlm.FAMILIES:
-        base, checkpoint = moe_vlm.build(name, root)
-        return base, checkpoint, "tokenizer: stand-in (the demo's SentencePiece); template: ChatML (stand-in)"
+    if name in family_retokenized.TOKENIZERS:
+        base, checkpoint, spec = family_retokenized.build(name, root)
+        return base, checkpoint, f"tokenizer: {spec.tokenizer_note or f'ggml-vocab-{spec.vocab}'}; template: {spec.template}"
     raise LookupError("no builder in tests/support for this family")
 
 

@@ -65,6 +65,9 @@ def build(name: str, root: Path) -> tuple[Path, Path, str]:
     if name in family_retokenized.TOKENIZERS:
         base, checkpoint, spec = family_retokenized.build(name, root)
         return base, checkpoint, f"tokenizer: {spec.tokenizer_note or f'ggml-vocab-{spec.vocab}'}; template: {spec.template}"
+    if name == "gemma3_vl":
+        base, checkpoint, spec = family_retokenized.build_gemma3_vlm(root)
+        return base, checkpoint, f"tokenizer: {spec.tokenizer_note}; template: {spec.template}"
     raise LookupError("no builder in tests/support for this family")
 
 

@@ -183,7 +183,7 @@ def build(family: Family, root: Path, *, seed: int = 0, lora: Mapping[str, Any] 
     model.save_pretrained(base_dir)
     tok.save_pretrained(base_dir)  # tokenizer.json and tokenizer_config.json; tokenizer.model stays (written above)
     (base_dir / "README.md").write_text(f"---\nlicense: apache-2.0\n---\n\n# tiny-{family.name} (test base)\n")
-    settings = {"r": 8, "lora_alpha": family.lora_alpha, "target_modules": list(family.targets), "init_lora_weights": False}
+    settings = {"r": 8, "lora_alpha": 16, "target_modules": list(family.targets), "init_lora_weights": False}
     settings.update(lora or {})
     peft_model = get_peft_model(
         AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32), LoraConfig(task_type="CAUSAL_LM", **settings)

@@ -72,3 +72,71 @@ def build(name: str, root: Path) -> tuple[Path, Path, Family]:
     tok.save_pretrained(checkpoint)
     (checkpoint / "tokenizer.model").unlink(missing_ok=True)  # transformers 5 saves none
     return base, checkpoint, family
+
+
+GEMMA3_VLM = attrs.evolve(
+    FAMILIES["gemma3"],
+    name="gemma3_vl",
+    title="Gemma 3 VLM",
+    added=("<start_of_turn>", "<end_of_turn>", "<start_of_image>", "<end_of_image>", "<image_soft_token>"),
+)
+GEMMA3_PREPROCESSOR = {  # what Gemma3ImageProcessor saves, at the tiny vision tower's image size
+    "do_convert_rgb": None,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "image_mean": [0.5, 0.5, 0.5],
+    "image_processor_type": "Gemma3ImageProcessor",
+    "image_std": [0.5, 0.5, 0.5],
+    "processor_class": "Gemma3Processor",
+    "resample": 2,
+    "rescale_factor": 0.00392156862745098,
+    "size": {"height": 56, "width": 56},
+}
+
+
+def build_gemma3_vlm(root: Path, *, seed: int = 0) -> tuple[Path, Path, Family]:
+    """(base, checkpoint, tokenizer spec) of a tiny Gemma3ForConditionalGeneration (a 2-layer SigLIP tower, Gemma 3's
+    text model) with a LoRA on the language model, its processor files beside the tokenizer, as a trainer saves it."""
+    import json
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, SiglipVisionConfig
+
+    from tests.support.family_configs import gemma3
+
+    base, checkpoint = root / "base", root / "checkpoint"
+    torch.manual_seed(seed)
+    tok = tokenizer(GEMMA3_VLM, base)
+    vision = SiglipVisionConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=56, patch_size=14
+    )
+    special = {
+        f"{key}_index": tok.convert_tokens_to_ids(t) for key, t in (("boi_token", "<start_of_image>"), ("eoi_token", "<end_of_image>"))
+    }
+    config = Gemma3Config(
+        text_config=gemma3(len(tok)).to_dict(),
+        vision_config=vision.to_dict(),
+        mm_tokens_per_image=4,
+        image_token_index=tok.convert_tokens_to_ids("<image_soft_token>"),
+        **special,
+    )
+    config.architectures = ["Gemma3ForConditionalGeneration"]
+    Gemma3ForConditionalGeneration(config).save_pretrained(base)
+    tok.save_pretrained(base)
+    lora = LoraConfig(
+        r=8,
+        lora_alpha=16,
+        target_modules=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)",
+        init_lora_weights=False,
+        task_type="CAUSAL_LM",
+    )
+    get_peft_model(Gemma3ForConditionalGeneration.from_pretrained(base, dtype=torch.float32), lora).save_pretrained(checkpoint)
+    adapter = json.loads((checkpoint / "adapter_config.json").read_text())
+    (checkpoint / "adapter_config.json").write_text(json.dumps({**adapter, "base_model_name_or_path": str(base.resolve())}, indent=2))
+    tok.save_pretrained(checkpoint)
+    (checkpoint / "tokenizer.model").unlink(missing_ok=True)  # transformers 5 saves none
+    for folder in (base, checkpoint):
+        (folder / "preprocessor_config.json").write_text(json.dumps(GEMMA3_PREPROCESSOR, indent=2) + "\n")
+    return base, checkpoint, GEMMA3_VLM

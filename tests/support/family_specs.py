@@ -43,7 +43,6 @@ class Family:
     # the pre-tokenizer of a byte-level family built without a class of its own: "llama3", "gpt2", "digits"
     pre_tokenizer: str | None = None
     adds_bos: bool = False  # the byte-level tokenizer puts `bos` in front (Llama 3's post-processor)
-    lora_alpha: int = 16  # r is 8; Granite scales its logits down 8x, so its LoRA takes more to move them alike
     renamed: tuple[tuple[int, str], ...] = ()  # vocabulary ids the family gives a name of its own (SmolLM3's turn tokens)
 
 
@@ -106,7 +105,7 @@ FAMILIES: dict[str, Family] = {
     "granite": Family(
         name="granite", title="Granite 3", config=family_configs.granite, vocab="refact",
         template="ibm-granite-granite-3.3-2B-Instruct", byte_level=True, pre_tokenizer="digits", bos="<|end_of_text|>",
-        eos="<|end_of_text|>", renamed=((0, "<|end_of_text|>"),), lora_alpha=1024,
+        eos="<|end_of_text|>", renamed=((0, "<|end_of_text|>"),),
         added=("<|start_of_role|>", "<|end_of_role|>", "<|tool_call|>"),
         tokenizer_note=(
             "stand-in: Refact's 49,152-piece BPE vocabulary (the pre-tokenizer llama.cpp gives Granite 3),"

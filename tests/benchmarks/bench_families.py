@@ -161,14 +161,17 @@ def family_row(name: str, root: Path) -> tuple[list[str], bool]:
     return lines, counts
 
 
-def result(name: str, root: Path, reuse: bool) -> bool:
+def result(name: str, root: Path, reuse: bool, report: bool = False) -> bool:
     """Family `name`'s rows and whether it counts: measured now and saved in `root/name/result.json`, or with
     --reuse reprinted from there (shards of the matrix run as separate processes, then one prints it whole)."""
     saved = root / name / "result.json"
-    if reuse and saved.is_file():
+    if (reuse or report) and saved.is_file():
         done = json.loads(saved.read_text())
         print("\n".join(done["lines"]), flush=True)
         return bool(done["counts"])
+    if report:
+        print(f"\n## {MATRIX[name][0]} ({MATRIX[name][1]}): not measured (no result in the work folder yet)", flush=True)
+        return False
     lines, counts = family_row(name, root / name)
     saved.parent.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps({"lines": lines, "counts": counts}, indent=1))
@@ -183,6 +186,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--only", default="", help="comma-separated family names (default: all); N/M still counts all M")
     parser.add_argument("--reuse", action="store_true", help="reprint the families already measured in --work (shards)")
+    parser.add_argument("--report", action="store_true", help="only reprint what --work holds; measure nothing")
     args = parser.parse_args()
     root = Path(args.work or tempfile.mkdtemp(prefix="hubship-bench-families-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -191,7 +195,7 @@ def main() -> None:
     try:
         names = [n for n in args.only.split(",") if n] or list(MATRIX)
         print(f"formats: {','.join(FORMATS)} --to dir: --to ollama: (stand-in at {server.url}); {os.cpu_count()} cores")
-        counted = sum(result(name, root, args.reuse) for name in names)
+        counted = sum(result(name, root, args.reuse, args.report) for name in names)
         print(f"\nfamilies: {counted}/{len(MATRIX)} published and verified at the defaults")
     finally:
         server.stop()

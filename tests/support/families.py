@@ -5,7 +5,10 @@ targets trainers use for it, as a trainer on transformers 5 leaves them (issue 2
   converter): for a SentencePiece family its pieces, scores and types become the `tokenizer.model` the base ships,
   and transformers 5 builds its `tokenizer.json` from that, as from a Hub download. The special tokens past the
   SentencePiece vocabulary are added tokens, as in the real tokenizer_config.json. Where llama.cpp ships no
-  vocabulary of the family, a named stand-in is used (`Family.tokenizer_note`).
+  vocabulary of the family, a named stand-in is used (`Family.tokenizer_note`). A byte-level BPE family's vocabulary
+  and merges are built into its tokenizer class (Qwen2Tokenizer...) or into a tokenizers BPE with the family's
+  pre-tokenizer (Llama 3's split, GPT-2's, StarCoder's digits), so that llama.cpp's converter recognizes it by hash
+  as it recognizes the real one. The families are listed in tests/support/family_specs.py.
 - The chat template is the family's own, from llama.cpp's collection (`models/templates/`).
 - The model is random, 2 layers, in the family's real config shape; the LoRA has random A and B (a delta that moves
   the logits, as after training).

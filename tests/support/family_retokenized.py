@@ -67,6 +67,9 @@ def build(name: str, root: Path) -> tuple[Path, Path, Family]:
     for config in {id(c): c for c in (model.config, model.config.get_text_config(), model.generation_config)}.values():
         for key, value in ids.items():
             setattr(config, key, value)
+    if name == "deepseek_v3":  # DeepSeek-V3's config has as many KV heads as heads (128); llama.cpp's converter splits
+        # kv_b_proj by them, and asserts against moe_vlm's shared 2 (transformers sizes it by the heads either way)
+        model.config.num_key_value_heads = model.config.num_attention_heads
     model.save_pretrained(base)
     tok.save_pretrained(base)
     tok.save_pretrained(checkpoint)

@@ -1,6 +1,7 @@
 """Model families as trainers on transformers 5 leave them (issue 24), published through the CLI as a user runs it:
 tiny random models with the family's real tokenizer and chat template (tests/support/families.py) and a LoRA that
-moves the logits, `-f lora,merged-16bit,gguf-q8_0`.
+moves the logits, `-f lora,merged-16bit,gguf-q8_0`, and for each dense family `-f merged-16bit,gguf-q8_0 --to
+ollama:` (the Ollama stand-in, tests/support/ollama_server).
 
 Gemma 2 and Phi-3 are SentencePiece families whose checkpoint transformers 5 saves without `tokenizer.model`, which
 llama.cpp's converter needs: the base's is taken when the tokenizers agree token for token, and the card says so.
@@ -20,6 +21,7 @@ from hubship.application.publish_request import PublishRequest
 from hubship.domain.errors import QualityGateFailed
 from tests.fakes.merger import ScaledDeltaMerger
 from tests.support.families import FAMILIES, adapter_shift, build, with_added_token
+from tests.support.ollama_server import StandInServer
 
 pytestmark = pytest.mark.slow
 FORMATS = "lora,merged-16bit,gguf-q8_0"
@@ -37,6 +39,13 @@ def families(tmp_path_factory: pytest.TempPathFactory) -> Any:
         return built[name]
 
     return get
+
+
+@pytest.fixture(scope="module")
+def ollama(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    server = StandInServer(tmp_path_factory.mktemp("ollama"))
+    yield server
+    server.stop()
 
 
 def _publish(cli, checkpoint: Path, root: Path, formats: str = FORMATS, *extra: str):
@@ -132,3 +141,29 @@ def test_a_merge_that_drops_the_adapter_fails_the_gate(families, container, tmp_
     with pytest.raises(QualityGateFailed, match=r"quality gate failed, nothing was published \(merged-16bit: (max_abs_diff|mean_kl)="):
         container.execute_plan().execute(request)
     assert not (tmp_path / "out").exists()
+
+
+# the dense families of issue 24 not covered above: each with its real vocabulary or a named stand-in
+# (tests/support/family_specs.py) and its real chat template
+DENSE = ("llama3", "qwen25", "qwen3", "gemma3", "gemma4", "smollm3", "granite", "olmo2")
+
+
+@pytest.mark.parametrize("name", DENSE)
+def test_a_dense_family_publishes_merged_gguf_and_ollama_verified_with_its_chat_proof(name, families, cli, ollama, tmp_path) -> None:
+    base, checkpoint = families(name)
+    assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
+    done = cli(
+        "publish", str(checkpoint), "--format", "merged-16bit,gguf-q8_0", "--ollama-quant", "q8_0", "-n", name,
+        "--workspace", str(tmp_path / "ws"), "--to", f"dir:{tmp_path / 'published'}", "--to", f"ollama:{name}", "--quiet",
+        env={"OLLAMA_HOST": ollama.url},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    merged, gguf = _verification(tmp_path, "merged-16bit"), _verification(tmp_path, "gguf-q8_0")
+    assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
+    assert gguf["passed"] and gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
+    assert gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
+    assert gguf["metrics"]["chat_token_conversations"] > 0, "the chat proof ran"
+    record = ollama.state.model(name)
+    assert record is not None, done.stdout
+    (gguf_file,) = record["files"]  # file name -> digest
+    assert gguf_file.endswith(".Q8_0.gguf") and record["template"]

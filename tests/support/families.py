@@ -5,7 +5,10 @@ targets trainers use for it, as a trainer on transformers 5 leaves them (issue 2
   converter): for a SentencePiece family its pieces, scores and types become the `tokenizer.model` the base ships,
   and transformers 5 builds its `tokenizer.json` from that, as from a Hub download. The special tokens past the
   SentencePiece vocabulary are added tokens, as in the real tokenizer_config.json. Where llama.cpp ships no
-  vocabulary of the family, a named stand-in is used (`Family.tokenizer_note`).
+  vocabulary of the family, a named stand-in is used (`Family.tokenizer_note`). A byte-level BPE family's vocabulary
+  and merges are built into its tokenizer class (Qwen2Tokenizer...) or into a tokenizers BPE with the family's
+  pre-tokenizer (Llama 3's split, GPT-2's, StarCoder's digits), so that llama.cpp's converter recognizes it by hash
+  as it recognizes the real one. The families are listed in tests/support/family_specs.py.
 - The chat template is the family's own, from llama.cpp's collection (`models/templates/`).
 - The model is random, 2 layers, in the family's real config shape; the LoRA has random A and B (a delta that moves
   the logits, as after training).
@@ -17,85 +20,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from hubship.adapters.llama_cpp.install import installed_home
-from tests.support import family_configs
+from tests.support.family_specs import FAMILIES, LLAMA3_PATTERN, Family
+
+__all__ = ["FAMILIES", "Family", "adapter_shift", "build", "with_added_token"]
 
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, BYTE = 1, 2, 3, 4, 6  # llama.cpp's token types (SentencePiece's numbering)
-
-
-@attrs.frozen(kw_only=True)
-class Family:
-    """One model family: its config, its tokenizer (a llama.cpp vocab and the turn tokens added to it), its chat
-    template, its LoRA targets."""
-
-    name: str
-    config: Callable[[int], Any]  # vocab size -> a transformers config
-    vocab: str  # models/ggml-vocab-<vocab>.gguf
-    template: str  # models/templates/<template>.jinja
-    targets: tuple[str, ...]
-    tokenizer_class: str
-    added: tuple[str, ...] = ()  # special tokens appended to the SentencePiece vocabulary, in id order
-    add_dummy_prefix: bool = True
-    bos: str = "<s>"
-    eos: str = "</s>"
-    tokenizer_note: str = ""  # says so where the tokenizer is a stand-in
-    vocab_size: int | None = None  # the embedding rows, where the family pads them past the tokenizer (Phi-3: 32064)
-    byte_level: bool = False  # a byte-level BPE vocabulary (with merges), not SentencePiece
-
-
-FAMILIES: dict[str, Family] = {
-    "gemma2": Family(
-        name="gemma2",
-        config=family_configs.gemma2,
-        vocab="llama-spm",
-        template="google-gemma-2-2b-it",
-        targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
-        tokenizer_class="GemmaTokenizer",
-        added=("<start_of_turn>", "<end_of_turn>"),
-        add_dummy_prefix=False,
-        tokenizer_note=(
-            "stand-in: llama.cpp ships no Gemma 2 vocabulary; Llama 2's SentencePiece model without the space prefix,"
-            " and Gemma's turn tokens added"
-        ),
-    ),
-    "phi3": Family(
-        name="phi3",
-        config=family_configs.phi3,
-        vocab="phi-3",
-        template="microsoft-Phi-3.5-mini-instruct",
-        targets=("qkv_proj", "o_proj", "gate_up_proj", "down_proj"),
-        tokenizer_class="LlamaTokenizer",
-        eos="<|endoftext|>",
-        vocab_size=32064,
-    ),
-    "mistral": Family(
-        name="mistral",
-        config=family_configs.mistral,
-        vocab="llama-spm",
-        template="mistral-v0.2",  # tests/data/chat_templates: llama.cpp's collection has no v0.1/v0.2 template
-        targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
-        tokenizer_class="LlamaTokenizer",
-        tokenizer_note="stand-in: Llama 2's SentencePiece vocabulary, the kind Mistral v0.1/v0.2 ship (32,000 pieces, <s> </s>)",
-    ),
-    "qwen35": Family(
-        name="qwen35",
-        config=family_configs.qwen35,
-        vocab="qwen35",
-        template="Qwen3.5-4B",
-        targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "in_proj_qkv", "in_proj_z", "out_proj"),
-        tokenizer_class="Qwen3_5Tokenizer",
-        eos="<|im_end|>",
-        byte_level=True,
-        vocab_size=151936,
-        tokenizer_note="llama.cpp's qwen35 test vocabulary: Qwen2's 151,643 pieces and merges, Qwen3.5's pre-tokenizer",
-    ),
-}
 
 
 def _gguf_vocab(name: str) -> dict[str, Any]:
@@ -165,16 +99,55 @@ def template(family: Family) -> str:
     return (collection if collection.is_file() else own).read_text(encoding="utf-8")
 
 
-def _byte_level(family: Family) -> tuple[Any, list[str]]:
-    """A byte-level BPE family's tokenizer class built from its llama.cpp vocabulary and merges (the class sets the
-    family's pre-tokenizer), and its control tokens (`<|im_start|>`...), which follow the BPE vocabulary."""
+def _pre_tokenized(family: Family, pieces: dict[str, int], merges: list[tuple[str, str]]) -> Any:
+    """A byte-level BPE tokenizer with the family's pre-tokenizer (`Family.pre_tokenizer`), as its tokenizer.json has it."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    llama3 = family.pre_tokenizer == "llama3"
+    made = Tokenizer(models.BPE(vocab=pieces, merges=merges, ignore_merges=llama3, byte_fallback=False))
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=not llama3)
+    made.pre_tokenizer = {
+        "llama3": pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated"), byte_level]),
+        "digits": pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level]),
+        "gpt2": byte_level,
+    }[family.pre_tokenizer or ""]
+    made.decoder = decoders.ByteLevel()
+    bos = [(family.bos, pieces[family.bos])] if family.adds_bos and family.bos else []
+    made.post_processor = (
+        processors.TemplateProcessing(single=f"{family.bos} $A", pair=f"{family.bos} $A {family.bos} $B", special_tokens=bos)
+        if bos
+        else processors.ByteLevel(trim_offsets=False)
+    )
+    return PreTrainedTokenizerFast(tokenizer_object=made, bos_token=family.bos, eos_token=family.eos)
+
+
+def _byte_level(family: Family) -> tuple[Any, list[Any]]:
+    """A byte-level BPE family's tokenizer built from its llama.cpp vocabulary and merges (by the family's tokenizer
+    class, which sets its pre-tokenizer, or by `Family.pre_tokenizer`), and its added tokens: the control tokens as
+    special, llama.cpp's user-defined ones (GPT-NeoX's runs of spaces) as plain added tokens, at their vocabulary ids.
+    llama.cpp's `[PAD<id>]` fillers are left out."""
+    import re
+
     import transformers
+    from transformers import AddedToken
 
     vocab = _gguf_vocab(family.vocab)
-    pieces = {t: i for i, t in enumerate(vocab["tokens"]) if vocab["types"][i] == NORMAL}
+    renamed = dict(family.renamed)
+    tokens = [renamed.get(i, t) for i, t in enumerate(vocab["tokens"]) if not re.fullmatch(r"\[PAD\d+\]", t)]
+    pieces = {t: i for i, t in enumerate(tokens)}
     merges = [tuple(m.split(" ", 1)) for m in vocab["merges"]]
-    made = getattr(transformers, family.tokenizer_class)(vocab=pieces, merges=merges, eos_token=family.eos, bos_token=None)
-    return made, [t for i, t in enumerate(vocab["tokens"]) if vocab["types"][i] == CONTROL]
+    if family.pre_tokenizer:
+        made = _pre_tokenized(family, pieces, merges)
+    else:
+        made = getattr(transformers, family.tokenizer_class)(vocab=pieces, merges=merges, eos_token=family.eos, bos_token=family.bos)
+    kinds = vocab["types"]
+    added = [
+        AddedToken(t, special=kinds[i] == CONTROL or i in renamed, normalized=kinds[i] != CONTROL)
+        for i, t in enumerate(tokens)
+        if kinds[i] in (CONTROL, USER_DEFINED) or i in renamed
+    ]
+    return made, added
 
 
 def tokenizer(family: Family, folder: Path) -> Any:
@@ -186,11 +159,13 @@ def tokenizer(family: Family, folder: Path) -> Any:
     if family.byte_level:
         made, extra = _byte_level(family)
     else:
-        _, extra = sentencepiece_model(family, folder)
+        _, names = sentencepiece_model(family, folder)
+        extra = [AddedToken(t, special=True, normalized=False) for t in names]
         cls = getattr(transformers, family.tokenizer_class)
         made = cls.from_pretrained(str(folder), bos_token=family.bos, eos_token=family.eos, unk_token="<unk>")
-    added = [*extra, *family.added]
-    made.add_special_tokens({"additional_special_tokens": [AddedToken(t, special=True, normalized=False) for t in added]})
+    extra += [AddedToken(t, special=True, normalized=False) for t in family.added]
+    made.add_tokens([t for t in extra if not t.special])
+    made.add_special_tokens({"additional_special_tokens": [t for t in extra if t.special]})
     made.chat_template = template(family)
     return made
 
@@ -211,7 +186,8 @@ def build(family: Family, root: Path, *, seed: int = 0, lora: Mapping[str, Any] 
     model.save_pretrained(base_dir)
     tok.save_pretrained(base_dir)  # tokenizer.json and tokenizer_config.json; tokenizer.model stays (written above)
     (base_dir / "README.md").write_text(f"---\nlicense: apache-2.0\n---\n\n# tiny-{family.name} (test base)\n")
-    settings = {"r": 8, "lora_alpha": 16, "target_modules": list(family.targets), "init_lora_weights": False, **dict(lora or {})}
+    settings = {"r": 8, "lora_alpha": 16, "target_modules": list(family.targets), "init_lora_weights": False}
+    settings.update(lora or {})
     peft_model = get_peft_model(
         AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32), LoraConfig(task_type="CAUSAL_LM", **settings)
     )

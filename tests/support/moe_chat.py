@@ -40,6 +40,7 @@ DEEPSEEK = (
 def _family(name: str, template: str, **extra: Any) -> Family:
     return Family(
         name=name,
+        title=name,
         config=lambda vocab: None,
         vocab="qwen2",
         template=template,

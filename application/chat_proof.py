@@ -48,10 +48,16 @@ def bos_choice(renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, p
     return BosChoice(policy=policy, tokenizer_adds=profile.add_bos, template_writes=writes, bos=profile.bos)
 
 
-def gguf_settings(renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, bos: BosChoice) -> TokenizerSettings:
-    """What hubship writes into the GGUF's tokenizer: the BOS choice, and the `▁` after special tokens as the
-    checkpoint's tokenizer does it (domain.gguf_tokenizer)."""
-    return TokenizerSettings(add_bos=bos.add_bos, add_space_prefix=renderer.profile(checkpoint, base).space_after_special)
+def gguf_settings(
+    renderer: ChatRenderer, checkpoint: Checkpoint, base: BaseInfo, bos: BosChoice, name: str | None = None
+) -> TokenizerSettings:
+    """What hubship writes into the GGUF's tokenizer: the BOS choice, the `▁` after special tokens as the
+    checkpoint's tokenizer does it, and the `general.name` for `name` that strips after them as it does
+    (domain.gguf_tokenizer)."""
+    profile = renderer.profile(checkpoint, base)
+    return TokenizerSettings(
+        add_bos=bos.add_bos, add_space_prefix=profile.space_after_special, strip_after_special=profile.strip_after_special, name=name
+    )
 
 
 def vocab_gguf(checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], bos: BosChoice) -> Path:
@@ -155,10 +161,11 @@ def prove_gguf(
     complete: bool,
     bos: BosChoice,
     served: ServedChat | None = None,
+    name: str | None = None,
 ) -> TokenProof:
     """The GGUF's own chat template, as llama-server and llama-cpp-python's chat API feed it, against training's ids;
     with `complete`, a greedy chat completion is recorded too, and with `served` llama-server itself is run on the
-    GGUF (both need the weights)."""
+    GGUF (both need the weights); `name`, the publish's, for the settings' notes."""
     profile = renderer.profile(checkpoint, base)
     vocab = runtime.vocab(gguf)
     if profile.template is None or vocab.template is None:
@@ -179,7 +186,7 @@ def prove_gguf(
         mismatches=tuple(mismatches),
         runtimes=(*(rule.name for rule in GGUF_RUNTIMES), *([ran] if ran else [])),
         runtime_warnings=(*warnings, *warned),
-        settings_notes=(bos.note(), *gguf_settings(renderer, checkpoint, base, bos).notes()),
+        settings_notes=(bos.note(), *gguf_settings(renderer, checkpoint, base, bos, name).notes()),
         end_of_turn=_end_of_turn(renderer, runtime, profile, gguf),
         completion=runtime.complete(gguf, CONVERSATIONS[0], COMPLETION_TOKENS) if complete else None,
         add_bos=vocab.add_bos,

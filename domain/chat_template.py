@@ -69,7 +69,9 @@ class ChatProfile:
     transformers 5 dropped it on save); a publish evolves it to its BOS choice (domain.bos_choice), which
     the GGUF's `tokenizer.ggml.add_bos_token` says; `space_after_special` whether a SentencePiece-style
     tokenizer writes `▁` before text that follows a special token, as it does at the start (None: the
-    tokenizer writes no `▁` at the start either, so the question does not arise);
+    tokenizer writes no `▁` at the start either, so the question does not arise); `strip_after_special` whether it
+    drops the whitespace after the special tokens llama.cpp's `phi3` name rule strips after (None: some do, some
+    do not, or it has none; domain.gguf_tokenizer);
     `control_tokens` every special/added token text of the tokenizer; `eos_tokens` the tokenizer's EOS
     plus the generation config's `eos_token_id`s; `generation` the checkpoint's generation_config.json
     values; `license_text` the base's LICENSE file, if any.
@@ -80,6 +82,7 @@ class ChatProfile:
     add_bos: bool = False
     bos_id: int | None = None
     space_after_special: bool | None = None
+    strip_after_special: bool | None = None
     control_tokens: tuple[str, ...] = ()
     eos_tokens: tuple[str, ...] = ()
     generation: Mapping[str, object] = attrs.field(factory=dict)

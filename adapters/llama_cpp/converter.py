@@ -182,7 +182,8 @@ class LlamaCppConverter:
         """A vocab-only conversion, kept (by the inputs' bytes, the tokenizer settings and the converter's version) so a
         re-run of the same checkpoint skips it; returns that vocab-only GGUF."""
         inputs = [config_dir / "config.json", *sorted(p for p in tokenizer_dir.iterdir() if p.is_file())]
-        salt = b"\0added-tokens-restored\0" + overrides(settings).encode()
+        model_name = settings.gguf_name("model")  # the name the converter gives the folder below, or the phi3 rule's
+        salt = b"\0added-tokens-restored\0" + overrides(settings).encode() + model_name.encode()
         digest = hashlib.sha256(library_version().encode() + salt)
         for path in inputs:
             digest.update(f"\0{path.name}\0".encode() + path.read_bytes())
@@ -198,7 +199,7 @@ class LlamaCppConverter:
                 if not (view / path.name).exists():
                     _place(path, view / path.name)
             try:
-                args = ["--vocab-only", "--outfile", str(root / "vocab.gguf")]
+                args = ["--vocab-only", "--outfile", str(root / "vocab.gguf"), "--model-name", model_name]
                 self._convert("convert_hf_to_gguf.py", view, args, _Quiet(), "GGUF preflight", settings)
             except _ConverterFailed as exc:
                 reason = exc.message.split(": ", 1)[-1]
@@ -218,7 +219,7 @@ class LlamaCppConverter:
         settings: TokenizerSettings = DEFAULT_SETTINGS,
     ) -> None:
         with _view(model_dir, name, _front_matter(name, base_model, license), out_file.parent) as view:
-            args = ["--outtype", outtype, "--outfile", str(out_file.absolute()), "--model-name", name]
+            args = ["--outtype", outtype, "--outfile", str(out_file.absolute()), "--model-name", settings.gguf_name(name)]
             self._convert("convert_hf_to_gguf.py", view, args, progress, f"convert to GGUF ({outtype})", settings)
 
     def convert_projector(

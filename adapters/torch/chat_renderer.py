@@ -94,6 +94,21 @@ def _space_after_special(tokenizer: Any) -> bool | None:
     return len(after) > 1 and str(after[1]).startswith("▁")
 
 
+KEPT_BY_THE_STRIP_RULE = ("<unk>", "<s>", "<|endoftext|>")  # llama.cpp's phi3 rule strips after every other special token
+
+
+def _strip_after_special(tokenizer: Any) -> bool | None:
+    """Whether the tokenizer drops a newline after the special tokens llama.cpp's phi3 name rule strips after
+    (domain.gguf_tokenizer): True when after all of them, False when after none, None when mixed or none."""
+    decoder = tokenizer.added_tokens_decoder.values()
+    tokens = [t.content for t in decoder if t.special and t.content not in KEPT_BY_THE_STRIP_RULE]
+    strips = {
+        tokenizer(t + "\nHi", add_special_tokens=False)["input_ids"] == tokenizer(t + "Hi", add_special_tokens=False)["input_ids"]
+        for t in tokens
+    }
+    return strips.pop() if len(strips) == 1 else None
+
+
 class JinjaChatRenderer:
     def __init__(self) -> None:
         self._tokenizers: dict[str, Any] = {}
@@ -130,6 +145,7 @@ class JinjaChatRenderer:
             add_bos=_adds_bos(tokenizer, Path(checkpoint.root) if checkpoint.tokenizer_files else None, Path(base.path)),
             bos_id=tokenizer.bos_token_id,
             space_after_special=_space_after_special(tokenizer),
+            strip_after_special=_strip_after_special(tokenizer),
             control_tokens=tuple(dict.fromkeys([*tokenizer.all_special_tokens, *controls])),
             eos_tokens=tuple(dict.fromkeys(eos)),
             generation=generation,

@@ -79,6 +79,25 @@ def _upcast(model: nn.Module) -> nn.Module:
     return model
 
 
+CPU_PACK_ROWS = 32  # bitsandbytes' CPU 4-bit kernel (AVX512-BF16) repacks a weight in blocks of 32 output features
+
+
+def _unpackable_on_cpu(model: nn.Module) -> nn.Module:
+    """bitsandbytes' CPU forward (on a CPU with AVX512-BF16) repacks each 4-bit weight for its fused kernel, which
+    needs the output features in multiples of 32 and the input features in whole quantization blocks; it asserts
+    otherwise ("N must be divisible by block_n", "shape '[64, 0]' is invalid"), as on Qwen3.5's per-head `in_proj_a`
+    (16 or 48 value heads) or a narrow MLA projection. Those layers run bitsandbytes' generic CPU path instead:
+    the same 4-bit codes and scales, dequantized and multiplied in the compute dtype."""
+    for module in model.modules():
+        state = getattr(getattr(module, "weight", None), "quant_state", None)
+        if state is None or not hasattr(module, "support_avx512bf16_for_cpu"):
+            continue
+        rows, cols = (int(n) for n in state.shape[:2])
+        if rows % CPU_PACK_ROWS or cols % int(state.blocksize):
+            module.support_avx512bf16_for_cpu = False
+    return model
+
+
 def device_name(device: torch.device) -> str:
     """What the manifest says the figures were computed on: `cpu`, or `cuda (NVIDIA H100 80GB HBM3)`."""
     return f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
@@ -182,6 +201,7 @@ class TorchLogitsVerifier:
                 with progress.task("artifact logits (quantized)", total=1, unit="models") as task:
                     auto = model_class(AutoConfig.from_pretrained(model_dir))
                     model = _upcast(auto.from_pretrained(model_dir, device_map=self.device.type, dtype=torch.float32).eval())
+                    model = _unpackable_on_cpu(model)
                     logits = _forward(model, ids, self._threads(), self.device)
                     task.advance()
             else:

@@ -124,7 +124,8 @@ class GgufQuantFormat(GgufBase):
         renderer, bos = ctx.service("chat_renderer"), ctx.params["bos"]
         choice = bos_choice(renderer, ctx.checkpoint, ctx.base, bos)
         runtime, served = ctx.service("chat_runtime"), ctx.service("served_chat")
-        chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served)
+        name = ctx.params["name"]
+        chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served, name=name)
         proof = chat.verification()
         vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
         ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, bos, vocab)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from dependency_injector import providers
+from llama_cpp import Llama
+from safetensors.torch import load_file
 
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.errors import QualityGateFailed
@@ -93,6 +95,25 @@ def test_phi3_publishes_verified_with_the_base_s_tokenizer_model_and_no_space_af
     _tokenizer_model_is_the_base_s(tmp_path, base)
 
 
+def test_phi3_under_a_phi3_name_is_fed_as_trained_with_a_general_name_that_keeps_llama_cpp_s_strip_rule_off(
+    families, cli, tmp_path: Path
+) -> None:
+    """llama.cpp strips the whitespace after every special token of a GGUF whose general.name contains `phi3`; this
+    tokenizer keeps the `\\n` after `<|user|>`, so hubship writes the name as `phi 3` and the chat proof passes."""
+    _, checkpoint = families("phi3")
+    published = _publish(cli, checkpoint, tmp_path, "gguf-q8_0", "--name", "my-Phi3-mini-ft")
+    assert published.returncode == 0, published.stderr
+    gguf = _verification(tmp_path, "gguf-q8_0")
+    assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
+    assert gguf["metrics"]["chat_token_conversations"] > 0
+    assert any("general.name is 'my-Phi 3-mini-ft', not 'my-Phi3-mini-ft'" in n for n in gguf["notes"])
+    (file,) = (tmp_path / "published").glob("*/gguf-q8_0/*.gguf")
+    llm = Llama(model_path=str(file), vocab_only=True, verbose=False)
+    name = llm.metadata["general.name"]
+    llm.close()
+    assert name == "my-Phi 3-mini-ft"
+
+
 def test_mistral_s_inst_after_bos_is_fed_as_trained(families, cli, tmp_path: Path) -> None:
     """Mistral v0.2's `<s>[INST]`: llama.cpp's SentencePiece default writes `▁[` after `<s>` where transformers 5 writes
     `[`, a mismatch the hand chain ships silently; hubship turns the GGUF's add_space_prefix off and proves the ids."""
@@ -115,6 +136,20 @@ def test_qwen35_without_mtp_weights_converts_with_no_mtp(families, cli, tmp_path
     assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
     assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
     assert gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
+
+
+def test_qwen35_merged_4bit_verifies_with_per_head_projections_bitsandbytes_cannot_pack_on_cpu(families, cli, tmp_path: Path) -> None:
+    """Qwen3.5's `in_proj_a`/`in_proj_b` have one output per value head (4 here; 16 or 48 in real Qwen3.5), which
+    bitsandbytes' AVX512-BF16 CPU kernel cannot repack (blocks of 32 rows): the verifier runs those layers on its
+    generic CPU path, and the published 4-bit model keeps them quantized."""
+    _, checkpoint = families("qwen35")
+    done = _publish(cli, checkpoint, tmp_path, "merged-4bit")
+    assert done.returncode == 0, done.stderr
+    verification = _verification(tmp_path, "merged-4bit")
+    assert verification["passed"] and 0 < verification["metrics"]["mean_kl"] < 0.1
+    (folder,) = (tmp_path / "published").glob("*/merged-4bit")
+    keys = [k for f in folder.glob("*.safetensors") for k in load_file(f)]
+    assert any(k.endswith("in_proj_a.weight.quant_state.bitsandbytes__nf4") for k in keys), "in_proj_a stays 4-bit"
 
 
 def test_a_tokenizer_that_is_not_the_base_s_refuses_gguf_only_naming_the_difference(families, cli, tmp_path: Path) -> None:

@@ -38,10 +38,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
+
+from bench_merge import write_lora  # noqa: E402  (the same r=16 LoRA on every linear)
+
 FORMATS = "merged-16bit,gguf-q8_0,gguf-q4_k_m"
 QUANTS = ("Q8_0", "Q4_K_M")
-RANK = 16
-TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # hidden, intermediate, layers, heads, KV heads, vocabulary, shard size
 SHAPES = {
     "8b": (4096, 14336, 32, 32, 8, 128_256, 5 * 1000**3),
@@ -119,7 +121,6 @@ def _write_shard(path: Path, tensors: list[tuple[str, tuple[int, ...]]], gen) ->
 def build_model(root: Path, shape: str) -> tuple[Path, Path]:
     """The base (shards of at most the shape's size, an index), and an r=16 LoRA checkpoint with the demo tokenizer."""
     import torch
-    from safetensors.torch import save_file
 
     from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 
@@ -175,25 +176,7 @@ def build_model(root: Path, shape: str) -> tuple[Path, Path]:
         for folder in (base, ckpt):
             if (demo / name).is_file():
                 shutil.copyfile(demo / name, folder / name)
-    adapter = {}
-    for name, dims in tensor_shapes(shape):
-        module = name.removesuffix(".weight")
-        if module.rsplit(".", 1)[-1] in TARGETS:
-            out_dim, in_dim = dims
-            adapter[f"base_model.model.{module}.lora_A.weight"] = (torch.randn((RANK, in_dim), generator=gen) / RANK).to(torch.bfloat16)
-            adapter[f"base_model.model.{module}.lora_B.weight"] = (torch.randn((out_dim, RANK), generator=gen) * 0.01).to(torch.bfloat16)
-    save_file(adapter, str(ckpt / "adapter_model.safetensors"), metadata={"format": "pt"})
-    adapter_config = {
-        "peft_type": "LORA",
-        "task_type": "CAUSAL_LM",
-        "r": RANK,
-        "lora_alpha": 2 * RANK,
-        "target_modules": list(TARGETS),
-        "base_model_name_or_path": str(base),
-        "lora_dropout": 0.0,
-        "bias": "none",
-    }
-    (ckpt / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2))
+    write_lora(ckpt, base, tensor_shapes(shape), gen)
     return base, ckpt
 
 

@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 HIDDEN, INTERMEDIATE, VOCAB, HEADS, KV_HEADS, LAYERS, RANK = 1024, 4096, 32000, 16, 4, 28, 16
@@ -130,6 +131,15 @@ def build_model(root: Path, layers: int, tokenizer_from: Path) -> tuple[Path, Pa
         if (tokenizer_from / name).is_file():
             shutil.copyfile(tokenizer_from / name, ckpt / name)
             shutil.copyfile(tokenizer_from / name, base / name)
+    write_lora(ckpt, base, shapes, gen)
+    return base, ckpt
+
+
+def write_lora(ckpt: Path, base: Path, shapes: list[tuple[str, tuple[int, ...]]], gen: Any) -> None:
+    """An r=16 LoRA in bf16 on every TARGETS linear of `shapes` (name, (out, in)), with its adapter_config naming `base`."""
+    import torch
+    from safetensors.torch import save_file
+
     adapter = {}
     for key, shape in shapes:
         module = key.removesuffix(".weight")
@@ -149,7 +159,6 @@ def build_model(root: Path, layers: int, tokenizer_from: Path) -> tuple[Path, Pa
         "bias": "none",
     }
     (ckpt / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2))
-    return base, ckpt
 
 
 def _later_checkpoint(ckpt: Path) -> Path:

@@ -50,7 +50,7 @@ class LlmCompressorCompressor:
             tempfile.TemporaryDirectory(prefix="hubship-llmc-") as tmp,
             progress.task(f"quantize {scheme} (llm-compressor)", total=1, unit="models") as task,
         ):
-            spec = {"model": str(model_dir), "out": str(out_dir), "scheme": scheme, "ignore": list(ignore)}
+            spec = {"model": str(model_dir.resolve()), "out": str(out_dir.resolve()), "scheme": scheme, "ignore": list(ignore)}
             if calibration is not None:
                 (Path(tmp) / "calibration.txt").write_text(calibration, encoding="utf-8")
                 spec |= {"calibration": str(Path(tmp) / "calibration.txt"), "max_seq_length": MAX_SEQ_LENGTH, "num_samples": NUM_SAMPLES}

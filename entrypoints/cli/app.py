@@ -36,6 +36,7 @@ QUIET_LIBRARIES = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
     "HF_HUB_VERBOSITY": "error",  # hubship reports Hub retries itself, in one line each
+    "TQDM_DISABLE": "1",  # libraries' own tqdm bars (compressed-tensors' "Compressing model"): hubship draws its own
 }
 
 try:  # typer vendors its own copy of click (typer._click) in recent releases; older ones raise click's exceptions

@@ -45,10 +45,11 @@ def test_publish_fp8_dynamic_and_w4a16_loads_with_transformers(tiny_model: tuple
         "--calibration",
         str(tmp_path / "calibration.txt"),
         "--workspace",
-        str(tmp_path / "ws"),
+        "ws",  # relative, as a user in their project folder writes it: llm-compressor runs elsewhere
         "--to",
-        f"dir:{dest}",
+        "dir:published",
         "--quiet",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.parent.name for p in dest.rglob("manifest.json")) == ["fp8-dynamic", "w4a16"]

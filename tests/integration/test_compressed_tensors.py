@@ -47,7 +47,7 @@ def test_publish_fp8_dynamic_and_w4a16_loads_with_transformers(tiny_model: tuple
         "--workspace",
         "ws",  # relative, as a user in their project folder writes it: llm-compressor runs elsewhere
         "--to",
-        "dir:published",
+        f"dir:{dest}",
         "--quiet",
         cwd=tmp_path,
     )

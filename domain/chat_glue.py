@@ -40,8 +40,18 @@ def floats(accepted: Sequence[Observation]) -> bool:
     return False
 
 
-def split(obs: Observation, hidden: frozenset[str], floating: bool) -> list[tuple[Slot, str]]:
-    """The render's glue strings with their slots; raises TemplateNotDerivable on reordered or repeated contents."""
+def is_last(i: int, kinds: Sequence[str], later: bool) -> bool:
+    """Whether message `i` has the `last` feature: the final message; with `later` also an assistant message (`calls`,
+    `assistant*`...) after the last user message (ChatStructure.later)."""
+    if i == len(kinds) - 1:
+        return True
+    after = i > max((j for j, k in enumerate(kinds) if k.rstrip("!") == "user"), default=-1)
+    return later and after and kinds[i].rstrip("*+") in ("assistant", "calls")
+
+
+def split(obs: Observation, hidden: frozenset[str], floating: bool, later: bool = False) -> list[tuple[Slot, str]]:
+    """The render's glue strings with their slots (`later`: see is_last); raises TemplateNotDerivable on reordered or
+    repeated contents."""
     text = obs.text or ""
     kinds = kinds_of(obs.roles)
     system = obs.roles[0] == "system"
@@ -60,7 +70,7 @@ def split(obs: Observation, hidden: frozenset[str], floating: bool) -> list[tupl
         at = text.find(mark)
         if at < cursor:
             raise TemplateNotDerivable(f"the template moves message contents out of order in {'/'.join(obs.roles)}")
-        found.append(((prev, kind, i == len(kinds) - 1, system), text[cursor:at]))
+        found.append(((prev, kind, is_last(i, kinds, later), system), text[cursor:at]))
         cursor, prev = at + len(mark), kind
     found.append(((prev, "", True, system), text[cursor:]))
     return found

@@ -136,11 +136,11 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
     try:
         chat, last_user = learn_structure(accepted), False
     except TemplateNotDerivable as exc:  # Mistral writes the tools before the last user message
-        chat, last_user = _attempts_or(exc, [mark_last_user(o) for o in accepted]), True
+        chat, last_user = _attempts_or(exc, accepted)
     chat = attrs.evolve(chat, dates=date_formats([o.text for o in accepted if o.text]))
     ask = LAST_USER if last_user else "user"
     sep, one_call, layout = two_calls(prober, tool, layout, args, ids)
-    glue = chat.text(ask, "calls", last=False, system=False) or ""
+    glue = chat.text(ask, "calls", last=chat.later, system=False) or ""
     content, content_at = content_place(prober, tool, glue)
     return ToolStructure(
         chat=chat,
@@ -160,9 +160,16 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
     )
 
 
-def _attempts_or(first: TemplateNotDerivable, observations: list[Observation]) -> ChatStructure:
+def _attempts_or(first: TemplateNotDerivable, accepted: list[Observation]) -> tuple[ChatStructure, bool]:
+    """The structure with the last user message of its own kind (Mistral writes the tools before it), else with the
+    `last` feature on every assistant message after it (ChatStructure.later: Qwen3.5 writes an empty think block
+    before each); (structure, last user is its own kind); raises `first` when neither explains the renders."""
     try:
-        return learn_structure(observations)
+        return learn_structure([mark_last_user(o) for o in accepted]), True
+    except TemplateNotDerivable:
+        pass
+    try:
+        return learn_structure(accepted, later=True), False
     except TemplateNotDerivable:
         raise first from None
 
@@ -201,7 +208,7 @@ def _unquote(obs: Observation) -> Observation:
 def _opening(chat: ChatStructure, ask: str, content_at: int | None) -> str:
     """What the model writes before its calls: the end of the glue ahead of them after the generation prompt (or
     after the content's place); "" when that glue does not start with the generation prompt."""
-    glue = chat.text(ask, "calls", last=False, system=False) or ""
+    glue = chat.text(ask, "calls", last=chat.later, system=False) or ""
     if content_at is not None:
         return glue[len(glue) - content_at :]
     prompt = chat.text(ask, "", last=True, system=False) or ""

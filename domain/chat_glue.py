@@ -2,7 +2,8 @@
 
 Each accepted render is cut at its message contents (sentinels) into glue strings; each glue string
 belongs to a slot: the previous shown kind, the next kind (or the tail), whether that message is the
-conversation's last, whether the conversation opens with a system message. `glue_table` tries the
+conversation's last (or, with `later`, an assistant message after the last user message), whether the
+conversation opens with a system message. `glue_table` tries the
 feature sets from none to all (FEATURES) and returns the first under which every slot has one text.
 A floating leading system message (written inside a later glue string, or dropped, depending on the
 position: Mistral's system prompt in the last user turn) is cut out as SYSTEM_SLOT.

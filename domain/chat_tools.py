@@ -4,7 +4,8 @@ The probes (tool_probes) are the role probe's with two more message kinds, `call
 six messages, rendered with one tool offered. In each render the tool's JSON is cut out as TOOLS_SLOT, each
 message's calls as that message's sentinel (chat_calls: name, id and arguments in one layout) and each result's
 call id as a marker, so the same glue model (chat_glue, chat_learning) learns the text between kinds with tools
-on; when that fails, the last user message is tried as a kind of its own (Mistral writes the tools before it).
+on; when that fails, the last user message is tried as a kind of its own (Mistral writes the tools before it), then
+the `last` feature on every assistant message after it too (ChatStructure.later: Qwen3.5's empty think blocks).
 Rejected probes are allowed only when they are exactly those whose user and assistant turns do not alternate
 (tool exchanges aside, as Mistral checks). A few more renders learn the JSON form of a tool and the text between
 two tools, the text between two calls (or the template's refusal of a second call), where an assistant content

@@ -2,7 +2,8 @@
 
 Each accepted render is cut at its message contents (sentinels) into glue strings; each glue string
 belongs to a slot: the previous shown kind, the next kind (or the tail), whether that message is the
-conversation's last, whether the conversation opens with a system message. `glue_table` tries the
+conversation's last (or, with `later`, an assistant message after the last user message), whether the
+conversation opens with a system message. `glue_table` tries the
 feature sets from none to all (FEATURES) and returns the first under which every slot has one text.
 A floating leading system message (written inside a later glue string, or dropped, depending on the
 position: Mistral's system prompt in the last user turn) is cut out as SYSTEM_SLOT.
@@ -40,8 +41,18 @@ def floats(accepted: Sequence[Observation]) -> bool:
     return False
 
 
-def split(obs: Observation, hidden: frozenset[str], floating: bool) -> list[tuple[Slot, str]]:
-    """The render's glue strings with their slots; raises TemplateNotDerivable on reordered or repeated contents."""
+def is_last(i: int, kinds: Sequence[str], later: bool) -> bool:
+    """Whether message `i` has the `last` feature: the final message; with `later` also an assistant message (`calls`,
+    `assistant*`...) after the last user message (ChatStructure.later)."""
+    if i == len(kinds) - 1:
+        return True
+    after = i > max((j for j, k in enumerate(kinds) if k.rstrip("!") == "user"), default=-1)
+    return later and after and kinds[i].rstrip("*+") in ("assistant", "calls")
+
+
+def split(obs: Observation, hidden: frozenset[str], floating: bool, later: bool = False) -> list[tuple[Slot, str]]:
+    """The render's glue strings with their slots (`later`: see is_last); raises TemplateNotDerivable on reordered or
+    repeated contents."""
     text = obs.text or ""
     kinds = kinds_of(obs.roles)
     system = obs.roles[0] == "system"
@@ -60,7 +71,7 @@ def split(obs: Observation, hidden: frozenset[str], floating: bool) -> list[tupl
         at = text.find(mark)
         if at < cursor:
             raise TemplateNotDerivable(f"the template moves message contents out of order in {'/'.join(obs.roles)}")
-        found.append(((prev, kind, i == len(kinds) - 1, system), text[cursor:at]))
+        found.append(((prev, kind, is_last(i, kinds, later), system), text[cursor:at]))
         cursor, prev = at + len(mark), kind
     found.append(((prev, "", True, system), text[cursor:]))
     return found

@@ -69,7 +69,7 @@ def _message(name: str, names: tuple[str, ...], observations: list[Observation])
     return (only[0].error if only else None) or f"the model's chat template rejects this conversation ({name})"
 
 
-def _learn(observations: list[Observation], later_system: bool, floating: bool) -> ChatStructure:
+def _learn(observations: list[Observation], later_system: bool, floating: bool, later: bool = False) -> ChatStructure:
     if not later_system:
         observations = [o for o in observations if "system" not in o.roles[1:]]
     accepted = [o for o in observations if not o.rejected]
@@ -80,24 +80,30 @@ def _learn(observations: list[Observation], later_system: bool, floating: bool) 
     hidden = _hidden_kinds(accepted, floating)
     if {"user", "assistant"} & hidden:
         raise TemplateNotDerivable("the template drops user or assistant messages")
-    features, glue = glue_table([slot for obs in accepted for slot in split(obs, hidden, floating)])
+    features, glue = glue_table([slot for obs in accepted for slot in split(obs, hidden, floating, later)])
     if any(key[0] == "assistant" and not key[1] and text for key, text in glue.items()):
         raise TemplateNotDerivable("the template adds text after a prefilled assistant message")
     rules = _rules(observations)
     if not later_system:
         rules = (*[r for r in rules if r.name != "no_later_system"], Rule("no_later_system", UNSUPPORTED_LATER_SYSTEM))
     return ChatStructure(
-        glue=glue, features=features, floating_system=floating, hidden=hidden, rules=rules, later_system_supported=later_system
+        glue=glue,
+        features=features,
+        floating_system=floating,
+        hidden=hidden,
+        rules=rules,
+        later_system_supported=later_system,
+        later=later and "last" in features,
     )
 
 
-def learn_structure(observations: list[Observation]) -> ChatStructure:
+def learn_structure(observations: list[Observation], later: bool = False) -> ChatStructure:
     """The structure that explains `observations`, trying the plain model first, then a floating system message and
-    later system messages declared unsupported; the first attempt's reason when none does."""
+    later system messages declared unsupported; the first attempt's reason when none does. `later`: ChatStructure.later."""
     first: TemplateNotDerivable | None = None
     for later_system, floating in ((True, False), (True, True), (False, False), (False, True)):
         try:
-            return _learn(observations, later_system, floating)
+            return _learn(observations, later_system, floating, later)
         except TemplateNotDerivable as exc:
             first = first or exc
     assert first is not None

@@ -87,6 +87,7 @@ def _same(structures: Mapping[Setting, ChatStructure]) -> None:
         ("later_system_supported", "which conversations are rejected"),
         ("trimmed", "how contents are trimmed"),
         ("dates", "the dates written"),
+        ("later", "the text before assistant messages after the last user message"),
     ):
         if any(getattr(s, field) != getattr(plain, field) for s in structures.values()):
             raise TemplateNotDerivable(f"the think switch changes {what}")

@@ -165,6 +165,9 @@ class ChatStructure:
     dates: tuple[str, ...] = ()
     inputs: str = ""
     """What the template needs beyond the conversation to render at all (application.chat_inputs; "" nothing)."""
+    later: bool = False
+    """The `last` feature also holds for assistant messages after the last user message (Qwen3.5 writes an empty think
+    block before each of them, with tools: calls and their answer), not only for the final message (chat_glue.split)."""
 
     def text(self, prev: str, kind: str, *, last: bool, system: bool) -> str | None:
         """The glue before a `kind` message (or the tail, kind "") after a `prev` one; None if never seen."""

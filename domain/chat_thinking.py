@@ -126,7 +126,7 @@ def _slots(base: ChatStructure, observations: Sequence[Observation], shown: Mapp
             if kind in SPEAKERS and (shown[where] or marked[where]):
                 kinds[i] = kind + ("*" if shown[where] else "+")
                 text = text.replace(reasoning(i), REASONING_SLOT)
-        slots += split(Observation(tuple(kinds), text, None), base.hidden, base.floating_system)
+        slots += split(Observation(tuple(kinds), text, None), base.hidden, base.floating_system, base.later)
     for (prev, kind, last, system), text in slots:
         if not (own(prev) or own(kind)) and base.text(prev, kind, last=last, system=system) != text:
             raise _Around("the template changes the text around other messages when an assistant message has reasoning")

@@ -4,7 +4,8 @@ The probes (tool_probes) are the role probe's with two more message kinds, `call
 six messages, rendered with one tool offered. In each render the tool's JSON is cut out as TOOLS_SLOT, each
 message's calls as that message's sentinel (chat_calls: name, id and arguments in one layout) and each result's
 call id as a marker, so the same glue model (chat_glue, chat_learning) learns the text between kinds with tools
-on; when that fails, the last user message is tried as a kind of its own (Mistral writes the tools before it).
+on; when that fails, the last user message is tried as a kind of its own (Mistral writes the tools before it), then
+the `last` feature on every assistant message after it too (ChatStructure.later: Qwen3.5's empty think blocks).
 Rejected probes are allowed only when they are exactly those whose user and assistant turns do not alternate
 (tool exchanges aside, as Mistral checks). A few more renders learn the JSON form of a tool and the text between
 two tools, the text between two calls (or the template's refusal of a second call), where an assistant content
@@ -136,11 +137,11 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
     try:
         chat, last_user = learn_structure(accepted), False
     except TemplateNotDerivable as exc:  # Mistral writes the tools before the last user message
-        chat, last_user = _attempts_or(exc, [mark_last_user(o) for o in accepted]), True
+        chat, last_user = _attempts_or(exc, accepted)
     chat = attrs.evolve(chat, dates=date_formats([o.text for o in accepted if o.text]))
     ask = LAST_USER if last_user else "user"
     sep, one_call, layout = two_calls(prober, tool, layout, args, ids)
-    glue = chat.text(ask, "calls", last=False, system=False) or ""
+    glue = chat.text(ask, "calls", last=chat.later, system=False) or ""
     content, content_at = content_place(prober, tool, glue)
     return ToolStructure(
         chat=chat,
@@ -160,9 +161,16 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
     )
 
 
-def _attempts_or(first: TemplateNotDerivable, observations: list[Observation]) -> ChatStructure:
+def _attempts_or(first: TemplateNotDerivable, accepted: list[Observation]) -> tuple[ChatStructure, bool]:
+    """The structure with the last user message of its own kind (Mistral writes the tools before it), else with the
+    `last` feature on every assistant message after it (ChatStructure.later: Qwen3.5 writes an empty think block
+    before each); (structure, last user is its own kind); raises `first` when neither explains the renders."""
     try:
-        return learn_structure(observations)
+        return learn_structure([mark_last_user(o) for o in accepted]), True
+    except TemplateNotDerivable:
+        pass
+    try:
+        return learn_structure(accepted, later=True), False
     except TemplateNotDerivable:
         raise first from None
 
@@ -201,7 +209,7 @@ def _unquote(obs: Observation) -> Observation:
 def _opening(chat: ChatStructure, ask: str, content_at: int | None) -> str:
     """What the model writes before its calls: the end of the glue ahead of them after the generation prompt (or
     after the content's place); "" when that glue does not start with the generation prompt."""
-    glue = chat.text(ask, "calls", last=False, system=False) or ""
+    glue = chat.text(ask, "calls", last=chat.later, system=False) or ""
     if content_at is not None:
         return glue[len(glue) - content_at :]
     prompt = chat.text(ask, "", last=True, system=False) or ""

@@ -83,6 +83,9 @@ LAST_USER_HEAD = (
     '{{- range $j, $u := .Messages }}{{ if eq $u.Role "user" }}{{ $lastUser = $j }}{{ end }}{{ end }}',
 )
 """Actions setting `$lastUser`, the index of the last user message (-1: none)."""
+_LAST = "{{- $last := eq (len (slice $.Messages $i)) 1 }}"
+_LAST_LATER = '{{- $last := or (eq (len (slice $.Messages $i)) 1) (and (gt $i $lastUser) (eq $m.Role "assistant")) }}'
+"""`$last` with ChatStructure.later: also an assistant message after the last user message."""
 _PIECES = re.compile(f"({DATE_MARKER.pattern}|{re.escape(SYSTEM_SLOT)}|\x00HUBSHIP[A-Z]+\x00)")
 
 
@@ -206,7 +209,7 @@ def emit_go_template(s: ChatStructure, frozen: datetime.date | None = None, ext:
         head.append('{{- $want := "user" }}')
     if any(r.name == "first_user" for r in s.rules):
         head.append("{{- $spoke := false }}")
-    head += ext.head
+    head += tuple(dict.fromkeys((*ext.head, *(LAST_USER_HEAD if s.later else ()))))
     first = [f'{{{{ $kind = "{SYSTEM0}" }}}}']
     if "system" in s.features:
         first.append("{{ $sys = true }}")
@@ -217,7 +220,7 @@ def emit_go_template(s: ChatStructure, frozen: datetime.date | None = None, ext:
         "{{- $kind := $m.Role }}",
         *ext.classify,
         '{{- if and (eq $i 0) (eq $m.Role "system") }}' + "".join(first) + "{{ end }}",
-        *(["{{- $last := eq (len (slice $.Messages $i)) 1 }}"] if "last" in s.features else []),
+        *([_LAST_LATER if s.later else _LAST] if "last" in s.features else []),
         *_checks(s, ext),
     ]
     shown = [k for k in (*KINDS, *ext.kinds) if k not in s.hidden and not (s.floating_system and k == SYSTEM0)]

@@ -123,3 +123,21 @@ def test_laguna_xs_whose_thinking_defaults_off_gets_the_laguna_parser(renderer, 
     cases = [c for think in (None, True, False) for c in tool_cases(d.system, (None,), think)]
     assert not check_tools(lambda m, **mode: renderer.render(p.template, p.tokens, m, **mode), go, p.runtime_bos, d.template, cases)
     assert builtin_parser(go, d.template, cases) == (LAGUNA, "")
+
+
+def test_qwen35_writes_its_empty_think_block_after_the_last_user_message_and_gets_nemotron_3_nano(renderer, go):
+    """Qwen3.5 writes `<think>\\n\\n</think>\\n\\n` before every assistant turn after the last user message (a tool loop:
+    the calls and the answer), none before older ones: the tools layout learns that position (ChatStructure.later) and
+    the TEMPLATE is proven byte for byte on every think setting; Ollama's `qwen3.5` parser has, as read, the rule of
+    `nemotron-3-nano`, which is named."""
+    p = collection_profile("Qwen3.5-4B")
+    d = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert d.capabilities == ("completion", "tools", "thinking") and d.parser == NEMOTRON3_NANO, d.notes
+    cases = [c for think in (None, True, False) for c in tool_cases(d.system, (None,), think, reasoning=True)]
+    assert not check_tools(lambda m, **mode: renderer.render(p.template, p.tokens, m, **mode), go, p.runtime_bos, d.template, cases)
+    assert builtin_parser(go, d.template, cases) == (NEMOTRON3_NANO, "")
+    renders = dict(zip((c.name for c in cases), (o.text or "" for o in go.render(d.template, [c.ollama for c in cases])), strict=True))
+    block, bare = "<|im_start|>assistant\n<think>\n\n</think>\n\n<tool_call>", "<|im_start|>assistant\n<tool_call>"
+    loop, older = renders["tools: two calls, two results"], renders["tools: one call, result, answer, final user turn"]
+    assert block in loop and bare not in loop
+    assert bare in older and block not in older

@@ -8,13 +8,16 @@ import re
 
 import pytest
 
+from hubship.domain.chat_glue import split
 from hubship.domain.chat_learning import derive_structure
 from hubship.domain.chat_template import (
     ChatMessage,
     ChatProfile,
+    Observation,
     TemplateNotDerivable,
     TemplateRejected,
     probe_sequences,
+    sentinel,
     strip_bos,
 )
 from hubship.domain.go_template import emit_go_template, go_string
@@ -205,3 +208,11 @@ def test_a_prefilled_last_message_may_get_its_own_glue():
     assert s.text("user", "assistant", last=True, system=False) == "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
     assert s.text("user", "assistant", last=False, system=False) == "<|im_end|>\n<|im_start|>assistant\n"
     assert "$last" in emit_go_template(s)
+
+
+def test_the_later_split_gives_assistant_messages_after_the_last_user_message_the_last_feature():
+    kinds = ("user", "calls", "tool", "assistant", "user", "calls", "tool", "assistant")
+    obs = Observation(kinds, "".join(f"<{i}>" + sentinel(i) for i in range(len(kinds))), None)
+    lasts = {later: [slot[2] for slot, _ in split(obs, frozenset(), False, later)] for later in (False, True)}
+    assert lasts[False] == [False] * 7 + [True, True]
+    assert lasts[True] == [False] * 5 + [True, False, True, True]

@@ -10,9 +10,7 @@ Qwen3.5 converts with `--no-mtp`. Each family takes about a minute on 2 cores (t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from dependency_injector import providers
@@ -22,42 +20,18 @@ from safetensors.torch import load_file
 from hubship.application.publish_request import PublishRequest
 from hubship.domain.errors import QualityGateFailed
 from tests.fakes.merger import ScaledDeltaMerger
-from tests.support.families import FAMILIES, adapter_shift, build, with_added_token
-from tests.support.ollama_server import StandInServer
+from tests.support.families import adapter_shift, with_added_token
+from tests.support.published_checks import families, verification
 
 pytestmark = pytest.mark.slow
+__all__ = ["families"]  # the module's families, each built once (a fixture)
 FORMATS = "lora,merged-16bit,gguf-q8_0"
 TAKEN = "`tokenizer.model` is the base model's"
-
-
-@pytest.fixture(scope="module")
-def families(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """family name -> (base, checkpoint), each built once for the module on first use."""
-    built: dict[str, tuple[Path, Path]] = {}
-
-    def get(name: str) -> tuple[Path, Path]:
-        if name not in built:
-            built[name] = build(FAMILIES[name], tmp_path_factory.mktemp(name))
-        return built[name]
-
-    return get
-
-
-@pytest.fixture(scope="module")
-def ollama(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    server = StandInServer(tmp_path_factory.mktemp("ollama"))
-    yield server
-    server.stop()
 
 
 def _publish(cli, checkpoint: Path, root: Path, formats: str = FORMATS, *extra: str):
     dest = ["--workspace", str(root / "ws"), "--to", f"dir:{root / 'published'}", "--quiet"]
     return cli("publish", str(checkpoint), "--format", formats, *dest, *extra)
-
-
-def _verification(root: Path, fmt: str) -> dict[str, Any]:
-    (manifest,) = (root / "published").glob(f"*/{fmt}/manifest.json")
-    return json.loads(manifest.read_text())["verification"]
 
 
 def _tokenizer_model_is_the_base_s(root: Path, base: Path) -> None:
@@ -74,7 +48,7 @@ def test_gemma2_publishes_every_format_verified_with_the_base_s_tokenizer_model(
     assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
     done = _publish(cli, checkpoint, tmp_path)
     assert done.returncode == 0, done.stderr
-    merged, gguf = _verification(tmp_path, "merged-16bit"), _verification(tmp_path, "gguf-q8_0")
+    merged, gguf = verification(tmp_path, "merged-16bit"), verification(tmp_path, "gguf-q8_0")
     assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
     assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
     assert gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
@@ -88,7 +62,7 @@ def test_phi3_publishes_verified_with_the_base_s_tokenizer_model_and_no_space_af
     assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
     published = _publish(cli, checkpoint, tmp_path)
     assert published.returncode == 0, published.stderr
-    merged, gguf = _verification(tmp_path, "merged-16bit"), _verification(tmp_path, "gguf-q8_0")
+    merged, gguf = verification(tmp_path, "merged-16bit"), verification(tmp_path, "gguf-q8_0")
     assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
     assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
     assert any("tokenizer.ggml.add_space_prefix is false" in n for n in gguf["notes"])
@@ -103,7 +77,7 @@ def test_phi3_under_a_phi3_name_is_fed_as_trained_with_a_general_name_that_keeps
     _, checkpoint = families("phi3")
     published = _publish(cli, checkpoint, tmp_path, "gguf-q8_0", "--name", "my-Phi3-mini-ft")
     assert published.returncode == 0, published.stderr
-    gguf = _verification(tmp_path, "gguf-q8_0")
+    gguf = verification(tmp_path, "gguf-q8_0")
     assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
     assert gguf["metrics"]["chat_token_conversations"] > 0
     assert any("general.name is 'my-Phi 3-mini-ft', not 'my-Phi3-mini-ft'" in n for n in gguf["notes"])
@@ -121,7 +95,7 @@ def test_mistral_s_inst_after_bos_is_fed_as_trained(families, cli, tmp_path: Pat
     assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
     done = _publish(cli, checkpoint, tmp_path)
     assert done.returncode == 0, done.stderr
-    gguf = _verification(tmp_path, "gguf-q8_0")
+    gguf = verification(tmp_path, "gguf-q8_0")
     assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_conversations"] > 0
     assert any("tokenizer.ggml.add_space_prefix is false" in n for n in gguf["notes"])
 
@@ -132,7 +106,7 @@ def test_qwen35_without_mtp_weights_converts_with_no_mtp(families, cli, tmp_path
     assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
     done = _publish(cli, checkpoint, tmp_path)
     assert done.returncode == 0, done.stderr
-    merged, gguf = _verification(tmp_path, "merged-16bit"), _verification(tmp_path, "gguf-q8_0")
+    merged, gguf = verification(tmp_path, "merged-16bit"), verification(tmp_path, "gguf-q8_0")
     assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
     assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
     assert gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
@@ -145,8 +119,8 @@ def test_qwen35_merged_4bit_verifies_with_per_head_projections_bitsandbytes_cann
     _, checkpoint = families("qwen35")
     done = _publish(cli, checkpoint, tmp_path, "merged-4bit")
     assert done.returncode == 0, done.stderr
-    verification = _verification(tmp_path, "merged-4bit")
-    assert verification["passed"] and 0 < verification["metrics"]["mean_kl"] < 0.1
+    four_bit = verification(tmp_path, "merged-4bit")
+    assert four_bit["passed"] and 0 < four_bit["metrics"]["mean_kl"] < 0.1
     (folder,) = (tmp_path / "published").glob("*/merged-4bit")
     keys = [k for f in folder.glob("*.safetensors") for k in load_file(f)]
     assert any(k.endswith("in_proj_a.weight.quant_state.bitsandbytes__nf4") for k in keys), "in_proj_a stays 4-bit"
@@ -165,7 +139,7 @@ def test_a_tokenizer_that_is_not_the_base_s_refuses_gguf_only_naming_the_differe
     without_gguf = _publish(cli, grown, tmp_path, "lora,merged-16bit")
     assert without_gguf.returncode == 0, without_gguf.stderr
     assert not list((tmp_path / "published").glob("*/merged-16bit/tokenizer.model")), "not the base's: it is another tokenizer"
-    assert _verification(tmp_path, "merged-16bit")["passed"]
+    assert verification(tmp_path, "merged-16bit")["passed"]
 
 
 def test_a_merge_that_drops_the_adapter_fails_the_gate(families, container, tmp_path: Path) -> None:
@@ -176,29 +150,3 @@ def test_a_merge_that_drops_the_adapter_fails_the_gate(families, container, tmp_
     with pytest.raises(QualityGateFailed, match=r"quality gate failed, nothing was published \(merged-16bit: (max_abs_diff|mean_kl)="):
         container.execute_plan().execute(request)
     assert not (tmp_path / "out").exists()
-
-
-# the dense families of issue 24 not covered above: each with its real vocabulary or a named stand-in
-# (tests/support/family_specs.py) and its real chat template
-DENSE = ("llama3", "qwen25", "qwen3", "gemma3", "gemma4", "smollm3", "granite", "olmo2")
-
-
-@pytest.mark.parametrize("name", DENSE)
-def test_a_dense_family_publishes_merged_gguf_and_ollama_verified_with_its_chat_proof(name, families, cli, ollama, tmp_path) -> None:
-    base, checkpoint = families(name)
-    assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
-    done = cli(
-        "publish", str(checkpoint), "--format", "merged-16bit,gguf-q8_0", "--ollama-quant", "q8_0", "-n", name,
-        "--workspace", str(tmp_path / "ws"), "--to", f"dir:{tmp_path / 'published'}", "--to", f"ollama:{name}", "--quiet",
-        env={"OLLAMA_HOST": ollama.url},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    merged, gguf = _verification(tmp_path, "merged-16bit"), _verification(tmp_path, "gguf-q8_0")
-    assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
-    assert gguf["passed"] and gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
-    assert gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
-    assert gguf["metrics"]["chat_token_conversations"] > 0, "the chat proof ran"
-    record = ollama.state.model(name)
-    assert record is not None, done.stdout
-    (gguf_file,) = record["files"]  # file name -> digest
-    assert gguf_file.endswith(".Q8_0.gguf") and record["template"]

@@ -1,0 +1,59 @@
+"""What the slow family tests share: a module's Ollama stand-in server and family models, and reading what a publish wrote (its
+manifests, a GGUF's header fields)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hubship.adapters.llama_cpp.install import installed_home
+from tests.support.families import FAMILIES, build
+from tests.support.ollama_server import StandInServer
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandInServer]:
+    """An Ollama stand-in for the test module (OLLAMA_HOST=standin.url)."""
+    server = StandInServer(tmp_path_factory.mktemp("ollama"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def families(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """family name -> (base, checkpoint), each built once for the module on first use."""
+    built: dict[str, tuple[Path, Path]] = {}
+
+    def get(name: str) -> tuple[Path, Path]:
+        if name not in built:
+            built[name] = build(FAMILIES[name], tmp_path_factory.mktemp(name))
+        return built[name]
+
+    return get
+
+
+def manifest(root: Path, fmt: str) -> dict[str, Any]:
+    """The manifest of `fmt` published under `root/published/<name>/`."""
+    (found,) = (root / "published").glob(f"*/{fmt}/manifest.json")
+    return json.loads(found.read_text())
+
+
+def verification(root: Path, fmt: str) -> dict[str, Any]:
+    return manifest(root, fmt)["verification"]
+
+
+def gguf_fields(path: Path) -> dict[str, Any]:
+    """A GGUF's header fields (tokenizer arrays left out) and its tensor names, read with llama.cpp's own gguf-py."""
+    sys.path.insert(0, str(installed_home() / "gguf-py"))
+    try:
+        import gguf
+    finally:
+        sys.path.remove(str(installed_home() / "gguf-py"))
+    reader = gguf.GGUFReader(path)
+    fields = {name: field.contents() for name, field in reader.fields.items() if not name.startswith("tokenizer.ggml.")}
+    return {**fields, "tensors": {t.name for t in reader.tensors}}

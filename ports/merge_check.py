@@ -8,7 +8,7 @@ from hubship.ports.progress import Progress
 
 
 class MergeCheck(Protocol):
-    """Checks a merged model tensor by tensor against what peft's own per-layer merge gives (docs/adr/018).
+    """Checks a merged model tensor by tensor against what peft's own per-layer merge gives (docs/adr/023).
 
     Returns `merge_error` (the largest distance of a written element from peft's fp32 merge of its layer, in units
     in the last place of the written dtype: a correct merge rounds once, so at most 0.5), `tensors` (how many were

@@ -1,4 +1,4 @@
-"""The per-tensor merge check (adapters/torch/verify/layer_check.py, docs/adr/018): every merged tensor against what
+"""The per-tensor merge check (adapters/torch/verify/layer_check.py, docs/adr/023): every merged tensor against what
 peft's own per-layer merge gives for its layer. A correct merge passes for every LoRA variant peft trains, in
 every output dtype; a merge that is wrong anywhere (a lost or doubled delta, one element off, a stale tied head,
 a wrong dtype, a missing tensor) does not."""

@@ -1,4 +1,4 @@
-"""The short read-back probe (docs/adr/018): merged-16bit's files read back on the probe's first
+"""The short read-back probe (docs/adr/023): merged-16bit's files read back on the probe's first
 READBACK_PROBE_TOKENS tokens against base + adapter as peft runs them. Its values are checked tensor by tensor
 (test_merge_check.py); this probe is there for what a per-tensor check cannot see, and each such mistake fails it:
 a tensor under another name, a tied head tied again (or left tied), a config that runs the weights otherwise."""

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+# the tiny shape every family shares: 2 layers, 4 query heads over 2 key/value heads
+_SMALL = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 1024,
+}
+
 
 def gemma2(vocab: int) -> Any:
     from transformers import Gemma2Config
 
     return Gemma2Config(
         vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        **_SMALL,
         head_dim=16,
-        max_position_embeddings=1024,
         sliding_window=64,
         bos_token_id=1,
         eos_token_id=2,
@@ -29,12 +34,7 @@ def phi3(vocab: int) -> Any:
 
     return Phi3Config(
         vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=1024,
+        **{**_SMALL, "num_key_value_heads": 4},
         original_max_position_embeddings=1024,
         bos_token_id=1,
         eos_token_id=32000,
@@ -48,13 +48,8 @@ def mistral(vocab: int) -> Any:
 
     return MistralConfig(
         vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        **_SMALL,
         head_dim=16,
-        max_position_embeddings=1024,
         bos_token_id=1,
         eos_token_id=2,
         tie_word_embeddings=False,
@@ -66,18 +61,13 @@ def qwen35(vocab: int) -> Any:
 
     return Qwen3_5TextConfig(
         vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
+        **_SMALL,
         layer_types=["linear_attention", "full_attention"],
-        num_attention_heads=4,
-        num_key_value_heads=2,
         head_dim=16,
         linear_key_head_dim=16,
         linear_value_head_dim=16,
         linear_num_key_heads=2,
         linear_num_value_heads=4,
-        max_position_embeddings=1024,
         # Qwen3.5's own rope (interleaved M-RoPE on a quarter of each head), its sections scaled to the tiny head:
         # llama.cpp asserts they fit the rotated dimensions
         rope_parameters={
@@ -92,15 +82,6 @@ def qwen35(vocab: int) -> Any:
         tie_word_embeddings=False,
     )
 
-
-_SMALL = {
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "max_position_embeddings": 1024,
-}
 
 
 def llama3(vocab: int) -> Any:

@@ -21,7 +21,7 @@ from hubship.application.publish_request import PublishRequest
 from hubship.domain.errors import QualityGateFailed
 from tests.fakes.merger import ScaledDeltaMerger
 from tests.support.families import adapter_shift, with_added_token
-from tests.support.published_checks import families, verification
+from tests.support.published_checks import families, merged_and_gguf_passed, verification
 
 pytestmark = pytest.mark.slow
 __all__ = ["families"]  # the module's families, each built once (a fixture)
@@ -48,9 +48,7 @@ def test_gemma2_publishes_every_format_verified_with_the_base_s_tokenizer_model(
     assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
     done = _publish(cli, checkpoint, tmp_path)
     assert done.returncode == 0, done.stderr
-    merged, gguf = verification(tmp_path, "merged-16bit"), verification(tmp_path, "gguf-q8_0")
-    assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
-    assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
+    gguf = merged_and_gguf_passed(tmp_path)
     assert gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
     _tokenizer_model_is_the_base_s(tmp_path, base)
 
@@ -62,9 +60,7 @@ def test_phi3_publishes_verified_with_the_base_s_tokenizer_model_and_no_space_af
     assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
     published = _publish(cli, checkpoint, tmp_path)
     assert published.returncode == 0, published.stderr
-    merged, gguf = verification(tmp_path, "merged-16bit"), verification(tmp_path, "gguf-q8_0")
-    assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
-    assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
+    gguf = merged_and_gguf_passed(tmp_path)
     assert any("tokenizer.ggml.add_space_prefix is false" in n for n in gguf["notes"])
     _tokenizer_model_is_the_base_s(tmp_path, base)
 
@@ -106,9 +102,7 @@ def test_qwen35_without_mtp_weights_converts_with_no_mtp(families, cli, tmp_path
     assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
     done = _publish(cli, checkpoint, tmp_path)
     assert done.returncode == 0, done.stderr
-    merged, gguf = verification(tmp_path, "merged-16bit"), verification(tmp_path, "gguf-q8_0")
-    assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
-    assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
+    gguf = merged_and_gguf_passed(tmp_path)
     assert gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.families import adapter_shift
-from tests.support.published_checks import families, standin, verification
+from tests.support.published_checks import families, merged_and_gguf_passed, standin
 
 pytestmark = pytest.mark.slow
 __all__ = ["families", "standin"]  # the module's family models and Ollama stand-in (fixtures)
@@ -25,10 +25,8 @@ def test_a_dense_family_publishes_merged_gguf_and_ollama_verified_with_its_chat_
         env={"OLLAMA_HOST": standin.url},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    merged, gguf = verification(tmp_path, "merged-16bit"), verification(tmp_path, "gguf-q8_0")
-    assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
-    assert gguf["passed"] and gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
-    assert gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
+    gguf = merged_and_gguf_passed(tmp_path)
+    assert gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
     assert gguf["metrics"]["chat_token_conversations"] > 0, "the chat proof ran"
     record = standin.state.model(name)
     assert record is not None, done.stdout

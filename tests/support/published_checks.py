@@ -57,3 +57,12 @@ def gguf_fields(path: Path) -> dict[str, Any]:
     reader = gguf.GGUFReader(path)
     fields = {name: field.contents() for name, field in reader.fields.items() if not name.startswith("tokenizer.ggml.")}
     return {**fields, "tensors": {t.name for t in reader.tensors}}
+
+
+def merged_and_gguf_passed(root: Path) -> dict[str, Any]:
+    """Assert merged-16bit and gguf-q8_0 under `root` passed, merged exact and the GGUF's chat proof with no mismatch;
+    the GGUF's verification record, for what a test checks beside."""
+    merged, gguf = verification(root, "merged-16bit"), verification(root, "gguf-q8_0")
+    assert merged["passed"] and merged["metrics"]["mean_kl"] < 1e-6
+    assert gguf["passed"] and gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["chat_token_mismatches"] == 0
+    return gguf

@@ -13,6 +13,7 @@ integration, decompressed (docs/formats.md, docs/adr/021-compressed-tensors.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -30,8 +31,8 @@ from hubship.domain.plan import Estimate
 METRICS = ("mean_kl", "top1_agreement", "top1_near")
 # What stays in 16-bit: the output head, and a vision-language model's vision tower and projector (llm-compressor's
 # own VLM examples ignore these names).
-IGNORE = ("lm_head", "re:.*vision_tower.*", "re:.*vision_model.*", "re:.*visual\\..*", "re:.*multi_modal_projector.*")
 _VISION = ("vision_tower", "vision_model", "visual.", "multi_modal_projector")
+IGNORE = ("lm_head", *(f"re:.*{re.escape(name)}.*" for name in _VISION))
 GROUP_SIZE = 128  # W4A16's groups of input columns (compressed-tensors' preset)
 
 
@@ -55,6 +56,19 @@ TOOLS = (
     "llmcompressor_transformers",
     "llmcompressor_torch",
 )
+
+
+def _format(name: str, description: str) -> Format:
+    """A compressed-tensors format: quantized from the merged model, measured against the reference logits."""
+    return Format(
+        name=name,
+        relation="quantized",
+        description=description,
+        builds_from=("merged-16bit", "reference-logits"),
+        library_name="transformers",
+        tools=TOOLS,
+        metrics=METRICS,
+    )
 
 
 class CompressedTensorsFormat:
@@ -125,30 +139,14 @@ class CompressedTensorsFormat:
 
 
 class Fp8DynamicFormat(CompressedTensorsFormat):
-    format = Format(
-        name="fp8-dynamic",
-        relation="quantized",
-        description="The merged model in FP8 with dynamic per-token activation scales (compressed-tensors, for vLLM)",
-        builds_from=("merged-16bit", "reference-logits"),
-        library_name="transformers",
-        tools=TOOLS,
-        metrics=METRICS,
-    )
+    format = _format("fp8-dynamic", "The merged model in FP8 with dynamic per-token activation scales (compressed-tensors, for vLLM)")
     scheme = "FP8_DYNAMIC"
     calibrated = False
     thresholds: ClassVar[Mapping[str, Mapping[str, float]]] = {"mean_kl": {"max": 0.02}}
 
 
 class W4a16Format(CompressedTensorsFormat):
-    format = Format(
-        name="w4a16",
-        relation="quantized",
-        description="The merged model with INT4 weights by GPTQ, 16-bit activations (compressed-tensors, for vLLM)",
-        builds_from=("merged-16bit", "reference-logits"),
-        library_name="transformers",
-        tools=TOOLS,
-        metrics=METRICS,
-    )
+    format = _format("w4a16", "The merged model with INT4 weights by GPTQ, 16-bit activations (compressed-tensors, for vLLM)")
     scheme = "W4A16"
     calibrated = True
     thresholds: ClassVar[Mapping[str, Mapping[str, float]]] = {"mean_kl": {"max": 0.1}}

@@ -30,8 +30,7 @@ def gguf_name(name: str, strip_after_special: bool | None) -> str:
     with its `phi3`/`phi-3` spelled `phi 3` when the tokenizer keeps the whitespace, `name` plus ` (phi3)` when it
     strips and the name has neither; `name` itself when it already agrees (or the tokenizer does not say)."""
     if strip_after_special is False:
-        while STRIP_RULE.search(name):
-            name = STRIP_RULE.sub(r"\1 \2", name)
+        name = STRIP_RULE.sub(r"\1 \2", name)  # every match; the space it inserts makes no new one
     elif strip_after_special and not STRIP_RULE.search(name):
         name = f"{name} ({STRIP_MARK})"
     return name

@@ -9,6 +9,7 @@ mlx-lm picks the module `mlx_lm.models.<type>` for a config's `model_type`, afte
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 TABLES = ("MODEL_REMAPPING", "MODEL_ARCHITECTURE_REMAPPING")
 
 
+@functools.cache  # mlx-lm's utils.py parsed once a process, not once per MLX format planned
 def _tables(utils: Path) -> dict[str, dict[Any, str]]:
     found: dict[str, dict[Any, str]] = {name: {} for name in TABLES}
     for node in ast.parse(utils.read_text(encoding="utf-8")).body:

@@ -153,16 +153,16 @@ class TorchLogitsVerifier:
             model = base_model = skeleton(base_dir)
             vision: dict[str, str] = {}
             names = aliases(base_model)
-            layout = WeightLayout(base_model, file_keys(_weight_paths(base_dir)))
+            files = _weight_paths(base_dir)
+            layout = WeightLayout(base_model, file_keys(files))
             if checkpoint.is_full:  # the checkpoint's own weights: no adapter
-                logits = self._run(model, _weight_paths(base_dir), names, "", ids, progress, "reference logits", bits=bits, layout=layout)
+                logits = self._run(model, files, names, "", ids, progress, "reference logits", bits=bits, layout=layout)
             else:
                 vocab = adapter_vocab(checkpoint, base_model)
                 if vocab:
                     base_model = skeleton(base_dir, vocab)
                 model, adapter_keys = peft_model(base_model, checkpoint)
                 adapter = (Path(checkpoint.root) / str(checkpoint.adapter_weights), adapter_keys)
-                files = _weight_paths(base_dir)
                 logits = self._run(model, files, names, ADAPTER_PREFIX, ids, progress, "reference logits", adapter, bits, layout)
                 vision = vision_tower.record(base_model, model, base_dir)
             del model, base_model

@@ -154,11 +154,11 @@ class TorchMergeCheck:
     def check(self, checkpoint: Checkpoint, base: BaseInfo, model_dir: Path, dtype: str, progress: Progress) -> dict[str, Any]:
         written = model_tensors(model_dir, weight_files(model_dir))
         wanted = getattr(torch, CONFIG_DTYPES[dtype])
-        wrong = sorted(n for n, s in written.items() if _dtype(s).is_floating_point and _dtype(s) != wanted)
+        wrong = sorted(n for n, s in written.items() if (found := _dtype(s)).is_floating_point and found != wanted)
         if wrong:
             raise PublishError(f"the merged model in {model_dir} holds {wrong[0]} as {written[wrong[0]].dtype}, not {dtype}")
-        if _config_dtype(model_dir) not in (None, CONFIG_DTYPES[dtype]):
-            raise PublishError(f"the merged model's config.json says dtype {_config_dtype(model_dir)}, not {CONFIG_DTYPES[dtype]}")
+        if (said := _config_dtype(model_dir)) not in (None, CONFIG_DTYPES[dtype]):
+            raise PublishError(f"the merged model's config.json says dtype {said}, not {CONFIG_DTYPES[dtype]}")
         bits = base.quantization.bits if base.quantization else None
         base_files = model_tensors(Path(base.path), base.weight_files, bits)
         missing = sorted(set(base_files) - set(written))

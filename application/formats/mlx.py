@@ -24,6 +24,7 @@ from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.memory import logits_bytes, torch_step
+from hubship.application.formats.reference_logits import reference_file
 from hubship.application.formats.sizes import DTYPE_BYTES, merged_bytes, n_params, side_files_bytes
 from hubship.domain.artifact_sizes import elements
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
@@ -31,7 +32,6 @@ from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
 from hubship.domain.quality import VERIFICATION_FILE
-from hubship.ports.verifier import REFERENCE_FILE
 
 GROUP_SIZE = 64  # mlx-lm's default for affine quantization (mlx_lm.utils.quantize_model)
 SCALE_BYTES = 2  # a scale and a bias per group, in the model's 16-bit dtype
@@ -97,10 +97,10 @@ class MlxFormat:
         merged = ctx.inputs["merged-16bit"]
         notes = ctx.service("mlx_converter").convert(merged, ctx.out_dir, bits=self.bits, progress=ctx.progress)
         notes += ctx.service("saver").save_tokenizer(ctx.checkpoint, ctx.base, ctx.out_dir)
-        reference = ctx.inputs.get("reference-logits")
-        if reference is None or not (reference / REFERENCE_FILE).is_file():
+        reference = reference_file(ctx)
+        if reference is None:
             return  # --verify off
-        measured = ctx.service("mlx_verifier").measure(ctx.out_dir, merged, reference / REFERENCE_FILE, ctx.progress)
+        measured = ctx.service("mlx_verifier").measure(ctx.out_dir, merged, reference, ctx.progress)
         notes += (self.split_note(measured),)
         record = {"metrics": {m: measured[m] for m in METRICS}, "thresholds": self.thresholds(), "notes": list(notes)}
         (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

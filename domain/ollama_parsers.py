@@ -37,10 +37,17 @@ import attrs
 
 GLM47 = "glm-4.7"
 _GLM_TAGS = ("<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>")
+_GLM_SPLIT = re.compile("(" + "|".join(map(re.escape, _GLM_TAGS)) + ")")
 _CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)", re.I)
 _XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# an attribute value as Go's xml.EscapeText writes it
+_ATTR_ESCAPES = {**_XML_ESCAPES, '"': "&#34;", "'": "&#39;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
+
+
+def _xml(text: str, table: dict[str, str] = _XML_ESCAPES) -> str:
+    return "".join(table.get(c, c) for c in text)
 
 
 def _types(tools: Sequence[str]) -> dict[str, dict[str, list[str]]]:
@@ -97,16 +104,7 @@ def parse_value(raw: str, types: Sequence[str]) -> object:
 
 def _escaped(text: str) -> str:
     """`escapeGLM46Content`: the text outside the argument tags XML-escaped, the tags kept."""
-    out, i = [], 0
-    while i < len(text):
-        tag = next((t for t in _GLM_TAGS if text.startswith(t, i)), None)
-        if tag:
-            out.append(tag)
-            i += len(tag)
-        else:
-            out.append(_XML_ESCAPES.get(text[i], text[i]))
-            i += 1
-    return "".join(out)
+    return "".join(part if part in _GLM_TAGS else _xml(part) for part in _GLM_SPLIT.split(text))
 
 
 def glm_calls(output: str, tools: Sequence[str]) -> list[tuple[str, dict[str, object]]] | None:
@@ -134,13 +132,12 @@ _QWEN_XML_TAG = re.compile(r'</?(?:function|parameter)(?:\s+name="[^"]*")?>')
 
 def _qwen_xml(raw: str) -> str:
     """`transformToXML`: `<tag=value>` as `<tag name="value">`, the text between those tags XML-escaped."""
-    attr = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
-    text = _QWEN_TAG.sub(lambda m: f'<{m[1]} name="{"".join(attr.get(c, c) for c in m[2])}">', raw)
+    text = _QWEN_TAG.sub(lambda m: f'<{m[1]} name="{_xml(m[2], _ATTR_ESCAPES)}">', raw)
     out, last = [], 0
     for m in _QWEN_XML_TAG.finditer(text):
-        out.append("".join(_XML_ESCAPES.get(c, c) for c in text[last : m.start()]) + m[0])
+        out.append(_xml(text[last : m.start()]) + m[0])
         last = m.end()
-    return "".join(out) + "".join(_XML_ESCAPES.get(c, c) for c in text[last:])
+    return "".join(out) + _xml(text[last:])
 
 
 def qwen_calls(output: str, tools: Sequence[str]) -> list[tuple[str, dict[str, object]]] | None:

@@ -57,17 +57,25 @@ def jinja_outcome(render: Render, bos: str | None, case: CheckCase) -> RenderOut
     return RenderOutcome(text=strip_bos(text, bos))
 
 
-def check_tools(render: Render, go: GoTemplateRenderer, bos: str | None, template: str, cases: Sequence[CheckCase]) -> tuple[str, ...]:
-    """The tool conversations `cases` rendered by Jinja and by `template` in Go: one line per difference."""
+def check_tools(
+    render: Render,
+    go: GoTemplateRenderer,
+    bos: str | None,
+    template: str,
+    cases: Sequence[CheckCase],
+    renders: Sequence[RenderOutcome] | None = None,
+) -> tuple[str, ...]:
+    """The tool conversations `cases` rendered by Jinja and by `template` in Go (`renders`, when the caller has them):
+    one line per difference."""
     expected = [jinja_outcome(render, bos, c) for c in cases]
-    return compare(cases, expected, go.render(template, [c.ollama for c in cases]))
+    return compare(cases, expected, renders if renders is not None else go.render(template, [c.ollama for c in cases]))
 
 
 def _parse_back(
-    go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase], reads: Callable[[str, CheckCase, ChatMessage], bool]
+    renders: Sequence[RenderOutcome], cases: Sequence[CheckCase], reads: Callable[[str, CheckCase, ChatMessage], bool]
 ) -> str | None:
     """None when `reads` finds every proof call in the Go render of its assistant turn; else the conversation that fails."""
-    for case, outcome in zip(cases, go.render(template, [c.ollama for c in cases]), strict=True):
+    for case, outcome in zip(cases, renders, strict=True):
         for k, message in enumerate(case.ollama.messages):
             if not message.tool_calls or outcome.text is None:
                 continue
@@ -78,13 +86,20 @@ def _parse_back(
     return None
 
 
-def builtin_parser(go: GoTemplateRenderer, template: str, cases: Sequence[CheckCase]) -> tuple[str | None, str]:
+def builtin_parser(
+    go: GoTemplateRenderer,
+    template: str,
+    cases: Sequence[CheckCase],
+    renders: Sequence[RenderOutcome] | None = None,
+    thinks: bool | None = None,
+) -> tuple[str | None, str]:
     """The built-in Ollama parser (domain.ollama_parsers) that reads every proof call back from the Go render, for a
     TEMPLATE whose generation prompt ends as that parser assumes on every think setting (unset, on and off: the TEMPLATE
     has the think switch), for a parser that reads thinking; a parser that reads none only for a TEMPLATE without
     thinking (with a PARSER, Ollama no longer reads thinking by the TEMPLATE's tags). Else None, and why each is not."""
-    settings, thinks = {c.ollama.think for c in cases}, go.tags(template).thinking
-    renders = go.render(template, [c.ollama for c in cases])
+    settings = {c.ollama.think for c in cases}
+    thinks = go.tags(template).thinking if thinks is None else thinks
+    renders = go.render(template, [c.ollama for c in cases]) if renders is None else renders
     prompts = [(c, o) for c, o in zip(cases, renders, strict=True) if c.ollama.messages[-1].role != "assistant"]
     why = []
     for name, parser in PARSERS.items():
@@ -100,7 +115,7 @@ def builtin_parser(go: GoTemplateRenderer, template: str, cases: Sequence[CheckC
             settings >= {None, True, False} and all(o.text is not None and ends(o.text, c.ollama.think) for c, o in prompts)
         ):
             why.append(f"{name} assumes {parser.assumes}")
-        elif _parse_back(go, template, cases, reads) is not None:
+        elif _parse_back(renders, cases, reads) is not None:
             why.append(f"{name} does not read these calls")
         else:
             return name, ""
@@ -140,16 +155,18 @@ def tools_template(
     except TemplateRejected as exc:
         return ToolsOutcome(refusal=f"the template fails on a tool conversation ({exc})")
     cases = [c for x in plain.settings for c in tool_cases(system, days, x, reasoning=thinking.reasoning is not None)]
-    mismatches = check_tools(render, go, bos, template, cases)
+    renders = go.render(template, [c.ollama for c in cases])  # once: the proof, the tag rule and each parser read it
+    mismatches = check_tools(render, go, bos, template, cases, renders)
     if mismatches:
         one_call = next(c for c in cases if c.name.startswith(ONE_CALL))
         why = escaped_arguments(jinja_outcome(render, bos, one_call).text or "", CALL)
         return ToolsOutcome(
             refusal=f"its Go translation renders {len(mismatches)} of {len(cases)} tool conversations differently ({why or mismatches[0]})"
         )
-    tag = go.tags(template).tool_call
-    failing = _parse_back(go, template, cases, lambda text, _, message: parses_back(text, tag, message.tool_calls))
-    parser, unread = builtin_parser(go, template, cases) if failing and learned.args else (None, "")
+    tags = go.tags(template)
+    tag = tags.tool_call
+    failing = _parse_back(renders, cases, lambda text, _, message: parses_back(text, tag, message.tool_calls))
+    parser, unread = builtin_parser(go, template, cases, renders, tags.thinking) if failing and learned.args else (None, "")
     if failing and not parser:
         how = " one argument at a time, not as a JSON object," if learned.args else ""
         return ToolsOutcome(

@@ -19,6 +19,8 @@ $(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py adapte
 	# the MLX formats (hubship[mlx]) where mlx has wheels: macOS on Apple silicon, Linux x86_64 and aarch64 (mlx[cpu])
 	if $(VENV)/bin/python -c "import platform, sys; sys.exit((platform.system(), platform.machine()) not in {('Darwin', 'arm64'), ('Linux', 'x86_64'), ('Linux', 'aarch64')})"; then \
 	  $(PIP) install -e ".[mlx]"; else echo "no mlx wheels for this platform: the MLX formats are refused at plan time"; fi
+	# the tests' Mistral tokenizers: data files of mistral-common's wheel, downloaded, not installed (it pins numpy<2.4)
+	$(PIP) download -q --no-deps -d $(VENV)/share/hubship/wheels mistral-common==1.12.0
 	# hubship's own bytecode, as a non-editable install has it (each run compiles its modules otherwise, 0.3 s, where
 	# PYTHONDONTWRITEBYTECODE is set, as in many containers)
 	$(VENV)/bin/python -m compileall -q -j 0 -x '/\.venv/|/tests/' .

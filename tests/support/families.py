@@ -5,7 +5,8 @@ targets trainers use for it, as a trainer on transformers 5 leaves them (issue 2
   converter): for a SentencePiece family its pieces, scores and types become the `tokenizer.model` the base ships,
   and transformers 5 builds its `tokenizer.json` from that, as from a Hub download. The special tokens past the
   SentencePiece vocabulary are added tokens, as in the real tokenizer_config.json. Where llama.cpp ships no
-  vocabulary of the family, a named stand-in is used (`Family.tokenizer_note`). A byte-level BPE family's vocabulary
+  vocabulary of the family, Mistral's comes from the mistral-common wheel (`Family.mistral_common`), and otherwise a
+  named stand-in is used (`Family.tokenizer_note`). A byte-level BPE family's vocabulary
   and merges are built into its tokenizer class (Qwen2Tokenizer...) or into a tokenizers BPE with the family's
   pre-tokenizer (Llama 3's split, GPT-2's, StarCoder's digits), so that llama.cpp's converter recognizes it by hash
   as it recognizes the real one. The families are listed in tests/support/family_specs.py.
@@ -26,6 +27,7 @@ from typing import Any
 
 from hubship.adapters.llama_cpp.install import installed_home
 from tests.support.family_specs import FAMILIES, LLAMA3_PATTERN, Family
+from tests.support.mistral_common_data import data_file
 
 __all__ = ["FAMILIES", "Family", "adapter_shift", "build", "with_added_token"]
 
@@ -159,7 +161,11 @@ def tokenizer(family: Family, folder: Path) -> Any:
     if family.byte_level:
         made, extra = _byte_level(family)
     else:
-        _, names = sentencepiece_model(family, folder)
+        names: list[str] = []  # the family's own model has no tokens past it
+        if family.mistral_common:
+            data_file(family.mistral_common, folder / "tokenizer.model")
+        else:
+            _, names = sentencepiece_model(family, folder)
         extra = [AddedToken(t, special=True, normalized=False) for t in names]
         cls = getattr(transformers, family.tokenizer_class)
         made = cls.from_pretrained(str(folder), bos_token=family.bos, eos_token=family.eos, unk_token="<unk>")

@@ -44,6 +44,9 @@ class Family:
     pre_tokenizer: str | None = None
     adds_bos: bool = False  # the byte-level tokenizer puts `bos` in front (Llama 3's post-processor)
     renamed: tuple[tuple[int, str], ...] = ()  # vocabulary ids the family gives a name of its own (SmolLM3's turn tokens)
+    # the family's own SentencePiece model, a member of the mistral-common wheel `make setup` downloads
+    # (tests/support/mistral_common_data.py), in place of a llama.cpp vocabulary
+    mistral_common: str | None = None
 
 
 _GEMMA_SPM = (
@@ -89,7 +92,7 @@ FAMILIES: dict[str, Family] = {
         name="mistral", title="Mistral v0.2", config=family_configs.mistral, vocab="llama-spm",
         template="mistral-v0.2",  # tests/data/chat_templates: llama.cpp's collection has no v0.1/v0.2 template
         tokenizer_class="LlamaTokenizer",
-        tokenizer_note="stand-in: Llama 2's SentencePiece vocabulary, the kind Mistral v0.1/v0.2 ship (32,000 pieces, <s> </s>)",
+        mistral_common="tokenizer.model.v1",  # Mistral 7B v0.1's and v0.2's tokenizer.model, as mistral-common ships it
     ),
     "phi3": Family(
         name="phi3", title="Phi-3", config=family_configs.phi3, vocab="phi-3", template="microsoft-Phi-3.5-mini-instruct",

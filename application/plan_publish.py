@@ -20,7 +20,7 @@ from hubship.application.base_resolution import merge_line, merge_onto_info, mer
 from hubship.application.format_registry import FormatRegistry
 from hubship.application.planned_publish import PlannedPublish, Target
 from hubship.application.publish_request import PublishRequest, derived_name
-from hubship.application.yardstick_plan import YardstickSource, yardstick_cost, yardstick_formats, yardstick_source
+from hubship.application.yardstick_plan import YardstickSource, within_disk, yardstick_cost, yardstick_formats, yardstick_source
 from hubship.domain.backend import Backends
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.destination import Destination, local_folder, parse_destination, parse_destinations
@@ -98,9 +98,9 @@ class PlanPublish:
         groups["base"] = (Path(base.path), []) if checkpoint.is_full else _folder(base.path)
         return groups
 
-    def _preflight(self, plan: PublishPlan, targets: tuple[Target, ...], extra: int = 0) -> tuple[int, int]:
-        """Refuse a plan that cannot fit: disk for the workspace (its nodes, and `extra`: what the base yardstick may
-        build) and each local destination, Windows path lengths.
+    def _preflight(self, plan: PublishPlan, targets: tuple[Target, ...]) -> tuple[int, int]:
+        """Refuse a plan that cannot fit: disk for the workspace (its nodes) and each local destination, Windows path
+        lengths.
 
         A `dir:` destination on the workspace's disk costs no space: artifacts are hard-linked from the workspace.
         Returns the workspace's (needed, free) bytes.
@@ -111,7 +111,7 @@ class PlanPublish:
             str(self._workspace.path(plan.source_key)), os_name=os_name, long_paths=long_paths, fix="pass a shorter --workspace"
         )
         volume = probe.volume_id(root)
-        needed, free = sum(n.estimate.size_bytes for n in plan.to_build) + extra, probe.free_disk_bytes(root)
+        needed, free = sum(n.estimate.size_bytes for n in plan.to_build), probe.free_disk_bytes(root)
         demands = {"": DiskDemand(place=f"the workspace {root}", volume=volume, free_bytes=free, needed_bytes=needed, fix=WORKSPACE_FIX)}
         for target in targets:
             if parse_destination(target.destination).scheme != "dir":
@@ -258,7 +258,9 @@ class PlanPublish:
             tools = versions | self._backends.tool(self._backends.full_model())
             source = yardstick_source(checkpoint, base, inputs["base"], tools, self._loader, self._hash_folder)
         cost = yardstick_cost(source, candidates, plan, self._formats, options, self._workspace.has)
-        disk_needed, disk_free = self._preflight(plan, targets, cost.size_bytes)
+        disk_needed, disk_free = self._preflight(plan, targets)
+        source, cost = within_disk(source, cost, disk_needed, disk_free)
+        disk_needed += cost.size_bytes if cost.unavailable is None else 0
         return PlannedPublish(
             plan=plan,
             checkpoint=checkpoint,

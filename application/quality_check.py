@@ -24,7 +24,7 @@ from hubship.domain.errors import QualityGateFailed
 from hubship.domain.formats import Format
 from hubship.domain.quality import breaches, resolve_thresholds
 from hubship.domain.quality_gate import gate_message
-from hubship.domain.yardstick import LOSSY_CEILING, breached_defaults, ceiling_factor, relaxed
+from hubship.domain.yardstick import LOSSY_CEILING, breached_defaults, ceiling_factor, measured_on_base, relaxed
 from hubship.ports.workspace import Workspace
 
 Yardstick = Callable[[], Mapping[str, Any]]  # what the same format loses on the base: {"metrics", "model"} or {"unavailable"}
@@ -78,7 +78,8 @@ def gate(planned: PlannedPublish, formats: Mapping[str, Format], workspace: Work
     plan = planned.plan
 
     def record(fmt: str) -> dict[str, Any]:
-        measure = (lambda: yardstick.measure(planned, fmt)) if yardstick is not None else None
+        held = yardstick is not None and measured_on_base(formats[fmt].relation)
+        measure = (lambda: yardstick.measure(planned, fmt)) if held else None
         ceiling = ceiling_factor(formats[fmt].relation)
         return verification_record(workspace.path(plan.node(fmt).spec.key), fmt, planned.options, measure, ceiling)
 

@@ -21,7 +21,8 @@ from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate, PublishPlan, build_plan, content_key, format_closure
 from hubship.domain.quality import resolve_thresholds
-from hubship.domain.yardstick import RELAXABLE, breached_defaults
+from hubship.domain.units import human_bytes
+from hubship.domain.yardstick import RELAXABLE, breached_defaults, measured_on_base
 from hubship.ports.model_loader import ModelLoader
 from hubship.ports.workspace import Workspace
 
@@ -43,7 +44,8 @@ class YardstickSource:
 @attrs.frozen(kw_only=True)
 class YardstickCost:
     """What the yardstick would build if a default bound is breached: for `formats`, the `steps` the workspace does not
-    hold yet and their bytes on disk (counted in the plan's disk check); `unavailable` when there is no yardstick."""
+    hold yet and their bytes on disk (counted in the plan's disk figure when they fit: within_disk); `unavailable` when
+    there is no yardstick."""
 
     formats: tuple[str, ...] = ()
     steps: tuple[str, ...] = ()
@@ -96,7 +98,7 @@ def yardstick_formats(plan: PublishPlan, registry: FormatRegistry, options: Mapp
     found = []
     for fmt in gated_formats(plan, formats):
         bounded = user.get(fmt, {})
-        if not any(m in RELAXABLE and m not in bounded for m in formats[fmt].metrics):
+        if not measured_on_base(formats[fmt].relation) or not any(m in RELAXABLE and m not in bounded for m in formats[fmt].metrics):
             continue
         node = plan.node(fmt)
         record = verification_of(workspace.path(node.spec.key)) if node.up_to_date else None
@@ -128,6 +130,16 @@ def yardstick_cost(
         return YardstickCost(formats=candidates, unavailable=f"the formats cannot be planned from the base model: {exc.message}")
     steps = [n for n in base_plan.nodes if not has(n.spec.key)]
     return YardstickCost(formats=candidates, steps=tuple(n.format for n in steps), size_bytes=sum(n.estimate.size_bytes for n in steps))
+
+
+def within_disk(source: YardstickSource, cost: YardstickCost, needed: int, free: int) -> tuple[YardstickSource, YardstickCost]:
+    """The yardstick as planned, or none where its steps would not fit beside the publish's own `needed` bytes in the
+    workspace's `free` ones. It only helps a breached default bound: a publish that fits is never refused for it, and
+    without it the absolute bounds decide (as for a QLoRA adapter, which has no unquantized base to measure)."""
+    if not cost.size_bytes or needed + cost.size_bytes <= free:
+        return source, cost
+    why = f"its steps need {human_bytes(cost.size_bytes)} beside the publish's {human_bytes(needed)}, and {human_bytes(free)} are free"
+    return attrs.evolve(source, base=None, unavailable=why), attrs.evolve(cost, unavailable=why)
 
 
 def _unquantized(info: BaseInfo, what: str) -> str | None:

@@ -39,6 +39,14 @@ EXACT_RELATIONS = ("merge",)
 RELAXABLE = ("mean_kl", "max_abs_diff", "top1_agreement", "top1_near", "runtime_kl", "quantization_kl")
 
 
+NO_BASE_RELATIONS = ("adapter",)  # an adapter's conversion (gguf-lora): the base alone has no adapter to convert
+
+
+def measured_on_base(relation: str) -> bool:
+    """Whether a format of this card relation can be built from the base alone, and so held against a yardstick."""
+    return relation not in NO_BASE_RELATIONS
+
+
 def ceiling_factor(relation: str) -> float:
     """How far past its default a yardstick may loosen a format of this card relation (`merge`, `quantized`...)."""
     return EXACT_CEILING if relation in EXACT_RELATIONS else LOSSY_CEILING

@@ -1,4 +1,4 @@
-"""The base yardstick through the container, with fakes: what `plan` says it may cost (and counts on disk), the ceiling
+"""The base yardstick through the container, with fakes: what `plan` says it may cost (and counts on disk where it fits), the ceiling
 when the base's build is broken the same way as the artifact's, and who merges each model (the backend chosen per
 checkpoint on a machine whose probe reports a GPU; the base's merge never through Unsloth)."""
 
@@ -81,12 +81,21 @@ def test_plan_shows_the_yardsticks_possible_cost_and_counts_it_on_disk(container
     assert "figures are in the workspace" in (yardstick_line(again) or "")
 
 
-def test_the_disk_check_refuses_a_publish_the_yardstick_could_not_finish(container, machine, tmp_path):
+def test_a_yardstick_that_would_not_fit_is_dropped_and_the_publish_goes_on_under_the_absolute_bounds(container, machine, tmp_path):
+    """An 8B publish on a 65 GB disk needs 46 GB; its yardstick (the base's same chain) 45 GB more, and only on a breach."""
     machine()
     own = sum(n.estimate.size_bytes for n in container.plan_publish().execute(_request(tmp_path)).plan.to_build)
-    machine(free=own + own // 2)  # room for the publish's own builds, not for the base's as well
+    machine(free=own // 2)
     with pytest.raises(UserInputError, match="free space or pass --workspace on a bigger disk"):
         container.plan_publish().execute(_request(tmp_path))
+    _, _, quant = machine(free=own + own // 2)  # room for the publish's own builds, not for the base's as well
+    planned = container.plan_publish().execute(_request(tmp_path))
+    assert planned.disk_needed_bytes == own and planned.yardstick.base is None
+    line = yardstick_line(planned) or ""
+    assert line.startswith("no base yardstick for quant-x (its steps need ") and "the absolute quality bounds decide alone" in line
+    with pytest.raises(QualityGateFailed, match=r"quant-x: mean_kl=0.3 > 0.1"):
+        container.execute_plan().execute(_request(tmp_path))
+    assert quant.builds == 1, "the fine-tune's only: the base's would not fit"
 
 
 def test_no_yardstick_cost_when_nothing_can_be_loosened(container, machine, tmp_path):

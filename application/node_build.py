@@ -26,6 +26,13 @@ def verification_of(artifact_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def save_verification(artifact_dir: Path, record: Mapping[str, Any]) -> None:
+    """Record what the build of the artifact in `artifact_dir` checked (read back by verification_of, the quality gate
+    and the card: its metrics in the order given)."""
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    (artifact_dir / VERIFICATION_FILE).write_text(text, encoding="utf-8")
+
+
 def build_node(
     *,
     workspace: Workspace,

@@ -45,6 +45,8 @@ def indivisible_layer(base: BaseInfo) -> tuple[str, int] | None:
         if shape[1] % GROUP_SIZE:
             return name, shape[1]
     return None
+
+
 # hubship's torch and transformers verify; llm-compressor's environment has its own, which quantize
 TOOLS = (
     "torch",

@@ -24,6 +24,7 @@ from hubship.application.formats.gguf_quant_variants import build_variants, link
 from hubship.application.formats.gguf_usage import gguf_usage, model_files
 from hubship.application.formats.memory import SLAB, llama_cpp_step, logits_bytes, quantize_bytes
 from hubship.application.formats.sizes import gguf_file_bytes
+from hubship.application.node_build import save_verification
 from hubship.domain.chat_proof import THRESHOLDS as CHAT
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
@@ -31,7 +32,6 @@ from hubship.domain.formats import Format
 from hubship.domain.gguf_quants import Quant
 from hubship.domain.imatrix import OFF, WITH, ImatrixOption, parse_imatrix_option, uses_imatrix, variants
 from hubship.domain.plan import Estimate
-from hubship.domain.quality import VERIFICATION_FILE
 from hubship.ports.verifier import REFERENCE_FILE
 
 # the figures a --threshold may bound: the logits against the reference, the file, and the token-level chat proof
@@ -135,7 +135,7 @@ class GgufQuantFormat(GgufBase):
             "notes": [*notes, *proof["notes"], *ollama["notes"]],
             "warnings": proof["warnings"],
         }
-        (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False))
+        save_verification(ctx.out_dir, verification)
 
     def _projector(self, ctx: BuildContext, model_file: Path) -> dict[str, Any]:
         """A vision-language model's projector, linked from the intermediate as it is (quantizing it is llama.cpp's

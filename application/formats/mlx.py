@@ -18,7 +18,6 @@ yardstick may loosen (domain/yardstick.py), as for every lossy format.
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,12 +25,12 @@ from hubship.application.format_builder import BuildContext
 from hubship.application.formats.memory import logits_bytes, torch_step
 from hubship.application.formats.reference_logits import reference_file
 from hubship.application.formats.sizes import DTYPE_BYTES, merged_bytes, n_params, side_files_bytes
+from hubship.application.node_build import save_verification
 from hubship.domain.artifact_sizes import elements
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
-from hubship.domain.quality import VERIFICATION_FILE
 
 GROUP_SIZE = 64  # mlx-lm's default for affine quantization (mlx_lm.utils.quantize_model)
 SCALE_BYTES = 2  # a scale and a bias per group, in the model's 16-bit dtype
@@ -103,7 +102,7 @@ class MlxFormat:
         measured = ctx.service("mlx_verifier").measure(ctx.out_dir, merged, reference, ctx.progress)
         notes += (self.split_note(measured),)
         record = {"metrics": {m: measured[m] for m in METRICS}, "thresholds": self.thresholds(), "notes": list(notes)}
-        (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        save_verification(ctx.out_dir, record)
 
     def split_note(self, measured: Mapping[str, float]) -> str:
         """One sentence for the card that tells what MLX itself changes from what the quantization lost."""

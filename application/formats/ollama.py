@@ -11,7 +11,6 @@ GGUF (hard-linked), `Modelfile`, and `ollama.json` (the same model as `/api/crea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_quant_variants import link
 from hubship.application.formats.gguf_usage import model_files, projector_files
 from hubship.application.formats.memory import llama_cpp_step
+from hubship.application.node_build import save_verification
 from hubship.application.ollama_derivation import derive_for_gguf
 from hubship.application.ollama_template import OllamaTemplate, ollama_model
 from hubship.domain.bos_choice import DEFAULT_POLICY
@@ -31,7 +31,6 @@ from hubship.domain.formats import Format
 from hubship.domain.gguf_quants import QUANTS
 from hubship.domain.ollama_model import MODEL_JSON, MODELFILE
 from hubship.domain.plan import Estimate
-from hubship.domain.quality import VERIFICATION_FILE
 from hubship.domain.suggest import did_you_mean
 
 TOOLS = ("transformers", "jinja2", "go")
@@ -114,7 +113,7 @@ class OllamaFormat:
             "warnings": [*derived.warnings, *chat["warnings"]],
             "notes": [*derived_notes, *chat["notes"]],
         }
-        (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(verification, indent=2, ensure_ascii=False), encoding="utf-8")
+        save_verification(ctx.out_dir, verification)
 
     def usage(self, repo_or_path: str) -> str:
         return (

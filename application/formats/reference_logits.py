@@ -9,19 +9,18 @@ its consumers skip verification. Never requested by a user, never published.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.memory import forward_bytes, torch_step
+from hubship.application.node_build import save_verification
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
 from hubship.domain.formats import Format
 from hubship.domain.plan import Estimate
 from hubship.domain.probe import FULL_PROBE_TOKENS, REFERENCE
-from hubship.domain.quality import VERIFICATION_FILE
 from hubship.domain.suggest import did_you_mean
 from hubship.ports.verifier import REFERENCE_FILE
 
@@ -66,7 +65,7 @@ def write_verification(
         record["device"] = figures["device"]
     if notes:
         record["notes"] = list(notes)
-    (ctx.out_dir / VERIFICATION_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    save_verification(ctx.out_dir, record)
 
 
 class ReferenceLogitsFormat:

@@ -83,14 +83,18 @@ def read_header(path: Path, what: str) -> dict[str, Stored]:
     return found
 
 
-def read_tensor(stored: Stored, into: torch.Tensor | None = None) -> torch.Tensor:
-    """The tensor's values, read with plain file reads (no mapping of the file) into fresh memory or into `into`
-    (a uint8 buffer of at least its size, reused from tensor to tensor)."""
+def read_tensor(stored: Stored, into: torch.Tensor | None = None, rows: tuple[int, int] | None = None) -> torch.Tensor:
+    """The tensor's values (or its `rows` [start, stop) only), read with plain file reads (no mapping of the file) into
+    fresh memory or into `into` (a uint8 buffer of at least that size, reused from tensor to tensor)."""
     import torch
 
-    buffer = torch.empty(stored.nbytes, dtype=torch.uint8) if into is None else into[: stored.nbytes]
+    shape, offset, nbytes = stored.shape, 0, stored.nbytes
+    if rows is not None:
+        row_bytes = stored.nbytes // stored.shape[0] if stored.shape and stored.shape[0] else stored.nbytes
+        shape, offset, nbytes = (rows[1] - rows[0], *stored.shape[1:]), rows[0] * row_bytes, (rows[1] - rows[0]) * row_bytes
+    buffer = torch.empty(nbytes, dtype=torch.uint8) if into is None else into[:nbytes]
     with stored.path.open("rb") as fh:
-        fh.seek(stored.start)
-        if stored.nbytes and fh.readinto(memoryview(buffer.numpy())) != stored.nbytes:
+        fh.seek(stored.start + offset)
+        if nbytes and fh.readinto(memoryview(buffer.numpy())) != nbytes:
             raise UserInputError(f"{stored.path} ended early; re-download or re-save it")
-    return buffer.view(torch_dtype(stored.dtype)).reshape(stored.shape)
+    return buffer.view(torch_dtype(stored.dtype)).reshape(shape)

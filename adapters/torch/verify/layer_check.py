@@ -31,7 +31,7 @@ from hubship.adapters.torch.meta_model import aliases, skeleton
 from hubship.adapters.torch.model_files import ADAPTER_PREFIX, model_tensors, weight_files
 from hubship.adapters.torch.verify.memory import release_freed_memory
 from hubship.adapters.torch.verify.peft_reference import adapter_vocab, peft_model
-from hubship.adapters.torch.verify.tensor_compare import copy_error, stored_rows, ulp_error
+from hubship.adapters.torch.verify.tensor_compare import copy_error, ulp_error
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError
 from hubship.ports.progress import Progress
@@ -92,7 +92,7 @@ class _Layers:
         if stored is None:
             raise PublishError(f"the base model's files hold no tensor {plain!r} for peft's layer; cannot check the merge")
         if rows is not None and isinstance(stored, Stored) and stored.shape:
-            return stored_rows(stored, rows.start, min(rows.stop, stored.shape[0])).to(torch.float32)
+            return read_tensor(stored, rows=(rows.start, min(rows.stop, stored.shape[0]))).to(torch.float32)
         value = read_source(stored)
         return (value if rows is None or value.ndim == 0 else value[rows]).to(torch.float32)
 

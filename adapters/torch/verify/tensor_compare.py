@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from hubship.adapters.torch.bnb_weights import QuantizedWeight, read_source
-from hubship.adapters.torch.merge.safetensors_reader import Stored, torch_dtype
+from hubship.adapters.torch.merge.safetensors_reader import Stored, read_tensor
 
 SLAB_BYTES = 16 * 1024 * 1024  # rows compared at once when a tensor should be a copy
 
@@ -38,15 +38,6 @@ def ulp_error(written: torch.Tensor, expected: torch.Tensor, base: torch.Tensor 
     return worst if worst == worst else float("inf")  # NaN: inf
 
 
-def stored_rows(stored: Stored, start: int, stop: int) -> torch.Tensor:
-    """Rows [start, stop) of a stored tensor, read with plain file reads."""
-    row_bytes = stored.nbytes // stored.shape[0] if stored.shape and stored.shape[0] else stored.nbytes
-    with stored.path.open("rb") as fh:
-        fh.seek(stored.start + start * row_bytes)
-        data = bytearray(fh.read((stop - start) * row_bytes))
-    return torch.frombuffer(data, dtype=torch.uint8).view(torch_dtype(stored.dtype)).reshape(stop - start, *stored.shape[1:])
-
-
 def copy_error(written: Stored, source: Stored | QuantizedWeight) -> float:
     """ulp_error of a tensor that should be `source` cast to the written dtype, slab by slab (a quantized source is
     dequantized whole: it is a quarter of its 16-bit size)."""
@@ -59,7 +50,7 @@ def copy_error(written: Stored, source: Stored | QuantizedWeight) -> float:
     worst = 0.0
     for start in range(0, rows, step):
         stop = min(rows, start + step)
-        got, want = stored_rows(written, start, stop), stored_rows(source, start, stop)
+        got, want = read_tensor(written, rows=(start, stop)), read_tensor(source, rows=(start, stop))
         if got.dtype == want.dtype and torch.equal(got.view(torch.uint8), want.view(torch.uint8)):
             continue  # a byte-identical copy: nothing to measure
         worst = max(worst, ulp_error(got, want.to(torch.float32)))

@@ -17,8 +17,9 @@ class GgufVerifier(Protocol):
     (`mean_kl_first_half`, ..., `top1_agreement_second_half`; domain/imatrix.py `probe_halves`).
     """
 
-    def measure(self, files: Sequence[Path], reference: Path | None, *, progress: Progress) -> dict[str, float]:
-        """`files` are the GGUF's shards in order (one file when it is not split)."""
+    def measure(self, files: Sequence[Path], reference: Path | None, *, progress: Progress, lora: Path | None = None) -> dict[str, float]:
+        """`files` are the GGUF's shards in order (one file when it is not split); `lora`: a GGUF LoRA adapter llama.cpp
+        applies to the model (`--lora`) before it is measured."""
         ...
 
     def projector(self, model_file: Path, projector_file: Path) -> dict[str, float | str]:

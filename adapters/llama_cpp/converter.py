@@ -7,8 +7,9 @@ into the virtual environment with `python -m hubship.adapters.llama_cpp.install 
 nothing is fetched or compiled at publish time. The PyPI `gguf` package is never installed: the
 subprocess finds the matching `gguf-py` on its PYTHONPATH.
 
-A model without multi-token-prediction weights (transformers drops Qwen3.5's `mtp.*` at load) is converted with
-`--no-mtp` where the converter's class for it exports MTP layers (it asserts them otherwise). A failed preflight
+A model without multi-token-prediction weights (transformers drops Qwen3.5's `mtp.*` at load) is converted as with
+`--no-mtp` where the converter's class for it exports MTP layers (it asserts them otherwise); its LoRA too, whose
+converter has no such option. A failed preflight
 names its cause: the tokenizer only when the converter failed reading it (conversion_facts.py).
 """
 
@@ -171,11 +172,20 @@ class LlamaCppConverter:
         return list(tail)
 
     def _convert(
-        self, script: str, model_dir: Path, args: Sequence[str], progress: Progress, description: str, settings: TokenizerSettings
+        self,
+        script: str,
+        model_dir: Path,
+        args: Sequence[str],
+        progress: Progress,
+        description: str,
+        settings: TokenizerSettings,
+        config_dir: Path | None = None,
     ) -> list[str]:
-        """`python SCRIPT MODEL_DIR ARGS` through converter_scripts.CONVERT: --no-mtp when the model has no MTP weights,
-        the tokenizer settings written into the GGUF."""
-        wrapped = ["-c", CONVERT, script, str(model_dir), "0" if has_mtp_weights(model_dir) else "1", overrides(settings)]
+        """`python SCRIPT MODEL_DIR ARGS` through converter_scripts.CONVERT: no MTP layers when the model (`config_dir`'s,
+        a LoRA's base; else MODEL_DIR's) has no MTP weights, the tokenizer settings written into the GGUF."""
+        config_dir = config_dir or model_dir
+        no_mtp = "0" if has_mtp_weights(config_dir) else "1"
+        wrapped = ["-c", CONVERT, script, str(model_dir), str(config_dir), no_mtp, overrides(settings)]
         return self._run([*wrapped, *args], progress, description)
 
     def check(self, config_dir: Path, tokenizer_dir: Path, *, settings: TokenizerSettings = DEFAULT_SETTINGS) -> Path:
@@ -246,8 +256,9 @@ class LlamaCppConverter:
         progress: Progress,
     ) -> None:
         with _view(adapter_dir, name, _front_matter(name, base_model, license), out_file.parent) as view:
-            args = ["convert_lora_to_gguf.py", str(view), "--base", str(base_dir.absolute()), "--outtype", outtype]
-            self._run([*args, "--outfile", str(out_file.absolute())], progress, f"convert LoRA adapter to GGUF ({outtype})")
+            args = ["--base", str(base_dir.absolute()), "--outtype", outtype, "--outfile", str(out_file.absolute())]
+            description = f"convert LoRA adapter to GGUF ({outtype})"
+            self._convert("convert_lora_to_gguf.py", view, args, progress, description, DEFAULT_SETTINGS, base_dir.absolute())
 
     def split(self, gguf_file: Path, max_bytes: int, progress: Progress) -> tuple[Path, ...]:
         lines = self._run(["-c", SPLIT, str(gguf_file.absolute()), str(max_bytes)], progress, f"split {gguf_file.name}")

@@ -1,9 +1,11 @@
 """The Python programs the converter adapter runs in llama.cpp's converter environment (`python -c PROGRAM ARGS`, in the
 converter's folder with its gguf-py first on the path, possibly in the process started ahead).
 
-- CONVERT `SCRIPT MODEL_DIR NO_MTP KEYS ARGS`: runs the converter script on MODEL_DIR as `python SCRIPT MODEL_DIR ARGS`
-  would, adding `--no-mtp` when NO_MTP is 1 and the model's converter class exports MTP layers (the model has none:
-  the caller checked; a model the converter does not know runs as given, to fail as usual), and writing the boolean
+- CONVERT `SCRIPT MODEL_DIR CONFIG_DIR NO_MTP KEYS ARGS`: runs the converter script on MODEL_DIR as `python SCRIPT
+  MODEL_DIR ARGS` would, with the converter class of CONFIG_DIR's model (MODEL_DIR's own; a LoRA's base) told to
+  leave MTP layers out when NO_MTP is 1 and it exports them (the model has none: the caller checked), as `--no-mtp`
+  does, which the LoRA converter does not take; a model the converter does not know runs as given, to fail as
+  usual), and writing the boolean
   KEYS (a JSON object) into every GGUF header it writes, over whatever the converter put there: gguf-py's
   `GGUFWriter.write_header_to_file` counts the key/value pairs, so they are set just before it.
 - SPLIT `GGUF MAX_BYTES`: rewrites a GGUF as llama.cpp shards of at most MAX_BYTES each and prints their paths.
@@ -18,13 +20,13 @@ from hubship.domain.gguf_tokenizer import TokenizerSettings
 CONVERT = r"""
 import json, runpy, sys
 from pathlib import Path
-script, model_dir, no_mtp, keys, *args = sys.argv[1:]
+script, model_dir, config_dir, no_mtp, keys, *args = sys.argv[1:]
 if no_mtp == "1":
     try:
         from conversion import ModelBase, ModelType, get_model_architecture, get_model_class
-        arch = get_model_architecture(ModelBase.load_hparams(Path(model_dir), False), ModelType.TEXT)
-        if get_model_class(arch).supports_mtp_export:
-            args.append("--no-mtp")
+        model_class = get_model_class(get_model_architecture(ModelBase.load_hparams(Path(config_dir), False), ModelType.TEXT))
+        if model_class.supports_mtp_export:
+            model_class.no_mtp = True  # what --no-mtp sets
     except Exception:
         pass
 keys = json.loads(keys)

@@ -51,8 +51,9 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
     }
 
 
-def gguf_logits(path: Path, input_ids: Sequence[int]) -> np.ndarray:
-    """Logits [T, vocab] of the GGUF at every position of `input_ids`, one batch, on the free cores."""
+def gguf_logits(path: Path, input_ids: Sequence[int], lora: Path | None = None) -> np.ndarray:
+    """Logits [T, vocab] of the GGUF (with the GGUF LoRA `lora` applied) at every position of `input_ids`, one batch,
+    on the free cores."""
     count = len(input_ids)
     llm = llama_cpp.Llama(
         model_path=str(path),
@@ -62,6 +63,7 @@ def gguf_logits(path: Path, input_ids: Sequence[int]) -> np.ndarray:
         n_threads=(threads := free_threads()),
         n_threads_batch=threads,
         logits_all=True,
+        lora_path=str(lora) if lora is not None else None,
         verbose=False,
     )
     try:
@@ -72,7 +74,7 @@ def gguf_logits(path: Path, input_ids: Sequence[int]) -> np.ndarray:
 
 
 class LlamaCppGgufVerifier:
-    def measure(self, files: Sequence[Path], reference: Path | None, *, progress: Progress) -> dict[str, float]:
+    def measure(self, files: Sequence[Path], reference: Path | None, *, progress: Progress, lora: Path | None = None) -> dict[str, float]:
         first = Path(files[0])
         with progress.task(f"verify {first.name}", total=1, unit="files") as task:
             with _model(first, vocab_only=True) as model:
@@ -84,7 +86,7 @@ class LlamaCppGgufVerifier:
             }
             if reference is not None:
                 probe = load_file(str(reference))
-                logits = gguf_logits(first, probe["input_ids"].tolist())
+                logits = gguf_logits(first, probe["input_ids"].tolist(), lora)
                 metrics |= compare(probe["logits"], logits)
                 for half, at in probe_halves(len(logits)).items():  # where `--imatrix auto` chooses, and reports
                     if len(at):

@@ -41,6 +41,6 @@ def gguf_formats() -> list[Any]:
     return [
         GgufIntermediateFormat(preflight),
         GgufImatrixFormat(preflight),
-        GgufLoraFormat(preflight),
+        GgufLoraFormat(preflight, with_reference),
         *(GgufQuantFormat(q, preflight, with_reference) for q in QUANTS),
     ]

@@ -10,7 +10,7 @@ it builds the tiny model the tests build (tests/support/families.py, tests/suppo
 config shape, its real tokenizer and chat template where llama.cpp ships them, a named stand-in otherwise, and a
 LoRA on the usual targets), then publishes it at the defaults as a user would, in a fresh process:
 
-    hubship publish CKPT -f lora,merged-16bit,merged-4bit,gguf-q8_0,gguf-q4_k_m --to dir:... --to ollama:NAME
+    hubship publish CKPT -f lora,merged-16bit,merged-4bit,gguf-q8_0,gguf-q4_k_m,gguf-lora --to dir:... --to ollama:NAME
 
 with OLLAMA_HOST pointing at the suite's Ollama stand-in (tests/support/ollama_server). When that fails, each
 format is published alone (the workspace keeps what was built) so each format gets its own outcome. Beside it
@@ -40,7 +40,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(Path(__file__).parent)]
-FORMATS = ("lora", "merged-16bit", "merged-4bit", "gguf-q8_0", "gguf-q4_k_m")
+FORMATS = ("lora", "merged-16bit", "merged-4bit", "gguf-q8_0", "gguf-q4_k_m", "gguf-lora")
 MATRIX = {  # the families of issue 24, in its order: name -> (title, kind)
     "llama3": ("Llama 3.x", "dense"), "qwen25": ("Qwen2.5", "dense"), "qwen3": ("Qwen3", "dense"),
     "qwen35": ("Qwen3.5", "dense"), "gemma2": ("Gemma 2", "dense"), "gemma3": ("Gemma 3 (text)", "dense"),
@@ -49,7 +49,10 @@ MATRIX = {  # the families of issue 24, in its order: name -> (title, kind)
     "qwen3_moe": ("Qwen3-MoE", "moe"), "mixtral": ("Mixtral", "moe"), "gpt_oss": ("gpt-oss", "moe"),
     "deepseek_v3": ("DeepSeek-V3", "moe"), "qwen2_5_vl": ("Qwen2.5-VL", "vlm"), "gemma3_vl": ("Gemma 3 VLM", "vlm"),
 }  # fmt: skip
-REFUSED_BY_FAMILY: dict[str, dict[str, str]] = {}  # family -> {format: why llama.cpp/transformers cannot build it}
+_FUSED = "llama.cpp's LoRA converter maps LoRA on modules, not peft's target_parameters on fused experts"
+REFUSED_BY_FAMILY: dict[str, dict[str, str]] = {  # family -> {format: why llama.cpp/transformers cannot build it}
+    moe: {"gguf-lora": _FUSED} for moe in ("qwen3_moe", "mixtral", "gpt_oss", "deepseek_v3")
+}
 
 
 def build(name: str, root: Path) -> tuple[Path, Path, str]:
@@ -88,6 +91,12 @@ def publish(checkpoint: Path, formats: tuple[str, ...], root: Path, name: str, *
     return subprocess.run([*argv, "-w", str(root / "ws"), *to, "--quiet"], cwd=REPO, capture_output=True, text=True)
 
 
+def chat_proved(fmt: str) -> bool:
+    """A GGUF model carries the tokenizer and chat format its runtime uses, and gets the token-level chat proof; a GGUF
+    LoRA carries neither (the base's GGUF does)."""
+    return fmt.startswith("gguf-") and fmt != "gguf-lora"
+
+
 def figure(root: Path, name: str, fmt: str) -> tuple[bool, str, str]:
     """(passed, the verified figure, the chat proof) from the published manifest of `fmt`."""
     found = list((root / "published" / name / fmt).glob("manifest.json"))
@@ -99,7 +108,7 @@ def figure(root: Path, name: str, fmt: str) -> tuple[bool, str, str]:
     metrics = verification.get("metrics", {})
     parts = [f"{key} {metrics[key]:.2g}" for key in ("mean_kl", "max_abs_diff", "top1_agreement") if isinstance(metrics.get(key), float)]
     proof = "-"
-    if fmt.startswith("gguf-"):
+    if chat_proved(fmt):
         check, runs = metrics.get("chat_token_check", "not run"), metrics.get("chat_token_conversations", 0)
         proof = f"{check} ({runs} conversations, {metrics.get('chat_token_mismatches', '?')} mismatches)"
     return bool(verification.get("passed")), ", ".join(parts) or "no figure", proof
@@ -151,7 +160,7 @@ def family_row(name: str, root: Path) -> tuple[list[str], bool]:
             continue
         code, why = outcome[fmt]
         passed, metric, proof = figure(root, name, fmt)
-        ran = not fmt.startswith("gguf-") or (proof.startswith("passed (") and not proof.startswith("passed (0"))
+        ran = not chat_proved(fmt) or (proof.startswith("passed (") and not proof.startswith("passed (0"))
         counts &= code == 0 and passed and ran
         built = f"ok, {metric}" if code == 0 and passed else f"exit {code}: {why or metric}"
         say(f"  {fmt:13s} {built:58s} {proof:40s} {hand[fmt]}")

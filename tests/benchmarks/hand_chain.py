@@ -1,6 +1,7 @@
 """The chain a user runs by hand, for bench_families.py: peft's `merge_and_unload` and `save_pretrained` (and the
 tokenizer re-saved beside it), bitsandbytes' nf4 for the 4-bit model, llama.cpp's converter
-(`convert_hf_to_gguf.py`, as shipped beside hubship's install) and `llama_model_quantize`. Each step runs in a
+(`convert_hf_to_gguf.py`, as shipped beside hubship's install), its LoRA converter (`convert_lora_to_gguf.py`,
+for gguf-lora) and `llama_model_quantize`. Each step runs in a
 fresh process and its outcome is one line: `ok` or the step's last error line. What the hand chain cannot see is
 said too: whether its GGUF feeds the ids the checkpoint's tokenizer gives for the same chat render (`tokens`)."""
 
@@ -96,6 +97,16 @@ def convert(merged: Path, outfile: Path) -> str:
     return _run(argv, env={"PYTHONPATH": str(home / "gguf-py")})
 
 
+def convert_lora(base: Path, checkpoint: Path, outfile: Path) -> str:
+    """llama.cpp's LoRA converter, as its README runs it: the adapter folder, `--base` the base's folder."""
+    from hubship.adapters.llama_cpp.install import converter_home
+
+    home = converter_home()
+    script = str(home / "convert_lora_to_gguf.py")
+    argv = [sys.executable, script, str(checkpoint), "--base", str(base), "--outtype", "f16", "--outfile", str(outfile)]
+    return _run(argv, env={"PYTHONPATH": str(home / "gguf-py")})
+
+
 def quantize(source: Path, out: Path, quant: str) -> str:
     """llama_model_quantize in a fresh process (its per-tensor log stays out of the matrix)."""
     return _run([sys.executable, "-c", QUANTIZE, str(source), str(out), f"LLAMA_FTYPE_MOSTLY_{quant.upper()}"])
@@ -114,6 +125,7 @@ def chain(base: Path, checkpoint: Path, root: Path) -> dict[str, str]:
     """Every step of the hand chain on (base, checkpoint) under `root`: format -> outcome."""
     merged, source = root / "merged", root / "model.F16.gguf"
     outcome = {"lora": "the adapter as the trainer saved it", "merged-16bit": merge(base, checkpoint, merged)}
+    outcome["gguf-lora"] = convert_lora(base, checkpoint, root / "adapter.LoRA-F16.gguf")
     if outcome["merged-16bit"] != "ok":
         return {**outcome, **dict.fromkeys(("merged-4bit", "gguf-q8_0", "gguf-q4_k_m"), "no merged model")}
     outcome["merged-4bit"] = nf4(merged, root / "merged-4bit")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,12 +15,15 @@ import torch
 from llama_cpp import Llama
 from peft import PeftModel
 from safetensors.numpy import save_file as save_numpy
+from safetensors.torch import load_file as load_torch
+from safetensors.torch import save_file as save_torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hubship.adapters.llama_cpp.converter import LlamaCppConverter
 from hubship.adapters.llama_cpp.gguf_verifier import LlamaCppGgufVerifier, compare, gguf_logits
 from hubship.application.formats.gguf import REFERENCE
 from hubship.application.publish_request import PublishRequest
+from hubship.domain.errors import QualityGateFailed
 from hubship.entrypoints.container import create_container
 from tests.fakes.converter import FakeConverter
 from tests.fakes.progress import FakeProgress
@@ -194,3 +198,34 @@ def test_gguf_lora_loads_with_the_base_gguf_in_llama_cpp(publisher, model, refer
     llm.close()
     assert compare(reference.logits, with_adapter)["mean_kl"] <= 1e-3
     assert compare(reference.logits, gguf_logits(base_gguf, reference.ids))["mean_kl"] > 0.1  # the adapter is what closes the gap
+    published = json.loads((publisher.root / "out" / NAME / "gguf-lora" / "manifest.json").read_text())
+    verification = published["verification"]
+    assert verification["passed"] and 0 <= verification["metrics"]["mean_kl"] <= verification["thresholds"]["mean_kl"]["max"]
+    assert verification["metrics"]["top1_agreement"] == 1.0
+    assert "the base converted to GGUF (F32) with this adapter applied" in verification["notes"][0]
+    assert sorted(p.name for p in lora.parent.iterdir()) == sorted([lora.name, "README.md", "manifest.json"]), "no base GGUF left"
+
+
+class DroppingConverter(FakeConverter):
+    """Converts a copy of the adapter whose B matrices are zero: a LoRA converter that drops the deltas."""
+
+    def __init__(self, real: LlamaCppConverter, scratch: Path) -> None:
+        super().__init__(real)
+        self.scratch = scratch
+
+    def convert_lora(self, adapter_dir: Path, base_dir: Path, out_file: Path, **kwargs) -> None:
+        dropped = self.scratch / "dropped"
+        shutil.copytree(adapter_dir, dropped)
+        weights = load_torch(str(dropped / "adapter_model.safetensors"))
+        save_torch({k: v * 0 if "lora_B" in k else v for k, v in weights.items()}, str(dropped / "adapter_model.safetensors"))
+        super().convert_lora(dropped, base_dir, out_file, **kwargs)
+
+
+def test_a_gguf_lora_that_lost_its_deltas_fails_the_gate_and_publishes_nothing(model, tmp_path):
+    container = create_container({"workspace": tmp_path / "ws", "quiet": True})
+    container.converter.override(DroppingConverter(LlamaCppConverter(), tmp_path))
+    request = PublishRequest(checkpoint=str(model[1]), formats=("gguf-lora",), destinations=(f"dir:{tmp_path / 'out'}",), name=NAME)
+    with pytest.raises(QualityGateFailed, match=r"gguf-lora: mean_kl="):
+        container.execute_plan().execute(request)
+    container.reset_override()
+    assert not (tmp_path / "out").exists()

@@ -31,12 +31,20 @@ def test_the_intermediate_cannot_be_requested(container, tiny_model):
         _plan(container, tiny_model[1], "gguf-intermediate")
 
 
-@pytest.mark.parametrize(("setting", "named"), [({"use_dora": True}, "DoRA"), ({"use_rslora": True}, "rsLoRA")])
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ({"use_dora": True}, "DoRA"),
+        ({"use_rslora": True}, "rsLoRA"),
+        ({"target_parameters": ["mlp.experts.gate_up_proj"]}, r"LoRA on parameters \(target_parameters: mlp.experts.gate_up_proj\)"),
+    ],
+)
 def test_gguf_lora_refuses_adapters_llama_cpp_cannot_apply(container, checkpoint_copy, setting, named):
     config = json.loads((checkpoint_copy / "adapter_config.json").read_text())
     (checkpoint_copy / "adapter_config.json").write_text(json.dumps({**config, **setting}))
-    with pytest.raises(UserInputError, match=f"gguf-lora cannot express {named}"):
+    with pytest.raises(UserInputError, match=f"gguf-lora cannot express {named}") as refused:
         _plan(container, checkpoint_copy, "gguf-lora")
+    assert "drop gguf-lora (the other formats publish without it)" in refused.value.message
 
 
 def test_a_missing_or_stale_converter_is_one_line_naming_make_setup(container, tiny_model, tmp_path, monkeypatch):

@@ -97,13 +97,16 @@ def test_mistral_s_inst_after_bos_is_fed_as_trained(families, cli, tmp_path: Pat
 
 
 def test_qwen35_without_mtp_weights_converts_with_no_mtp(families, cli, tmp_path: Path) -> None:
-    """transformers drops Qwen3.5's `mtp.*` weights and llama.cpp's converter asserts them unless `--no-mtp`."""
+    """transformers drops Qwen3.5's `mtp.*` weights and llama.cpp's converters assert them unless told there are none
+    (`--no-mtp`; the LoRA converter has no such option)."""
     base, checkpoint = families("qwen35")
     assert adapter_shift(base, checkpoint) > 1e-3, "the LoRA must move the logits measurably"
-    done = _publish(cli, checkpoint, tmp_path)
+    done = _publish(cli, checkpoint, tmp_path, f"{FORMATS},gguf-lora")
     assert done.returncode == 0, done.stderr
     gguf = merged_and_gguf_passed(tmp_path)
     assert gguf["metrics"]["mean_kl"] < gguf["thresholds"]["mean_kl"]["max"]
+    lora = verification(tmp_path, "gguf-lora")
+    assert lora["passed"] and lora["metrics"]["mean_kl"] < lora["thresholds"]["mean_kl"]["max"]
 
 
 def test_qwen35_merged_4bit_verifies_with_per_head_projections_bitsandbytes_cannot_pack_on_cpu(families, cli, tmp_path: Path) -> None:

@@ -165,7 +165,8 @@ def tools_template(
         )
     tags = go.tags(template)
     tag = tags.tool_call
-    failing = _parse_back(renders, cases, lambda text, _, message: parses_back(text, tag, message.tool_calls))
+    written = 1 if learned.first_call_only else None  # the template writes a message's first call only
+    failing = _parse_back(renders, cases, lambda text, _, message: parses_back(text, tag, message.tool_calls[:written]))
     parser, unread = builtin_parser(go, template, cases, renders, tags.thinking) if failing and learned.args else (None, "")
     if failing and not parser:
         how = " one argument at a time, not as a JSON object," if learned.args else ""

@@ -54,7 +54,8 @@ class ToolStructure:
     """The tools-on layout: `chat` is a ChatStructure over the kinds plus `calls` and `tool`, with TOOLS_SLOT in its
     glue and each calls message's calls as its content; `layout` how a call is written, `args` how its arguments are
     (None: `tojson`). `call_sep` (between two
-    calls) None: one call per message (`one_call` is the template's message for more); `alternate` the template's
+    calls) None: one call per message (`one_call` is the template's message for more; `first_call_only` when it writes
+    the first and drops the others); `alternate` the template's
     message when user and assistant turns (tool calls and results aside) must alternate ("" when it takes any
     order); `content` the text (before, after) an assistant content beside calls, None when the template drops it,
     written `content_at` characters before the end of the glue ahead of the calls; `opening` what the model itself
@@ -69,6 +70,7 @@ class ToolStructure:
     args: ArgForm | None
     call_sep: str | None
     one_call: str = ""
+    first_call_only: bool = False
     alternate: str = ""
     content: tuple[str, str] | None = None
     content_at: int = 0
@@ -140,7 +142,7 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
         chat, last_user = _attempts_or(exc, accepted)
     chat = attrs.evolve(chat, dates=date_formats([o.text for o in accepted if o.text]))
     ask = LAST_USER if last_user else "user"
-    sep, one_call, layout = two_calls(prober, tool, layout, args, ids)
+    sep, one_call, layout, first_call_only = two_calls(prober, tool, layout, args, ids)
     glue = chat.text(ask, "calls", last=chat.later, system=False) or ""
     content, content_at = content_place(prober, tool, glue)
     return ToolStructure(
@@ -152,6 +154,7 @@ def derive_tools(render: Render, bos: str | None) -> ToolStructure:
         alternate=alternate,
         call_sep=sep,
         one_call=one_call,
+        first_call_only=first_call_only,
         content=content,
         content_at=content_at,
         opening=_opening(chat, ask, content_at if content else None),

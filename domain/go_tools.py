@@ -178,7 +178,8 @@ def _calls(s: ToolStructure) -> str:
     pairs = zip(s.layout.seps, s.layout.pieces[1:], strict=True)
     each = writes[s.layout.pieces[0]] + "".join(_indexed(sep) + writes[p] for sep, p in pairs)
     sep = "{{ if $k }}" + _lit(s.call_sep or "") + "{{ end }}"
-    return content + "{{- if .ToolCalls }}" + raw + _lit(rest) + "{{ range $k, $c := .ToolCalls }}" + sep + each + "{{ end }}{{ end }}"
+    calls = "slice .ToolCalls 0 1" if s.first_call_only else ".ToolCalls"  # the template's `tool_calls[0]`
+    return content + "{{- if .ToolCalls }}" + raw + _lit(rest) + f"{{{{ range $k, $c := {calls} }}}}" + sep + each + "{{ end }}{{ end }}"
 
 
 def _indexed(sep: str) -> str:
@@ -216,7 +217,7 @@ def tools_extension(s: ToolStructure) -> Extension:
             '{{- if and (eq $m.Role "user" "assistant") (not $m.ToolCalls) }}{{ if ne $m.Role $want }}' + fail(s.alternate) + "{{ end }}"
             '{{ if eq $want "user" }}{{ $want = "assistant" }}{{ else }}{{ $want = "user" }}{{ end }}{{ end }}'
         )
-    if s.call_sep is None:
+    if s.call_sep is None and not s.first_call_only:
         checks.append("{{- if gt (len $m.ToolCalls) 1 }}" + fail(s.one_call) + "{{ end }}")
     result = '{{ printf "%q" $m.Content }}' if s.json_results else "{{ $m.Content }}"
     last_user = f'{{{{- if and (eq $m.Role "user") (eq $i $lastUser) }}}}{{{{ $kind = "{LAST_USER}" }}}}{{{{ end }}}}'

@@ -132,20 +132,24 @@ def call_ids(prober: Prober, tool: str) -> bool:
         return True
 
 
-def two_calls(prober: Prober, tool: str, layout: CallLayout, args: ArgForm | None, ids: bool) -> tuple[str | None, str, CallLayout]:
+def two_calls(prober: Prober, tool: str, layout: CallLayout, args: ArgForm | None, ids: bool) -> tuple[str | None, str, CallLayout, bool]:
     """The text between two calls of one message and the layout (with the call's index where the template writes it);
-    None and the template's message when it refuses two calls."""
+    None and the template's message when it refuses two calls; None and True when it writes the first call only
+    (GigaChat, gpt-oss: `message.tool_calls[0]`), the render then the one of that call alone."""
     calls = (probe_call(1, 0), probe_call(1, 1))
     messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=calls)]
     messages += [ChatMessage("tool", sentinel(2 + k), tool_name=c.name, tool_call_id=c.id) for k, c in enumerate(calls)]
     try:
         text = prober.text(messages, [tool])
     except TemplateRejected as exc:
-        return None, str(exc) or "the model's chat template accepts one tool call per message", layout
+        return None, str(exc) or "the model's chat template accepts one tool call per message", layout, False
+    first_only = [*messages[:1], attrs.evolve(messages[1], tool_calls=calls[:1]), *messages[2:]]
+    if calls[1].name not in text and text == prober.text(first_only, [tool]):
+        return None, "", layout, True
     _, found, between = cut_calls(text, without_ids(calls, ids), sentinel(1), text.find(sentinel(0)) + len(sentinel(0)), args)
     if found.first() != layout:
         raise TemplateNotDerivable("the template writes a second tool call differently from the first")
-    return between[0], "", found
+    return between[0], "", found, False
 
 
 def content_place(prober: Prober, tool: str, glue: str) -> tuple[tuple[str, str] | None, int]:

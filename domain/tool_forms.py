@@ -12,6 +12,14 @@ pairs, not its `items`), dict, `Union[a,b]` for a list of types; any other name 
 function on the next line, all but its own literals HTML-escaped: its literals are `|safe` (markupsafe's Markup), and
 a Markup plus a str escapes the str (`&`, `<`, `>`, `'`, `"` as `&amp;`, `&lt;`, `&gt;`, `&#39;`, `&#34;`).
 
+`typescript`: GigaChat 3 and 3.1 (Sber) write each tool as a TypeScript type: a `// line` per non-blank line of its
+description, then `type NAME = (_: {` with, per property, its description's lines as comments, `  name?: TYPE,`
+(two spaces a level, `?` unless required), `}) => any;` and a newline (`() => any;` without properties). TYPE as
+their `json_schema_to_typescript` macro gives it: `string`, `"a" | "b"` for a string enum, `number` (integer too;
+`1 | 2` for a numeric enum), `boolean`, `ITEMS[]` for an array (`Array<any>` without items), `{` the properties `}`
+for an object, `any` for anything else (a list of types too). What Ollama's ToolProperty does not keep (`format`,
+`default`, `additionalProperties`, JSON Schema's numeric bounds) the model leaves out: Ollama has dropped it.
+
 `xml`: Qwen3-Coder (and templates made from it) write each tool as XML elements: `<function>`, `<name>`, `<description>`
 (trimmed), `<parameters>` with one `<parameter>` per property (`<name>`, `<type>` as Python's `str` of the type,
 `<description>`, then the property's other keys), then the parameters' other keys (`required`...); other keys are
@@ -89,6 +97,31 @@ def functionary(tool: str) -> str:
     return f"Use the function '{html_escape(f['name'])}' to '{html_escape(f['description'])}'\n" + html_escape(tojson(f))
 
 
+def _ts(schema: dict, indent: str) -> str:
+    """GigaChat's `json_schema_to_typescript(schema, indent)` for what Ollama keeps."""
+    kind = schema.get("type")
+    if kind == "object":
+        out, required = "{\n", schema.get("required") or []
+        for key, value in (schema.get("properties") or {}).items():
+            lines = str(value.get("description", "")).split("\n")
+            out += "".join(f"{indent}// {line}\n" for line in lines if line.strip())
+            out += f"{indent}{key}{'' if key in required else '?'}: {_ts(value, indent + '  ')},\n"
+        return out + indent[:-2] + "}"
+    if kind in ("string", "number", "integer") and schema.get("enum"):
+        return " | ".join(f'"{e}"' if kind == "string" else str(e) for e in schema["enum"])
+    if kind == "array":
+        return _ts(schema["items"], indent) + "[]" if "items" in schema else "Array<any>"
+    return {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}.get(str(kind), "any")
+
+
+def typescript(tool: str) -> str:
+    f = json.loads(tool)["function"]
+    lines = [f"// {line}" for line in str(f.get("description", "")).split("\n") if line.strip()]
+    params = f.get("parameters")
+    signature = f"(_: {_ts(params, '  ')})" if params and params.get("properties") else "()"
+    return "\n".join([*lines, f"type {f['name']} = {signature} => any;\n"])
+
+
 def _extra(data: object, handled: tuple[str, ...]) -> str:
     if not isinstance(data, dict):
         return ""
@@ -115,5 +148,5 @@ def xml(tool: str) -> str:
     return out + _extra(f, ("type", "name", "description", "parameters")) + "\n</function>"
 
 
-NAMED: dict[str, Callable[[str], str]] = {"hermes": hermes, "functionary": functionary, "xml": xml}
+NAMED: dict[str, Callable[[str], str]] = {"hermes": hermes, "functionary": functionary, "xml": xml, "typescript": typescript}
 """Each named form's model: the text the template writes for one tool (a JSON text)."""

@@ -23,9 +23,10 @@ RESULT_ID = "\x00HUBSHIPRESULTID\x00"
 """The id of the tool result whose content follows (in the glue before a tool message)."""
 PREVIOUS_RESULT_ID = "\x00HUBSHIPPREVIOUSRESULTID\x00"
 RESULT_NAME = "\x00HUBSHIPRESULTNAME\x00"
-"""Where a tool result writes its function's name (before its content): its own `name` (`by_name`) or the name of the
-call its id cites, looked up in the conversation (`by_id`, Solar Open)."""
-BY_NAME, BY_ID = "name", "id"
+"""Where a tool result writes its function's name (before its content): its own `name` (`by_name`), the name of the
+call its id cites, looked up in the conversation (`by_id`, Solar Open), or the name of the first call of the latest
+message with calls before it (`by_last`, gpt-oss's `last_tool_call`)."""
+BY_NAME, BY_ID, BY_LAST = "name", "id", "last"
 """The id of the tool result whose content precedes (in the glue after a tool message)."""
 CALL_INDEX = "\x00HUBSHIPCALLINDEX\x00"
 """A call's index in its message (Kimi K2's `functions.name:0`), in the text between a call's pieces."""
@@ -157,11 +158,20 @@ def mark_result_ids(text: str, messages: Sequence[ChatMessage]) -> str:
     return text
 
 
-def mark_result_names(text: str, messages: Sequence[ChatMessage], source: str, calls: Sequence[ToolCall]) -> str:
-    """`text` with each tool result's function name, written before its content, marked RESULT_NAME; the name is the
-    result's own (`source` BY_NAME) or that of the call in `calls` its id cites (BY_ID; none: nothing is written)."""
+def result_name(messages: Sequence[ChatMessage], i: int, source: str) -> str:
+    """The function name tool result `i` writes by `source` (BY_NAME, BY_ID, BY_LAST; "" when there is none)."""
+    if source == BY_NAME:
+        return messages[i].tool_name
+    if source == BY_LAST:
+        return next((m.tool_calls[0].name for m in reversed(messages[:i]) if m.tool_calls), "")
+    return next((c.name for m in messages for c in m.tool_calls if c.id == messages[i].tool_call_id), "")
+
+
+def mark_result_names(text: str, messages: Sequence[ChatMessage], source: str) -> str:
+    """`text` with each tool result's function name, written before its content, marked RESULT_NAME; the name is
+    result_name's by `source` (none: nothing is written)."""
     for i, m in enumerate(messages):
-        name = m.tool_name if source == BY_NAME else next((c.name for c in calls if c.id == m.tool_call_id), "")
+        name = result_name(messages, i, source) if m.role == "tool" else ""
         if m.role != "tool" or not name:
             continue
         at = text.find(sentinel(i))

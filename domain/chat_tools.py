@@ -61,7 +61,7 @@ class ToolStructure:
     written `content_at` characters before the end of the glue ahead of the calls; `opening` what the model itself
     writes before its first call (the end of that glue); `json_results` tool results are written as JSON strings;
     `last_user` the last user message is its own kind (LAST_USER: Mistral writes the tools before it); `result_names`
-    where a result's function name comes from (chat_calls.BY_NAME, BY_ID; "": results write none)."""
+    where a result's function name comes from (chat_calls.BY_NAME, BY_ID, BY_LAST; "": results write none)."""
 
     chat: ChatStructure
     form: ToolForm
@@ -111,7 +111,7 @@ def _observe(
             layouts.append(layout)
     text = mark_result_ids(text, messages)
     if names:
-        text = mark_result_names(text, messages, names, [c for m in messages for c in m.tool_calls])
+        text = mark_result_names(text, messages, names)
     if any(probe_call(i).name in text for i in range(len(kinds))):
         raise TemplateNotDerivable("the template writes a tool call's name outside the call (e.g. in its result)")
     if len(set(layouts)) > 1:

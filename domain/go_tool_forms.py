@@ -240,10 +240,55 @@ def typescript_writer(parameters: Callable[[int], str], function: Callable[[int]
     )
 
 
+def _harmony_items() -> str:
+    kind = '(index $p.Items "type")'
+    branches = "".join(f"{{{{ else if eq {kind} {go_string(k)} }}}}{_lit(v + '[]')}" for k, v in _TS_NAMES)
+    return "{{ if false }}" + branches + "{{ else }}" + fail(NESTED) + "{{ end }}"
+
+
+def _harmony_type() -> str:
+    """gpt-oss's `render_typescript_type` of the property `$p` (tool_forms.harmony_type)."""
+    one = "(index $p.Type 0)"
+    scalars = "".join(f"{{{{ else if eq {one} {go_string(k)} }}}}{_lit(v)}" for k, v in _TS_NAMES)
+    several = "{{ range $k, $x := $p.Type }}{{ if $k }}" + _lit(" | ") + "{{ end }}{{ $x }}{{ end }}"
+    return (
+        f"{{{{ if ne (len $p.Type) 1 }}}}{several}"
+        + f'{{{{ else if eq {one} "object" }}}}{{{{ if or $p.Properties $p.AnyOf }}}}{fail(NESTED)}{{{{ end }}}}{_lit("object")}'
+        + f'{{{{ else if and (eq {one} "string") $p.Enum }}}}{_ts_enum(True)}'
+        + scalars
+        + f'{{{{ else if eq {one} "array" }}}}{{{{ if $p.Items }}}}{_harmony_items()}{{{{ else }}}}{_lit("any[]")}{{{{ end }}}}'
+        + f'{{{{ else }}}}{_lit("any")}{{{{ end }}}}'
+    )
+
+
+def _harmony_writer(last_comma: bool) -> Callable[[Callable[[int], str], Callable[[int], str]], str]:
+    """Go text writing the tool `$t` as tool_forms.harmony (`last_comma`) or tool_forms.apertus does."""
+
+    def write(parameters: Callable[[int], str], function: Callable[[int], str]) -> str:
+        props = "$t.Function.Parameters.Properties"
+        required = (
+            "{{ $req := false }}{{ range $r := $t.Function.Parameters.Required }}{{ if eq $r $n }}{{ $req = true }}{{ end }}{{ end }}"
+        )
+        prop = (
+            "{{ if not $first }}" + _lit(",\n") + "{{ end }}{{ $first = false }}"
+            + "{{ if $p.Description }}" + _lit("// ") + "{{ $p.Description }}" + _lit("\n") + "{{ end }}"
+            + required + "{{ $n }}{{ if not $req }}" + _lit("?") + "{{ end }}" + _lit(": ") + _harmony_type()
+        )  # fmt: skip
+        return (
+            _lit("// ") + "{{ $t.Function.Description }}" + _lit("\ntype ") + "{{ $t.Function.Name }}" + _lit(" = ")
+            + f"{{{{ if {props} }}}}" + _lit("(_: {\n") + f"{{{{ $first := true }}}}{{{{ range $n, $p := {props} }}}}" + prop
+            + "{{ end }}" + _lit((",\n" if last_comma else "\n") + "})") + "{{ else }}" + _lit("()") + "{{ end }}" + _lit(" => any;")
+        )  # fmt: skip
+
+    return write
+
+
 WRITERS: dict[str, Callable[[Callable[[int], str], Callable[[int], str]], str]] = {
     "hermes": hermes_writer,
     "functionary": functionary_writer,
     "xml": xml_writer,
     "typescript": typescript_writer,
+    "harmony": _harmony_writer(last_comma=True),
+    "apertus": _harmony_writer(last_comma=False),
 }
 DEFINES: dict[str, Callable[[], str]] = {"hermes": pytype_defines, "functionary": lambda: html_escaped(JSON_DEFINE)}

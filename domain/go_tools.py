@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import attrs
 
-from hubship.domain.chat_calls import BY_ID, CALL_INDEX, PREVIOUS_RESULT_ID, RESULT_ID, RESULT_NAME, ArgForm
+from hubship.domain.chat_calls import BY_ID, BY_LAST, CALL_INDEX, PREVIOUS_RESULT_ID, RESULT_ID, RESULT_NAME, ArgForm
 from hubship.domain.chat_template import SYSTEM0, ChatStructure, TemplateNotDerivable
 from hubship.domain.chat_tools import TOOLS_SLOT, ToolStructure
 from hubship.domain.go_json import JSON, JSON_DEFINE, indented_defines, json_at
@@ -202,6 +202,11 @@ _LOOKUP = (
     "{{ end }}{{ end }}{{ end }}"
 )
 """A result's function name looked up by its call id, as Solar Open's `get_tool_name` macro does."""
+_LAST_FIRST = (
+    '{{ $named := "" }}{{ range $j, $x := $.Messages }}{{ if and (lt $j $i) $x.ToolCalls }}'
+    "{{ $named = (index $x.ToolCalls 0).Function.Name }}{{ end }}{{ end }}{{ $named }}"
+)
+"""A result's function name as the first call of the latest message with calls before it (gpt-oss's `last_tool_call`)."""
 
 
 def tools_extension(s: ToolStructure) -> Extension:
@@ -231,7 +236,7 @@ def tools_extension(s: ToolStructure) -> Extension:
             TOOLS_SLOT: f'{{{{ template "{TOOLS}" $.Tools }}}}',
             RESULT_ID: "{{ $m.ToolCallID }}",
             PREVIOUS_RESULT_ID: "{{ $resultID }}",
-            RESULT_NAME: _LOOKUP if s.result_names == BY_ID else "{{ $m.ToolName }}",
+            RESULT_NAME: {BY_ID: _LOOKUP, BY_LAST: _LAST_FIRST}.get(s.result_names, "{{ $m.ToolName }}"),
         },
         head=("{{- $spoke := false }}", '{{- $resultID := "" }}', '{{- $want := "user" }}', *(LAST_USER_HEAD * s.last_user)),
         after=("{{- $resultID = $m.ToolCallID }}",),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from hubship.domain.chat_calls import ARG_PROBE, BY_ID, BY_NAME, ArgForm, CallLayout, arg_form, cut_calls, tojson
+from hubship.domain.chat_calls import ARG_PROBE, BY_ID, BY_LAST, BY_NAME, ArgForm, CallLayout, arg_form, cut_calls, tojson
 from hubship.domain.chat_dates import MARKERS
 from hubship.domain.chat_template import ChatMessage, Render, TemplateNotDerivable, TemplateRejected, ToolCall, sentinel, strip_bos
 from hubship.domain.tool_forms import NAMED, RICH
@@ -210,4 +210,25 @@ def result_names(prober: Prober, tool: str) -> str:
         return BY_NAME
     if text[:first].count(calls[1].name) == 2 and first < text.find(calls[0].name, first) < second:
         return BY_ID
-    return ""
+    return BY_LAST if _names_the_last_first_call(prober, tool) else ""
+
+
+def _names_the_last_first_call(prober: Prober, tool: str) -> bool:
+    """Whether each result writes the name of the first call of the latest message with calls (gpt-oss): two calls
+    messages of two calls each, every result with a name and an id of its own, each name counted where it falls."""
+    first, second = (probe_call(1, 0), probe_call(1, 1)), (probe_call(4, 0), probe_call(4, 1))
+    messages = [ChatMessage("user", sentinel(0)), ChatMessage("assistant", "", tool_calls=first)]
+    messages += [ChatMessage("tool", sentinel(2 + k), tool_name=f"hubshipresname{2 + k}", tool_call_id=f"hubother{k}") for k in (0, 1)]
+    messages.append(ChatMessage("assistant", "", tool_calls=second))
+    messages += [ChatMessage("tool", sentinel(5 + k), tool_name=f"hubshipresname{5 + k}", tool_call_id=f"hubother{k + 2}") for k in (0, 1)]
+    try:
+        text = prober.text(messages, [tool])
+    except TemplateRejected:
+        return False
+    at = [text.find(sentinel(i)) for i in (2, 3, 5, 6)]
+    if min(at) < 0 or at != sorted(at) or "hubshipresname" in text:
+        return False
+    regions = (text[: at[0]], text[at[0] : at[1]], text[at[1] : at[2]], text[at[2] : at[3]])
+    names = (first[0].name, first[0].name, second[0].name, second[0].name)
+    counts = [region.count(name) for region, name in zip(regions, names, strict=True)]
+    return counts == [2, 1, 2, 1]  # a call and a result's name, a result's name, again

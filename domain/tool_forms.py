@@ -20,6 +20,14 @@ their `json_schema_to_typescript` macro gives it: `string`, `"a" | "b"` for a st
 for an object, `any` for anything else (a list of types too). What Ollama's ToolProperty does not keep (`format`,
 `default`, `additionalProperties`, JSON Schema's numeric bounds) the model leaves out: Ollama has dropped it.
 
+`harmony` and `apertus`: gpt-oss's TypeScript types (its `render_typescript_type` macro), and Apertus's (the same
+macro): `// DESCRIPTION`, `type NAME = (_: {`, per property its `// description` (when it has one) and `name?: TYPE`,
+then `}) => any;` (`() => any;` without properties). gpt-oss ends every property with `,` and a newline, Apertus all
+but the last (a newline only). TYPE: `string`, `number` (integer too), `boolean`, `object` (without properties),
+`"a" | "b"` for a string enum, `string[]` (`number[]`, `boolean[]`) for an array of those, `any[]` without items,
+`a | b` for a list of types, `any` for other names; nested properties and other items are written by the macro in
+ways no Go text here writes (the Go writer fails on them).
+
 `xml`: Qwen3-Coder (and templates made from it) write each tool as XML elements: `<function>`, `<name>`, `<description>`
 (trimmed), `<parameters>` with one `<parameter>` per property (`<name>`, `<type>` as Python's `str` of the type,
 `<description>`, then the property's other keys), then the parameters' other keys (`required`...); other keys are
@@ -122,6 +130,51 @@ def typescript(tool: str) -> str:
     return "\n".join([*lines, f"type {f['name']} = {signature} => any;\n"])
 
 
+_HARMONY_SCALARS = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}
+
+
+def harmony_type(spec: dict) -> str:
+    """`render_typescript_type` of a property, for what Ollama keeps (a nested object or other items: ValueError)."""
+    kind = spec.get("type")
+    if isinstance(kind, list):
+        return " | ".join(str(k) for k in kind)
+    if kind == "array":
+        items = spec.get("items")
+        if not items:
+            return "any[]"
+        if items.get("type") not in _HARMONY_SCALARS:
+            raise ValueError("an array of objects or of nested types")
+        return _HARMONY_SCALARS[items["type"]] + "[]"
+    if kind == "string" and spec.get("enum"):
+        return '"' + '" | "'.join(str(e) for e in spec["enum"]) + '"'
+    if kind == "object":
+        if spec.get("properties"):
+            raise ValueError("a nested object")
+        return "object"
+    return _HARMONY_SCALARS.get(str(kind), "any")
+
+
+def _harmony(tool: str, last_comma: bool) -> str:
+    f = json.loads(tool)["function"]
+    out = f"// {f['description']}\ntype {f['name']} = "
+    params = f.get("parameters") or {}
+    if not params.get("properties"):
+        return out + "() => any;"
+    lines = []
+    for name, spec in params["properties"].items():
+        comment = f"// {spec['description']}\n" if spec.get("description") else ""
+        lines.append(comment + name + ("" if name in (params.get("required") or []) else "?") + ": " + harmony_type(spec))
+    return out + "(_: {\n" + ",\n".join(lines) + (",\n" if last_comma else "\n") + "}) => any;"
+
+
+def harmony(tool: str) -> str:
+    return _harmony(tool, last_comma=True)
+
+
+def apertus(tool: str) -> str:
+    return _harmony(tool, last_comma=False)
+
+
 def _extra(data: object, handled: tuple[str, ...]) -> str:
     if not isinstance(data, dict):
         return ""
@@ -148,5 +201,12 @@ def xml(tool: str) -> str:
     return out + _extra(f, ("type", "name", "description", "parameters")) + "\n</function>"
 
 
-NAMED: dict[str, Callable[[str], str]] = {"hermes": hermes, "functionary": functionary, "xml": xml, "typescript": typescript}
+NAMED: dict[str, Callable[[str], str]] = {
+    "hermes": hermes,
+    "functionary": functionary,
+    "xml": xml,
+    "typescript": typescript,
+    "harmony": harmony,
+    "apertus": apertus,
+}
 """Each named form's model: the text the template writes for one tool (a JSON text)."""

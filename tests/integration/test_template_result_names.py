@@ -1,6 +1,7 @@
 """A tool result that writes its function's name: Solar Open looks it up by the call id the result cites
 (`get_tool_name`), which the TEMPLATE does too (a range over `.Messages`' calls); a result's own `name` would be
-`.ToolName`; a name taken by position (gpt-oss: the first call of the last calls message) is neither, and refused."""
+`.ToolName`; gpt-oss writes the name of the first call of the latest message with calls (`last_tool_call`), which the
+TEMPLATE finds by a range over the messages before this one. Any other rule is refused."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from hubship.application.ollama_template import derive_ollama_template
 from hubship.application.ollama_tools import check_tools
-from hubship.domain.chat_calls import BY_ID, BY_NAME
+from hubship.domain.chat_calls import BY_ID, BY_LAST, BY_NAME
 from hubship.domain.tool_check import tool_cases
 from hubship.domain.tool_facts import Prober, result_names
 from tests.integration.test_template_tool_only import collection_profile
@@ -44,6 +45,36 @@ def _template(name_of):
 )
 def test_where_a_results_name_comes_from_is_told_apart(name_of, source):
     assert result_names(Prober(_template(name_of), None), json.dumps({"type": "function", "function": {"name": "f"}})) == source
+
+
+def test_the_first_call_of_the_latest_calls_message_is_told_apart_from_the_first_call_of_all():
+    def render(messages, *, tools=(), **mode):
+        out, last = [], ""
+        for m in messages:
+            last = m.tool_calls[0].name if m.tool_calls else last
+            out.append("".join(f"[{c.name} {c.arguments}]" for c in m.tool_calls) if m.tool_calls else "")
+            out.append(f"<{last}|{m.content}>" if m.role == "tool" else m.content)
+        return "".join(out)
+
+    assert result_names(Prober(render, None), json.dumps({"type": "function", "function": {"name": "f"}})) == BY_LAST
+
+
+def test_gpt_oss_names_each_result_by_the_latest_first_call_and_is_translated(renderer, go):
+    p = collection_profile("openai-gpt-oss-120b")
+    d = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert {"tools", "thinking"} <= set(d.capabilities), d.notes
+    assert "{{ $named = (index $x.ToolCalls 0).Function.Name }}" in (d.template or "")
+
+    def render(messages, **mode):
+        return renderer.render(p.template, p.tokens, messages, **mode)
+
+    cases = tool_cases(d.system, (None,))
+    assert not check_tools(render, go, p.runtime_bos, d.template, cases)
+    two = next(c for c in cases if c.name.startswith("tools: two calls"))
+    (out,) = go.render(d.template, [two.ollama])
+    text = out.text or ""
+    assert text.count("<|start|>functions.get_weather to=assistant") == 2, "both results name the first call, as gpt-oss writes"
+    assert "to=functions.search_web" not in text, "the second call is dropped, as gpt-oss drops it"
 
 
 def test_solar_writes_the_cited_calls_name_in_each_result_and_is_translated(renderer, go):

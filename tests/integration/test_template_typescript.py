@@ -1,4 +1,5 @@
-"""Tools written as TypeScript types (GigaChat 3 and 3.1: `type NAME = (_: {...}) => any;`) and a template that writes
+"""Tools written as TypeScript types (GigaChat 3 and 3.1: `type NAME = (_: {...}) => any;`; gpt-oss's and Apertus's
+`render_typescript_type`) and a template that writes
 only the first call of a message (`message.tool_calls[0]`): the TEMPLATE writes the same, proven on the tool
 conversations, and a second call is dropped by both, not refused."""
 
@@ -13,8 +14,8 @@ from hubship.application.ollama_template import derive_ollama_template
 from hubship.application.ollama_tools import check_tools
 from hubship.domain.chat_template import ChatMessage
 from hubship.domain.template_check import OllamaCase
-from hubship.domain.tool_check import BOOK, CALL, SECOND, WEATHER, tool_cases
-from hubship.domain.tool_forms import RICH, typescript
+from hubship.domain.tool_check import BOOK, SECOND, WEATHER, tool_cases
+from hubship.domain.tool_forms import RICH, apertus, harmony, typescript
 from hubship.domain.tool_probes import probe_tool
 from tests.integration.test_template_tool_only import collection_profile
 
@@ -77,3 +78,26 @@ def test_a_nested_parameter_the_typescript_writer_cannot_write_fails_in_go_with_
     case = OllamaCase((ChatMessage("user", "hi"),), "", None, (json.dumps(nested),), None)
     (out,) = go.render(d.template or "", [case])
     assert out.text is None and "cannot write a tool parameter with anyOf, nested properties" in (out.error or ""), out
+
+
+@pytest.mark.parametrize(("name", "model"), [("openai-gpt-oss-120b", harmony), ("Apertus-8B-Instruct", apertus)])
+def test_gpt_oss_and_apertus_typescript_models_are_what_their_templates_write(name, model, renderer):
+    p = collection_profile(name)
+    for tool in (probe_tool(0), RICH, WEATHER, BOOK):
+        text = renderer.render(
+            p.template, p.tokens, [ChatMessage("user", "hi")], tools=(tool,), add_generation_prompt=True, continue_final=False
+        )
+        assert text.count(model(tool)) == 1, (tool, model(tool))
+    assert harmony(BOOK).endswith('travel_class?: "economy" | "business",\n}) => any;')
+    assert apertus(BOOK).endswith('travel_class?: "economy" | "business"\n}) => any;')
+
+
+def test_apertus_tool_conversations_render_equal(renderer, go):
+    p = collection_profile("Apertus-8B-Instruct")
+    d = derive_ollama_template(renderer, go, p, allow_generic=False)
+    assert "tools" in d.capabilities, d.notes
+
+    def render(messages, **mode):
+        return renderer.render(p.template, p.tokens, messages, **mode)
+
+    assert not check_tools(render, go, p.runtime_bos, d.template, tool_cases(d.system, (None,)))

@@ -117,6 +117,10 @@ def _date(fmt: str, s: ChatStructure, frozen: datetime.date | None) -> str:
     return _literal(strftime(frozen, fmt))
 
 
+NESTED = "hubship: this model's TEMPLATE cannot write a tool parameter with anyOf, nested properties, $defs or items"
+"""Where a named tool form's Go writer meets a parameter its template writes in a way no Go text here gives."""
+
+
 def fail(message: str) -> str:
     """Go text that makes the template's execution fail with `message`."""
     return _fail(message)

@@ -18,7 +18,8 @@ import re
 from collections.abc import Callable
 
 from hubship.domain.go_json import JSON, JSON_DEFINE
-from hubship.domain.go_template import fail, go_string
+from hubship.domain.go_template import NESTED, fail, go_string
+from hubship.domain.go_typescript_tools import TYPESCRIPT_WRITERS
 from hubship.domain.tool_forms import PY_TYPES
 
 PYTYPE = "hubship-pytype"
@@ -97,7 +98,6 @@ def functionary_writer(parameters: Callable[[int], str], function: Callable[[int
     return head + _lit("'\n") + html_escaped(function(0))
 
 
-NESTED = "hubship: this model's TEMPLATE cannot write a tool parameter with anyOf, nested properties, $defs or items"
 _NIL = "[]string(nil)"
 
 
@@ -167,128 +167,10 @@ def xml_writer(parameters: Callable[[int], str], function: Callable[[int], str])
     )
 
 
-EMPTY_OBJECT = "{\n  }"  # an object property without properties, at the first level
-_TS_NAMES = (("string", "string"), ("number", "number"), ("integer", "number"), ("boolean", "boolean"))
-
-
-def _ts_enum(quoted: bool) -> str:
-    item = _lit('"') + "{{ $e }}" + _lit('"') if quoted else "{{ $e }}"
-    return "{{ range $k, $e := $p.Enum }}{{ if $k }}" + _lit(" | ") + "{{ end }}" + item + "{{ end }}"
-
-
-def _ts_items() -> str:
-    """`TYPE[]` of an array's items, when they are a scalar type without an enum (the writer fails on the others)."""
-    kind = '(index $p.Items "type")'
-    branches = "".join(f"{{{{ else if eq {kind} {go_string(k)} }}}}{_lit(v + '[]')}" for k, v in _TS_NAMES)
-    return '{{ if index $p.Items "enum" }}' + fail(NESTED) + branches + "{{ else }}" + fail(NESTED) + "{{ end }}"
-
-
-def _ts_type() -> str:
-    """GigaChat's `json_schema_to_typescript` of the top-level property `$p` (tool_forms._ts at two spaces)."""
-    one = "(index $p.Type 0)"
-    scalars = "".join(f"{{{{ else if eq {one} {go_string(k)} }}}}{_lit(v)}" for k, v in _TS_NAMES)
-    return (
-        f"{{{{ if ne (len $p.Type) 1 }}}}{_lit('any')}"
-        + f'{{{{ else if eq {one} "object" }}}}{{{{ if or $p.Properties $p.AnyOf }}}}{fail(NESTED)}{{{{ end }}}}{_lit(EMPTY_OBJECT)}'
-        + f'{{{{ else if and (eq {one} "string") $p.Enum }}}}{_ts_enum(True)}'
-        + f'{{{{ else if and (eq {one} "number" "integer") $p.Enum }}}}{_ts_enum(False)}'
-        + scalars
-        + f'{{{{ else if eq {one} "array" }}}}{{{{ if $p.Items }}}}{_ts_items()}{{{{ else }}}}{_lit("Array<any>")}{{{{ end }}}}'
-        + f"{{{{ else }}}}{_lit('any')}{{{{ end }}}}"
-    )
-
-
-def typescript_writer(parameters: Callable[[int], str], function: Callable[[int], str]) -> str:
-    """Go text writing the tool `$t` as tool_forms.typescript does. A description is written on one comment line (Go's
-    templates cannot split it at its newlines: a description of several lines is the notes' known difference)."""
-    props = "$t.Function.Parameters.Properties"
-    required = "{{ $req := false }}{{ range $r := $t.Function.Parameters.Required }}{{ if eq $r $n }}{{ $req = true }}{{ end }}{{ end }}"
-    prop = (
-        "{{ if $p.Description }}"
-        + _lit("  // ")
-        + "{{ $p.Description }}"
-        + _lit("\n")
-        + "{{ end }}"
-        + required
-        + _lit("  ")
-        + "{{ $n }}{{ if not $req }}"
-        + _lit("?")
-        + "{{ end }}"
-        + _lit(": ")
-        + _ts_type()
-        + _lit(",\n")
-    )
-    return (
-        "{{ if $t.Function.Description }}"
-        + _lit("// ")
-        + "{{ $t.Function.Description }}"
-        + _lit("\n")
-        + "{{ end }}"
-        + _lit("type ")
-        + "{{ $t.Function.Name }}"
-        + _lit(" = ")
-        + f"{{{{ if {props} }}}}"
-        + _lit("(_: {\n")
-        + f"{{{{ range $n, $p := {props} }}}}"
-        + prop
-        + "{{ end }}"
-        + _lit("})")
-        + "{{ else }}"
-        + _lit("()")
-        + "{{ end }}"
-        + _lit(" => any;\n")
-    )
-
-
-def _harmony_items() -> str:
-    kind = '(index $p.Items "type")'
-    branches = "".join(f"{{{{ else if eq {kind} {go_string(k)} }}}}{_lit(v + '[]')}" for k, v in _TS_NAMES)
-    return "{{ if false }}" + branches + "{{ else }}" + fail(NESTED) + "{{ end }}"
-
-
-def _harmony_type() -> str:
-    """gpt-oss's `render_typescript_type` of the property `$p` (tool_forms.harmony_type)."""
-    one = "(index $p.Type 0)"
-    scalars = "".join(f"{{{{ else if eq {one} {go_string(k)} }}}}{_lit(v)}" for k, v in _TS_NAMES)
-    several = "{{ range $k, $x := $p.Type }}{{ if $k }}" + _lit(" | ") + "{{ end }}{{ $x }}{{ end }}"
-    return (
-        f"{{{{ if ne (len $p.Type) 1 }}}}{several}"
-        + f'{{{{ else if eq {one} "object" }}}}{{{{ if or $p.Properties $p.AnyOf }}}}{fail(NESTED)}{{{{ end }}}}{_lit("object")}'
-        + f'{{{{ else if and (eq {one} "string") $p.Enum }}}}{_ts_enum(True)}'
-        + scalars
-        + f'{{{{ else if eq {one} "array" }}}}{{{{ if $p.Items }}}}{_harmony_items()}{{{{ else }}}}{_lit("any[]")}{{{{ end }}}}'
-        + f'{{{{ else }}}}{_lit("any")}{{{{ end }}}}'
-    )
-
-
-def _harmony_writer(last_comma: bool) -> Callable[[Callable[[int], str], Callable[[int], str]], str]:
-    """Go text writing the tool `$t` as tool_forms.harmony (`last_comma`) or tool_forms.apertus does."""
-
-    def write(parameters: Callable[[int], str], function: Callable[[int], str]) -> str:
-        props = "$t.Function.Parameters.Properties"
-        required = (
-            "{{ $req := false }}{{ range $r := $t.Function.Parameters.Required }}{{ if eq $r $n }}{{ $req = true }}{{ end }}{{ end }}"
-        )
-        prop = (
-            "{{ if not $first }}" + _lit(",\n") + "{{ end }}{{ $first = false }}"
-            + "{{ if $p.Description }}" + _lit("// ") + "{{ $p.Description }}" + _lit("\n") + "{{ end }}"
-            + required + "{{ $n }}{{ if not $req }}" + _lit("?") + "{{ end }}" + _lit(": ") + _harmony_type()
-        )  # fmt: skip
-        return (
-            _lit("// ") + "{{ $t.Function.Description }}" + _lit("\ntype ") + "{{ $t.Function.Name }}" + _lit(" = ")
-            + f"{{{{ if {props} }}}}" + _lit("(_: {\n") + f"{{{{ $first := true }}}}{{{{ range $n, $p := {props} }}}}" + prop
-            + "{{ end }}" + _lit((",\n" if last_comma else "\n") + "})") + "{{ else }}" + _lit("()") + "{{ end }}" + _lit(" => any;")
-        )  # fmt: skip
-
-    return write
-
-
 WRITERS: dict[str, Callable[[Callable[[int], str], Callable[[int], str]], str]] = {
     "hermes": hermes_writer,
     "functionary": functionary_writer,
     "xml": xml_writer,
-    "typescript": typescript_writer,
-    "harmony": _harmony_writer(last_comma=True),
-    "apertus": _harmony_writer(last_comma=False),
+    **TYPESCRIPT_WRITERS,
 }
 DEFINES: dict[str, Callable[[], str]] = {"hermes": pytype_defines, "functionary": lambda: html_escaped(JSON_DEFINE)}

@@ -105,6 +105,10 @@ def functionary(tool: str) -> str:
     return f"Use the function '{html_escape(f['name'])}' to '{html_escape(f['description'])}'\n" + html_escape(tojson(f))
 
 
+TS_SCALARS = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}
+"""JSON Schema's scalar type names as the TypeScript forms write them."""
+
+
 def _ts(schema: dict, indent: str) -> str:
     """GigaChat's `json_schema_to_typescript(schema, indent)` for what Ollama keeps."""
     kind = schema.get("type")
@@ -119,7 +123,7 @@ def _ts(schema: dict, indent: str) -> str:
         return " | ".join(f'"{e}"' if kind == "string" else str(e) for e in schema["enum"])
     if kind == "array":
         return _ts(schema["items"], indent) + "[]" if "items" in schema else "Array<any>"
-    return {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}.get(str(kind), "any")
+    return TS_SCALARS.get(str(kind), "any")
 
 
 def typescript(tool: str) -> str:
@@ -130,7 +134,6 @@ def typescript(tool: str) -> str:
     return "\n".join([*lines, f"type {f['name']} = {signature} => any;\n"])
 
 
-_HARMONY_SCALARS = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}
 
 
 def harmony_type(spec: dict) -> str:
@@ -142,16 +145,16 @@ def harmony_type(spec: dict) -> str:
         items = spec.get("items")
         if not items:
             return "any[]"
-        if items.get("type") not in _HARMONY_SCALARS:
+        if items.get("type") not in TS_SCALARS:
             raise ValueError("an array of objects or of nested types")
-        return _HARMONY_SCALARS[items["type"]] + "[]"
+        return TS_SCALARS[items["type"]] + "[]"
     if kind == "string" and spec.get("enum"):
         return '"' + '" | "'.join(str(e) for e in spec["enum"]) + '"'
     if kind == "object":
         if spec.get("properties"):
             raise ValueError("a nested object")
         return "object"
-    return _HARMONY_SCALARS.get(str(kind), "any")
+    return TS_SCALARS.get(str(kind), "any")
 
 
 def _harmony(tool: str, last_comma: bool) -> str:

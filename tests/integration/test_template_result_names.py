@@ -59,11 +59,13 @@ def test_the_first_call_of_the_latest_calls_message_is_told_apart_from_the_first
     assert result_names(Prober(render, None), json.dumps({"type": "function", "function": {"name": "f"}})) == BY_LAST
 
 
-def test_gpt_oss_names_each_result_by_the_latest_first_call_and_is_translated(renderer, go):
-    p = collection_profile("openai-gpt-oss-120b")
+def _proven_two_calls(renderer, go, name: str, rule: str) -> tuple[object, str]:
+    """The derived TEMPLATE of collection template `name` (its result-name `rule` in it), proven on every tool
+    conversation; its capabilities and its Go render of the two-calls conversation."""
+    p = collection_profile(name)
     d = derive_ollama_template(renderer, go, p, allow_generic=False)
-    assert {"tools", "thinking"} <= set(d.capabilities), d.notes
-    assert "{{ $named = (index $x.ToolCalls 0).Function.Name }}" in (d.template or "")
+    assert "tools" in d.capabilities, d.notes
+    assert rule in (d.template or "")
 
     def render(messages, **mode):
         return renderer.render(p.template, p.tokens, messages, **mode)
@@ -72,23 +74,17 @@ def test_gpt_oss_names_each_result_by_the_latest_first_call_and_is_translated(re
     assert not check_tools(render, go, p.runtime_bos, d.template, cases)
     two = next(c for c in cases if c.name.startswith("tools: two calls"))
     (out,) = go.render(d.template, [two.ollama])
-    text = out.text or ""
+    return d.capabilities, out.text or ""
+
+
+def test_gpt_oss_names_each_result_by_the_latest_first_call_and_is_translated(renderer, go):
+    capabilities, text = _proven_two_calls(renderer, go, "openai-gpt-oss-120b", "{{ $named = (index $x.ToolCalls 0).Function.Name }}")
+    assert "thinking" in capabilities
     assert text.count("<|start|>functions.get_weather to=assistant") == 2, "both results name the first call, as gpt-oss writes"
     assert "to=functions.search_web" not in text, "the second call is dropped, as gpt-oss drops it"
 
 
 def test_solar_writes_the_cited_calls_name_in_each_result_and_is_translated(renderer, go):
-    p = collection_profile("upstage-Solar-Open-100B")
-    d = derive_ollama_template(renderer, go, p, allow_generic=False)
-    assert "tools" in d.capabilities, d.notes
-    assert "{{ if eq $c.ID $m.ToolCallID }}{{ $c.Function.Name }}" in (d.template or "")
-
-    def render(messages, **mode):
-        return renderer.render(p.template, p.tokens, messages, **mode)
-
-    cases = tool_cases(d.system, (None,))
-    assert not check_tools(render, go, p.runtime_bos, d.template, cases)
-    two = next(c for c in cases if c.name.startswith("tools: two calls"))
-    (out,) = go.render(d.template, [two.ollama])
-    assert "<|tool_response:name|>get_weather<|tool_response:result|>" in (out.text or "")
-    assert "<|tool_response:name|>search_web<|tool_response:result|>" in (out.text or ""), out
+    _, text = _proven_two_calls(renderer, go, "upstage-Solar-Open-100B", "{{ if eq $c.ID $m.ToolCallID }}{{ $c.Function.Name }}")
+    assert "<|tool_response:name|>get_weather<|tool_response:result|>" in text
+    assert "<|tool_response:name|>search_web<|tool_response:result|>" in text, text

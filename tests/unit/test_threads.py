@@ -13,3 +13,13 @@ from hubship.domain.threads import spare_threads
 )
 def test_threads_are_the_cores_left_free_and_at_least_one(cores, busy, threads):
     assert spare_threads(cores, busy) == threads
+
+
+def test_time_of_niced_processes_is_free_unless_hubship_is_niced_itself():
+    """/proc/stat's cpu line: user nice system idle iowait irq softirq steal. A niced job beside hubship gets about 1.5%
+    of a core it shares, so its time counts as free; a niced hubship shares as an equal, so then it counts as busy."""
+    from hubship.adapters.llama_cpp.threads import free_jiffies
+
+    line = "cpu  100 900 50 800 20 5 5 0 0 0"
+    assert free_jiffies(line, count_nice=True) == (800 + 20 + 900, 1880)
+    assert free_jiffies(line, count_nice=False) == (800 + 20, 1880)

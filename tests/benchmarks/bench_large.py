@@ -1,6 +1,6 @@
 """Benchmark: an 8B-shaped publish end to end on this machine (a script, opt-in, never in CI).
 
-Run:  .venv/bin/python tests/benchmarks/bench_large.py [--shape 8b|1b|tiny] [--work DIR] [--keep]
+Run:  .venv/bin/python tests/benchmarks/bench_large.py [--shape 8b|1b|tiny] [--work DIR] [--keep] [--runs bcda]
 
 Writes a Llama-3.1-8B-shaped model with random bf16 weights (hidden 4096, 32 layers, 32 heads with 8 KV heads,
 MLP 14336, the real vocabulary of 128,256 rows, untied head; about 16 GB of safetensors in shards of at most
@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="8b", help="the model's shape (default 8b; tiny checks the script)")
     parser.add_argument("--work", type=Path, default=None, help="folder for the model and outputs (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the model (its outputs are always deleted)")
+    parser.add_argument("--runs", default="bcda", help="which runs, by letter (default bcda: all; b: the verified publish alone)")
     args = parser.parse_args()
     root = Path(args.work or tempfile.mkdtemp(prefix="hubship-bench-large-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -177,6 +178,8 @@ def main() -> None:
             ("(d) merged-16bit alone, verified", "merged-16bit", []),  # the merge step's own peak RSS (target 2.5 GB at 8B)
         ]
         for label, formats, extra in runs:
+            if label[1] not in args.runs:
+                continue
             ws, out = root / "ws", root / "out"
             command = [
                 sys.executable,
@@ -198,6 +201,8 @@ def main() -> None:
             print(_line(label, results[label], folder_bytes(ws, out)), flush=True)
             shutil.rmtree(ws)  # the next run starts from nothing: a fresh workspace
             shutil.rmtree(out)
+        if "a" not in args.runs:
+            return
         steps = hand_chain(base, ckpt, root / "hand")
         left = folder_bytes(root / "hand")
         shutil.rmtree(root / "hand")

@@ -108,6 +108,7 @@ def build_gemma3_vlm(root: Path, *, seed: int = 0) -> tuple[Path, Path, Family]:
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration, SiglipVisionConfig
 
     from tests.support.family_configs import gemma3
+    from tests.support.gemma3_vlm import hub_layout
 
     base, checkpoint = root / "base", root / "checkpoint"
     torch.manual_seed(seed)
@@ -127,6 +128,7 @@ def build_gemma3_vlm(root: Path, *, seed: int = 0) -> tuple[Path, Path, Family]:
     )
     config.architectures = ["Gemma3ForConditionalGeneration"]
     Gemma3ForConditionalGeneration(config).save_pretrained(base)
+    hub_layout(base / "model.safetensors")  # as a user's base is downloaded: `vision_tower.vision_model.*`
     tok.save_pretrained(base)
     lora = LoraConfig(
         r=8,

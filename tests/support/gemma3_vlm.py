@@ -17,7 +17,8 @@ IMAGE_TOKENS = ("<start_of_image>", "<image_soft_token>", "<end_of_image>")
 TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 
 
-def _hub_layout(weights: Path) -> None:
+def hub_layout(weights: Path) -> None:
+    """Rewrite `weights` with the vision tower under `vision_tower.vision_model.*`, as Gemma 3's Hub checkpoints have it."""
     from safetensors.torch import load_file, save_file
 
     tensors = load_file(str(weights))
@@ -61,7 +62,7 @@ def build(root: Path, *, seed: int = 0) -> tuple[Path, Path]:
     config = Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=4, tie_word_embeddings=True, **ids)
     model = Gemma3ForConditionalGeneration(config).eval()
     model.save_pretrained(base)
-    _hub_layout(base / "model.safetensors")
+    hub_layout(base / "model.safetensors")
     tok.chat_template = None
     _save_tokenizer(tok, base, tokens)
     GenerationConfig(bos_token_id=1, eos_token_id=2).save_pretrained(base)

@@ -63,7 +63,9 @@ def build(name: str, root: Path) -> tuple[Path, Path, str]:
     if name in FAMILIES:
         family = FAMILIES[name]
         base, checkpoint = build(family, root)
-        tokenizer = family.tokenizer_note or f"ggml-vocab-{family.vocab}"
+        tokenizer = family.tokenizer_note or (
+            f"mistral-common's {family.mistral_common}" if family.mistral_common else f"ggml-vocab-{family.vocab}"
+        )
         return base, checkpoint, f"tokenizer: {tokenizer}; template: {family.template}"
     if name in family_retokenized.TOKENIZERS:
         base, checkpoint, spec = family_retokenized.build(name, root)

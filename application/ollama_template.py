@@ -195,7 +195,7 @@ def _derive(renderer: ChatRenderer, go: GoTemplateRenderer, profile: ChatProfile
             *([INPUT_NOTES[base.inputs]] if base.inputs else []),
             *([NO_SYSTEM] if structure.default_system and system is None and modelfile_system(structure) else []),
             _tools_note(tools),
-            *thinking_notes(thinking, tags, tools.refusals),
+            *thinking_notes(thinking, tags, [f"in a conversation with tools, {r}" for r in tools.refusals]),
             OUT_OF_SCOPE,
             REJECTED,
         ),

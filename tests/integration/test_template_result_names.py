@@ -61,7 +61,7 @@ def test_the_first_call_of_the_latest_calls_message_is_told_apart_from_the_first
 
 def _proven_two_calls(renderer, go, name: str, rule: str) -> tuple[object, str]:
     """The derived TEMPLATE of collection template `name` (its result-name `rule` in it), proven on every tool
-    conversation; its capabilities and its Go render of the two-calls conversation."""
+    conversation; the derivation and its Go render of the two-calls conversation."""
     p = collection_profile(name)
     d = derive_ollama_template(renderer, go, p, allow_generic=False)
     assert "tools" in d.capabilities, d.notes
@@ -74,12 +74,14 @@ def _proven_two_calls(renderer, go, name: str, rule: str) -> tuple[object, str]:
     assert not check_tools(render, go, p.runtime_bos, d.template, cases)
     two = next(c for c in cases if c.name.startswith("tools: two calls"))
     (out,) = go.render(d.template, [two.ollama])
-    return d.capabilities, out.text or ""
+    return d, out.text or ""
 
 
 def test_gpt_oss_names_each_result_by_the_latest_first_call_and_is_translated(renderer, go):
-    capabilities, text = _proven_two_calls(renderer, go, "openai-gpt-oss-120b", "{{ $named = (index $x.ToolCalls 0).Function.Name }}")
-    assert "thinking" in capabilities
+    d, text = _proven_two_calls(renderer, go, "openai-gpt-oss-120b", "{{ $named = (index $x.ToolCalls 0).Function.Name }}")
+    assert "thinking" in d.capabilities
+    # gpt-oss keeps a calls turn's reasoning only when no final answer follows: not derived, dropped, and said so
+    assert any(n.startswith("thinking: in a conversation with tools, reasoning in history is not written") for n in d.notes)
     assert text.count("<|start|>functions.get_weather to=assistant") == 2, "both results name the first call, as gpt-oss writes"
     assert "to=functions.search_web" not in text, "the second call is dropped, as gpt-oss drops it"
 

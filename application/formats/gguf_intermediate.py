@@ -22,6 +22,16 @@ from hubship.domain.plan import Estimate
 OUTTYPES = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}  # merged dtype -> lossless GGUF type
 
 
+def lossless_outtype(options: Mapping[str, Any], base: BaseInfo) -> str:
+    """The lossless GGUF type of a model in the dtype merged-16bit writes (f32, f16 or bf16)."""
+    return OUTTYPES[Merged16bitFormat().params(options, base)["dtype"]]
+
+
+def lossless_bytes(base: BaseInfo, outtype: str) -> int:
+    """The size of the base-shaped model as a GGUF of the lossless type `outtype`."""
+    return gguf_file_bytes(base, outtype.upper(), 32.0 if outtype == "f32" else 16.0)
+
+
 class GgufIntermediateFormat(GgufBase):
     """The merged model as one lossless GGUF, converted once by llama.cpp's converter (internal).
 
@@ -39,12 +49,10 @@ class GgufIntermediateFormat(GgufBase):
     )
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
-        dtype = Merged16bitFormat().params(options, base)["dtype"]
-        return {**super().params(options, base), "outtype": OUTTYPES[dtype]}
+        return {**super().params(options, base), "outtype": lossless_outtype(options, base)}
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
-        size = gguf_file_bytes(base, params["outtype"].upper(), 32.0 if params["outtype"] == "f32" else 16.0)
-        return Estimate(size_bytes=size, peak_memory_bytes=converter_step(base))
+        return Estimate(size_bytes=lossless_bytes(base, params["outtype"]), peak_memory_bytes=converter_step(base))
 
     def warm_up(self, services: Mapping[str, Any], needed: bool) -> None:
         warm_converter(services, needed)

@@ -20,12 +20,10 @@ from typing import Any
 
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import REFERENCE, TOOLS, GgufBase, Preflight, metadata, warm_converter
-from hubship.application.formats.gguf_intermediate import OUTTYPES
+from hubship.application.formats.gguf_intermediate import lossless_bytes, lossless_outtype
 from hubship.application.formats.lora import refuse_full
 from hubship.application.formats.memory import RUNTIME, converter_step
-from hubship.application.formats.merged_16bit import Merged16bitFormat
 from hubship.application.formats.reference_logits import reference_file, verify_mode
-from hubship.application.formats.sizes import gguf_file_bytes
 from hubship.application.node_build import save_verification
 from hubship.domain.artifact_sizes import GGUF_FIXED_METADATA
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
@@ -53,7 +51,7 @@ class GgufLoraFormat(GgufBase):
         )
 
     def params(self, options: Mapping[str, Any], base: BaseInfo) -> dict[str, Any]:
-        base_outtype = OUTTYPES[Merged16bitFormat().params(options, base)["dtype"]]  # the base's lossless GGUF
+        base_outtype = lossless_outtype(options, base)  # the base's GGUF, converted to verify the adapter on it
         verified = bool(self.format.builds_from) and verify_mode(options) != "off"
         return {**super().params(options, base), "outtype": "f16", "base_outtype": base_outtype, "verified": verified}
 
@@ -86,8 +84,7 @@ class GgufLoraFormat(GgufBase):
 
     def estimate(self, checkpoint: Checkpoint, base: BaseInfo, params: Mapping[str, Any]) -> Estimate:
         size = checkpoint.adapter_bytes // 2 + GGUF_FIXED_METADATA  # in F16; trainers save LoRA weights in fp32
-        outtype = params["base_outtype"]
-        scratch = gguf_file_bytes(base, outtype.upper(), 32.0 if outtype == "f32" else 16.0) if params["verified"] else 0
+        scratch = lossless_bytes(base, params["base_outtype"]) if params["verified"] else 0
         memory = max(RUNTIME["converter"] + 2 * checkpoint.adapter_bytes, converter_step(base) if scratch else 0)
         return Estimate(size_bytes=size + scratch, peak_memory_bytes=memory)
 

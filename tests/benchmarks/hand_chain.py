@@ -89,22 +89,21 @@ def nf4(merged: Path, out: Path) -> str:
     return _run([sys.executable, "-c", NF4, str(merged), str(out)])
 
 
-def convert(merged: Path, outfile: Path) -> str:
+def _converter(script: str, *args: str) -> str:
+    """One of llama.cpp's converter scripts, as shipped beside hubship's install, with its gguf-py."""
     from hubship.adapters.llama_cpp.install import converter_home
 
     home = converter_home()
-    argv = [sys.executable, str(home / "convert_hf_to_gguf.py"), str(merged), "--outtype", "f16", "--outfile", str(outfile)]
-    return _run(argv, env={"PYTHONPATH": str(home / "gguf-py")})
+    return _run([sys.executable, str(home / script), *args], env={"PYTHONPATH": str(home / "gguf-py")})
+
+
+def convert(merged: Path, outfile: Path) -> str:
+    return _converter("convert_hf_to_gguf.py", str(merged), "--outtype", "f16", "--outfile", str(outfile))
 
 
 def convert_lora(base: Path, checkpoint: Path, outfile: Path) -> str:
     """llama.cpp's LoRA converter, as its README runs it: the adapter folder, `--base` the base's folder."""
-    from hubship.adapters.llama_cpp.install import converter_home
-
-    home = converter_home()
-    script = str(home / "convert_lora_to_gguf.py")
-    argv = [sys.executable, script, str(checkpoint), "--base", str(base), "--outtype", "f16", "--outfile", str(outfile)]
-    return _run(argv, env={"PYTHONPATH": str(home / "gguf-py")})
+    return _converter("convert_lora_to_gguf.py", str(checkpoint), "--base", str(base), "--outtype", "f16", "--outfile", str(outfile))
 
 
 def quantize(source: Path, out: Path, quant: str) -> str:

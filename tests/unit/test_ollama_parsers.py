@@ -25,12 +25,13 @@ from hubship.domain.ollama_parsers import (
 from hubship.domain.tool_check import CALL, WEATHER
 
 
-def _glm(name: str, args: dict[str, object]) -> str:
+def _glm(name: str, args: dict[str, object], nl: str = "") -> str:
+    """A call as GLM writes it (`nl`: the newline Laguna puts after the name and each pair, and after the call)."""
     pairs = "".join(
-        f"<arg_key>{k}</arg_key><arg_value>{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}</arg_value>"
+        f"<arg_key>{k}</arg_key>{nl}<arg_value>{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}</arg_value>{nl}"
         for k, v in args.items()
     )
-    return f"<tool_call>{name}{pairs}</tool_call>"
+    return f"<tool_call>{name}{nl}{pairs}</tool_call>{nl}"
 
 
 def test_a_call_written_as_glm_writes_it_is_read_back_typed_by_the_tool():
@@ -102,18 +103,10 @@ def test_nemotron_3_nano_reads_qwen3_coders_calls_and_thinks_from_the_start_unle
     assert not nemotron.ends(prompt + "<think>\n", False) and not nemotron.ends(prompt, False)
 
 
-def _laguna(name: str, args: dict[str, object]) -> str:
-    pairs = "".join(
-        f"<arg_key>{k}</arg_key>\n<arg_value>{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}</arg_value>\n"
-        for k, v in args.items()
-    )
-    return f"<tool_call>{name}\n{pairs}</tool_call>\n"
-
-
 def test_laguna_reads_glms_calls_without_xml_typed_by_the_tool():
     """Unlike glm-4.7, laguna reads a value as written: `&amp;` stays `&amp;`; a call written as JSON is read too."""
     args = json.loads(CALL.arguments)
-    text = "</think>\nLet me look.\n" + _laguna(CALL.name, args) + _laguna("search_web", {"query": "a &amp; <b>"})
+    text = "</think>\nLet me look.\n" + _glm(CALL.name, args, "\n") + _glm("search_web", {"query": "a &amp; <b>"}, "\n")
     assert laguna_calls(text, [WEATHER]) == [(CALL.name, args), ("search_web", {"query": "a &amp; <b>"})]
     assert laguna_calls('<tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>', [WEATHER]) == [("f", {"x": 1})]
     assert laguna_calls('<tool_call>{"arguments": {}}</tool_call>', [WEATHER]) is None

@@ -73,7 +73,10 @@ NO_SYSTEM = (
     "the Modelfile has no SYSTEM: the chat template drops its default system prompt when tools are given, so the TEMPLATE"
     " writes that prompt itself when a request has no tools and no system message"
 )
-NO_TOOLS = "tool calling is not available in Ollama for this model (Ollama refuses requests with tools): {reason}"
+NO_TOOLS = (
+    "tool calling is not available in this model's Ollama TEMPLATE (Ollama refuses requests with tools where it renders"
+    " with the TEMPLATE): {reason}"
+)
 REJECTED = (
     "a conversation the chat template rejects is refused when Ollama renders its prompt, not when the model is created:"
     " `ollama create` and Hub pulls accept the TEMPLATE (it passes Ollama's template parser), and the chat or generate request"

@@ -26,6 +26,7 @@ from hubship.domain.chat_tools import TOOLS_SLOT, ToolStructure
 from hubship.domain.go_json import JSON, JSON_DEFINE, indented_defines, json_at
 from hubship.domain.go_template import LAST_USER_HEAD, Extension, emit_go_template, fail, go_string
 from hubship.domain.go_tool_forms import DEFINES, WRITERS
+from hubship.domain.ollama_runtime import ROUND_TRIP
 from hubship.domain.tool_probes import LAST_USER
 
 NO_TOOLS = "hubship: send this model's tools with the request when the conversation has tool calls or tool results"
@@ -212,7 +213,10 @@ _LAST_FIRST = (
 def tools_extension(s: ToolStructure) -> Extension:
     """The emitter hooks that write tools, calls and tool results (see the module docstring)."""
     checks = [
-        '{{- if not (eq $m.Role "system" "user" "assistant" "tool") }}' + fail("hubship: unknown message role") + "{{ end }}",
+        # the tool role tested on the dot (the message, inside the range) as Ollama reads a tool round trip (ollama_runtime)
+        f'{{{{- if not (or ({ROUND_TRIP}) (eq $m.Role "system" "user" "assistant")) }}}}'
+        + fail("hubship: unknown message role")
+        + "{{ end }}",
         '{{- if and (not $spoke) (ne $m.Role "system") }}{{ if ne $m.Role "user" }}'
         + fail(USER_FIRST)
         + "{{ end }}{{ $spoke = true }}{{ end }}",

@@ -31,6 +31,10 @@ MEANINGS = {
     "imatrix": "the importance matrix the published file was made with",
     "ollama_template": "where the Modelfile's chat TEMPLATE comes from",
     "ollama_capabilities": "what Ollama lets requests to this model use (completion, tools, thinking), read from its TEMPLATE",
+    "ollama_runtime": "what Ollama 0.30.0+ renders chats with: the TEMPLATE, or the GGUF's own chat template in llama.cpp",
+    "ollama_capabilities_native": "what requests to this model can use on Ollama 0.30.0+ where it renders with the GGUF's"
+    " chat template (tools only where llama-server was proven to render the tool conversations as the chat template)",
+    "ollama_native_tool_conversations": "tool conversations llama-server rendered as the chat template does, sent as Ollama sends them",
     "template_check": "the TEMPLATE rendered against the Jinja chat template, byte for byte",
     "template_check_cases": "conversations the TEMPLATE was checked on",
     "template_check_mismatches": "conversations where the TEMPLATE differs from the Jinja chat template",

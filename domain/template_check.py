@@ -175,21 +175,23 @@ def check_cases(
     return cases
 
 
-def difference(expected: RenderOutcome, actual: RenderOutcome) -> str | None:
-    """None when the renders agree; else one line saying how they differ."""
+def difference(expected: RenderOutcome, actual: RenderOutcome, by: str = "Go") -> str | None:
+    """None when the renders agree; else one line saying how they differ (`by` names what rendered `actual`)."""
     if expected.text is None or actual.text is None:
         if expected.text is None and actual.text is None:
             return None
         if expected.text is None:
-            return f"Jinja rejects it ({expected.error}) but Go renders it"
-        return f"Go fails ({actual.error}) but Jinja renders it"
+            return f"Jinja rejects it ({expected.error}) but {by} renders it"
+        return f"{by} fails ({actual.error}) but Jinja renders it"
     if expected.text == actual.text:
         return None
     pairs = enumerate(zip(expected.text, actual.text, strict=False))
     at = next((i for i, (a, b) in pairs if a != b), min(len(expected.text), len(actual.text)))
     window = slice(max(0, at - 20), at + 20)
-    return f"differs at character {at}: Jinja {expected.text[window]!r} vs Go {actual.text[window]!r}"
+    return f"differs at character {at}: Jinja {expected.text[window]!r} vs {by} {actual.text[window]!r}"
 
 
-def compare(cases: Sequence[CheckCase], expected: Sequence[RenderOutcome], actual: Sequence[RenderOutcome]) -> tuple[str, ...]:
-    return tuple(f"{c.name}: {d}" for c, e, a in zip(cases, expected, actual, strict=True) if (d := difference(e, a)))
+def compare(
+    cases: Sequence[CheckCase], expected: Sequence[RenderOutcome], actual: Sequence[RenderOutcome], by: str = "Go"
+) -> tuple[str, ...]:
+    return tuple(f"{c.name}: {d}" for c, e, a in zip(cases, expected, actual, strict=True) if (d := difference(e, a, by)))

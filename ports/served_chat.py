@@ -30,6 +30,12 @@ class ServedChat(Protocol):
         server's default). A conversation the server refuses is a RenderOutcome with its error."""
         ...
 
+    def apply(self, gguf: Path, requests: Sequence[Mapping[str, Any]], template: Path | None = None) -> list[RenderOutcome]:
+        """Each request body (`messages`, `tools`, `chat_template_kwargs`, as a client sends the server's chat
+        completion) rendered by the server's `/apply-template`, cut as `render` cuts; `template` a chat template file
+        the server uses instead of the GGUF's own."""
+        ...
+
     def tokenize(self, gguf: Path, texts: Sequence[str]) -> list[list[int]]:
         """The ids the server's chat completion evaluates for each rendered prompt."""
         ...

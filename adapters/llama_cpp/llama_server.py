@@ -81,13 +81,14 @@ def _last_error(log: Path) -> str:
 class _Server:
     """One llama-server process serving one GGUF."""
 
-    def __init__(self, binary: Path, gguf: Path, logs: Path) -> None:
+    def __init__(self, binary: Path, gguf: Path, logs: Path, template: Path | None = None) -> None:
         threads = str(free_threads())
         handle, log = tempfile.mkstemp(prefix=f"{gguf.stem}-", suffix=".log", dir=logs)
         os.close(handle)
         self.url, self.log = "", Path(log)
         command = [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", "0", "-c", str(CTX), "-np", "1"]  # port 0: any free one
         command += ["-t", threads, "-tb", threads, "--no-warmup", "--no-webui", "--jinja", "-fit", "off", "--cache-ram", "0"]
+        command += ["--chat-template-file", str(template)] if template else []
         env = {k: v for k, v in os.environ.items() if not k.startswith("LLAMA_ARG_")}
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -149,7 +150,7 @@ def _error(answer: Any) -> str:
 
 class LlamaServerServedChat:
     def __init__(self) -> None:
-        self._servers: dict[tuple[str, int, int], _Server] = {}
+        self._servers: dict[tuple[str, int, int, str], _Server] = {}
         self._logs = Path(tempfile.mkdtemp(prefix="hubship-llama-server-"))
         self._finalizer = weakref.finalize(self, _stop_all, self._servers, self._logs)
 
@@ -164,16 +165,24 @@ class LlamaServerServedChat:
         _stop_all(self._servers, self._logs)
         self._logs.mkdir(exist_ok=True)
 
-    def server(self, gguf: Path) -> _Server:
-        """The running server of `gguf`, started on first use."""
+    def server(self, gguf: Path, template: Path | None = None) -> _Server:
+        """The running server of `gguf` (with the chat template in the file `template` instead of its own, when given),
+        started on first use."""
         stat = Path(gguf).stat()
-        key = (str(Path(gguf).resolve()), stat.st_size, stat.st_mtime_ns)
+        key = (str(Path(gguf).resolve()), stat.st_size, stat.st_mtime_ns, str(template or ""))
         if key not in self._servers:
             binary = server_binary()
             if _tensor_count(Path(gguf)) == 0:
                 raise PublishError(f"{Path(gguf).name} is vocab-only (no weights): llama-server cannot serve it")
-            self._servers[key] = _Server(binary, Path(gguf), self._logs)
+            self._servers[key] = _Server(binary, Path(gguf), self._logs, template)
         return self._servers[key]
+
+    def apply(self, gguf: Path, requests: Sequence[Mapping[str, Any]], template: Path | None = None) -> list[RenderOutcome]:
+        server, found = self.server(gguf, template), []
+        for body in requests:
+            status, answer = server.call("POST", "/apply-template", body)
+            found.append(RenderOutcome(text=answer["prompt"]) if status == 200 else RenderOutcome(error=_error(answer)))
+        return found
 
     def render(
         self,
@@ -183,16 +192,15 @@ class LlamaServerServedChat:
         tools: Sequence[Mapping[str, Any]] = (),
         thinking: bool | None = None,
     ) -> list[RenderOutcome]:
-        server, found = self.server(gguf), []
+        requests = []
         for messages in conversations:
             body: dict[str, Any] = {"messages": [{"role": m.role, "content": m.content} for m in messages]}
             if tools:
                 body["tools"] = list(tools)
             if thinking is not None:
                 body["chat_template_kwargs"] = {"enable_thinking": thinking}
-            status, answer = server.call("POST", "/apply-template", body)
-            found.append(RenderOutcome(text=answer["prompt"]) if status == 200 else RenderOutcome(error=_error(answer)))
-        return found
+            requests.append(body)
+        return self.apply(gguf, requests)
 
     def tokenize(self, gguf: Path, texts: Sequence[str]) -> list[list[int]]:
         server, found = self.server(gguf), []

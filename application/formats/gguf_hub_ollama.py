@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from hubship.application.ollama_derivation import derive_for_gguf
+from hubship.application.ollama_runtime_check import runtime_record
 from hubship.application.ollama_template import for_hub, ollama_model
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.hub_ollama import hub_ollama_files
@@ -40,6 +41,8 @@ class OllamaFiles:
     reason: str = ""
     notes: tuple[str, ...] = ()
     capabilities: tuple[str, ...] = ()
+    profile: Any = None
+    derived: Any = None
 
     def verification(self) -> dict[str, Any]:
         """The metrics and notes a GGUF artifact's `.verification.json` gets from its Ollama files."""
@@ -85,14 +88,27 @@ class HubOllama:
                 note = SHIPPED.format(
                     files=", ".join(f"`{f}`" for f in files), cases=derived.check.cases, proven=f"{proof.conversations} conversations"
                 )
-                self._made[key] = OllamaFiles(files=files, notes=(note, *derived.notes[1:]), capabilities=derived.capabilities)
+                notes = (note, *derived.notes[1:])
+                self._made[key] = OllamaFiles(files=files, notes=notes, capabilities=derived.capabilities, profile=profile, derived=derived)
         return self._made[key]
 
     def write(
-        self, checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any], out_dir: Path, bos: str, vocab: Path | None = None
+        self,
+        checkpoint: Checkpoint,
+        base: BaseInfo,
+        services: Mapping[str, Any],
+        out_dir: Path,
+        bos: str,
+        vocab: Path | None = None,
+        gguf: Path | None = None,
     ) -> dict[str, Any]:
-        """Write the files into `out_dir`; returns what they add to its verification record (metrics, notes)."""
+        """Write the files into `out_dir`; returns what they add to its verification record (metrics, notes, warnings),
+        with what Ollama 0.30.0+ renders `gguf` with when it is given (application.ollama_runtime_check)."""
         made = self.files_for(checkpoint, base, services, bos, vocab)
         for name, text in made.files.items():
             (out_dir / name).write_text(text, encoding="utf-8", newline="")
-        return made.verification()
+        found = {"warnings": [], **made.verification()}
+        if made.files and gguf is not None:
+            served = runtime_record(services["chat_renderer"], services["served_chat"], made.profile, made.derived, gguf, base.model_type)
+            found = {k: found[k] + served[k] if k != "metrics" else {**found[k], **served[k]} for k in ("metrics", "notes", "warnings")}
+        return found

@@ -128,12 +128,12 @@ class GgufQuantFormat(GgufBase):
         chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served, name=name)
         proof = chat.verification()
         vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
-        ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, bos, vocab)
+        ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, bos, vocab, kept[0])
         verification = {
             "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **ollama["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},
             "notes": [*notes, *proof["notes"], *ollama["notes"]],
-            "warnings": proof["warnings"],
+            "warnings": [*proof["warnings"], *ollama["warnings"]],
         }
         save_verification(ctx.out_dir, verification)
 

@@ -21,6 +21,7 @@ from hubship.application.formats.gguf_usage import model_files, projector_files
 from hubship.application.formats.memory import llama_cpp_step
 from hubship.application.node_build import save_verification
 from hubship.application.ollama_derivation import derive_for_gguf
+from hubship.application.ollama_runtime_check import runtime_record
 from hubship.application.ollama_template import OllamaTemplate, ollama_model
 from hubship.domain.bos_choice import DEFAULT_POLICY
 from hubship.domain.chat_proof import THRESHOLDS as CHAT
@@ -98,6 +99,8 @@ class OllamaFormat:
         (ctx.out_dir / MODEL_JSON).write_text(model.to_json(), encoding="utf-8")
         metrics = {"ollama_template": "derived" if derived.template is not None else "generic", **derived.check.summary()}
         metrics["ollama_capabilities"] = ", ".join(derived.capabilities)
+        served = runtime_record(ctx.service("chat_renderer"), ctx.service("served_chat"), profile, derived, ggufs[0], ctx.base.model_type)
+        metrics |= served["metrics"]
         if derived.structure is not None and derived.structure.trimmed:
             metrics["template_trimmed_contents"] = "; ".join(derived.structure.trimmed)
         if derived.structure is not None and derived.structure.dates:
@@ -110,8 +113,8 @@ class OllamaFormat:
         verification = {
             "metrics": {**metrics, **chat["metrics"]},
             "thresholds": chat["thresholds"],
-            "warnings": [*derived.warnings, *chat["warnings"]],
-            "notes": [*derived_notes, *chat["notes"]],
+            "warnings": [*derived.warnings, *chat["warnings"], *served["warnings"]],
+            "notes": [*derived_notes, *chat["notes"], *served["notes"]],
         }
         save_verification(ctx.out_dir, verification)
 

@@ -13,6 +13,11 @@ Then the tool and thinking figures, each with its denominator listed: the templa
 are given (a render with one tool differs from one without), of which the derived TEMPLATE has `tools`; the
 templates that write reasoning or have a think switch (a render with `reasoning_content` or `enable_thinking`
 differs), of which the TEMPLATE translates reasoning in history (Ollama's `thinking` capability) or the switch.
+
+Then, unless `--no-native`, which renderer Ollama 0.30.0+ picks for each tool template (domain.ollama_runtime) and,
+where it is the GGUF's own chat template, whether llama-server (built by `make setup`) renders every tool conversation
+as transformers does when handed it as Ollama hands it (tests/support/native_figures.py): the tools a model gets on
+Ollama 0.30.0+, by the renderer it picks.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from hubship.adapters.ollama.go_template_checker import GoTemplateChecker  # noq
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer  # noqa: E402
 from hubship.application.ollama_template import derive_ollama_template  # noqa: E402
 from hubship.domain.chat_template import ChatMessage, TemplateRejected  # noqa: E402
+from hubship.domain.ollama_runtime import OLLAMA_VERSION  # noqa: E402
 from hubship.domain.tool_check import WEATHER  # noqa: E402
+from tests.support.native_figures import native_figures  # noqa: E402
 from tests.support.ollama_utils import tool_figures  # noqa: E402
 from tests.support.template_collection import evaluate, profile_for, templates, templates_dir  # noqa: E402
 
@@ -50,6 +57,10 @@ def _renders(renderer: JinjaChatRenderer, text: str, messages: list[ChatMessage]
         return f"rejected: {exc}"
 
 
+def has_switch(renderer: JinjaChatRenderer, text: str) -> bool:
+    return len({_renders(renderer, text, [ASK], think=t) for t in (None, True, False)}) > 1
+
+
 def uses(renderer: JinjaChatRenderer, text: str) -> tuple[bool, bool]:
     """(writes the tools it is given, writes reasoning or has a think switch)."""
     tools = _renders(renderer, text, [ASK], tools=(WEATHER,)) != _renders(renderer, text, [ASK])
@@ -58,8 +69,7 @@ def uses(renderer: JinjaChatRenderer, text: str) -> tuple[bool, bool]:
         _renders(renderer, text, with_) != _renders(renderer, text, without)
         for with_, without in (([ASK, REPLY], [ASK, plain]), ([ASK, REPLY, ASK], [ASK, plain, ASK]))
     )
-    switch = len({_renders(renderer, text, [ASK], think=t) for t in (None, True, False)}) > 1
-    return tools, reasoning or switch
+    return tools, reasoning or has_switch(renderer, text)
 
 
 def notes_of(derived: object) -> tuple[str, ...]:
@@ -74,6 +84,8 @@ def figures(renderer: JinjaChatRenderer, go: GoTemplateChecker, outcomes: list) 
         derived = derive_ollama_template(renderer, go, profile_for(text), allow_generic=False) if outcome.status == "equal" else None
         notes = " ".join(notes_of(derived))
         why = next((n.split(": ", 1)[1] for n in notes_of(derived) if n.startswith("tool calling is not available")), "")
+        if tools:
+            found["_derived"].append((name, text, derived, has_switch(renderer, text)))  # type: ignore[arg-type]
         if tools and derived is None:
             why = f"the template is refused: {outcome.detail}"
         for key, used, got in (
@@ -88,10 +100,26 @@ def figures(renderer: JinjaChatRenderer, go: GoTemplateChecker, outcomes: list) 
     return found
 
 
+def print_native(extra: dict[str, list[str]], why: bool) -> None:
+    used, by_template, native, equal = extra["tools_templates"], extra["tools_equal"], extra["native"], extra["native_equal"]
+    print(f"\nOllama {OLLAMA_VERSION}+ renders {len(native)} of the {len(used)} tool templates with the GGUF's own chat template")
+    print(f"  (llama.cpp; the TEMPLATE where it has the capabilities Ollama reads from the chat template): {', '.join(native)}")
+    print(f"  llama-server renders every tool conversation equal for {len(equal)}: {', '.join(equal)}")
+    if why:
+        print("\n".join(f"    {line}" for line in extra["native_why"]))
+    served = sorted(set(by_template) - set(native) | set(equal))
+    print(
+        f"tools in Ollama {OLLAMA_VERSION}+, by the renderer it picks: {len(served)} of {len(used)} ({len(served) / max(len(used), 1):.0%})"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the outcomes as JSON")
     parser.add_argument("--why", action="store_true", help="print why each tool template is not translated")
+    parser.add_argument(
+        "--no-native", action="store_true", help="skip llama-server (Ollama 0.30+'s renderer when it prefers the GGUF's template)"
+    )
     parser.add_argument("--ollama-utils", type=Path, help="a folder where `npm install @huggingface/ollama-utils` ran: its figures too")
     args = parser.parse_args()
     renderer = JinjaChatRenderer()
@@ -103,6 +131,9 @@ def main() -> int:
             outcomes.append((evaluate(name, text, renderer, go), time.perf_counter() - began))
         wall = time.perf_counter() - start
         extra = figures(renderer, go, outcomes)
+        derived = extra.pop("_derived")
+        if not args.no_native:
+            extra.update(native_figures(renderer, Path(tmp), derived))
         if args.ollama_utils:
             found = tool_figures(renderer, go, args.ollama_utils, extra["tools_templates"], dict(templates()))
             extra.update({f"ollama_utils_{k}": v for k, v in found.items()})
@@ -123,6 +154,8 @@ def main() -> int:
             print(f"  not translated: {', '.join(n for n in used if n not in got)}")
             if key == "tools" and args.why:
                 print("\n".join(f"    {line}" for line in extra["tools_why"]))
+        if not args.no_native:
+            print_native(extra, args.why)
         if args.ollama_utils:
             used, found = extra["tools_templates"], extra
             print(f"\n@huggingface/ollama-utils on the {len(used)} tool templates: converts {len(found['ollama_utils_converted'])},")

@@ -1,0 +1,80 @@
+"""What Ollama 0.30.0+ renders a published model with (domain.ollama_runtime), and where that is the GGUF's own chat
+template, the tool conversations proven on llama-server as Ollama hands them over (application.ollama_native_proof).
+
+The TEMPLATE stays proven for what uses it: Ollama before 0.30.0, `OLLAMA_GO_TEMPLATE=1`, and every model Ollama keeps
+on it. Where Ollama picks the GGUF's template, the record says so and why; its tools are listed as the model's in
+Ollama 0.30.0+ only when llama-server renders every tool conversation as transformers does. A difference there is a
+warning, not the gate: it is llama.cpp's runtime (its own `enable_thinking` default, its date, a Jinja feature its
+engine lacks), which no file hubship writes can change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hubship.application.chat_inputs import render_with
+from hubship.application.ollama_native_proof import prove_native
+from hubship.domain.chat_template import ChatMessage, ChatProfile, TemplateRejected
+from hubship.domain.errors import UserInputError
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, OLLAMA_VERSION, ollama_runtime
+from hubship.domain.tool_check import tool_cases
+from hubship.ports.chat_renderer import ChatRenderer
+from hubship.ports.served_chat import ServedChat
+
+HARMONY_TYPES = ("gpt_oss",)
+"""Model types whose GGUF architecture Ollama reads as harmony (`shouldUseHarmony`: `gptoss`, `gpt-oss`)."""
+NATIVE = (
+    "Ollama {version} or later (OLLAMA_GO_TEMPLATE unset) renders this model with the GGUF's own chat template in llama.cpp,"
+    " not with the TEMPLATE: {why}; Ollama before {version}, or with OLLAMA_GO_TEMPLATE=1, uses the TEMPLATE"
+)
+NATIVE_TOOLS = "tools there: llama-server renders the {cases} tool conversations as the chat template does (as Ollama sends them)"
+NO_REASONING = "there, Ollama sends no message's reasoning to llama-server: none is written in history"
+NATIVE_TOOLS_DIFFER = "tools on Ollama {version}+ reach the model otherwise than the chat template writes them: {difference}"
+
+
+def _switch(render: Any) -> bool:
+    prompts = set()
+    for think in (None, True, False):
+        try:
+            prompts.add(render([ChatMessage("user", "Hi")], add_generation_prompt=True, continue_final=False, think=think))
+        except TemplateRejected:
+            return False
+    return len(prompts) > 1
+
+
+def runtime_record(
+    renderer: ChatRenderer, served: ServedChat, profile: ChatProfile, derived: Any, gguf: Path, model_type: str
+) -> dict[str, Any]:
+    """The metrics, notes, warnings and capabilities (`ollama_capabilities_native`) that Ollama 0.30.0+'s choice of
+    renderer adds to the Ollama model's record; `derived` an OllamaTemplate."""
+    template = derived.template or ""
+    harmony = model_type in HARMONY_TYPES and "<|start|>" in template and "<|end|>" in template
+    runtime = ollama_runtime(profile.template or "", template, derived.capabilities, derived.parser, harmony)
+    record: dict[str, Any] = {"metrics": {"ollama_runtime": runtime.renderer}, "notes": [], "warnings": []}
+    if runtime.renderer != GGUF_TEMPLATE:
+        return record
+    notes = [NATIVE.format(version=OLLAMA_VERSION, why=runtime.why)]
+    capabilities = ["completion", *sorted(runtime.capabilities - {"tools"})]
+    if "thinking" in runtime.capabilities:
+        notes.append(NO_REASONING)
+    if "tools" in runtime.capabilities:
+        render = render_with(renderer, profile)
+        cases = [c for think in ((None, True, False) if _switch(render) else (None,)) for c in tool_cases(derived.system, (None,), think)]
+        try:
+            proof = prove_native(render, served, gguf, profile.runtime_bos, cases)
+        except UserInputError as exc:  # llama-server not built here
+            record["warnings"].append(f"tools on Ollama {OLLAMA_VERSION}+ are not proven: llama-server was not run ({exc})")
+        else:
+            if proof.proven:
+                notes.append(NATIVE_TOOLS.format(cases=len(cases)))
+                capabilities.insert(1, "tools")
+                record["metrics"]["ollama_native_tool_conversations"] = len(cases)
+            else:
+                why = proof.differences[0] if proof.differences else "no conversation with calls renders"
+                record["warnings"].append(NATIVE_TOOLS_DIFFER.format(version=OLLAMA_VERSION, difference=why))
+        finally:
+            served.close()
+    record["metrics"]["ollama_capabilities_native"] = ", ".join(capabilities)
+    record["notes"] = notes
+    return record

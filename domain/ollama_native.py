@@ -1,0 +1,101 @@
+"""A chat as Ollama 0.30.0+ hands it to llama-server when it renders with the GGUF's own chat template (ollama_runtime),
+modelled from Ollama's source as read (`llm/llama_server.go`, `llamaServerChatRequest`, `llamaServerChatMessage`,
+`llamaServerChatToolCalls`, `llamaServerChatTemplateKwargs`; `api/types.go`; not copied):
+
+- each message as `role`, `tool_call_id` and `name` (a tool result's, when set), `tool_calls` and `content`; a
+  message's reasoning (`thinking`) is not sent, so no reasoning reaches the template's history;
+- each call as `id`, `index`, `type: function` and `function` with `name` and `arguments`, the arguments' JSON text
+  as Go writes an ordered map (the caller's key order kept);
+- `tools` as Ollama's `api.Tool` writes them: its members in the struct's order (`type`, `function`: `name`,
+  `description`, `parameters`: `type`, `$defs`, `items`, `required`, `properties`; each property: `anyOf`, `type`,
+  `items`, `description`, `enum`, `properties`, `required`), empty optional members and any other member dropped;
+- `chat_template_kwargs: {"enable_thinking": ...}` only when the request sets `think`; unset, llama-server decides.
+
+The Jinja reference for such a chat is the same conversation as Ollama hands it over: the tools as Ollama writes them
+and no reasoning in history (`native_messages`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from hubship.domain.chat_template import ChatMessage
+
+_PROPERTY = ("anyOf", "type", "items", "description", "enum", "properties", "required")
+
+
+def _property(value: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in _PROPERTY:
+        item = value.get(key)
+        if item in (None, "", [], {}):
+            continue
+        if key == "properties":
+            item = {name: _property(p) for name, p in item.items()}
+        elif key == "anyOf":
+            item = [_property(p) for p in item]
+        elif key == "type" and isinstance(item, list) and len(item) == 1:
+            item = item[0]  # PropertyType writes a list of one as its string
+        out[key] = item
+    return out
+
+
+def ollama_tool(tool: str) -> str:
+    """A tool definition (JSON text) as Ollama's `api.Tool` writes it (see the module docstring)."""
+    data = json.loads(tool)
+    function, parameters = data.get("function") or {}, data.get("function", {}).get("parameters") or {}
+    params: dict[str, Any] = {"type": parameters.get("type", "")}
+    params.update({k: parameters[k] for k in ("$defs", "items", "required") if parameters.get(k)})
+    properties = parameters.get("properties")
+    params["properties"] = None if properties is None else {n: _property(p) for n, p in properties.items()}
+    written: dict[str, Any] = {"name": function.get("name", "")}
+    if function.get("description"):
+        written["description"] = function["description"]
+    written["parameters"] = params
+    return json.dumps({"type": data.get("type", ""), "function": written}, ensure_ascii=False)
+
+
+def native_messages(messages: Sequence[ChatMessage], system: str = "") -> tuple[ChatMessage, ...]:
+    """The conversation as the template sees it on this path: the Modelfile's SYSTEM first when the chat does not open
+    with a system message, and no reasoning."""
+    injected = (ChatMessage("system", system),) if system and (not messages or messages[0].role != "system") else ()
+    return (*injected, *(ChatMessage(m.role, m.content, m.tool_calls, "", m.tool_name, m.tool_call_id) for m in messages))
+
+
+def go_json(value: object) -> str:
+    """JSON text as Go's `json.Marshal` writes it: compact, `<`, `>`, `&`, U+2028 and U+2029 escaped, other text as is."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.translate({ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"})
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role}
+    if message.tool_call_id:
+        out["tool_call_id"] = message.tool_call_id
+    if message.tool_name:
+        out["name"] = message.tool_name
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "index": 0,
+                "type": "function",
+                "function": {"name": call.name, "arguments": go_json(json.loads(call.arguments))},
+            }
+            for call in message.tool_calls
+        ]
+    out["content"] = message.content
+    return out
+
+
+def native_request(messages: Sequence[ChatMessage], tools: Sequence[str] = (), think: bool | None = None) -> dict[str, Any]:
+    """The body Ollama sends llama-server's `/apply-template` (and chat completion) for `messages` (as native_messages
+    gives them) with `tools` (JSON texts) and `think`."""
+    body: dict[str, Any] = {"messages": [_message(m) for m in messages]}
+    if tools:
+        body["tools"] = [json.loads(ollama_tool(t)) for t in tools]
+    if think is not None:
+        body["chat_template_kwargs"] = {"enable_thinking": think}
+    return body

@@ -1,0 +1,114 @@
+"""Which renderer a current Ollama uses for a model hubship creates: its TEMPLATE, or the GGUF's own chat template run
+by llama.cpp. Modelled from Ollama's source as read (v0.30.0, May 2026, ollama PR 16031; not copied):
+
+- `server/images.go`, `GetModel`: with `OLLAMA_GO_TEMPLATE` unset, a model with a TEMPLATE and a GGUF chat template,
+  no RENDERER, no PARSER and not read as harmony prefers the GGUF's template when `shouldPreferChatTemplate` says so;
+  `server/routes.go`, `shouldUseGoTemplate` and `chatModeForModel`: the chat then goes to llama-server ("native": the
+  messages and tools as JSON, rendered and parsed by llama.cpp), and the TEMPLATE is not used.
+- `shouldPreferChatTemplate`: when the chat template's capabilities outnumber the TEMPLATE's, unless the TEMPLATE has a
+  tool round trip and the chat template has none; when both have the same ones, tools among them, when the chat
+  template has a tool round trip and the TEMPLATE has none.
+- `chatTemplateCapabilities`: `tools` when the chat template's text holds `tools` or `tool_call`; `thinking` when it
+  holds `<think>` and `</think>`, or splits content at `</think>` and names neither `reasoning_content` nor
+  `<SPECIAL_12>`. `chatTemplateHasToolRoundTrip`: tools, `tool_calls` (or `assistant_tool_call`), and a tool result
+  (`tool_response`, `tool_results`, a role test against `tool` written one of six ways, or `ipython`).
+- `goTemplateCapabilities`: `tools` when the TEMPLATE's names include `.Tools`, `insert` for `.Suffix`, `thinking`
+  when Ollama infers its thinking tags. `goTemplateHasToolRoundTrip`: `.Tools` and `.ToolCalls` among its names and
+  the text `eq .Role "tool"`, `tool_response` or `TOOL_RESULTS` in it.
+
+The strings are what Ollama looks for, so they are matched as written, however the template uses them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+import attrs
+
+TEMPLATE = "TEMPLATE"
+GGUF_TEMPLATE = "GGUF chat template"
+OLLAMA_VERSION = "0.30.0"
+"""The first Ollama that renders a chat with the GGUF's own template (ollama PR 16031)."""
+ROUND_TRIP = 'eq .Role "tool"'
+"""The role test whose text Ollama reads as a TEMPLATE's tool round trip (hubship's TEMPLATEs with tools write it)."""
+
+_TOOL_RESULT = (
+    "tool_response",
+    "tool_results",
+    "role'] == 'tool'",
+    'role\'] == "tool"',
+    "role\"] == 'tool'",
+    'role"] == "tool"',
+    "message.role == 'tool'",
+    'message.role == "tool"',
+    "ipython",
+)
+
+
+def jinja_capabilities(chat_template: str) -> frozenset[str]:
+    """`chatTemplateCapabilities`: the capabilities Ollama reads from a GGUF's chat template."""
+    found = set()
+    if "tools" in chat_template or "tool_call" in chat_template:
+        found.add("tools")
+    splits = "content.split('</think>')" in chat_template or 'content.split("</think>")' in chat_template
+    named = "reasoning_content" in chat_template or "<SPECIAL_12>" in chat_template
+    if ("<think>" in chat_template and "</think>" in chat_template) or (splits and not named):
+        found.add("thinking")
+    return frozenset(found)
+
+
+def jinja_round_trip(chat_template: str) -> bool:
+    """`chatTemplateHasToolRoundTrip`."""
+    calls = "tool_calls" in chat_template or "assistant_tool_call" in chat_template
+    return "tools" in jinja_capabilities(chat_template) and calls and any(s in chat_template for s in _TOOL_RESULT)
+
+
+def _names(template: str) -> set[str]:
+    """The field names a Go template uses, lower-cased as Ollama's `Vars` gives them (a close reading: every `.Name`)."""
+    return {m.lower() for m in re.findall(r"\.([A-Za-z_]\w*)", template)}
+
+
+def go_round_trip(template: str) -> bool:
+    """`goTemplateHasToolRoundTrip`."""
+    names = _names(template)
+    marked = ROUND_TRIP in template or "tool_response" in template or "TOOL_RESULTS" in template
+    return {"tools", "toolcalls"} <= names and marked
+
+
+def _listed(capabilities: frozenset[str]) -> str:
+    return ", ".join(sorted(capabilities)) or "none"
+
+
+@attrs.frozen
+class OllamaRuntime:
+    """`renderer` what renders the chat on Ollama 0.30.0 or later with default settings (TEMPLATE or GGUF_TEMPLATE),
+    `why` in words; `capabilities` the chat template's as Ollama reads them (when it is the one used)."""
+
+    renderer: str
+    why: str
+    capabilities: frozenset[str] = frozenset()
+
+
+def ollama_runtime(
+    chat_template: str, template: str, go_capabilities: Collection[str], parser: str = "", harmony: bool = False
+) -> OllamaRuntime:
+    """What Ollama 0.30.0+ renders a chat with (see the module docstring). `go_capabilities` the TEMPLATE's as Ollama
+    reads them (`tools`, `thinking`, `insert`; `completion` is ignored); `parser` the Modelfile's PARSER; `harmony`
+    whether Ollama reads the model as harmony (gpt-oss)."""
+    if not chat_template:
+        return OllamaRuntime(TEMPLATE, "the GGUF has no chat template")
+    if parser or harmony:
+        return OllamaRuntime(TEMPLATE, f"the model has {'a PARSER' if parser else 'the harmony format'}, so Ollama keeps the TEMPLATE")
+    jinja, go = jinja_capabilities(chat_template), frozenset(go_capabilities) - {"completion"}
+    if len(jinja) > len(go):
+        prefer = not go_round_trip(template) or jinja_round_trip(chat_template)
+        why = f"the GGUF's chat template reads as having more capabilities ({_listed(jinja)}) than the TEMPLATE ({_listed(go)})"
+    elif jinja == go and "tools" in jinja:
+        prefer = jinja_round_trip(chat_template) and not go_round_trip(template)
+        why = "the GGUF's chat template reads as having a tool round trip and the TEMPLATE does not"
+    else:
+        prefer, why = False, ""
+    if prefer:
+        return OllamaRuntime(GGUF_TEMPLATE, why, jinja)
+    return OllamaRuntime(TEMPLATE, "the TEMPLATE has the capabilities Ollama reads from the GGUF's chat template")

@@ -1,0 +1,108 @@
+"""Ollama 0.30.0+'s other renderer: where it prefers the GGUF's own chat template (domain.ollama_runtime), the tool
+conversations as Ollama hands them to llama-server, rendered by the real llama-server built from the pinned source
+(application.ollama_native_proof), and a publish that records it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
+from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
+from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
+from hubship.application.ollama_native_proof import prove_native
+from hubship.application.ollama_runtime_check import NATIVE_TOOLS
+from hubship.application.ollama_template import derive_ollama_template
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, ROUND_TRIP, TEMPLATE, ollama_runtime
+from hubship.domain.quality import VERIFICATION_FILE
+from hubship.domain.tool_check import tool_cases
+from tests.support.native_figures import TOKENS, served_gguf
+from tests.support.ollama_server import StandInServer
+from tests.support.template_collection import profile_for, templates_dir
+
+LFM2 = "LFM2-8B-A1B"  # tools listed, calls not written (Ollama 0.30+ renders it with the GGUF's template)
+MINICPM5 = "openbmb-MiniCPM5-1B"  # thinking off unless asked; llama-server turns it on when the request sets no think
+LLAMA31 = "meta-llama-Llama-3.1-8B-Instruct"
+
+
+def collection(name: str) -> str:
+    return (templates_dir() / f"{name}.jinja").read_text(encoding="utf-8")
+
+
+def test_a_derived_tool_template_keeps_ollama_on_it_where_the_chat_template_has_no_more(tmp_path: Path) -> None:
+    text = collection(LLAMA31)
+    derived = derive_ollama_template(JinjaChatRenderer(), GoTemplateChecker(tmp_path), profile_for(text), allow_generic=False)
+    assert "tools" in derived.capabilities and ROUND_TRIP in derived.template
+    assert ollama_runtime(text, derived.template, derived.capabilities).renderer == TEMPLATE
+    # the same TEMPLATE without the role text Ollama reads: Ollama 0.30+ would bypass the proven TEMPLATE
+    unmarked = derived.template.replace(ROUND_TRIP, 'eq $m.Role "tool"')
+    assert ollama_runtime(text, unmarked, derived.capabilities).renderer == GGUF_TEMPLATE
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LlamaServerServedChat, Path, Path]]:
+    work = tmp_path_factory.mktemp("native")
+    with LlamaServerServedChat() as chat:
+        yield chat, served_gguf(work), work
+
+
+def _prove(served, name: str, thinks: tuple[bool | None, ...] = (None,)):
+    chat, gguf, work = served
+    text = collection(name)
+    (work / f"{name}.jinja").write_text(text)
+
+    def render(messages, **options):
+        return JinjaChatRenderer().render(text, TOKENS, messages, **options)
+
+    cases = [c for think in thinks for c in tool_cases(None, (None,), think)]
+    return prove_native(render, chat, gguf, TOKENS["bos_token"], cases, work / f"{name}.jinja")
+
+
+@pytest.mark.slow
+def test_llama_server_renders_the_tool_conversations_of_a_template_ollama_hands_it(served) -> None:
+    proof = _prove(served, LFM2)
+    assert proof.proven, proof.differences
+    assert proof.rendered == len(tool_cases(None)) and proof.calls_rendered
+
+
+@pytest.mark.slow
+def test_llama_servers_own_thinking_default_fails_the_native_proof(served) -> None:
+    proof = _prove(served, MINICPM5, (None, True, False))
+    assert not proof.proven
+    # no think in the request: transformers leaves enable_thinking undefined (off here), llama-server turns it on
+    assert (
+        proof.differences[0].startswith("tools: one tool: ")
+        and "vs llama-server 'im_start|>assistant\\n<think>\\n'" in proof.differences[0]
+    )
+    assert not any(d.startswith("tools: one tool (think") for d in proof.differences)  # set, it renders as transformers does
+    # and a dict printed as text: Python's jinja2 writes its repr, llama.cpp's engine writes nothing
+    assert any("{\\'verbose\\': True" in d and 'vs llama-server \'aram name="options"></param>' in d for d in proof.differences)
+
+
+@pytest.mark.slow
+def test_publishing_a_model_ollama_renders_with_its_gguf_template_records_the_native_tools(cli, checkpoint_copy, tmp_path) -> None:
+    (checkpoint_copy / "chat_template.jinja").write_text(collection(LFM2))
+    config = checkpoint_copy / "tokenizer_config.json"
+    data = json.loads(config.read_text())
+    data.pop("chat_template", None)
+    config.write_text(json.dumps(data))
+    server = StandInServer(tmp_path / "ollama-data")
+    try:
+        done = cli(
+            "publish", str(checkpoint_copy), "--to", "ollama:lfm", "--workspace", str(tmp_path / "ws"), env={"OLLAMA_HOST": server.url}
+        )
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr[-2000:]
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "ws").rglob(VERIFICATION_FILE) if (p.parent / "Modelfile").is_file()]
+    metrics = record["metrics"]
+    assert metrics["ollama_runtime"] == GGUF_TEMPLATE
+    assert "tools" not in metrics["ollama_capabilities"]  # the TEMPLATE: LFM2's calls are not written, none to read back
+    assert metrics["ollama_capabilities_native"].startswith("completion, tools")
+    cases = metrics["ollama_native_tool_conversations"]
+    assert NATIVE_TOOLS.format(cases=cases) in record["notes"]
+    shutil.rmtree(tmp_path / "ws", ignore_errors=True)

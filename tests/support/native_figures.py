@@ -1,0 +1,68 @@
+"""The bench's figures for Ollama 0.30.0+'s other renderer: per tool template, what Ollama renders a chat with (its
+TEMPLATE or the GGUF's own chat template, domain.ollama_runtime), and where that is the GGUF's template, whether
+llama-server (built from the pinned source) renders every tool conversation as transformers does when handed it as
+Ollama hands it (application.ollama_native_proof).
+
+One tiny Llama GGUF with weights (SentencePiece `<s>`/`</s>`, adds BOS) serves every template through llama-server's
+`--chat-template-file`; the Jinja reference gets the same special tokens.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from hubship.adapters.llama_cpp.converter import LlamaCppConverter
+from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
+from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
+from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
+from hubship.application.ollama_native_proof import prove_native
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, ollama_runtime
+from hubship.domain.tool_check import tool_cases
+from tests.fakes.progress import FakeProgress
+
+TOKENS = {"bos_token": "<s>", "eos_token": "</s>"}
+
+
+def served_gguf(work: Path) -> Path:
+    """The tiny GGUF every template is served with."""
+    base, _ = HfDemoCheckpointFactory().create(
+        work / "demo", dtype="float32", chat_tokens=("<|im_start|>", "<|im_end|>"), hidden_size=64, layers=1
+    )
+    converter, gguf = LlamaCppConverter(), work / "served.gguf"
+    converter.convert(base, gguf, outtype="f16", name="served", base_model=None, license=None, progress=FakeProgress())
+    converter.cool_down()
+    shutil.rmtree(work / "demo", ignore_errors=True)
+    return gguf
+
+
+def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tuple[str, str, object, bool]]) -> dict[str, list[str]]:
+    """For each (name, chat template, derived OllamaTemplate or None, has a think switch) of a tool template:
+    `native` the templates Ollama 0.30.0+ renders with the GGUF's chat template, `native_equal` those llama-server
+    renders equal on every tool conversation (unset, and on and off where the template has the switch), and
+    `native_why` the first difference of the others."""
+    found: dict[str, list[str]] = {"native": [], "native_equal": [], "native_why": []}
+    gguf = served_gguf(work)
+    with LlamaServerServedChat() as served:
+        for name, text, template, switch in derived:
+            runtime = ollama_runtime(
+                text, getattr(template, "template", "") or "", getattr(template, "capabilities", ()), getattr(template, "parser", "")
+            )
+            if runtime.renderer != GGUF_TEMPLATE:
+                continue
+            found["native"].append(name)
+            file = work / f"{name}.jinja"
+            file.write_text(text)
+
+            def render(messages, text=text, **options):
+                return renderer.render(text, TOKENS, messages, **options)
+
+            cases = [c for think in ((None, True, False) if switch else (None,)) for c in tool_cases(None, (None,), think)]
+            proof = prove_native(render, served, gguf, TOKENS["bos_token"], cases, file)
+            if proof.proven:
+                found["native_equal"].append(name)
+            else:
+                found["native_why"].append(f"{name}: {proof.differences[0] if proof.differences else 'no conversation with calls renders'}")
+            served.close()
+    return found

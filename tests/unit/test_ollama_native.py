@@ -1,0 +1,68 @@
+"""A chat as Ollama 0.30.0+ hands it to llama-server (domain.ollama_native)."""
+
+from __future__ import annotations
+
+import json
+
+from hubship.domain.chat_template import ChatMessage, ToolCall
+from hubship.domain.ollama_native import go_json, native_messages, native_request, ollama_tool
+from hubship.domain.tool_check import BOOK, CALL, WEATHER
+
+
+def test_tools_are_written_in_ollamas_member_order_with_unknown_members_dropped() -> None:
+    tool = json.dumps(
+        {
+            "function": {
+                "parameters": {
+                    "properties": {"n": {"description": "d", "type": ["integer"], "minimum": 1}},
+                    "required": ["n"],
+                    "type": "object",
+                },
+                "description": "",
+                "name": "f",
+            },
+            "type": "function",
+        }
+    )
+    assert ollama_tool(tool) == json.dumps(
+        {
+            "type": "function",
+            "function": {
+                "name": "f",
+                "parameters": {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer", "description": "d"}}},
+            },
+        }
+    )
+    book = json.loads(ollama_tool(BOOK))["function"]["parameters"]
+    assert list(book) == ["type", "required", "properties"]
+    assert list(book["properties"]["cities"]) == ["type", "items", "description"]
+    assert book["properties"]["note"]["type"] == ["string", "integer"]
+    assert ollama_tool(ollama_tool(WEATHER)) == ollama_tool(WEATHER)
+
+
+def test_calls_keep_the_callers_key_order_as_go_writes_json() -> None:
+    body = native_request([ChatMessage("assistant", "", tool_calls=(CALL,))], (WEATHER,))
+    call = body["messages"][0]["tool_calls"][0]
+    assert call["id"] == CALL.id and call["type"] == "function" and call["index"] == 0
+    text = call["function"]["arguments"]
+    assert text.startswith('{"unit":"celsius","city":"Zürich \\u0026 \\u003cGenève\\u003e"')
+    assert json.loads(text) == json.loads(CALL.arguments)
+    assert go_json({"a": "x\u2028y"}) == '{"a":"x\\u2028y"}'
+    assert body["tools"][0]["function"]["name"] == "get_weather"
+    assert "chat_template_kwargs" not in body
+    assert native_request([], think=False)["chat_template_kwargs"] == {"enable_thinking": False}
+
+
+def test_results_carry_their_name_and_id_and_no_reasoning_reaches_the_template() -> None:
+    messages = [
+        ChatMessage("user", "q"),
+        ChatMessage("assistant", "a", tool_calls=(ToolCall("f", "{}", "i1"),), thinking="hmm"),
+        ChatMessage("tool", "r", tool_name="f", tool_call_id="i1"),
+    ]
+    seen = native_messages(messages, system="Be brief.")
+    assert [m.role for m in seen] == ["system", "user", "assistant", "tool"] and seen[0].content == "Be brief."
+    assert all(not m.thinking for m in seen)
+    assert native_messages([ChatMessage("system", "s")], system="other")[0].content == "s"
+    wire = native_request(seen)["messages"]
+    assert wire[3] == {"role": "tool", "tool_call_id": "i1", "name": "f", "content": "r"}
+    assert "thinking" not in wire[2] and "reasoning_content" not in wire[2]

@@ -1,0 +1,63 @@
+"""Which renderer Ollama 0.30.0+ picks (domain.ollama_runtime), on the template texts its rules read."""
+
+from __future__ import annotations
+
+from hubship.domain.ollama_runtime import (
+    GGUF_TEMPLATE,
+    ROUND_TRIP,
+    TEMPLATE,
+    go_round_trip,
+    jinja_capabilities,
+    jinja_round_trip,
+    ollama_runtime,
+)
+
+LLAMA31 = (
+    "{% if tools %}{{ tools | tojson }}{% endif %}{% for m in messages %}{% if m.tool_calls %}x{% endif %}"
+    "{% if m.role == 'ipython' %}r{% endif %}{% endfor %}"
+)
+QWEN3 = "{{ tools }}{{ m.tool_calls }}<tool_response></tool_response><think></think>"
+PLAIN = "{% for m in messages %}{{ m.content }}{% endfor %}"
+GO_TOOLS = (
+    "{{ if .Tools }}{{ range $i, $m := .Messages }}{{ if not (or ("
+    + ROUND_TRIP
+    + ') (eq $m.Role "user")) }}{{ end }}{{ range $m.ToolCalls }}{{ end }}{{ end }}{{ end }}'
+)
+GO_TOOLS_UNMARKED = GO_TOOLS.replace(ROUND_TRIP, 'eq $m.Role "tool"')
+
+
+def test_the_chat_templates_capabilities_are_read_from_its_text_as_ollama_reads_them() -> None:
+    assert jinja_capabilities(LLAMA31) == {"tools"}
+    assert jinja_capabilities(QWEN3) == {"tools", "thinking"}
+    assert jinja_capabilities("{{ content.split('</think>')[-1] }}") == {"thinking"}
+    assert jinja_capabilities("{{ content.split('</think>') }}{{ reasoning_content }}") == set()
+    assert jinja_capabilities(PLAIN) == set()
+    assert jinja_round_trip(LLAMA31) and jinja_round_trip(QWEN3)
+    assert not jinja_round_trip("{{ tools }}{{ tool_calls }}")  # no tool result
+
+
+def test_a_go_round_trip_needs_tools_calls_and_the_role_text() -> None:
+    assert go_round_trip(GO_TOOLS)
+    assert not go_round_trip(GO_TOOLS_UNMARKED)
+    assert not go_round_trip('{{ range .Messages }}{{ if eq .Role "tool" }}{{ end }}{{ end }}')  # no .Tools, no .ToolCalls
+
+
+def test_a_template_with_the_same_tools_keeps_ollama_on_it_only_when_its_round_trip_reads() -> None:
+    assert ollama_runtime(LLAMA31, GO_TOOLS, ("completion", "tools")).renderer == TEMPLATE
+    moved = ollama_runtime(LLAMA31, GO_TOOLS_UNMARKED, ("completion", "tools"))
+    assert moved.renderer == GGUF_TEMPLATE and "round trip" in moved.why
+
+
+def test_a_chat_template_with_more_capabilities_wins_unless_only_the_template_round_trips() -> None:
+    refused = ollama_runtime(QWEN3, PLAIN, ("completion", "thinking"))
+    assert refused.renderer == GGUF_TEMPLATE and refused.capabilities == {"tools", "thinking"}
+    assert "more capabilities (thinking, tools) than the TEMPLATE (thinking)" in refused.why
+    # more capabilities, but the TEMPLATE round-trips tools and the chat template does not
+    assert ollama_runtime("{{ tools }}<think></think>", GO_TOOLS, ("completion", "tools")).renderer == TEMPLATE
+
+
+def test_a_parser_harmony_or_no_chat_template_keeps_the_template() -> None:
+    assert ollama_runtime(QWEN3, PLAIN, ("completion",), parser="qwen3-coder").renderer == TEMPLATE
+    assert ollama_runtime(QWEN3, PLAIN, ("completion",), harmony=True).renderer == TEMPLATE
+    assert ollama_runtime("", PLAIN, ("completion",)).renderer == TEMPLATE
+    assert ollama_runtime(PLAIN, PLAIN, ("completion",)).renderer == TEMPLATE  # neither has tools nor thinking

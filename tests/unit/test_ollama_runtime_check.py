@@ -1,0 +1,85 @@
+"""What the Ollama model's record says of Ollama 0.30.0+'s renderer (application.ollama_runtime_check), with a fake
+llama-server: its verdicts, not its rendering (tests/integration/test_ollama_native.py runs the real one)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
+from hubship.application.chat_inputs import render_with
+from hubship.application.ollama_native_proof import native_case
+from hubship.application.ollama_runtime_check import NO_REASONING, runtime_record
+from hubship.application.ollama_tools import jinja_outcome
+from hubship.domain.chat_template import ChatProfile
+from hubship.domain.errors import UserInputError
+from hubship.domain.ollama_native import native_messages
+from hubship.domain.template_check import RenderOutcome
+
+# tools listed, calls not written (LFM2's shape), reasoning tags: Ollama 0.30+ picks it over a TEMPLATE without tools
+TEMPLATE = (
+    "{% if tools %}<|im_start|>system\nTools: {{ tools | tojson }}<|im_end|>\n{% endif %}"
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.reasoning_content %}<think>{{ m.reasoning_content }}</think>{% endif %}"
+    "{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}"
+)
+PROFILE = ChatProfile(template=TEMPLATE, tokens={"bos_token": "<s>", "eos_token": "</s>"})
+DERIVED = SimpleNamespace(template="{{ range .Messages }}{{ .Content }}{{ end }}", capabilities=("completion",), parser="", system=None)
+
+
+class Served:
+    """llama-server as a fake: renders as transformers does, or with `changed` appended, or is not built."""
+
+    def __init__(self, changed: str = "", missing: bool = False) -> None:
+        self.changed, self.missing, self.closed, self.requests = changed, missing, False, 0
+
+    def apply(self, gguf: Path, requests: Sequence[Mapping[str, Any]], template: Path | None = None) -> list[RenderOutcome]:
+        if self.missing:
+            raise UserInputError("llama-server is not installed; run `make setup`")
+        self.requests += len(requests)
+        return [RenderOutcome(text=t.text + self.changed) for t in self.expected]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def record(served: Served) -> dict[str, Any]:
+    from hubship.domain.tool_check import tool_cases
+
+    render = render_with(JinjaChatRenderer(), PROFILE)
+    served.expected = [jinja_outcome(render, None, native_case(c)) for c in tool_cases(None)]
+    return runtime_record(JinjaChatRenderer(), served, PROFILE, DERIVED, Path("model.gguf"), "llama")
+
+
+def test_a_proven_native_path_lists_its_tools_and_says_why_ollama_takes_it() -> None:
+    served = Served()
+    found = record(served)
+    assert found["metrics"]["ollama_runtime"] == "GGUF chat template"
+    assert found["metrics"]["ollama_capabilities_native"] == "completion, tools, thinking"
+    assert found["metrics"]["ollama_native_tool_conversations"] == served.requests == 6
+    assert "more capabilities (thinking, tools) than the TEMPLATE (none)" in found["notes"][0] and NO_REASONING in found["notes"]
+    assert not found["warnings"] and served.closed
+
+
+def test_a_render_llama_server_changes_warns_and_lists_no_tools() -> None:
+    found = record(Served(changed="<extra>"))
+    assert found["metrics"]["ollama_capabilities_native"] == "completion, thinking"
+    (warning,) = found["warnings"]
+    assert warning.startswith("tools on Ollama 0.30.0+ reach the model otherwise") and "vs llama-server" in warning
+
+
+def test_without_llama_server_the_native_tools_are_not_proven_and_not_listed() -> None:
+    found = record(Served(missing=True))
+    assert "tools" not in found["metrics"]["ollama_capabilities_native"]
+    assert found["warnings"] == [
+        "tools on Ollama 0.30.0+ are not proven: llama-server was not run (llama-server is not installed; run `make setup`)"
+    ]
+
+
+def test_a_template_ollama_keeps_adds_only_the_renderer() -> None:
+    derived = SimpleNamespace(**{**vars(DERIVED), "capabilities": ("completion", "tools", "thinking")})
+    found = runtime_record(JinjaChatRenderer(), Served(missing=True), PROFILE, derived, Path("model.gguf"), "llama")
+    assert found == {"metrics": {"ollama_runtime": "TEMPLATE"}, "notes": [], "warnings": []}
+    assert native_messages([], "sys")[0].content == "sys"

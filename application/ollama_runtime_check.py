@@ -1,5 +1,5 @@
 """What Ollama 0.30.0+ renders a published model with (domain.ollama_runtime), and where that is the GGUF's own chat
-template, the tool conversations proven on llama-server as Ollama hands them over (application.ollama_native_proof).
+template, the tool conversations proven on llama-server as Ollama hands them over (application.served_proof).
 
 The TEMPLATE stays proven for what uses it: Ollama before 0.30.0, `OLLAMA_GO_TEMPLATE=1`, and every model Ollama keeps
 on it. Where Ollama picks the GGUF's template, the record says so and why; its tools are listed as the model's in
@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from hubship.application.chat_inputs import render_with
-from hubship.application.ollama_native_proof import prove_native
-from hubship.domain.chat_template import ChatMessage, ChatProfile, TemplateRejected
+from hubship.application.served_conversations import has_switch
+from hubship.application.served_proof import prove_served
+from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import UserInputError
 from hubship.domain.ollama_runtime import GGUF_TEMPLATE, OLLAMA_VERSION, ollama_runtime
+from hubship.domain.served_requests import ollama_settings
 from hubship.domain.tool_check import tool_cases
 from hubship.ports.chat_renderer import ChatRenderer
 from hubship.ports.served_chat import ServedChat
@@ -31,16 +33,6 @@ NATIVE = (
 NATIVE_TOOLS = "tools there: llama-server renders the {cases} tool conversations as the chat template does (as Ollama sends them)"
 NO_REASONING = "there, Ollama sends no message's reasoning to llama-server: none is written in history"
 NATIVE_TOOLS_DIFFER = "tools on Ollama {version}+ reach the model otherwise than the chat template writes them: {difference}"
-
-
-def _switch(render: Any) -> bool:
-    prompts = set()
-    for think in (None, True, False):
-        try:
-            prompts.add(render([ChatMessage("user", "Hi")], add_generation_prompt=True, continue_final=False, think=think))
-        except TemplateRejected:
-            return False
-    return len(prompts) > 1
 
 
 def runtime_record(
@@ -60,13 +52,15 @@ def runtime_record(
         notes.append(NO_REASONING)
     if "tools" in runtime.capabilities:
         render = render_with(renderer, profile)
-        cases = [c for think in ((None, True, False) if _switch(render) else (None,)) for c in tool_cases(derived.system, (None,), think)]
+        # what reaches the template: Ollama turns an unset think on for a model it gives the thinking capability
+        settings = ollama_settings(has_switch(render), "thinking" in runtime.capabilities)
+        cases = [c for think in settings for c in tool_cases(derived.system, (None,), think)]
         try:
-            proof = prove_native(render, served, gguf, profile.runtime_bos, cases)
+            proof = prove_served(render, served, gguf, profile.runtime_bos, cases)
         except UserInputError as exc:  # llama-server not built here
             record["warnings"].append(f"tools on Ollama {OLLAMA_VERSION}+ are not proven: llama-server was not run ({exc})")
         else:
-            if proof.proven:
+            if proof.proven():
                 notes.append(NATIVE_TOOLS.format(cases=len(cases)))
                 capabilities.insert(1, "tools")
                 record["metrics"]["ollama_native_tool_conversations"] = len(cases)

@@ -31,6 +31,8 @@ MEANINGS = {
     "imatrix": "the importance matrix the published file was made with",
     "ollama_template": "where the Modelfile's chat TEMPLATE comes from",
     "ollama_capabilities": "what Ollama lets requests to this model use (completion, tools, thinking), read from its TEMPLATE",
+    "served_chat_conversations": "tool and reasoning conversations sent to llama-server on this GGUF, compared with the chat template",
+    "served_chat_differences": "of those, the ones llama-server renders otherwise than the chat template",
     "ollama_runtime": "what Ollama 0.30.0+ renders chats with: the TEMPLATE, or the GGUF's own chat template in llama.cpp",
     "ollama_capabilities_native": "what requests to this model can use on Ollama 0.30.0+ where it renders with the GGUF's"
     " chat template (tools only where llama-server was proven to render the tool conversations as the chat template)",

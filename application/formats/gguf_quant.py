@@ -25,6 +25,7 @@ from hubship.application.formats.gguf_usage import gguf_usage, model_files
 from hubship.application.formats.memory import SLAB, llama_cpp_step, logits_bytes, quantize_bytes
 from hubship.application.formats.sizes import gguf_file_bytes
 from hubship.application.node_build import save_verification
+from hubship.application.served_conversations import served_conversations
 from hubship.domain.chat_proof import THRESHOLDS as CHAT
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import UserInputError
@@ -127,13 +128,14 @@ class GgufQuantFormat(GgufBase):
         name = ctx.params["name"]
         chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served, name=name)
         proof = chat.verification()
+        extra = served_conversations(renderer, runtime, served, ctx.checkpoint, ctx.base, kept[0])
         vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
         ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, bos, vocab, kept[0])
         verification = {
-            "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **ollama["metrics"]},
+            "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **extra["metrics"], **ollama["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},
-            "notes": [*notes, *proof["notes"], *ollama["notes"]],
-            "warnings": [*proof["warnings"], *ollama["warnings"]],
+            "notes": [*notes, *proof["notes"], *extra["notes"], *ollama["notes"]],
+            "warnings": [*proof["warnings"], *extra["warnings"], *ollama["warnings"]],
         }
         save_verification(ctx.out_dir, verification)
 

@@ -1,6 +1,6 @@
 """Ollama 0.30.0+'s other renderer: where it prefers the GGUF's own chat template (domain.ollama_runtime), the tool
 conversations as Ollama hands them to llama-server, rendered by the real llama-server built from the pinned source
-(application.ollama_native_proof), and a publish that records it."""
+(application.served_proof), and a publish that records it."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import pytest
 from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
-from hubship.application.ollama_native_proof import prove_native
 from hubship.application.ollama_runtime_check import NATIVE_TOOLS
 from hubship.application.ollama_template import derive_ollama_template
+from hubship.application.served_conversations import EQUAL
+from hubship.application.served_proof import prove_served
 from hubship.domain.ollama_runtime import GGUF_TEMPLATE, ROUND_TRIP, TEMPLATE, ollama_runtime
 from hubship.domain.quality import VERIFICATION_FILE
 from hubship.domain.tool_check import tool_cases
@@ -59,20 +60,20 @@ def _prove(served, name: str, thinks: tuple[bool | None, ...] = (None,)):
         return JinjaChatRenderer().render(text, TOKENS, messages, **options)
 
     cases = [c for think in thinks for c in tool_cases(None, (None,), think)]
-    return prove_native(render, chat, gguf, TOKENS["bos_token"], cases, work / f"{name}.jinja")
+    return prove_served(render, chat, gguf, TOKENS["bos_token"], cases, template=work / f"{name}.jinja")
 
 
 @pytest.mark.slow
 def test_llama_server_renders_the_tool_conversations_of_a_template_ollama_hands_it(served) -> None:
     proof = _prove(served, LFM2)
-    assert proof.proven, proof.differences
+    assert proof.proven(), proof.differences
     assert proof.rendered == len(tool_cases(None)) and proof.calls_rendered
 
 
 @pytest.mark.slow
 def test_llama_servers_own_thinking_default_fails_the_native_proof(served) -> None:
     proof = _prove(served, MINICPM5, (None, True, False))
-    assert not proof.proven
+    assert not proof.proven()
     # no think in the request: transformers leaves enable_thinking undefined (off here), llama-server turns it on
     assert (
         proof.differences[0].startswith("tools: one tool: ")
@@ -105,4 +106,8 @@ def test_publishing_a_model_ollama_renders_with_its_gguf_template_records_the_na
     assert metrics["ollama_capabilities_native"].startswith("completion, tools")
     cases = metrics["ollama_native_tool_conversations"]
     assert NATIVE_TOOLS.format(cases=cases) in record["notes"]
+    # the GGUF itself: the tool conversations as an OpenAI-compatible client sends them to llama-server
+    (gguf,) = [json.loads(p.read_text()) for p in (tmp_path / "ws").rglob(VERIFICATION_FILE) if "quantization" in p.read_text()]
+    assert gguf["metrics"]["served_chat_conversations"] == 6 and gguf["metrics"]["served_chat_differences"] == 0
+    assert EQUAL.format(cases=6, kinds="tool") in gguf["notes"]
     shutil.rmtree(tmp_path / "ws", ignore_errors=True)

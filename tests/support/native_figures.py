@@ -1,7 +1,7 @@
 """The bench's figures for Ollama 0.30.0+'s other renderer: per tool template, what Ollama renders a chat with (its
 TEMPLATE or the GGUF's own chat template, domain.ollama_runtime), and where that is the GGUF's template, whether
 llama-server (built from the pinned source) renders every tool conversation as transformers does when handed it as
-Ollama hands it (application.ollama_native_proof).
+Ollama hands it (application.served_proof).
 
 One tiny Llama GGUF with weights (SentencePiece `<s>`/`</s>`, adds BOS) serves every template through llama-server's
 `--chat-template-file`; the Jinja reference gets the same special tokens.
@@ -17,8 +17,9 @@ from hubship.adapters.llama_cpp.converter import LlamaCppConverter
 from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
-from hubship.application.ollama_native_proof import prove_native
+from hubship.application.served_proof import prove_served
 from hubship.domain.ollama_runtime import GGUF_TEMPLATE, ollama_runtime
+from hubship.domain.served_requests import ollama_settings
 from hubship.domain.tool_check import tool_cases
 from tests.fakes.progress import FakeProgress
 
@@ -58,9 +59,10 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
             def render(messages, text=text, **options):
                 return renderer.render(text, TOKENS, messages, **options)
 
-            cases = [c for think in ((None, True, False) if switch else (None,)) for c in tool_cases(None, (None,), think)]
-            proof = prove_native(render, served, gguf, TOKENS["bos_token"], cases, file)
-            if proof.proven:
+            settings = ollama_settings(switch, "thinking" in runtime.capabilities)
+            cases = [c for think in settings for c in tool_cases(None, (None,), think)]
+            proof = prove_served(render, served, gguf, TOKENS["bos_token"], cases, template=file)
+            if proof.proven():
                 found["native_equal"].append(name)
             else:
                 found["native_why"].append(f"{name}: {proof.differences[0] if proof.differences else 'no conversation with calls renders'}")

@@ -10,12 +10,12 @@ from typing import Any
 
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.application.chat_inputs import render_with
-from hubship.application.ollama_native_proof import native_case
 from hubship.application.ollama_runtime_check import NO_REASONING, runtime_record
 from hubship.application.ollama_tools import jinja_outcome
+from hubship.application.served_proof import native_case
 from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import UserInputError
-from hubship.domain.ollama_native import native_messages
+from hubship.domain.served_requests import native_messages
 from hubship.domain.template_check import RenderOutcome
 
 # tools listed, calls not written (LFM2's shape), reasoning tags: Ollama 0.30+ picks it over a TEMPLATE without tools

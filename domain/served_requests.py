@@ -1,7 +1,8 @@
-"""A chat as Ollama 0.30.0+ hands it to llama-server when it renders with the GGUF's own chat template (ollama_runtime),
-modelled from Ollama's source as read (`llm/llama_server.go`, `llamaServerChatRequest`, `llamaServerChatMessage`,
-`llamaServerChatToolCalls`, `llamaServerChatTemplateKwargs`; `api/types.go`; not copied):
+"""A chat as llama-server receives it (its `/apply-template` and chat completion take the same body), from two clients:
 
+**Ollama 0.30.0+**, where it renders with the GGUF's own chat template (ollama_runtime), modelled from Ollama's source
+as read (`llm/llama_server.go`, `llamaServerChatRequest`, `llamaServerChatMessage`, `llamaServerChatToolCalls`,
+`llamaServerChatTemplateKwargs`; `api/types.go`; not copied):
 - each message as `role`, `tool_call_id` and `name` (a tool result's, when set), `tool_calls` and `content`; a
   message's reasoning (`thinking`) is not sent, so no reasoning reaches the template's history;
 - each call as `id`, `index`, `type: function` and `function` with `name` and `arguments`, the arguments' JSON text
@@ -9,10 +10,15 @@ modelled from Ollama's source as read (`llm/llama_server.go`, `llamaServerChatRe
 - `tools` as Ollama's `api.Tool` writes them: its members in the struct's order (`type`, `function`: `name`,
   `description`, `parameters`: `type`, `$defs`, `items`, `required`, `properties`; each property: `anyOf`, `type`,
   `items`, `description`, `enum`, `properties`, `required`), empty optional members and any other member dropped;
-- `chat_template_kwargs: {"enable_thinking": ...}` only when the request sets `think`; unset, llama-server decides.
+- `chat_template_kwargs: {"enable_thinking": ...}` only when `think` is set; but Ollama sets it on itself when the
+  request has none and the model has the `thinking` capability (`ChatHandler`, `GenerateHandler`: ollama PR 12533,
+  October 2025), so llama-server decides it only for a model without that capability (`ollama_think`).
 
-The Jinja reference for such a chat is the same conversation as Ollama hands it over: the tools as Ollama writes them
-and no reasoning in history (`native_messages`).
+**An OpenAI-compatible client** (LM Studio's and llama-server's own users, `openai` SDKs): the messages as given, a
+call's arguments as their JSON text, a message's reasoning as `reasoning_content` (llama-server reads it,
+`common_chat_msgs_parse_oaicompat`), the tools as given, `chat_template_kwargs` when `think` is set.
+
+The Jinja reference for either is the same conversation as the client hands it over (`native_messages` for Ollama).
 """
 
 from __future__ import annotations
@@ -57,6 +63,18 @@ def ollama_tool(tool: str) -> str:
     return json.dumps({"type": data.get("type", ""), "function": written}, ensure_ascii=False)
 
 
+def ollama_think(think: bool | None, thinking: bool) -> bool | None:
+    """The `think` a template gets from Ollama for a request's `think`: on when unset and the model has the `thinking`
+    capability (see the module docstring)."""
+    return True if think is None and thinking else think
+
+
+def ollama_settings(switch: bool, thinking: bool) -> tuple[bool | None, ...]:
+    """The think values a template gets from Ollama for requests with `think` unset, on and off (`switch`: the template
+    has the switch; without it, one render stands for all), for a model with the `thinking` capability or not."""
+    return tuple(dict.fromkeys(ollama_think(t, thinking) for t in ((None, True, False) if switch else (None,))))
+
+
 def native_messages(messages: Sequence[ChatMessage], system: str = "") -> tuple[ChatMessage, ...]:
     """The conversation as the template sees it on this path: the Modelfile's SYSTEM first when the chat does not open
     with a system message, and no reasoning."""
@@ -70,7 +88,7 @@ def go_json(value: object) -> str:
     return text.translate({ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"})
 
 
-def _message(message: ChatMessage) -> dict[str, Any]:
+def _message(message: ChatMessage, ollama: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role}
     if message.tool_call_id:
         out["tool_call_id"] = message.tool_call_id
@@ -82,20 +100,24 @@ def _message(message: ChatMessage) -> dict[str, Any]:
                 "id": call.id,
                 "index": 0,
                 "type": "function",
-                "function": {"name": call.name, "arguments": go_json(json.loads(call.arguments))},
+                "function": {"name": call.name, "arguments": go_json(json.loads(call.arguments)) if ollama else call.arguments},
             }
             for call in message.tool_calls
         ]
+    if message.thinking and not ollama:
+        out["reasoning_content"] = message.thinking
     out["content"] = message.content
     return out
 
 
-def native_request(messages: Sequence[ChatMessage], tools: Sequence[str] = (), think: bool | None = None) -> dict[str, Any]:
-    """The body Ollama sends llama-server's `/apply-template` (and chat completion) for `messages` (as native_messages
-    gives them) with `tools` (JSON texts) and `think`."""
-    body: dict[str, Any] = {"messages": [_message(m) for m in messages]}
+def served_request(
+    messages: Sequence[ChatMessage], tools: Sequence[str] = (), think: bool | None = None, *, ollama: bool = True
+) -> dict[str, Any]:
+    """The body llama-server gets for `messages` with `tools` (JSON texts) and `think`: from Ollama 0.30.0+ (`messages`
+    as native_messages gives them), or, `ollama` False, from an OpenAI-compatible client (see the module docstring)."""
+    body: dict[str, Any] = {"messages": [_message(m, ollama) for m in messages]}
     if tools:
-        body["tools"] = [json.loads(ollama_tool(t)) for t in tools]
+        body["tools"] = [json.loads(ollama_tool(t) if ollama else t) for t in tools]
     if think is not None:
         body["chat_template_kwargs"] = {"enable_thinking": think}
     return body

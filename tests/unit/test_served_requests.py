@@ -1,11 +1,11 @@
-"""A chat as Ollama 0.30.0+ hands it to llama-server (domain.ollama_native)."""
+"""A chat as Ollama 0.30.0+ hands it to llama-server (domain.served_requests)."""
 
 from __future__ import annotations
 
 import json
 
 from hubship.domain.chat_template import ChatMessage, ToolCall
-from hubship.domain.ollama_native import go_json, native_messages, native_request, ollama_tool
+from hubship.domain.served_requests import go_json, native_messages, ollama_settings, ollama_think, ollama_tool, served_request
 from hubship.domain.tool_check import BOOK, CALL, WEATHER
 
 
@@ -41,7 +41,7 @@ def test_tools_are_written_in_ollamas_member_order_with_unknown_members_dropped(
 
 
 def test_calls_keep_the_callers_key_order_as_go_writes_json() -> None:
-    body = native_request([ChatMessage("assistant", "", tool_calls=(CALL,))], (WEATHER,))
+    body = served_request([ChatMessage("assistant", "", tool_calls=(CALL,))], (WEATHER,))
     call = body["messages"][0]["tool_calls"][0]
     assert call["id"] == CALL.id and call["type"] == "function" and call["index"] == 0
     text = call["function"]["arguments"]
@@ -50,7 +50,7 @@ def test_calls_keep_the_callers_key_order_as_go_writes_json() -> None:
     assert go_json({"a": "x\u2028y"}) == '{"a":"x\\u2028y"}'
     assert body["tools"][0]["function"]["name"] == "get_weather"
     assert "chat_template_kwargs" not in body
-    assert native_request([], think=False)["chat_template_kwargs"] == {"enable_thinking": False}
+    assert served_request([], think=False)["chat_template_kwargs"] == {"enable_thinking": False}
 
 
 def test_results_carry_their_name_and_id_and_no_reasoning_reaches_the_template() -> None:
@@ -63,6 +63,21 @@ def test_results_carry_their_name_and_id_and_no_reasoning_reaches_the_template()
     assert [m.role for m in seen] == ["system", "user", "assistant", "tool"] and seen[0].content == "Be brief."
     assert all(not m.thinking for m in seen)
     assert native_messages([ChatMessage("system", "s")], system="other")[0].content == "s"
-    wire = native_request(seen)["messages"]
+    wire = served_request(seen)["messages"]
     assert wire[3] == {"role": "tool", "tool_call_id": "i1", "name": "f", "content": "r"}
     assert "thinking" not in wire[2] and "reasoning_content" not in wire[2]
+
+
+def test_an_openai_client_sends_the_conversation_as_written() -> None:
+    messages = [ChatMessage("user", "q"), ChatMessage("assistant", "", tool_calls=(CALL,), thinking="first the weather")]
+    body = served_request(messages, (BOOK,), True, ollama=False)
+    call = body["messages"][1]
+    assert call["reasoning_content"] == "first the weather" and call["tool_calls"][0]["function"]["arguments"] == CALL.arguments
+    assert body["tools"] == [json.loads(BOOK)] and body["chat_template_kwargs"] == {"enable_thinking": True}
+
+
+def test_ollama_turns_an_unset_think_on_for_a_thinking_model() -> None:
+    assert ollama_think(None, True) is True and ollama_think(None, False) is None and ollama_think(False, True) is False
+    assert ollama_settings(True, True) == (True, False)
+    assert ollama_settings(True, False) == (None, True, False)
+    assert ollama_settings(False, True) == (True,) and ollama_settings(False, False) == (None,)

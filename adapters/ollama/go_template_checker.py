@@ -66,7 +66,8 @@ def ollama_case(c: OllamaCase) -> dict[str, Any]:
 
 class GoTemplateChecker:
     def __init__(self, cache_dir: Path, go: str | None = None) -> None:
-        self._cache = Path(cache_dir).expanduser() / "tools" / "gotmpl"
+        # absolute: Go refuses a relative GOPATH or GOCACHE, and a relative --workspace would make it one
+        self._cache = Path(cache_dir).expanduser().resolve() / "tools" / "gotmpl"
         self._go = go
         self._version: str | None = None
 

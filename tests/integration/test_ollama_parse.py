@@ -17,6 +17,7 @@ import httpx
 import ollama
 import pytest
 
+from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.application.ollama_template import derive_ollama_template
 from hubship.domain.chat_learning import derive_structure
 from hubship.domain.chat_template import RULES, ChatMessage, TemplateNotDerivable, TemplateRejected, strip_bos, violates
@@ -210,3 +211,11 @@ def test_a_tool_loop_with_thinking_reaches_the_standin_as_training_rendered_it(r
     )
     assert answer.status_code == 200 and answer.json()["standin"]["prompt"] == jinja
     assert "<think>\nI need the weather in Zürich first.\n</think>\n\n<tool_call>" in jinja and jinja.endswith("<think>\n\n</think>\n\n")
+
+
+def test_a_relative_workspace_still_runs_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hubship publish ... -w ws` hands the checker a relative cache: Go refuses a relative GOPATH, which read as Go missing."""
+    monkeypatch.chdir(tmp_path)
+    checker = GoTemplateChecker(Path("ws"))
+    assert checker.version() is not None
+    assert checker.parse("{{ .Prompt }}").error is None

@@ -46,7 +46,7 @@ lint: setup
 
 # Branch coverage of the in-process runs (.coveragerc): at least 80% overall, 90% on domain/ and application/.
 test: lint
-	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile --cov=hubship --cov-report=
+	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile --durations=15 --cov=hubship --cov-report=
 	$(VENV)/bin/python -m coverage report --fail-under=80
 	$(VENV)/bin/python -m coverage report --include='domain/*,application/*' --fail-under=90
 

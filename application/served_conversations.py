@@ -59,7 +59,8 @@ def uses(render: Render) -> tuple[bool, bool]:
 def served_conversations(
     renderer: ChatRenderer, runtime: ChatRuntime, served: ServedChat, checkpoint: Checkpoint, base: BaseInfo, gguf: Path
 ) -> dict[str, Any]:
-    """What the GGUF's record gets: metrics (`served_chat_conversations`, `served_chat_differences`), notes, warnings."""
+    """What the GGUF's record gets: metrics (`served_chat_conversations`, `served_chat_differences`), notes, warnings.
+    Leaves llama-server running: call it before the token-level proof (application.chat_proof), which stops it."""
     profile = renderer.profile(checkpoint, base)
     if profile.template is None:
         return {"metrics": {}, "notes": [], "warnings": []}
@@ -72,12 +73,10 @@ def served_conversations(
     kinds = " and ".join(k for k, used in (("tool", tools), ("reasoning", reasoning or switch)) if used)
     if not cases:
         return {"metrics": {}, "notes": [], "warnings": []}
-    try:
+    try:  # the server stays up for the caller's token-level proof of the same GGUF, which stops it
         proof = prove_served(render, served, gguf, profile.runtime_bos, cases, ollama=False)
     except UserInputError as exc:  # llama-server not built here
         return {"metrics": {}, "notes": [], "warnings": [f"llama-server was not run on the {kinds} conversations ({exc})"]}
-    finally:
-        served.close()
     metrics = {"served_chat_conversations": len(cases), "served_chat_differences": len(proof.differences)}
     if not proof.differences:
         return {"metrics": metrics, "notes": [EQUAL.format(cases=len(cases), kinds=kinds)], "warnings": []}

@@ -9,7 +9,8 @@ as read (`llm/llama_server.go`, `llamaServerChatRequest`, `llamaServerChatMessag
   as Go writes an ordered map (the caller's key order kept);
 - `tools` as Ollama's `api.Tool` writes them: its members in the struct's order (`type`, `function`: `name`,
   `description`, `parameters`: `type`, `$defs`, `items`, `required`, `properties`; each property: `anyOf`, `type`,
-  `items`, `description`, `enum`, `properties`, `required`), empty optional members and any other member dropped;
+  `items`, `description`, `enum`, `properties`, `required`), empty optional members and any other member dropped, and
+  what it holds as `any` (`items`, `$defs`) written as a Go map: keys sorted;
 - `chat_template_kwargs: {"enable_thinking": ...}` only when `think` is set; but Ollama sets it on itself when the
   request has none and the model has the `thinking` capability (`ChatHandler`, `GenerateHandler`: ollama PR 12533,
   October 2025), so llama-server decides it only for a model without that capability (`ollama_think`).
@@ -32,6 +33,13 @@ from hubship.domain.chat_template import ChatMessage
 _PROPERTY = ("anyOf", "type", "items", "description", "enum", "properties", "required")
 
 
+def _go_any(value: Any) -> Any:
+    """A member Ollama holds as `any` (`items`, `$defs`): a Go map, which `json.Marshal` writes with its keys sorted."""
+    if isinstance(value, dict):
+        return {k: _go_any(value[k]) for k in sorted(value)}
+    return [_go_any(v) for v in value] if isinstance(value, list) else value
+
+
 def _property(value: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in _PROPERTY:
@@ -42,6 +50,8 @@ def _property(value: dict[str, Any]) -> dict[str, Any]:
             item = {name: _property(p) for name, p in item.items()}
         elif key == "anyOf":
             item = [_property(p) for p in item]
+        elif key == "items":
+            item = _go_any(item)
         elif key == "type" and isinstance(item, list) and len(item) == 1:
             item = item[0]  # PropertyType writes a list of one as its string
         out[key] = item
@@ -53,7 +63,7 @@ def ollama_tool(tool: str) -> str:
     data = json.loads(tool)
     function, parameters = data.get("function") or {}, data.get("function", {}).get("parameters") or {}
     params: dict[str, Any] = {"type": parameters.get("type", "")}
-    params.update({k: parameters[k] for k in ("$defs", "items", "required") if parameters.get(k)})
+    params.update({k: _go_any(parameters[k]) for k in ("$defs", "items", "required") if parameters.get(k)})
     properties = parameters.get("properties")
     params["properties"] = None if properties is None else {n: _property(p) for n, p in properties.items()}
     written: dict[str, Any] = {"name": function.get("name", "")}

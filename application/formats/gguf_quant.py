@@ -126,9 +126,9 @@ class GgufQuantFormat(GgufBase):
         choice = bos_choice(renderer, ctx.checkpoint, ctx.base, bos)
         runtime, served = ctx.service("chat_runtime"), ctx.service("served_chat")
         name = ctx.params["name"]
+        extra = served_conversations(renderer, runtime, served, ctx.checkpoint, ctx.base, kept[0])  # one server for both
         chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served, name=name)
         proof = chat.verification()
-        extra = served_conversations(renderer, runtime, served, ctx.checkpoint, ctx.base, kept[0])
         vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
         ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, bos, vocab, kept[0])
         verification = {

@@ -81,3 +81,15 @@ def test_ollama_turns_an_unset_think_on_for_a_thinking_model() -> None:
     assert ollama_settings(True, True) == (True, False)
     assert ollama_settings(True, False) == (None, True, False)
     assert ollama_settings(False, True) == (True,) and ollama_settings(False, False) == (None,)
+
+
+def test_what_ollama_holds_as_any_comes_out_with_its_keys_sorted() -> None:
+    items = {"type": "object", "description": "a seat", "properties": {"row": {"type": "integer"}}}
+    tool = json.dumps(
+        {
+            "type": "function",
+            "function": {"name": "f", "parameters": {"type": "object", "properties": {"s": {"type": "array", "items": items}}}},
+        }
+    )
+    written = json.loads(ollama_tool(tool))["function"]["parameters"]["properties"]["s"]["items"]
+    assert list(written) == ["description", "properties", "type"]

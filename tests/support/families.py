@@ -27,6 +27,7 @@ from typing import Any
 
 from hubship.adapters.llama_cpp.install import installed_home
 from tests.support.family_specs import FAMILIES, LLAMA3_PATTERN, Family
+from tests.support.gguf_kv import gguf_metadata
 from tests.support.mistral_common_data import data_file
 
 __all__ = ["FAMILIES", "Family", "adapter_shift", "build", "with_added_token"]
@@ -36,24 +37,16 @@ NORMAL, UNKNOWN, CONTROL, USER_DEFINED, BYTE = 1, 2, 3, 4, 6  # llama.cpp's toke
 
 def _gguf_vocab(name: str) -> dict[str, Any]:
     """tokens, scores, types and the special token ids of llama.cpp's `ggml-vocab-<name>.gguf`."""
-    import sys
-
-    home = installed_home()
-    sys.path.insert(0, str(home / "gguf-py"))  # llama.cpp's own reader, as the converter uses it
-    try:
-        import gguf
-    finally:
-        sys.path.remove(str(home / "gguf-py"))
-    path = home / "models" / f"ggml-vocab-{name}.gguf"
+    path = installed_home() / "models" / f"ggml-vocab-{name}.gguf"
     if not path.is_file():  # an install by an older hubship: `make setup` redoes it
         raise FileNotFoundError(f"{path} is missing; run `python -m hubship.adapters.llama_cpp.install install` (make setup)")
-    fields = gguf.GGUFReader(path).fields
+    fields = gguf_metadata(path)
     return {
-        "tokens": fields["tokenizer.ggml.tokens"].contents(),
-        "scores": fields["tokenizer.ggml.scores"].contents() if "tokenizer.ggml.scores" in fields else None,
-        "types": fields["tokenizer.ggml.token_type"].contents(),
-        "unk": fields["tokenizer.ggml.unknown_token_id"].contents() if "tokenizer.ggml.unknown_token_id" in fields else None,
-        "merges": fields["tokenizer.ggml.merges"].contents() if "tokenizer.ggml.merges" in fields else None,
+        "tokens": fields["tokenizer.ggml.tokens"],
+        "scores": fields.get("tokenizer.ggml.scores"),
+        "types": fields["tokenizer.ggml.token_type"],
+        "unk": fields.get("tokenizer.ggml.unknown_token_id"),
+        "merges": fields.get("tokenizer.ggml.merges"),
     }
 
 

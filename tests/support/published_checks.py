@@ -4,15 +4,14 @@ manifests, a GGUF's header fields)."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hubship.adapters.llama_cpp.install import installed_home
 from tests.support.families import FAMILIES, build
+from tests.support.gguf_kv import gguf_contents
 from tests.support.ollama_server import StandInServer
 
 
@@ -48,15 +47,10 @@ def verification(root: Path, fmt: str) -> dict[str, Any]:
 
 
 def gguf_fields(path: Path) -> dict[str, Any]:
-    """A GGUF's header fields (tokenizer arrays left out) and its tensor names, read with llama.cpp's own gguf-py."""
-    sys.path.insert(0, str(installed_home() / "gguf-py"))
-    try:
-        import gguf
-    finally:
-        sys.path.remove(str(installed_home() / "gguf-py"))
-    reader = gguf.GGUFReader(path)
-    fields = {name: field.contents() for name, field in reader.fields.items() if not name.startswith("tokenizer.ggml.")}
-    return {**fields, "tensors": {t.name for t in reader.tensors}}
+    """A GGUF's header fields (tokenizer arrays left out) and its tensor names."""
+    metadata, tensors = gguf_contents(path)
+    fields = {name: value for name, value in metadata.items() if not name.startswith("tokenizer.ggml.")}
+    return {**fields, "tensors": set(tensors)}
 
 
 def merged_and_gguf_passed(root: Path) -> dict[str, Any]:

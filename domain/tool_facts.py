@@ -111,6 +111,9 @@ def argument_form(prober: Prober, tool: str) -> ArgForm | None:
     if tojson(ARG_PROBE) in text:
         return None
     found = arg_form(text)
+    if found is None and not any(key in text for key in ARG_PROBE):
+        # Granite 3.3, LFM2: the model's calls live in its output alone; Ollama would have none to read back from the TEMPLATE
+        raise TemplateNotDerivable("the template does not write the tool calls of an assistant message (it drops them)")
     if found is None:
         raise TemplateNotDerivable("the template writes tool-call arguments other than as tojson or one by one with tojson values")
     return found

@@ -146,3 +146,12 @@ def test_calls_ollama_would_not_parse_back_are_refused_though_they_render_equal(
         " a JSON object after the tag '<tool_call>', would not find them"
     )
     assert any(expected in n for n in d.notes)
+
+
+@pytest.mark.parametrize("name", ["ibm-granite-granite-3.3-2B-Instruct", "LFM2-8B-A1B"])
+def test_a_template_that_drops_the_calls_is_refused_as_such(name, renderer, go):
+    """Granite 3.3 and LFM2 list the tools but write no call of an assistant message: the model's calls live in its
+    output alone, and a TEMPLATE would have none for Ollama to read back (Ollama 0.30+ renders them with llama.cpp)."""
+    d = derive_ollama_template(renderer, go, profile(name), allow_generic=False)
+    assert "tools" not in d.capabilities
+    assert any(n.endswith("the template does not write the tool calls of an assistant message (it drops them)") for n in d.notes)

@@ -64,9 +64,21 @@ def jinja_round_trip(chat_template: str) -> bool:
     return "tools" in jinja_capabilities(chat_template) and calls and any(s in chat_template for s in _TOOL_RESULT)
 
 
+_ACTION = re.compile(r"\{\{(.*?)\}\}", re.S)
+_LITERAL = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|\'(?:\\.|[^\'\\])*\'|/\*.*?\*/', re.S)
+_IDENT = re.compile(r"(?<![\w.)\]])(\$\w*)?((?:\.[A-Za-z_]\w*)+)")
+
+
 def _names(template: str) -> set[str]:
-    """The field names a Go template uses, lower-cased as Ollama's `Vars` gives them (a close reading: every `.Name`)."""
-    return {m.lower() for m in re.findall(r"\.([A-Za-z_]\w*)", template)}
+    """The names Ollama's `Vars` gives a Go template, lower-cased: each field chain (`.Function.Name`: function, name)
+    and variable chain (`$m.Role`: $m, role) of its actions. Text outside the actions, string and character literals
+    and comments name nothing; nor does a field read off a parenthesised pipeline, `(...).Field` (a chain node, which
+    `Identifiers` passes over; it also passes over the names inside those parentheses, which this reading keeps)."""
+    names: set[str] = set()
+    for action in _ACTION.findall(template):
+        for var, fields in _IDENT.findall(_LITERAL.sub(" ", action)):
+            names |= {var.lower()} - {""} | {f.lower() for f in fields.split(".") if f}
+    return names
 
 
 def go_round_trip(template: str) -> bool:

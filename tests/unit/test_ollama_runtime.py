@@ -42,6 +42,16 @@ def test_a_go_round_trip_needs_tools_calls_and_the_role_text() -> None:
     assert not go_round_trip('{{ range .Messages }}{{ if eq .Role "tool" }}{{ end }}{{ end }}')  # no .Tools, no .ToolCalls
 
 
+def test_only_the_names_of_actions_count_as_vars_read_them() -> None:
+    marked = f"{{{{ if true }}}}{ROUND_TRIP}{{{{ end }}}}"  # the role text Ollama searches the raw text for
+    # field and variable chains inside actions count, also inside a nested pipeline
+    assert go_round_trip(marked + "{{ if (len $.Tools) }}{{ range $m := .Messages }}{{ $m.ToolCalls }}{{ end }}{{ end }}")
+    # in plain text, a string, a raw string, a comment or read off a parenthesised pipeline they do not
+    for hidden in (".Tools .ToolCalls", '{{ "use .Tools" }}{{ `and .ToolCalls` }}', "{{/* .Tools .ToolCalls */}}"):
+        assert not go_round_trip(marked + hidden)
+    assert not go_round_trip(marked + "{{ .Tools }}{{ (index .Messages 0).ToolCalls }}")
+
+
 def test_a_template_with_the_same_tools_keeps_ollama_on_it_only_when_its_round_trip_reads() -> None:
     assert ollama_runtime(LLAMA31, GO_TOOLS, ("completion", "tools")).renderer == TEMPLATE
     moved = ollama_runtime(LLAMA31, GO_TOOLS_UNMARKED, ("completion", "tools"))

@@ -10,6 +10,8 @@ engine lacks), which no file hubship writes can change.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +37,24 @@ NO_REASONING = "there, Ollama sends no message's reasoning to llama-server: none
 NATIVE_TOOLS_DIFFER = "tools on Ollama {version}+ reach the model otherwise than the chat template writes them: {difference}"
 
 
+RECORD = "ollama_runtime_record"
+"""Where a GGUF artifact's verification keeps its runtime_record, with its runtime_key, for the Ollama artifact built
+on the same file to take rather than prove again."""
+
+
+def runtime_key(profile: ChatProfile, derived: Any, model_type: str) -> str:
+    """What runtime_record's answer depends on besides the GGUF file: two derivations with one key get one record."""
+    parts = [profile.template or "", profile.runtime_bos or "", derived.template or "", list(derived.capabilities)]
+    parts += [derived.parser, derived.system, model_type]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
 def runtime_record(
     renderer: ChatRenderer, served: ServedChat, profile: ChatProfile, derived: Any, gguf: Path, model_type: str
 ) -> dict[str, Any]:
     """The metrics, notes, warnings and capabilities (`ollama_capabilities_native`) that Ollama 0.30.0+'s choice of
-    renderer adds to the Ollama model's record; `derived` an OllamaTemplate."""
+    renderer adds to the Ollama model's record; `derived` an OllamaTemplate. Leaves llama-server running for the
+    caller's next proof on `gguf`: the caller stops it."""
     template = derived.template or ""
     harmony = model_type in HARMONY_TYPES and "<|start|>" in template and "<|end|>" in template
     runtime = ollama_runtime(profile.template or "", template, derived.capabilities, derived.parser, harmony)
@@ -67,8 +82,6 @@ def runtime_record(
             else:
                 why = proof.differences[0] if proof.differences else "no conversation with calls renders"
                 record["warnings"].append(NATIVE_TOOLS_DIFFER.format(version=OLLAMA_VERSION, difference=why))
-        finally:
-            served.close()
     record["metrics"]["ollama_capabilities_native"] = ", ".join(capabilities)
     record["notes"] = notes
     return record

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from hubship.application.ollama_derivation import derive_for_gguf
-from hubship.application.ollama_runtime_check import runtime_record
+from hubship.application.ollama_runtime_check import RECORD, runtime_key, runtime_record
 from hubship.application.ollama_template import for_hub, ollama_model
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.hub_ollama import hub_ollama_files
@@ -103,7 +103,8 @@ class HubOllama:
         gguf: Path | None = None,
     ) -> dict[str, Any]:
         """Write the files into `out_dir`; returns what they add to its verification record (metrics, notes, warnings),
-        with what Ollama 0.30.0+ renders `gguf` with when it is given (application.ollama_runtime_check)."""
+        with what Ollama 0.30.0+ renders `gguf` with when it is given (application.ollama_runtime_check; also whole,
+        under RECORD, for the Ollama artifact on the same file). llama-server may be left running on `gguf`."""
         made = self.files_for(checkpoint, base, services, bos, vocab)
         for name, text in made.files.items():
             (out_dir / name).write_text(text, encoding="utf-8", newline="")
@@ -111,4 +112,5 @@ class HubOllama:
         if made.files and gguf is not None:
             served = runtime_record(services["chat_renderer"], services["served_chat"], made.profile, made.derived, gguf, base.model_type)
             found = {k: found[k] + served[k] if k != "metrics" else {**found[k], **served[k]} for k in ("metrics", "notes", "warnings")}
+            found[RECORD] = {"key": runtime_key(made.profile, made.derived, base.model_type), **served}
         return found

@@ -25,6 +25,7 @@ from hubship.application.formats.gguf_usage import gguf_usage, model_files
 from hubship.application.formats.memory import SLAB, llama_cpp_step, logits_bytes, quantize_bytes
 from hubship.application.formats.sizes import gguf_file_bytes
 from hubship.application.node_build import save_verification
+from hubship.application.ollama_runtime_check import RECORD
 from hubship.application.served_conversations import served_conversations
 from hubship.domain.chat_proof import THRESHOLDS as CHAT
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
@@ -126,16 +127,18 @@ class GgufQuantFormat(GgufBase):
         choice = bos_choice(renderer, ctx.checkpoint, ctx.base, bos)
         runtime, served = ctx.service("chat_runtime"), ctx.service("served_chat")
         name = ctx.params["name"]
-        extra = served_conversations(renderer, runtime, served, ctx.checkpoint, ctx.base, kept[0])  # one server for both
-        chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served, name=name)
-        proof = chat.verification()
+        # one llama-server for the three: the client conversations, Ollama 0.30.0+'s, and the token-level proof (which stops it)
+        extra = served_conversations(renderer, runtime, served, ctx.checkpoint, ctx.base, kept[0])
         vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
         ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, bos, vocab, kept[0])
+        chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served, name=name)
+        proof = chat.verification()
         verification = {
             "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **extra["metrics"], **ollama["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},
             "notes": [*notes, *proof["notes"], *extra["notes"], *ollama["notes"]],
             "warnings": [*proof["warnings"], *extra["warnings"], *ollama["warnings"]],
+            **({RECORD: ollama[RECORD]} if RECORD in ollama else {}),
         }
         save_verification(ctx.out_dir, verification)
 

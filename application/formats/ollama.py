@@ -12,6 +12,7 @@ GGUF (hard-linked), `Modelfile`, and `ollama.json` (the same model as `/api/crea
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from hubship.application.chat_proof import gate
@@ -19,9 +20,9 @@ from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_quant_variants import link
 from hubship.application.formats.gguf_usage import model_files, projector_files
 from hubship.application.formats.memory import llama_cpp_step
-from hubship.application.node_build import save_verification
+from hubship.application.node_build import save_verification, verification_of
 from hubship.application.ollama_derivation import derive_for_gguf
-from hubship.application.ollama_runtime_check import runtime_record
+from hubship.application.ollama_runtime_check import RECORD, runtime_key, runtime_record
 from hubship.application.ollama_template import OllamaTemplate, ollama_model
 from hubship.domain.bos_choice import DEFAULT_POLICY
 from hubship.domain.chat_proof import THRESHOLDS as CHAT
@@ -99,7 +100,7 @@ class OllamaFormat:
         (ctx.out_dir / MODEL_JSON).write_text(model.to_json(), encoding="utf-8")
         metrics = {"ollama_template": "derived" if derived.template is not None else "generic", **derived.check.summary()}
         metrics["ollama_capabilities"] = ", ".join(derived.capabilities)
-        served = runtime_record(ctx.service("chat_renderer"), ctx.service("served_chat"), profile, derived, ggufs[0], ctx.base.model_type)
+        served = self._runtime(ctx, profile, derived, ggufs[0])
         metrics |= served["metrics"]
         if derived.structure is not None and derived.structure.trimmed:
             metrics["template_trimmed_contents"] = "; ".join(derived.structure.trimmed)
@@ -117,6 +118,18 @@ class OllamaFormat:
             "notes": [*derived_notes, *chat["notes"], *served["notes"]],
         }
         save_verification(ctx.out_dir, verification)
+
+    def _runtime(self, ctx: BuildContext, profile: Any, derived: OllamaTemplate, gguf: Path) -> dict[str, Any]:
+        """What Ollama 0.30.0+ renders this model with: taken from the GGUF artifact's record where it proved the same
+        TEMPLATE on the same file (its Hub Ollama files), else proven here."""
+        kept = (verification_of(ctx.inputs[self.gguf]) or {}).get(RECORD)
+        if kept and kept["key"] == runtime_key(profile, derived, ctx.base.model_type):
+            return {k: kept[k] for k in ("metrics", "notes", "warnings")}
+        served = ctx.service("served_chat")
+        try:
+            return runtime_record(ctx.service("chat_renderer"), served, profile, derived, gguf, ctx.base.model_type)
+        finally:
+            served.close()
 
     def usage(self, repo_or_path: str) -> str:
         return (

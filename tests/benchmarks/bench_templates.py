@@ -62,7 +62,10 @@ def has_switch(renderer: JinjaChatRenderer, text: str) -> bool:
 
 
 def uses(renderer: JinjaChatRenderer, text: str) -> tuple[bool, bool]:
-    """(writes the tools it is given, writes reasoning or has a think switch)."""
+    """(writes the tools it is given, writes reasoning or has a think switch). Not application.served_conversations'
+    `uses`: here two rejections with other messages count as different renders, so Command R+'s tool-use template,
+    which rejects a chat without tools and one with them for different reasons, counts as using tools (the issue
+    lists it among the tool templates), and a think switch alone counts as thinking."""
     tools = _renders(renderer, text, [ASK], tools=(WEATHER,)) != _renders(renderer, text, [ASK])
     plain = ChatMessage("assistant", "Hello")
     reasoning = any(

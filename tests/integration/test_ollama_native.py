@@ -14,7 +14,7 @@ import pytest
 from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
-from hubship.application.ollama_runtime_check import NATIVE_TOOLS
+from hubship.application.ollama_runtime_check import NATIVE_TOOLS, RECORD
 from hubship.application.ollama_template import derive_ollama_template
 from hubship.application.served_conversations import EQUAL
 from hubship.application.served_proof import prove_served
@@ -110,4 +110,7 @@ def test_publishing_a_model_ollama_renders_with_its_gguf_template_records_the_na
     (gguf,) = [json.loads(p.read_text()) for p in (tmp_path / "ws").rglob(VERIFICATION_FILE) if "quantization" in p.read_text()]
     assert gguf["metrics"]["served_chat_conversations"] == 6 and gguf["metrics"]["served_chat_differences"] == 0
     assert EQUAL.format(cases=6, kinds="tool") in gguf["notes"]
+    # its record of Ollama 0.30.0+'s renderer (for its Hub Ollama files) is the one the Ollama artifact carries
+    kept = gguf[RECORD]
+    assert kept["metrics"] == {k: metrics[k] for k in kept["metrics"]} and set(kept["notes"]) <= set(record["notes"])
     shutil.rmtree(tmp_path / "ws", ignore_errors=True)

@@ -60,7 +60,7 @@ def test_a_proven_native_path_lists_its_tools_and_says_why_ollama_takes_it() -> 
     assert found["metrics"]["ollama_capabilities_native"] == "completion, tools, thinking"
     assert found["metrics"]["ollama_native_tool_conversations"] == served.requests == 6
     assert "more capabilities (thinking, tools) than the TEMPLATE (none)" in found["notes"][0] and NO_REASONING in found["notes"]
-    assert not found["warnings"] and served.closed
+    assert not found["warnings"] and not served.closed  # left running for the caller's next proof on the GGUF
 
 
 def test_a_render_llama_server_changes_warns_and_lists_no_tools() -> None:
@@ -83,3 +83,28 @@ def test_a_template_ollama_keeps_adds_only_the_renderer() -> None:
     found = runtime_record(JinjaChatRenderer(), Served(missing=True), PROFILE, derived, Path("model.gguf"), "llama")
     assert found == {"metrics": {"ollama_runtime": "TEMPLATE"}, "notes": [], "warnings": []}
     assert native_messages([], "sys")[0].content == "sys"
+
+
+def test_the_ollama_artifact_takes_the_record_its_gguf_artifact_proved_for_the_same_template(tmp_path: Path) -> None:
+    from hubship.application.format_builder import BuildContext
+    from hubship.application.formats.ollama import OllamaFormat
+    from hubship.application.node_build import save_verification
+    from hubship.application.ollama_runtime_check import RECORD, runtime_key
+
+    ollama = OllamaFormat("Q8_0")
+    gguf_dir = tmp_path / ollama.gguf
+    gguf_dir.mkdir()
+    proven = record(Served())
+    save_verification(gguf_dir, {"metrics": {}, RECORD: {"key": runtime_key(PROFILE, DERIVED, "llama"), **proven}})
+    unbuilt = Served(missing=True)
+    services = {"served_chat": unbuilt, "chat_renderer": JinjaChatRenderer()}
+    base = SimpleNamespace(model_type="llama")
+    ctx = BuildContext(
+        checkpoint=None, base=base, params={}, inputs={ollama.gguf: gguf_dir}, out_dir=tmp_path, progress=None, services=services
+    )  # type: ignore[arg-type]
+    assert ollama._runtime(ctx, PROFILE, DERIVED, gguf_dir / "m.gguf") == proven  # llama-server not needed
+    assert not unbuilt.closed
+    # another TEMPLATE (here another SYSTEM) is proven anew, and the server it started is stopped
+    other = SimpleNamespace(**{**vars(DERIVED), "system": "Be brief."})
+    found = ollama._runtime(ctx, PROFILE, other, gguf_dir / "m.gguf")
+    assert found["warnings"][0].startswith("tools on Ollama 0.30.0+ are not proven") and unbuilt.closed

@@ -17,7 +17,7 @@ import attrs
 
 from hubship.application.ollama_tools import jinja_outcome
 from hubship.domain.chat_template import Render
-from hubship.domain.served_requests import native_messages, ollama_tool, served_request
+from hubship.domain.served_requests import as_sent, native_messages, ollama_tool, served_request
 from hubship.domain.template_check import CheckCase, compare
 from hubship.ports.served_chat import ServedChat
 
@@ -66,6 +66,13 @@ def prove_served(
     the vocabulary adds it."""
     sent = [native_case(c) if ollama else client_case(c) for c in cases]
     expected = [jinja_outcome(render, bos, c) for c in sent]
+    # a template that fails on decoded arguments gets their text, as llama.cpp hands it such a template
+    expected = [
+        jinja_outcome(render, bos, attrs.evolve(c, messages=as_sent(c.messages, ollama)))
+        if e.text is None and any(m.tool_calls for m in c.messages)
+        else e
+        for c, e in zip(sent, expected, strict=True)
+    ]
     requests = [served_request(c.messages, c.ollama.tools, c.ollama.think, ollama=ollama) for c in sent]
     actual = served.apply(gguf, requests, template)
     both = [c for c, e, a in zip(sent, expected, actual, strict=True) if e.text is not None and a.text is not None]

@@ -38,11 +38,13 @@ MAX_PROBE_LENGTH = 5
 @attrs.frozen
 class ToolCall:
     """A function call an assistant message makes: `arguments` is a JSON object's text, keys in the caller's order
-    (Jinja receives it decoded in that order; Ollama hands its template a Go map); `id` as the API gives it ("" for none)."""
+    (Jinja receives it decoded in that order, or as this text itself with `as_text`, as OpenAI's format carries it;
+    Ollama hands its template a Go map); `id` as the API gives it ("" for none)."""
 
     name: str
     arguments: str = "{}"
     id: str = ""
+    as_text: bool = False
 
 
 @attrs.frozen

@@ -19,7 +19,10 @@ as read (`llm/llama_server.go`, `llamaServerChatRequest`, `llamaServerChatMessag
 call's arguments as their JSON text, a message's reasoning as `reasoning_content` (llama-server reads it,
 `common_chat_msgs_parse_oaicompat`), the tools as given, `chat_template_kwargs` when `think` is set.
 
-The Jinja reference for either is the same conversation as the client hands it over (`native_messages` for Ollama).
+The Jinja reference for either is the same conversation as the client hands it over (`native_messages` for Ollama),
+the calls' arguments decoded; for a template that fails on decoded arguments (it joins them to a string, as
+functionary v3.2 does), their text as llama-server gets it (`as_sent`): llama.cpp decodes the arguments only for a
+template its probe finds taking objects (`common/chat.cpp`, `func_args_not_string`), and passes the text to others.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from hubship.domain.chat_template import ChatMessage
+import attrs
+
+from hubship.domain.chat_template import ChatMessage, ToolCall
 
 _PROPERTY = ("anyOf", "type", "items", "description", "enum", "properties", "required")
 
@@ -98,6 +103,20 @@ def go_json(value: object) -> str:
     return text.translate({ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"})
 
 
+def sent_arguments(call: ToolCall, ollama: bool) -> str:
+    """The JSON text a call's arguments reach llama-server as: Go's, from Ollama; the caller's, from a client."""
+    return go_json(json.loads(call.arguments)) if ollama else call.arguments
+
+
+def as_sent(messages: Sequence[ChatMessage], ollama: bool) -> tuple[ChatMessage, ...]:
+    """`messages` with each call's arguments handed to Jinja as the text llama-server gets (`ToolCall.as_text`): what
+    llama.cpp gives a template that does not take decoded arguments (`func_args_not_string` only where it does)."""
+    return tuple(
+        attrs.evolve(m, tool_calls=tuple(attrs.evolve(c, arguments=sent_arguments(c, ollama), as_text=True) for c in m.tool_calls))
+        for m in messages
+    )
+
+
 def _message(message: ChatMessage, ollama: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role}
     if message.tool_call_id:
@@ -110,7 +129,7 @@ def _message(message: ChatMessage, ollama: bool) -> dict[str, Any]:
                 "id": call.id,
                 "index": 0,
                 "type": "function",
-                "function": {"name": call.name, "arguments": go_json(json.loads(call.arguments)) if ollama else call.arguments},
+                "function": {"name": call.name, "arguments": sent_arguments(call, ollama)},
             }
             for call in message.tool_calls
         ]

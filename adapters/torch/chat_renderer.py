@@ -42,11 +42,16 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def chat_message(m: ChatMessage) -> dict[str, Any]:
     """A message as transformers' chat format has it: tool calls as `{"type": "function", "function": {...}}` with
-    decoded arguments (keys in the caller's order), reasoning as `reasoning_content`, a tool result's `name`/`tool_call_id`."""
+    decoded arguments (keys in the caller's order; their text for a call `as_text`), reasoning as `reasoning_content`, a
+    tool result's `name`/`tool_call_id`."""
     out: dict[str, Any] = {"role": m.role, "content": m.content}
     if m.tool_calls:
         out["tool_calls"] = [
-            {**({"id": c.id} if c.id else {}), "type": "function", "function": {"name": c.name, "arguments": json.loads(c.arguments)}}
+            {
+                **({"id": c.id} if c.id else {}),
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments if c.as_text else json.loads(c.arguments)},
+            }
             for c in m.tool_calls
         ]
     if m.thinking:

@@ -16,8 +16,9 @@ from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.application.ollama_runtime_check import NATIVE_TOOLS, RECORD
 from hubship.application.ollama_template import derive_ollama_template
+from hubship.application.ollama_tools import jinja_outcome
 from hubship.application.served_conversations import EQUAL
-from hubship.application.served_proof import prove_served
+from hubship.application.served_proof import native_case, prove_served
 from hubship.domain.ollama_runtime import GGUF_TEMPLATE, ROUND_TRIP, TEMPLATE, ollama_runtime
 from hubship.domain.quality import VERIFICATION_FILE
 from hubship.domain.tool_check import tool_cases
@@ -28,6 +29,7 @@ from tests.support.template_collection import profile_for, templates_dir
 LFM2 = "LFM2-8B-A1B"  # tools listed, calls not written (Ollama 0.30+ renders it with the GGUF's template)
 MINICPM5 = "openbmb-MiniCPM5-1B"  # thinking off unless asked; llama-server turns it on when the request sets no think
 LLAMA31 = "meta-llama-Llama-3.1-8B-Instruct"
+FUNCTIONARY32 = "meetkai-functionary-medium-v3.2"  # joins a call's arguments to a string: takes their text, not a dict
 
 
 def collection(name: str) -> str:
@@ -68,6 +70,17 @@ def test_llama_server_renders_the_tool_conversations_of_a_template_ollama_hands_
     proof = _prove(served, LFM2)
     assert proof.proven(), proof.differences
     assert proof.rendered == len(tool_cases(None)) and proof.calls_rendered
+
+
+@pytest.mark.slow
+def test_a_template_that_takes_argument_text_gets_the_text_llama_server_gets(served) -> None:
+    proof = _prove(served, FUNCTIONARY32)
+    assert proof.proven(), proof.differences
+    assert proof.rendered == len(tool_cases(None)) and proof.calls_rendered
+    # transformers fails on the decoded arguments this template joins to a string: they prove nothing
+    render = lambda messages, **o: JinjaChatRenderer().render(collection(FUNCTIONARY32), TOKENS, messages, **o)  # noqa: E731
+    called = next(c for c in tool_cases(None) if any(m.tool_calls for m in c.messages))
+    assert jinja_outcome(render, None, native_case(called)).error is not None
 
 
 @pytest.mark.slow

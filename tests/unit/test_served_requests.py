@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from hubship.domain.chat_template import ChatMessage, ToolCall
-from hubship.domain.served_requests import go_json, native_messages, ollama_settings, ollama_think, ollama_tool, served_request
+from hubship.domain.served_requests import as_sent, go_json, native_messages, ollama_settings, ollama_think, ollama_tool, served_request
 from hubship.domain.tool_check import BOOK, CALL, WEATHER
 
 
@@ -93,3 +93,16 @@ def test_what_ollama_holds_as_any_comes_out_with_its_keys_sorted() -> None:
     )
     written = json.loads(ollama_tool(tool))["function"]["parameters"]["properties"]["s"]["items"]
     assert list(written) == ["description", "properties", "type"]
+
+
+def test_the_jinja_reference_for_a_template_taking_argument_text_gets_the_text_llama_server_gets() -> None:
+    from hubship.adapters.torch.chat_renderer import chat_message
+
+    call = ToolCall("f", '{"b": "<x>", "a": [1, 2]}', "c1")
+    message = ChatMessage("assistant", "", (call,))
+    for ollama in (True, False):
+        (sent,) = as_sent([message], ollama)
+        body = served_request([message], ollama=ollama)["messages"][0]["tool_calls"][0]["function"]["arguments"]
+        assert chat_message(sent)["tool_calls"][0]["function"]["arguments"] == body
+    assert body == call.arguments and go_json({"b": "<x>", "a": [1, 2]}) == '{"b":"\\u003cx\\u003e","a":[1,2]}'
+    assert chat_message(message)["tool_calls"][0]["function"]["arguments"] == {"b": "<x>", "a": [1, 2]}  # decoded by default

@@ -6,6 +6,11 @@ on it. Where Ollama picks the GGUF's template, the record says so and why; its t
 Ollama 0.30.0+ only when llama-server renders every tool conversation as transformers does. A difference there is a
 warning, not the gate: it is llama.cpp's runtime (its own `enable_thinking` default, its date, a Jinja feature its
 engine lacks), which no file hubship writes can change.
+
+Where Ollama keeps a TEMPLATE without tools although the chat template has them (it counts capabilities, and reads
+none of thinking from a chat template without `<think>`), the same proof says whether the server setting
+`OLLAMA_GO_TEMPLATE=0` (`envconfig.GoTemplate`, `shouldUseGoTemplate`: every model on the chat template) gives the
+model tools: a note when it does, nothing otherwise (the setting is the user's choice, not the default).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from hubship.application.served_conversations import has_switch
 from hubship.application.served_proof import prove_served
 from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import UserInputError
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, OLLAMA_VERSION, ollama_runtime
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, OLLAMA_VERSION, jinja_capabilities, ollama_runtime
 from hubship.domain.served_requests import ollama_settings
 from hubship.domain.tool_check import tool_cases
 from hubship.ports.chat_renderer import ChatRenderer
@@ -35,6 +40,12 @@ NATIVE = (
 NATIVE_TOOLS = "tools there: llama-server renders the {cases} tool conversations as the chat template does (as Ollama sends them)"
 NO_REASONING = "there, Ollama sends no message's reasoning to llama-server: none is written in history"
 NATIVE_TOOLS_DIFFER = "tools on Ollama {version}+ reach the model otherwise than the chat template writes them: {difference}"
+GO_TEMPLATE_OFF = (
+    "tools on Ollama {version}+ with OLLAMA_GO_TEMPLATE=0 set on the server: it then renders every model with its GGUF's"
+    " chat template in llama.cpp, and llama-server renders this model's {cases} tool conversations as the chat template"
+    " does (as Ollama sends them); unset, Ollama keeps this model on its TEMPLATE, as it reads no more capabilities"
+    " ({chat}) from the chat template than from the TEMPLATE ({go})"
+)
 
 
 RECORD = "ollama_runtime_record"
@@ -49,6 +60,21 @@ def runtime_key(profile: ChatProfile, derived: Any, model_type: str) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+def _tool_proof(
+    renderer: ChatRenderer, served: ServedChat, profile: ChatProfile, derived: Any, gguf: Path, thinking: bool
+) -> tuple[int, str]:
+    """The tool conversations as Ollama hands them to llama-server, for a model with the `thinking` capability or
+    not: (how many, "" when llama-server renders each as transformers does, else the first difference)."""
+    render = render_with(renderer, profile)
+    # what reaches the template: Ollama turns an unset think on for a model it gives the thinking capability
+    settings = ollama_settings(has_switch(render), thinking)
+    cases = [c for think in settings for c in tool_cases(derived.system, (None,), think)]
+    proof = prove_served(render, served, gguf, profile.runtime_bos, cases)
+    if proof.proven():
+        return len(cases), ""
+    return len(cases), proof.differences[0] if proof.differences else "no conversation with calls renders"
+
+
 def runtime_record(
     renderer: ChatRenderer, served: ServedChat, profile: ChatProfile, derived: Any, gguf: Path, model_type: str
 ) -> dict[str, Any]:
@@ -60,28 +86,45 @@ def runtime_record(
     runtime = ollama_runtime(profile.template or "", template, derived.capabilities, derived.parser, harmony)
     record: dict[str, Any] = {"metrics": {"ollama_runtime": runtime.renderer}, "notes": [], "warnings": []}
     if runtime.renderer != GGUF_TEMPLATE:
+        chat = jinja_capabilities(profile.template or "")
+        if "tools" in chat and "tools" not in derived.capabilities and not (derived.parser or harmony):
+            cases = _go_template_off(renderer, served, profile, derived, gguf, chat)
+            if cases:
+                go = ", ".join(sorted(set(derived.capabilities) - {"completion"})) or "none"
+                note = GO_TEMPLATE_OFF.format(version=OLLAMA_VERSION, cases=cases, chat=", ".join(sorted(chat)), go=go)
+                record["metrics"]["ollama_go_template_off_tool_conversations"] = cases
+                record["notes"].append(note)
         return record
     notes = [NATIVE.format(version=OLLAMA_VERSION, why=runtime.why)]
     capabilities = ["completion", *sorted(runtime.capabilities - {"tools"})]
     if "thinking" in runtime.capabilities:
         notes.append(NO_REASONING)
     if "tools" in runtime.capabilities:
-        render = render_with(renderer, profile)
-        # what reaches the template: Ollama turns an unset think on for a model it gives the thinking capability
-        settings = ollama_settings(has_switch(render), "thinking" in runtime.capabilities)
-        cases = [c for think in settings for c in tool_cases(derived.system, (None,), think)]
         try:
-            proof = prove_served(render, served, gguf, profile.runtime_bos, cases)
+            cases, why = _tool_proof(renderer, served, profile, derived, gguf, "thinking" in runtime.capabilities)
         except UserInputError as exc:  # llama-server not built here
             record["warnings"].append(f"tools on Ollama {OLLAMA_VERSION}+ are not proven: llama-server was not run ({exc})")
         else:
-            if proof.proven():
-                notes.append(NATIVE_TOOLS.format(cases=len(cases)))
+            if not why:
+                notes.append(NATIVE_TOOLS.format(cases=cases))
                 capabilities.insert(1, "tools")
-                record["metrics"]["ollama_native_tool_conversations"] = len(cases)
+                record["metrics"]["ollama_native_tool_conversations"] = cases
             else:
-                why = proof.differences[0] if proof.differences else "no conversation with calls renders"
                 record["warnings"].append(NATIVE_TOOLS_DIFFER.format(version=OLLAMA_VERSION, difference=why))
     record["metrics"]["ollama_capabilities_native"] = ", ".join(capabilities)
     record["notes"] = notes
     return record
+
+
+def _go_template_off(
+    renderer: ChatRenderer, served: ServedChat, profile: ChatProfile, derived: Any, gguf: Path, chat: frozenset[str]
+) -> int:
+    """How many tool conversations llama-server renders as transformers does for a model Ollama keeps on a TEMPLATE
+    without tools, as Ollama hands them over with OLLAMA_GO_TEMPLATE=0 (`chat` the chat template's capabilities, as
+    Ollama then reads them); 0 where one differs or llama-server is not built (the setting is the user's choice, not
+    the default: nothing to warn of)."""
+    try:
+        cases, why = _tool_proof(renderer, served, profile, derived, gguf, "thinking" in chat)
+    except UserInputError:
+        return 0
+    return 0 if why else cases

@@ -37,6 +37,8 @@ MEANINGS = {
     "ollama_capabilities_native": "what requests to this model can use on Ollama 0.30.0+ where it renders with the GGUF's"
     " chat template (tools only where llama-server was proven to render the tool conversations as the chat template)",
     "ollama_native_tool_conversations": "tool conversations llama-server rendered as the chat template does, sent as Ollama sends them",
+    "ollama_go_template_off_tool_conversations": "tool conversations llama-server rendered as the chat template does, sent as"
+    " Ollama 0.30.0+ sends them with OLLAMA_GO_TEMPLATE=0 (the TEMPLATE Ollama keeps otherwise has no tools)",
     "template_check": "the TEMPLATE rendered against the Jinja chat template, byte for byte",
     "template_check_cases": "conversations the TEMPLATE was checked on",
     "template_check_mismatches": "conversations where the TEMPLATE differs from the Jinja chat template",

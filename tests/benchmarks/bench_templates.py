@@ -17,7 +17,8 @@ differs), of which the TEMPLATE translates reasoning in history (Ollama's `think
 Then, unless `--no-native`, which renderer Ollama 0.30.0+ picks for each tool template (domain.ollama_runtime) and,
 where it is the GGUF's own chat template, whether llama-server (built by `make setup`) renders every tool conversation
 as transformers does when handed it as Ollama hands it (tests/support/native_figures.py): the tools a model gets on
-Ollama 0.30.0+, by the renderer it picks.
+Ollama 0.30.0+, by the renderer it picks; and for the templates Ollama keeps on a TEMPLATE without tools, whether the
+server setting OLLAMA_GO_TEMPLATE=0 (every model on its chat template) gives them tools, the card's note.
 """
 
 from __future__ import annotations
@@ -114,6 +115,13 @@ def print_native(extra: dict[str, list[str]], why: bool) -> None:
     print(
         f"tools in Ollama {OLLAMA_VERSION}+, by the renderer it picks: {len(served)} of {len(used)} ({len(served) / max(len(used), 1):.0%})"
     )
+    kept, kept_equal = extra["kept"], extra["kept_equal"]
+    print(f"\nOllama {OLLAMA_VERSION}+ keeps {len(kept)} tool templates on a TEMPLATE without tools: {', '.join(kept)}")
+    print(f"  with OLLAMA_GO_TEMPLATE=0, llama-server renders every tool conversation equal for {len(kept_equal)}: {', '.join(kept_equal)}")
+    if why:
+        print("\n".join(f"    {line}" for line in extra["kept_why"]))
+    either = len(served) + len(kept_equal)
+    print(f"tools in Ollama {OLLAMA_VERSION}+, by the renderer it picks or with OLLAMA_GO_TEMPLATE=0: {either} of {len(used)}")
 
 
 def main() -> int:

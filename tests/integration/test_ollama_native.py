@@ -19,7 +19,7 @@ from hubship.application.ollama_template import derive_ollama_template
 from hubship.application.ollama_tools import jinja_outcome
 from hubship.application.served_conversations import EQUAL
 from hubship.application.served_proof import native_case, prove_served
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, ROUND_TRIP, TEMPLATE, ollama_runtime
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, ROUND_TRIP, TEMPLATE, jinja_capabilities, ollama_runtime
 from hubship.domain.quality import VERIFICATION_FILE
 from hubship.domain.tool_check import tool_cases
 from tests.support.native_figures import TOKENS, served_gguf
@@ -29,6 +29,7 @@ from tests.support.template_collection import profile_for, templates_dir
 LFM2 = "LFM2-8B-A1B"  # tools listed, calls not written (Ollama 0.30+ renders it with the GGUF's template)
 MINICPM5 = "openbmb-MiniCPM5-1B"  # thinking off unless asked; llama-server turns it on when the request sets no think
 LLAMA31 = "meta-llama-Llama-3.1-8B-Instruct"
+KIMI_K3 = "Kimi-K3"  # thinks without <think>: Ollama keeps its TEMPLATE, which has thinking and no tools
 FUNCTIONARY32 = "meetkai-functionary-medium-v3.2"  # joins a call's arguments to a string: takes their text, not a dict
 
 
@@ -81,6 +82,17 @@ def test_a_template_that_takes_argument_text_gets_the_text_llama_server_gets(ser
     render = lambda messages, **o: JinjaChatRenderer().render(collection(FUNCTIONARY32), TOKENS, messages, **o)  # noqa: E731
     called = next(c for c in tool_cases(None) if any(m.tool_calls for m in c.messages))
     assert jinja_outcome(render, None, native_case(called)).error is not None
+
+
+@pytest.mark.slow
+def test_a_template_ollama_keeps_without_tools_has_them_on_llama_server_with_the_go_template_off(served, tmp_path) -> None:
+    text = collection(KIMI_K3)
+    derived = derive_ollama_template(JinjaChatRenderer(), GoTemplateChecker(tmp_path), profile_for(text), allow_generic=False)
+    assert "tools" not in derived.capabilities and "thinking" in derived.capabilities
+    assert jinja_capabilities(text) == {"tools"} and ollama_runtime(text, derived.template, derived.capabilities).renderer == TEMPLATE
+    proof = _prove(served, KIMI_K3, (None, True, False))
+    assert proof.proven(), proof.differences
+    assert proof.calls_rendered
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """The bench's figures for Ollama 0.30.0+'s other renderer: per tool template, what Ollama renders a chat with (its
 TEMPLATE or the GGUF's own chat template, domain.ollama_runtime), and where that is the GGUF's template, whether
 llama-server (built from the pinned source) renders every tool conversation as transformers does when handed it as
-Ollama hands it (application.served_proof).
+Ollama hands it (application.served_proof); the same for the templates Ollama keeps on a TEMPLATE without tools, as
+they would go with the server setting OLLAMA_GO_TEMPLATE=0.
 
 One tiny Llama GGUF with weights (SentencePiece `<s>`/`</s>`, adds BOS) serves every template through llama-server's
 `--chat-template-file`; the Jinja reference gets the same special tokens.
@@ -18,7 +19,7 @@ from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 from hubship.application.served_proof import prove_served
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, ollama_runtime
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, jinja_capabilities, ollama_runtime
 from hubship.domain.served_requests import ollama_settings
 from hubship.domain.tool_check import tool_cases
 from tests.fakes.progress import FakeProgress
@@ -42,29 +43,35 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
     """For each (name, chat template, derived OllamaTemplate or None, has a think switch) of a tool template:
     `native` the templates Ollama 0.30.0+ renders with the GGUF's chat template, `native_equal` those llama-server
     renders equal on every tool conversation (unset, and on and off where the template has the switch), and
-    `native_why` the first difference of the others."""
-    found: dict[str, list[str]] = {"native": [], "native_equal": [], "native_why": []}
+    `native_why` the first difference of the others; `kept` the templates Ollama keeps on a TEMPLATE without tools,
+    `kept_equal` those whose tool conversations llama-server renders equal with OLLAMA_GO_TEMPLATE=0, `kept_why`."""
+    found: dict[str, list[str]] = {k: [] for k in ("native", "native_equal", "native_why", "kept", "kept_equal", "kept_why")}
     gguf = served_gguf(work)
     with LlamaServerServedChat() as served:
         for name, text, template, switch in derived:
-            runtime = ollama_runtime(
-                text, getattr(template, "template", "") or "", getattr(template, "capabilities", ()), getattr(template, "parser", "")
-            )
-            if runtime.renderer != GGUF_TEMPLATE:
+            capabilities = getattr(template, "capabilities", ())
+            runtime = ollama_runtime(text, getattr(template, "template", "") or "", capabilities, getattr(template, "parser", ""))
+            chat = jinja_capabilities(text)
+            if runtime.renderer == GGUF_TEMPLATE:
+                group = "native"
+            elif "tools" in chat and "tools" not in capabilities and not getattr(template, "parser", ""):
+                group = "kept"
+            else:
                 continue
-            found["native"].append(name)
+            found[group].append(name)
             file = work / f"{name}.jinja"
             file.write_text(text)
 
             def render(messages, text=text, **options):
                 return renderer.render(text, TOKENS, messages, **options)
 
-            settings = ollama_settings(switch, "thinking" in runtime.capabilities)
+            settings = ollama_settings(switch, "thinking" in chat)
             cases = [c for think in settings for c in tool_cases(None, (None,), think)]
             proof = prove_served(render, served, gguf, TOKENS["bos_token"], cases, template=file)
             if proof.proven():
-                found["native_equal"].append(name)
+                found[f"{group}_equal"].append(name)
             else:
-                found["native_why"].append(f"{name}: {proof.differences[0] if proof.differences else 'no conversation with calls renders'}")
+                first = proof.differences[0] if proof.differences else "no conversation with calls renders"
+                found[f"{group}_why"].append(f"{name}: {first}")
             served.close()
     return found

@@ -108,3 +108,21 @@ def test_the_ollama_artifact_takes_the_record_its_gguf_artifact_proved_for_the_s
     other = SimpleNamespace(**{**vars(DERIVED), "system": "Be brief."})
     found = ollama._runtime(ctx, PROFILE, other, gguf_dir / "m.gguf")
     assert found["warnings"][0].startswith("tools on Ollama 0.30.0+ are not proven") and unbuilt.closed
+
+
+def test_a_template_ollama_keeps_without_tools_says_when_ollama_go_template_0_gives_them() -> None:
+    from hubship.domain.tool_check import tool_cases
+
+    # the chat template lists tools but reads to Ollama as having no thinking; the TEMPLATE thinks and has no tools
+    chat = TEMPLATE.replace("<think>", "<reasoning>")
+    profile = ChatProfile(template=chat, tokens=PROFILE.tokens)
+    derived = SimpleNamespace(**{**vars(DERIVED), "capabilities": ("completion", "thinking")})
+    render = render_with(JinjaChatRenderer(), profile)
+    for served, proven in ((Served(), True), (Served(changed="<extra>"), False), (Served(missing=True), False)):
+        served.expected = [jinja_outcome(render, None, native_case(c)) for c in tool_cases(None)]
+        found = runtime_record(JinjaChatRenderer(), served, profile, derived, Path("model.gguf"), "llama")
+        assert found["metrics"]["ollama_runtime"] == "TEMPLATE" and not found["warnings"]
+        assert ("ollama_go_template_off_tool_conversations" in found["metrics"]) is proven
+        assert len(found["notes"]) == proven
+        said = "no more capabilities (tools) from the chat template than from the TEMPLATE (thinking)"
+        assert all(n.startswith("tools on Ollama 0.30.0+ with OLLAMA_GO_TEMPLATE=0") and said in n for n in found["notes"])

@@ -25,7 +25,7 @@ from hubship.application.served_conversations import has_switch
 from hubship.application.served_proof import prove_served
 from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import UserInputError
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, OLLAMA_VERSION, jinja_capabilities, ollama_runtime
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, OLLAMA_VERSION, builtin_runtime, jinja_capabilities, ollama_runtime
 from hubship.domain.served_requests import ollama_settings
 from hubship.domain.tool_check import tool_cases
 from hubship.ports.chat_renderer import ChatRenderer
@@ -33,6 +33,15 @@ from hubship.ports.served_chat import ServedChat
 
 HARMONY_TYPES = ("gpt_oss",)
 """Model types whose GGUF architecture Ollama reads as harmony (`shouldUseHarmony`: `gptoss`, `gpt-oss`)."""
+GGUF_ARCHITECTURES = {"gemma4": "gemma4", "gemma4_text": "gemma4", "laguna": "laguna", "nemotron_h": "nemotron_h"}
+"""Model types and the GGUF architecture llama.cpp's converter gives them, where Ollama gives that architecture a
+built-in renderer (domain.ollama_runtime.BUILTIN_BY_ARCHITECTURE; a Nemotron-H MoE is `nemotron_h_moe`, which gets
+the same one)."""
+BUILTIN_WARNING = (
+    "{why}: it, not the TEMPLATE, writes this model's prompts there (tools and thinking included), and hubship does not"
+    " run Ollama's Go renderers, so that is not proven here; the TEMPLATE's proofs hold for the older Ollama, and for"
+    " `ollama run hf.co/...` of the Hub repo's Ollama files, which no `ollama create` runs for"
+)
 NATIVE = (
     "Ollama {version} or later (OLLAMA_GO_TEMPLATE unset) renders this model with the GGUF's own chat template in llama.cpp,"
     " not with the TEMPLATE: {why}; Ollama before {version}, or with OLLAMA_GO_TEMPLATE=1, uses the TEMPLATE"
@@ -75,12 +84,21 @@ def _tool_proof(
     return len(cases), proof.differences[0] if proof.differences else "no conversation with calls renders"
 
 
+def created_record(model_type: str) -> dict[str, Any] | None:
+    """What a model made by `ollama create` (a Modelfile, the `ollama:` destination) gets instead of runtime_record
+    where Ollama gives its GGUF's architecture a built-in renderer; None where it does not."""
+    builtin = builtin_runtime(GGUF_ARCHITECTURES.get(model_type, ""))
+    if builtin is None:
+        return None
+    return {"metrics": {"ollama_runtime": builtin.renderer}, "notes": [], "warnings": [BUILTIN_WARNING.format(why=builtin.why)]}
+
+
 def runtime_record(
     renderer: ChatRenderer, served: ServedChat, profile: ChatProfile, derived: Any, gguf: Path, model_type: str
 ) -> dict[str, Any]:
     """The metrics, notes, warnings and capabilities (`ollama_capabilities_native`) that Ollama 0.30.0+'s choice of
-    renderer adds to the Ollama model's record; `derived` an OllamaTemplate. Leaves llama-server running for the
-    caller's next proof on `gguf`: the caller stops it."""
+    renderer adds to the Ollama model's record (for one `ollama create` makes, see created_record first); `derived` an
+    OllamaTemplate. Leaves llama-server running for the caller's next proof on `gguf`: the caller stops it."""
     template = derived.template or ""
     harmony = model_type in HARMONY_TYPES and "<|start|>" in template and "<|end|>" in template
     runtime = ollama_runtime(profile.template or "", template, derived.capabilities, derived.parser, harmony)

@@ -17,6 +17,11 @@ by llama.cpp. Modelled from Ollama's source as read (v0.30.0, May 2026, ollama P
   the text `eq .Role "tool"`, `tool_response` or `TOOL_RESULTS` in it.
 
 The strings are what Ollama looks for, so they are matched as written, however the template uses them.
+
+Before any of this, `ollama create` (`server/create.go`, "Auto-detect renderer, parser, and stop tokens from GGUF
+architecture") gives a GGUF of some architectures Ollama's own built-in renderer and parser (BUILTIN) where the
+Modelfile names no RENDERER (a PARSER it names is kept): that renderer, Go code of Ollama's, then writes every prompt,
+and neither the TEMPLATE nor the chat template is used.
 """
 
 from __future__ import annotations
@@ -31,6 +36,16 @@ GGUF_TEMPLATE = "GGUF chat template"
 OLLAMA_VERSION = "0.30.0"
 """The first Ollama that renders a chat with the GGUF's own template (ollama PR 16031)."""
 ROUND_TRIP = 'eq .Role "tool"'
+BUILTIN = "built-in renderer"
+BUILTIN_BY_ARCHITECTURE = {
+    "gemma4": ("gemma4", "gemma4", "0.20.0"),
+    "laguna": ("laguna", "laguna", "0.22.1"),
+    "nemotron_h": ("nemotron-3-nano", "nemotron-3-nano", "0.22.1"),
+    "nemotron_h_moe": ("nemotron-3-nano", "nemotron-3-nano", "0.22.1"),
+    "nemotron_h_omni": ("nemotron-3-nano", "nemotron-3-nano", "0.22.1"),
+}
+"""GGUF architecture: (renderer, parser, the first Ollama that sets them at `ollama create`: ollama PR 15214 for
+gemma4, PR 15861 for the others)."""
 """The role test whose text Ollama reads as a TEMPLATE's tool round trip (hubship's TEMPLATEs with tools write it)."""
 
 _TOOL_RESULT = (
@@ -94,20 +109,35 @@ def _listed(capabilities: frozenset[str]) -> str:
 
 @attrs.frozen
 class OllamaRuntime:
-    """`renderer` what renders the chat on Ollama 0.30.0 or later with default settings (TEMPLATE or GGUF_TEMPLATE),
-    `why` in words; `capabilities` the chat template's as Ollama reads them (when it is the one used)."""
+    """`renderer` what renders the chat on Ollama 0.30.0 or later with default settings (TEMPLATE, GGUF_TEMPLATE, or
+    BUILTIN followed by its name), `why` in words; `capabilities` the chat template's as Ollama reads them (when it is
+    the one used)."""
 
     renderer: str
     why: str
     capabilities: frozenset[str] = frozenset()
 
 
+def builtin_runtime(architecture: str) -> OllamaRuntime | None:
+    """The built-in renderer `ollama create` gives a GGUF of `architecture` (its `general.architecture`) and a
+    Modelfile without RENDERER, where it gives one: it renders instead of ollama_runtime's choice."""
+    if architecture not in BUILTIN_BY_ARCHITECTURE:
+        return None
+    renderer, parser, since = BUILTIN_BY_ARCHITECTURE[architecture]
+    why = (
+        f"`ollama create` (Ollama {since} or later) gives a GGUF of architecture {architecture} Ollama's built-in"
+        f" renderer `{renderer}` and parser `{parser}` (a PARSER the Modelfile names is kept); Ollama before {since}"
+        " renders with the TEMPLATE"
+    )
+    return OllamaRuntime(f"{BUILTIN} {renderer}", why)
+
+
 def ollama_runtime(
     chat_template: str, template: str, go_capabilities: Collection[str], parser: str = "", harmony: bool = False
 ) -> OllamaRuntime:
-    """What Ollama 0.30.0+ renders a chat with (see the module docstring). `go_capabilities` the TEMPLATE's as Ollama
-    reads them (`tools`, `thinking`, `insert`; `completion` is ignored); `parser` the Modelfile's PARSER; `harmony`
-    whether Ollama reads the model as harmony (gpt-oss)."""
+    """What Ollama 0.30.0+ renders a chat with (see the module docstring) for a model without a RENDERER.
+    `go_capabilities` the TEMPLATE's as Ollama reads them (`tools`, `thinking`, `insert`; `completion` is ignored);
+    `parser` the Modelfile's PARSER; `harmony` whether Ollama reads the model as harmony (gpt-oss)."""
     if not chat_template:
         return OllamaRuntime(TEMPLATE, "the GGUF has no chat template")
     if parser or harmony:

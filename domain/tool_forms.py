@@ -134,8 +134,6 @@ def typescript(tool: str) -> str:
     return "\n".join([*lines, f"type {f['name']} = {signature} => any;\n"])
 
 
-
-
 def harmony_type(spec: dict) -> str:
     """`render_typescript_type` of a property, for what Ollama keeps (a nested object or other items: ValueError)."""
     kind = spec.get("type")

@@ -22,7 +22,7 @@ from hubship.application.formats.gguf_usage import model_files, projector_files
 from hubship.application.formats.memory import llama_cpp_step
 from hubship.application.node_build import save_verification, verification_of
 from hubship.application.ollama_derivation import derive_for_gguf
-from hubship.application.ollama_runtime_check import RECORD, runtime_key, runtime_record
+from hubship.application.ollama_runtime_check import RECORD, created_record, runtime_key, runtime_record
 from hubship.application.ollama_template import OllamaTemplate, ollama_model
 from hubship.domain.bos_choice import DEFAULT_POLICY
 from hubship.domain.chat_proof import THRESHOLDS as CHAT
@@ -120,8 +120,12 @@ class OllamaFormat:
         save_verification(ctx.out_dir, verification)
 
     def _runtime(self, ctx: BuildContext, profile: Any, derived: OllamaTemplate, gguf: Path) -> dict[str, Any]:
-        """What Ollama 0.30.0+ renders this model with: taken from the GGUF artifact's record where it proved the same
-        TEMPLATE on the same file (its Hub Ollama files), else proven here."""
+        """What Ollama renders this model with: Ollama's built-in renderer where `ollama create` gives its architecture
+        one; else Ollama 0.30.0+'s choice, taken from the GGUF artifact's record where it proved the same TEMPLATE on
+        the same file (its Hub Ollama files), or proven here."""
+        created = created_record(ctx.base.model_type)
+        if created is not None:  # `ollama create` gives this architecture Ollama's own renderer
+            return created
         kept = (verification_of(ctx.inputs[self.gguf]) or {}).get(RECORD)
         if kept and kept["key"] == runtime_key(profile, derived, ctx.base.model_type):
             return {k: kept[k] for k in ("metrics", "notes", "warnings")}

@@ -4,10 +4,14 @@ its real chat template, published `-f merged-16bit,gguf-q8_0 --to ollama:` throu
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from hubship.domain.ollama_runtime import BUILTIN, builtin_runtime
+from hubship.domain.quality import VERIFICATION_FILE
 from tests.support.families import adapter_shift
-from tests.support.published_checks import families, merged_and_gguf_passed, standin
+from tests.support.published_checks import families, gguf_fields, merged_and_gguf_passed, standin
 
 pytestmark = pytest.mark.slow
 __all__ = ["families", "standin"]  # the module's family models and Ollama stand-in (fixtures)
@@ -32,3 +36,10 @@ def test_a_dense_family_publishes_merged_gguf_and_ollama_verified_with_its_chat_
     assert record is not None, done.stdout
     (gguf_file,) = record["files"]  # file name -> digest
     assert gguf_file.endswith(".Q8_0.gguf") and record["template"]
+    # `ollama create` gives a gemma4 GGUF Ollama's own renderer: the record says so rather than claim the TEMPLATE
+    (made,) = (tmp_path / "published").rglob("*.Q8_0.gguf")
+    builtin = builtin_runtime(gguf_fields(made)["general.architecture"])
+    assert (builtin is not None) == (name == "gemma4")
+    (ollama,) = [json.loads(p.read_text()) for p in (tmp_path / "ws").rglob(VERIFICATION_FILE) if (p.parent / "Modelfile").is_file()]
+    assert ollama["metrics"]["ollama_runtime"].startswith(BUILTIN) == (builtin is not None)
+    assert any("not proven" in w for w in ollama["warnings"]) or builtin is None

@@ -71,3 +71,14 @@ def test_a_parser_harmony_or_no_chat_template_keeps_the_template() -> None:
     assert ollama_runtime(QWEN3, PLAIN, ("completion",), harmony=True).renderer == TEMPLATE
     assert ollama_runtime("", PLAIN, ("completion",)).renderer == TEMPLATE
     assert ollama_runtime(PLAIN, PLAIN, ("completion",)).renderer == TEMPLATE  # neither has tools nor thinking
+
+
+def test_ollama_create_gives_some_architectures_its_own_renderer_whatever_the_templates() -> None:
+    from hubship.domain.ollama_runtime import BUILTIN, builtin_runtime
+
+    gemma = builtin_runtime("gemma4")
+    assert gemma is not None and gemma.renderer == f"{BUILTIN} gemma4"
+    assert "Ollama 0.20.0 or later" in gemma.why and "before 0.20.0 renders with the TEMPLATE" in gemma.why
+    moe = builtin_runtime("nemotron_h_moe")
+    assert moe is not None and moe.renderer == f"{BUILTIN} nemotron-3-nano" and "0.22.1" in moe.why
+    assert builtin_runtime("llama") is None and builtin_runtime("") is None

@@ -126,3 +126,24 @@ def test_a_template_ollama_keeps_without_tools_says_when_ollama_go_template_0_gi
         assert len(found["notes"]) == proven
         said = "no more capabilities (tools) from the chat template than from the TEMPLATE (thinking)"
         assert all(n.startswith("tools on Ollama 0.30.0+ with OLLAMA_GO_TEMPLATE=0") and said in n for n in found["notes"])
+
+
+def test_a_model_ollama_create_gives_a_built_in_renderer_is_not_claimed_for_the_template(tmp_path: Path) -> None:
+    from hubship.application.format_builder import BuildContext
+    from hubship.application.formats.ollama import OllamaFormat
+    from hubship.application.ollama_runtime_check import created_record
+
+    assert created_record("llama") is None and created_record("qwen3") is None
+    found = created_record("gemma4_text")
+    assert found is not None and found["metrics"] == {"ollama_runtime": "built-in renderer gemma4"}
+    (warning,) = found["warnings"]
+    assert "architecture gemma4 Ollama's built-in renderer `gemma4` and parser `gemma4`" in warning and "not proven" in warning
+    # the Ollama artifact says so, and runs no llama-server for a choice Ollama does not make
+    unbuilt = Served(missing=True)
+    services = {"served_chat": unbuilt, "chat_renderer": JinjaChatRenderer()}
+    ollama = OllamaFormat("Q8_0")
+    ctx = BuildContext(
+        checkpoint=None, base=SimpleNamespace(model_type="laguna"), params={}, inputs={}, out_dir=tmp_path, progress=None, services=services
+    )  # type: ignore[arg-type]
+    assert ollama._runtime(ctx, PROFILE, DERIVED, tmp_path / "m.gguf")["metrics"]["ollama_runtime"] == "built-in renderer laguna"
+    assert not unbuilt.closed and unbuilt.requests == 0

@@ -21,7 +21,16 @@ from hubship.domain.chat_tools import ToolStructure, derive_tools, reasoning_obs
 from hubship.domain.go_tools import emit_with_tools
 from hubship.domain.ollama_parsers import PARSERS
 from hubship.domain.template_check import CheckCase, RenderOutcome, compare
-from hubship.domain.tool_check import CALL, ONE_CALL, TOOL_CONVERSATIONS, escaped_arguments, parses_back, reordered, tool_cases
+from hubship.domain.tool_check import (
+    CALL,
+    ONE_CALL,
+    TOOL_CONVERSATIONS,
+    escaped_arguments,
+    offered_names,
+    parses_back,
+    reordered,
+    tool_cases,
+)
 from hubship.ports.go_template_renderer import GoTemplateRenderer
 
 
@@ -166,7 +175,11 @@ def tools_template(
     tags = go.tags(template)
     tag = tags.tool_call
     written = 1 if learned.first_call_only else None  # the template writes a message's first call only
-    failing = _parse_back(renders, cases, lambda text, _, message: parses_back(text, tag, message.tool_calls[:written]))
+
+    def reads(text: str, case: CheckCase, message: ChatMessage) -> bool:
+        return parses_back(text, tag, message.tool_calls[:written], offered_names(case.ollama.tools))
+
+    failing = _parse_back(renders, cases, reads)
     parser, unread = builtin_parser(go, template, cases, renders, tags.thinking) if failing and learned.args else (None, "")
     if failing and not parser:
         how = " one argument at a time, not as a JSON object," if learned.args else ""

@@ -9,7 +9,8 @@ non-ASCII text.
 
 Ollama finds tool calls in the model's output by a tag: the text that opens the TEMPLATE's `.ToolCalls` block, up
 to a `{` (`{` itself when there is none). `parses_back` says whether a rendered call would be found by that rule:
-the tag, then each call's name, then a JSON object that is its arguments (or holds them).
+the tag, then the first offered tool's name, which must be the call's, then a JSON object that is its arguments (or
+holds them, as Ollama's `findObject` searches it).
 """
 
 from __future__ import annotations
@@ -159,29 +160,78 @@ def _first_object(text: str) -> tuple[dict | None, int]:
     return None, 0
 
 
-def _arguments(obj: dict, name: str) -> object:
-    """The arguments a call object holds: its `arguments`/`parameters` when it names the function, else the value under
-    the function's name, else the object itself."""
+def _held(obj: dict, key: str) -> dict | None:
+    """`findMap`: the object under `key`, or a JSON object's text there decoded."""
+    value = obj.get(key)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+_UNSETTLED = object()
+"""findObject's answer where Go's random map order decides it: more than one member holds a different match."""
+
+
+def _find_object(obj: dict, name: str) -> tuple[bool, object]:
+    """`findObject`: (found, the arguments). An object with `name` holds its `arguments` or `parameters` (None when
+    neither: Ollama then gives no call); else the object under the function's name; else the first match in a member
+    (an object, or a list's objects in order). Go ranges over the members in random order, so where two members hold
+    different matches the answer is _UNSETTLED, which hubship counts as not read back."""
     if "name" in obj:
-        args = obj.get("arguments", obj.get("parameters"))
-        return json.loads(args) if isinstance(args, str) else args
-    return obj.get(name, obj)
+        return True, _held(obj, "arguments") or _held(obj, "parameters")
+    held = _held(obj, name)
+    if held is not None:
+        return True, held
+    matches = []
+    for value in obj.values():
+        children = [value] if isinstance(value, dict) else [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+        found = next(((True, args) for child in children for ok, args in [_find_object(child, name)] if ok), None)
+        if found is not None:
+            matches.append(found[1])
+    if not matches:
+        return False, None
+    return True, matches[0] if all(m == matches[0] for m in matches) else _UNSETTLED
 
 
-def parses_back(output: str, tag: str, calls: Sequence[ToolCall]) -> bool:
-    """Whether the model output `output` (a rendered assistant turn) gives back every call by Ollama's rule as hubship
-    models it: from the tag on, each call's name, then the first JSON object, which is its arguments or holds them
-    (under `arguments`/`parameters` beside a `name`); the next call is looked for after both."""
+def _find_tool(text: str, names: Sequence[str]) -> tuple[str, int]:
+    """`findTool`: the offered tool whose name occurs first in `text` (the longer on a tie) and where its name ends;
+    ("", -1) when none does."""
+    found = [(at, -len(n), n) for n in names if (at := text.find(n)) >= 0]
+    if not found:
+        return "", -1
+    at, _, name = min(found)
+    return name, at + len(name)
+
+
+def offered_names(tools: Sequence[str]) -> list[str]:
+    """The function names of a request's tools (JSON texts, each a tool or a list of tools)."""
+    loaded = [json.loads(t) for t in tools]
+    return [x["function"]["name"] for item in loaded for x in (item if isinstance(item, list) else [item])]
+
+
+def parses_back(output: str, tag: str, calls: Sequence[ToolCall], offered: Sequence[str] = ()) -> bool:
+    """Whether the model output `output` (a rendered assistant turn) gives back every call by Ollama's generic rule
+    (`tools/tools.go`, `parseToolCall`, as read; `offered` the names of the tools the request offers, the calls' own
+    when not given): from the tag on, the offered tool whose name comes first must be the call's; then the first JSON
+    object, searched as `findArguments` does (the object itself where nothing in it matches), must give its arguments;
+    the next call is looked for after both."""
     at = output.find(tag)
     if at < 0:
         return False
+    names = tuple(offered) or tuple(c.name for c in calls)
     rest = output[at:]
     for call in calls:
-        name = rest.find(call.name)
+        name, name_end = _find_tool(rest, names)
         obj, end = _first_object(rest)
-        if name < 0 or obj is None or _arguments(obj, call.name) != json.loads(call.arguments):
+        if name != call.name or obj is None:
             return False
-        rest = rest[max(end, name + len(call.name)) :]
+        found, args = _find_object(obj, call.name)
+        if (args if found else obj) != json.loads(call.arguments):
+            return False
+        rest = rest[max(end, name_end) :]
     return True
 
 

@@ -24,7 +24,7 @@ from hubship.application.chat_inputs import render_with
 from hubship.application.served_conversations import has_switch
 from hubship.application.served_proof import prove_served
 from hubship.domain.chat_template import ChatProfile
-from hubship.domain.errors import UserInputError
+from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.ollama_runtime import GGUF_TEMPLATE, OLLAMA_VERSION, builtin_runtime, jinja_capabilities, ollama_runtime
 from hubship.domain.served_requests import ollama_settings
 from hubship.domain.tool_check import tool_cases
@@ -33,10 +33,6 @@ from hubship.ports.served_chat import ServedChat
 
 HARMONY_TYPES = ("gpt_oss",)
 """Model types whose GGUF architecture Ollama reads as harmony (`shouldUseHarmony`: `gptoss`, `gpt-oss`)."""
-GGUF_ARCHITECTURES = {"gemma4": "gemma4", "gemma4_text": "gemma4", "laguna": "laguna", "nemotron_h": "nemotron_h"}
-"""Model types and the GGUF architecture llama.cpp's converter gives them, where Ollama gives that architecture a
-built-in renderer (domain.ollama_runtime.BUILTIN_BY_ARCHITECTURE; a Nemotron-H MoE is `nemotron_h_moe`, which gets
-the same one)."""
 BUILTIN_WARNING = (
     "{why}: it, not the TEMPLATE, writes this model's prompts there (tools and thinking included), and hubship does not"
     " run Ollama's Go renderers, so that is not proven here; the TEMPLATE's proofs hold for the older Ollama, and for"
@@ -64,7 +60,8 @@ on the same file to take rather than prove again."""
 
 def runtime_key(profile: ChatProfile, derived: Any, model_type: str) -> str:
     """What runtime_record's answer depends on besides the GGUF file: two derivations with one key get one record."""
-    parts = [profile.template or "", profile.runtime_bos or "", derived.template or "", list(derived.capabilities)]
+    parts = [profile.template or "", profile.runtime_bos or "", sorted(profile.tokens.items()), derived.template or ""]
+    parts += [list(derived.capabilities)]
     parts += [derived.parser, derived.system, model_type]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
@@ -84,10 +81,10 @@ def _tool_proof(
     return len(cases), proof.differences[0] if proof.differences else "no conversation with calls renders"
 
 
-def created_record(model_type: str) -> dict[str, Any] | None:
+def created_record(architecture: str) -> dict[str, Any] | None:
     """What a model made by `ollama create` (a Modelfile, the `ollama:` destination) gets instead of runtime_record
-    where Ollama gives its GGUF's architecture a built-in renderer; None where it does not."""
-    builtin = builtin_runtime(GGUF_ARCHITECTURES.get(model_type, ""))
+    where Ollama gives its GGUF's architecture (`general.architecture`) a built-in renderer; None where it does not."""
+    builtin = builtin_runtime(architecture)
     if builtin is None:
         return None
     return {"metrics": {"ollama_runtime": builtin.renderer}, "notes": [], "warnings": [BUILTIN_WARNING.format(why=builtin.why)]}
@@ -143,6 +140,6 @@ def _go_template_off(
     the default: nothing to warn of)."""
     try:
         cases, why = _tool_proof(renderer, served, profile, derived, gguf, "thinking" in chat)
-    except UserInputError:
+    except (UserInputError, PublishError):  # llama-server not built, or it failed on this GGUF: a note, not a failure
         return 0
     return 0 if why else cases

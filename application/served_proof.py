@@ -66,13 +66,12 @@ def prove_served(
     the vocabulary adds it."""
     sent = [native_case(c) if ollama else client_case(c) for c in cases]
     expected = [jinja_outcome(render, bos, c) for c in sent]
-    # a template that fails on decoded arguments gets their text, as llama.cpp hands it such a template
-    expected = [
-        jinja_outcome(render, bos, attrs.evolve(c, messages=as_sent(c.messages, ollama)))
-        if e.text is None and any(m.tool_calls for m in c.messages)
-        else e
-        for c, e in zip(sent, expected, strict=True)
-    ]
+    # llama.cpp decides once per template (its probe) whether to decode a call's arguments: a template that fails on
+    # decoded arguments in every conversation with calls gets their text, as llama.cpp hands it such a template
+    called = [i for i, c in enumerate(sent) if any(m.tool_calls for m in c.messages)]
+    if called and all(expected[i].text is None for i in called):
+        for i in called:
+            expected[i] = jinja_outcome(render, bos, attrs.evolve(sent[i], messages=as_sent(sent[i].messages, ollama)))
     requests = [served_request(c.messages, c.ollama.tools, c.ollama.think, ollama=ollama) for c in sent]
     actual = served.apply(gguf, requests, template)
     both = [c for c, e, a in zip(sent, expected, actual, strict=True) if e.text is not None and a.text is not None]

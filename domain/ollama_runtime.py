@@ -36,17 +36,18 @@ GGUF_TEMPLATE = "GGUF chat template"
 OLLAMA_VERSION = "0.30.0"
 """The first Ollama that renders a chat with the GGUF's own template (ollama PR 16031)."""
 ROUND_TRIP = 'eq .Role "tool"'
+"""The role test whose text Ollama reads as a TEMPLATE's tool round trip (hubship's TEMPLATEs with tools write it)."""
 BUILTIN = "built-in renderer"
+"""What `ollama_runtime` metrics say, followed by the renderer's name, where Ollama renders with its own Go code."""
 BUILTIN_BY_ARCHITECTURE = {
     "gemma4": ("gemma4", "gemma4", "0.20.0"),
-    "laguna": ("laguna", "laguna", "0.22.1"),
-    "nemotron_h": ("nemotron-3-nano", "nemotron-3-nano", "0.22.1"),
-    "nemotron_h_moe": ("nemotron-3-nano", "nemotron-3-nano", "0.22.1"),
-    "nemotron_h_omni": ("nemotron-3-nano", "nemotron-3-nano", "0.22.1"),
+    "laguna": ("laguna", "laguna", "0.22.0"),
+    "nemotron_h": ("nemotron-3-nano", "nemotron-3-nano", "0.22.0"),
+    "nemotron_h_moe": ("nemotron-3-nano", "nemotron-3-nano", "0.22.0"),
+    "nemotron_h_omni": ("nemotron-3-nano", "nemotron-3-nano", "0.22.0"),
 }
 """GGUF architecture: (renderer, parser, the first Ollama that sets them at `ollama create`: ollama PR 15214 for
-gemma4, PR 15861 for the others)."""
-"""The role test whose text Ollama reads as a TEMPLATE's tool round trip (hubship's TEMPLATEs with tools write it)."""
+gemma4; commits 8b062e4 for laguna and 0f86757 for nemotron_h*, both in v0.22.0)."""
 
 _TOOL_RESULT = (
     "tool_response",
@@ -79,7 +80,8 @@ def jinja_round_trip(chat_template: str) -> bool:
     return "tools" in jinja_capabilities(chat_template) and calls and any(s in chat_template for s in _TOOL_RESULT)
 
 
-_ACTION = re.compile(r"\{\{(.*?)\}\}", re.S)
+_ACTION = re.compile(r"""\{\{((?:"(?:\\.|[^"\\])*"|`[^`]*`|'(?:\\.|[^'\\])*'|/\*.*?\*/|[^"`'/}]|/(?!\*)|\}(?!\}))*)\}\}""", re.S)
+"""An action, up to the `}}` that ends it: not one inside a string, raw string, character literal or comment."""
 _LITERAL = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|\'(?:\\.|[^\'\\])*\'|/\*.*?\*/', re.S)
 _IDENT = re.compile(r"(?<![\w.)\]])(\$\w*)?((?:\.[A-Za-z_]\w*)+)")
 

@@ -6,7 +6,8 @@ as read (`llm/llama_server.go`, `llamaServerChatRequest`, `llamaServerChatMessag
 - each message as `role`, `tool_call_id` and `name` (a tool result's, when set), `tool_calls` and `content`; a
   message's reasoning (`thinking`) is not sent, so no reasoning reaches the template's history;
 - each call as `id`, `index`, `type: function` and `function` with `name` and `arguments`, the arguments' JSON text
-  as Go writes an ordered map (the caller's key order kept);
+  as Go writes Ollama's ordered map of them (`llamaServerChatToolCalls`): the caller's key order at the top, the keys
+  of every object inside sorted (Go decodes those as maps);
 - `tools` as Ollama's `api.Tool` writes them: its members in the struct's order (`type`, `function`: `name`,
   `description`, `parameters`: `type`, `$defs`, `items`, `required`, `properties`; each property: `anyOf`, `type`,
   `items`, `description`, `enum`, `properties`, `required`), empty optional members and any other member dropped, and
@@ -34,6 +35,7 @@ from typing import Any
 import attrs
 
 from hubship.domain.chat_template import ChatMessage, ToolCall
+from hubship.domain.tool_check import sort_keys
 
 _PROPERTY = ("anyOf", "type", "items", "description", "enum", "properties", "required")
 
@@ -90,11 +92,29 @@ def ollama_settings(switch: bool, thinking: bool) -> tuple[bool | None, ...]:
     return tuple(dict.fromkeys(ollama_think(t, thinking) for t in ((None, True, False) if switch else (None,))))
 
 
+def ollama_arguments(text: str) -> str:
+    """A call's arguments (a JSON object's text) as Ollama holds them (`api.ToolCallFunctionArguments`): an ordered map
+    at the top, so those keys keep the caller's order, whose values Go decodes as `any`, so every object inside is a Go
+    map and writes its keys sorted."""
+    return json.dumps({k: json.loads(sort_keys(json.dumps(v))) for k, v in json.loads(text).items()}, ensure_ascii=False)
+
+
 def native_messages(messages: Sequence[ChatMessage], system: str = "") -> tuple[ChatMessage, ...]:
     """The conversation as the template sees it on this path: the Modelfile's SYSTEM first when the chat does not open
-    with a system message, and no reasoning."""
+    with a system message, no reasoning, and each call's arguments as Ollama holds them (ollama_arguments)."""
     injected = (ChatMessage("system", system),) if system and (not messages or messages[0].role != "system") else ()
-    return (*injected, *(ChatMessage(m.role, m.content, m.tool_calls, "", m.tool_name, m.tool_call_id) for m in messages))
+    kept = tuple(
+        ChatMessage(
+            m.role,
+            m.content,
+            tuple(attrs.evolve(c, arguments=ollama_arguments(c.arguments)) for c in m.tool_calls),
+            "",
+            m.tool_name,
+            m.tool_call_id,
+        )
+        for m in messages
+    )
+    return (*injected, *kept)
 
 
 def go_json(value: object) -> str:
@@ -105,7 +125,7 @@ def go_json(value: object) -> str:
 
 def sent_arguments(call: ToolCall, ollama: bool) -> str:
     """The JSON text a call's arguments reach llama-server as: Go's, from Ollama; the caller's, from a client."""
-    return go_json(json.loads(call.arguments)) if ollama else call.arguments
+    return go_json(json.loads(ollama_arguments(call.arguments))) if ollama else call.arguments
 
 
 def as_sent(messages: Sequence[ChatMessage], ollama: bool) -> tuple[ChatMessage, ...]:

@@ -36,6 +36,10 @@ class ServedChat(Protocol):
         the server uses instead of the GGUF's own."""
         ...
 
+    def architecture(self, gguf: Path) -> str:
+        """The GGUF's `general.architecture`, read from its header (no server is started)."""
+        ...
+
     def tokenize(self, gguf: Path, texts: Sequence[str]) -> list[list[int]]:
         """The ids the server's chat completion evaluates for each rendered prompt."""
         ...

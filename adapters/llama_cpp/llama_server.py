@@ -33,7 +33,6 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import tempfile
 import time
@@ -44,6 +43,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hubship.adapters.llama_cpp.gguf_header import architecture as gguf_architecture
+from hubship.adapters.llama_cpp.gguf_header import tensor_count
 from hubship.adapters.llama_cpp.install import library_version
 from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.adapters.llama_cpp.tools_build import SERVER, installed_tools, tool_path
@@ -61,15 +62,6 @@ LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")  # logged once
 def server_binary() -> Path:
     """The llama-server of the installed llama-cpp-python; a one-line UserInputError naming `make setup` otherwise."""
     return tool_path(installed_tools(library_version(), SERVER), "llama-server")
-
-
-def _tensor_count(gguf: Path) -> int:
-    """The GGUF header's tensor count (0 for a vocab-only file)."""
-    with open(gguf, "rb") as fh:
-        head = fh.read(16)
-    if len(head) < 16 or head[:4] != b"GGUF":
-        raise PublishError(f"{gguf.name} is not a GGUF file")
-    return struct.unpack("<Q", head[8:16])[0]
 
 
 def _last_error(log: Path) -> str:
@@ -172,7 +164,7 @@ class LlamaServerServedChat:
         key = (str(Path(gguf).resolve()), stat.st_size, stat.st_mtime_ns, str(template or ""))
         if key not in self._servers:
             binary = server_binary()
-            if _tensor_count(Path(gguf)) == 0:
+            if tensor_count(Path(gguf)) == 0:
                 raise PublishError(f"{Path(gguf).name} is vocab-only (no weights): llama-server cannot serve it")
             self._servers[key] = _Server(binary, Path(gguf), self._logs, template)
         return self._servers[key]
@@ -201,6 +193,9 @@ class LlamaServerServedChat:
                 body["chat_template_kwargs"] = {"enable_thinking": thinking}
             requests.append(body)
         return self.apply(gguf, requests)
+
+    def architecture(self, gguf: Path) -> str:
+        return gguf_architecture(Path(gguf))
 
     def tokenize(self, gguf: Path, texts: Sequence[str]) -> list[list[int]]:
         server, found = self.server(gguf), []

@@ -127,11 +127,13 @@ class GgufQuantFormat(GgufBase):
         choice = bos_choice(renderer, ctx.checkpoint, ctx.base, bos)
         runtime, served = ctx.service("chat_runtime"), ctx.service("served_chat")
         name = ctx.params["name"]
-        # one llama-server for the three: the client conversations, Ollama 0.30.0+'s, and the token-level proof (which stops it)
-        extra = served_conversations(renderer, runtime, served, ctx.checkpoint, ctx.base, kept[0])
-        vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
-        ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, bos, vocab, kept[0])
-        chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served, name=name)
+        try:  # one llama-server for the three: the client conversations, Ollama 0.30.0+'s, and the token-level proof
+            extra = served_conversations(renderer, runtime, served, ctx.checkpoint, ctx.base, kept[0])
+            vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
+            ollama = self._preflight.ollama.write(ctx.checkpoint, ctx.base, ctx.services, ctx.out_dir, bos, vocab, kept[0])
+            chat = prove_gguf(renderer, runtime, ctx.checkpoint, ctx.base, kept[0], complete=True, bos=choice, served=served, name=name)
+        finally:
+            served.close()  # one model in memory at a time, whichever proofs ran
         proof = chat.verification()
         verification = {
             "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **extra["metrics"], **ollama["metrics"]},

@@ -123,13 +123,13 @@ class OllamaFormat:
         """What Ollama renders this model with: Ollama's built-in renderer where `ollama create` gives its architecture
         one; else Ollama 0.30.0+'s choice, taken from the GGUF artifact's record where it proved the same TEMPLATE on
         the same file (its Hub Ollama files), or proven here."""
-        created = created_record(ctx.base.model_type)
+        served = ctx.service("served_chat")
+        created = created_record(served.architecture(gguf))
         if created is not None:  # `ollama create` gives this architecture Ollama's own renderer
             return created
         kept = (verification_of(ctx.inputs[self.gguf]) or {}).get(RECORD)
         if kept and kept["key"] == runtime_key(profile, derived, ctx.base.model_type):
             return {k: kept[k] for k in ("metrics", "notes", "warnings")}
-        served = ctx.service("served_chat")
         try:
             return runtime_record(ctx.service("chat_renderer"), served, profile, derived, gguf, ctx.base.model_type)
         finally:

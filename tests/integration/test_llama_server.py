@@ -219,6 +219,17 @@ def test_a_vocab_only_gguf_is_refused(gguf, served, tmp_path):
         served.render(vocab_only, CONVERSATIONS[:1])
 
 
+def test_the_architecture_is_read_from_the_header_of_a_full_or_vocab_only_gguf(gguf, served, tmp_path):
+    folder, path = gguf(CHAT_TEMPLATE)
+    assert served.architecture(path) == "llama"
+    tokenizer = tmp_path / "tokenizer"
+    shutil.copytree(folder, tokenizer, ignore=shutil.ignore_patterns("*.gguf", "*.safetensors"))
+    assert served.architecture(LlamaCppConverter().check(tokenizer, tokenizer)) == "llama"
+    (tmp_path / "not.gguf").write_bytes(b"GGML" + bytes(40))
+    with pytest.raises(PublishError, match=r"not\.gguf is not a GGUF file"):
+        served.architecture(tmp_path / "not.gguf")
+
+
 def test_a_missing_server_is_one_line_naming_make_setup(gguf, tmp_path, monkeypatch):
     _, path = gguf(CHAT_TEMPLATE)
     monkeypatch.setenv(SERVER_ENV, str(tmp_path / "nowhere"))

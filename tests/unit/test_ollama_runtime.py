@@ -50,6 +50,9 @@ def test_only_the_names_of_actions_count_as_vars_read_them() -> None:
     for hidden in (".Tools .ToolCalls", '{{ "use .Tools" }}{{ `and .ToolCalls` }}', "{{/* .Tools .ToolCalls */}}"):
         assert not go_round_trip(marked + hidden)
     assert not go_round_trip(marked + "{{ .Tools }}{{ (index .Messages 0).ToolCalls }}")
+    # a `}}` inside a literal or comment does not end the action
+    assert go_round_trip(marked + '{{ print "}}" .Tools }}{{ print `}}` .ToolCalls }}')
+    assert not go_round_trip(marked + '{{ "{{ .Tools }}" }}{{/* }} .ToolCalls */}}')
 
 
 def test_a_template_with_the_same_tools_keeps_ollama_on_it_only_when_its_round_trip_reads() -> None:
@@ -80,5 +83,5 @@ def test_ollama_create_gives_some_architectures_its_own_renderer_whatever_the_te
     assert gemma is not None and gemma.renderer == f"{BUILTIN} gemma4"
     assert "Ollama 0.20.0 or later" in gemma.why and "before 0.20.0 renders with the TEMPLATE" in gemma.why
     moe = builtin_runtime("nemotron_h_moe")
-    assert moe is not None and moe.renderer == f"{BUILTIN} nemotron-3-nano" and "0.22.1" in moe.why
+    assert moe is not None and moe.renderer == f"{BUILTIN} nemotron-3-nano" and "0.22.0" in moe.why
     assert builtin_runtime("llama") is None and builtin_runtime("") is None

@@ -3,7 +3,7 @@ llama-server: its verdicts, not its rendering (tests/integration/test_ollama_nat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,8 +32,11 @@ DERIVED = SimpleNamespace(template="{{ range .Messages }}{{ .Content }}{{ end }}
 class Served:
     """llama-server as a fake: renders as transformers does, or with `changed` appended, or is not built."""
 
-    def __init__(self, changed: str = "", missing: bool = False) -> None:
-        self.changed, self.missing, self.closed, self.requests = changed, missing, False, 0
+    def __init__(self, changed: str = "", missing: bool = False, arch: str = "llama") -> None:
+        self.changed, self.missing, self.closed, self.requests, self.arch = changed, missing, False, 0, arch
+
+    def architecture(self, gguf: Path) -> str:
+        return self.arch
 
     def apply(self, gguf: Path, requests: Sequence[Mapping[str, Any]], template: Path | None = None) -> list[RenderOutcome]:
         if self.missing:
@@ -133,17 +136,47 @@ def test_a_model_ollama_create_gives_a_built_in_renderer_is_not_claimed_for_the_
     from hubship.application.formats.ollama import OllamaFormat
     from hubship.application.ollama_runtime_check import created_record
 
-    assert created_record("llama") is None and created_record("qwen3") is None
-    found = created_record("gemma4_text")
+    assert created_record("llama") is None and created_record("qwen3moe") is None and created_record("") is None
+    found = created_record("gemma4")
     assert found is not None and found["metrics"] == {"ollama_runtime": "built-in renderer gemma4"}
     (warning,) = found["warnings"]
     assert "architecture gemma4 Ollama's built-in renderer `gemma4` and parser `gemma4`" in warning and "not proven" in warning
     # the Ollama artifact says so, and runs no llama-server for a choice Ollama does not make
-    unbuilt = Served(missing=True)
+    unbuilt = Served(missing=True, arch="laguna")
     services = {"served_chat": unbuilt, "chat_renderer": JinjaChatRenderer()}
     ollama = OllamaFormat("Q8_0")
     ctx = BuildContext(
-        checkpoint=None, base=SimpleNamespace(model_type="laguna"), params={}, inputs={}, out_dir=tmp_path, progress=None, services=services
+        checkpoint=None, base=SimpleNamespace(model_type="llama"), params={}, inputs={}, out_dir=tmp_path, progress=None, services=services
     )  # type: ignore[arg-type]
     assert ollama._runtime(ctx, PROFILE, DERIVED, tmp_path / "m.gguf")["metrics"]["ollama_runtime"] == "built-in renderer laguna"
     assert not unbuilt.closed and unbuilt.requests == 0
+
+
+def test_the_reference_takes_argument_text_only_where_the_template_fails_on_every_decoded_call() -> None:
+    from hubship.application.served_proof import prove_served
+    from hubship.domain.chat_template import TemplateRejected
+    from hubship.domain.tool_check import tool_cases
+
+    class Echo:
+        """llama-server as a fake that writes each request's call arguments as it gets them (their text)."""
+
+        def apply(self, gguf: Path, requests: Sequence[Mapping[str, Any]], template: Path | None = None) -> list[RenderOutcome]:
+            calls = [[c["function"]["arguments"] for m in r["messages"] for c in m.get("tool_calls", [])] for r in requests]
+            return [RenderOutcome(text="|".join(c) or "plain") for c in calls]
+
+    def template(fails_decoded: Callable[[Sequence[Any]], bool]) -> Callable[..., str]:
+        def render(messages: Sequence[Any], **_: Any) -> str:
+            calls = [c for m in messages for c in m.tool_calls]
+            if any(not c.as_text for c in calls) and fails_decoded(calls):
+                raise TemplateRejected("can only concatenate str (not \"dict\") to str")
+            return "|".join(c.arguments for c in calls) or "plain"
+
+        return render
+
+    cases = tool_cases(None)
+    # fails on decoded arguments in every conversation with calls: the reference gets their text, as llama.cpp's
+    proof = prove_served(template(lambda calls: True), Echo(), Path("m.gguf"), None, cases)
+    assert proof.proven() and proof.rendered == len(cases), proof.differences
+    # fails only where a message has two calls: llama.cpp would decode for it, so the failure stays a difference
+    partial = prove_served(template(lambda calls: len(calls) > 1), Echo(), Path("m.gguf"), None, cases)
+    assert any("Jinja rejects it (can only concatenate" in d for d in partial.differences)

@@ -106,3 +106,13 @@ def test_the_jinja_reference_for_a_template_taking_argument_text_gets_the_text_l
         assert chat_message(sent)["tool_calls"][0]["function"]["arguments"] == body
     assert body == call.arguments and go_json({"b": "<x>", "a": [1, 2]}) == '{"b":"\\u003cx\\u003e","a":[1,2]}'
     assert chat_message(message)["tool_calls"][0]["function"]["arguments"] == {"b": "<x>", "a": [1, 2]}  # decoded by default
+
+
+def test_ollama_keeps_the_callers_order_at_the_top_of_the_arguments_only() -> None:
+    call = ToolCall("f", '{"z": {"b": 1, "a": [{"y": 2, "x": 3}]}, "a": 0}')
+    (message,) = native_messages([ChatMessage("assistant", "", (call,))])
+    assert message.tool_calls[0].arguments == '{"z": {"a": [{"x": 3, "y": 2}], "b": 1}, "a": 0}'
+    sent = served_request([message])["messages"][0]["tool_calls"][0]["function"]["arguments"]
+    assert sent == '{"z":{"a":[{"x":3,"y":2}],"b":1},"a":0}'
+    client = served_request([ChatMessage("assistant", "", (call,))], ollama=False)["messages"][0]["tool_calls"][0]
+    assert client["function"]["arguments"] == call.arguments  # a client's text as written

@@ -187,6 +187,30 @@ def test_a_template_with_tools_and_thinking_gets_both_capabilities_and_is_served
     assert answer.status_code == 200 and answer.json()["standin"]["prompt"] == tools + "<|user|>\nHi\n<|assistant|>\n"
 
 
+def test_the_standins_create_gives_a_gemma4_gguf_ollamas_own_renderer_as_ollama_create_does(client, server, tmp_path):
+    import struct
+
+    def header(architecture: str) -> bytes:  # a GGUF with one metadata pair, general.architecture
+        key, value = b"general.architecture", architecture.encode()
+        return b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 8, len(value)) + value
+
+    for arch, parser in (("gemma4", None), ("laguna", "qwen3-coder"), ("llama", None)):
+        gguf = tmp_path / f"{arch}.gguf"
+        gguf.write_bytes(header(arch))
+        client.create_blob(gguf)
+        files = {"model.gguf": f"sha256:{hashlib.sha256(gguf.read_bytes()).hexdigest()}"}
+        made = {"model": arch, "files": files, "template": "{{ .Prompt }}", "stream": False, **({"parser": parser} if parser else {})}
+        assert httpx.post(f"{server.url}/api/create", json=made).json()["status"] == "success"  # the client sends no PARSER
+    shown = {arch: httpx.post(f"{server.url}/api/show", json={"model": arch}).json() for arch in ("gemma4", "laguna", "llama")}
+    assert (shown["gemma4"]["renderer"], shown["gemma4"]["parser"]) == ("gemma4", "gemma4")
+    assert (shown["laguna"]["renderer"], shown["laguna"]["parser"]) == ("laguna", "qwen3-coder")  # a named PARSER is kept
+    assert "renderer" not in shown["llama"] and "parser" not in shown["llama"]
+    chat = {"messages": [{"role": "user", "content": "Hi"}], "stream": False}
+    answer = httpx.post(f"{server.url}/api/chat", json={"model": "gemma4", **chat}).json()
+    assert answer["standin"] == {"renderer": "gemma4"}  # Ollama's Go renderer writes the prompt: the stand-in says so
+    assert httpx.post(f"{server.url}/api/chat", json={"model": "llama", **chat}).json()["standin"]["prompt"] == "Hi"
+
+
 def test_a_tool_loop_with_thinking_reaches_the_standin_as_training_rendered_it(renderer, go, client, server):
     """Qwen3 in the stand-in, through Ollama's API: tools offered, a call after reasoning, its result; think off. The
     prompt is the Jinja render (argument keys sorted, as Ollama's map hands them over)."""

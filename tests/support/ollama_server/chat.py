@@ -67,6 +67,8 @@ def chat(state: OllamaState, request: dict[str, Any]) -> Answer:
     messages = tuple(_message(m) for m in request.get("messages") or [])
     if not messages:
         return 200, {**done, "done_reason": "load"}
+    if record.get("renderer"):  # Ollama's own Go renderer writes the prompt: not modelled here
+        return 200, {**done, "done_reason": "stop", "standin": {"renderer": record["renderer"]}}
     tools = tuple(json.dumps(t) for t in request.get("tools") or [])
     think = request.get("think") if isinstance(request.get("think"), bool) else None
     prompt, error = _prompt(state, record, OllamaCase(messages, record.get("system") or "", None, tools, think))
@@ -85,6 +87,8 @@ def generate(state: OllamaState, request: dict[str, Any]) -> Answer:
         return 200, {**done, "done_reason": "load"}
     if request.get("raw"):
         return 200, {**done, "done_reason": "stop", "standin": {"prompt": text}}
+    if record.get("renderer"):  # Ollama's own Go renderer writes the prompt: not modelled here
+        return 200, {**done, "done_reason": "stop", "standin": {"renderer": record["renderer"]}}
     system = str(request.get("system") or record.get("system") or "")
     messages = (*([ChatMessage("system", system)] if system else []), ChatMessage("user", text))
     prompt, error = _prompt(state, record, OllamaCase(messages))

@@ -18,7 +18,7 @@ from typing import Any
 
 from tests.support.ollama_server import chat
 from tests.support.ollama_server.state import OllamaState, full_name
-from tests.support.ollama_server.templates import create_error, model_capabilities
+from tests.support.ollama_server.templates import builtin_renderer, create_error, model_capabilities
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$")
@@ -173,12 +173,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, lines=[{"status": "parsing GGUF"}, {"error": error}]) if streamed else self._error(400, error)
         name = full_name(name)
         fields = {k: request.get(k) for k in ("template", "system", "parameters", "license")}
-        fields |= {"parser": request["parser"]} if request.get("parser") else {}
+        fields |= {k: request[k] for k in ("renderer", "parser") if request.get(k)}
+        fields |= builtin_renderer(self.state, files, fields)
         record = {
             "name": name,
             "files": files,
             **fields,
-            "capabilities": model_capabilities(parsed, str(request.get("parser") or "")),
+            "capabilities": model_capabilities(parsed, str(fields.get("parser") or "")),
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "size": sum(self.state.blob(d).stat().st_size for d in files.values()),
             "digest": hashlib.sha256(json.dumps([files, fields], sort_keys=True).encode()).hexdigest(),
@@ -217,6 +218,7 @@ class Handler(BaseHTTPRequestHandler):
                 "details": {"format": "gguf"},
                 "model_info": {},
                 "capabilities": record.get("capabilities") or model_capabilities(None),
+                **{k: record[k] for k in ("renderer", "parser") if record.get(k)},
                 "standin": {"parameters": parameters, "files": record["files"]},
             },
         )

@@ -9,6 +9,10 @@ server/images.go); the stand-in asks it and only adds what Ollama's server adds 
 - capabilities (server/images.go, Capabilities): "completion" for a GGUF without pooling_type (every model
   the stand-in takes), then the template's own (tools, insert, thinking); no TEMPLATE: Ollama's default
   `{{ .Prompt }}`, which gives none; a built-in `parser` (server/create.go takes any name) adds its own.
+- `ollama create` of a GGUF whose `general.architecture` Ollama gives a built-in RENDERER and PARSER (gemma4, laguna,
+  nemotron_h*: domain.ollama_runtime.BUILTIN_BY_ARCHITECTURE) records them when the request names no RENDERER (a
+  named PARSER is kept); `/api/show` lists them. The stand-in does not run Ollama's Go renderers: a chat or generate
+  request to such a model is answered without a prompt, `standin.renderer` naming the renderer Ollama would use.
 - chat and generate (server/routes.go, ChatHandler/GenerateHandler): `think` on (true, or "low"/"medium"/
   "high"/"max": api.ThinkValue.Bool) for a model without "thinking" is answered 400 `"<name as asked>" does
   not support thinking`; `tools` for a model without "tools" (chat only) 400 `<full name> does not support
@@ -21,8 +25,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hubship.adapters.llama_cpp.gguf_header import architecture
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker, OllamaParse
 from hubship.domain.ollama_parsers import PARSERS, THINKING
+from hubship.domain.ollama_runtime import BUILTIN_BY_ARCHITECTURE
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
 THINK_LEVELS = ("low", "medium", "high", "max")
@@ -73,3 +79,16 @@ def refusal(request: dict[str, Any], capabilities: list[str], *, chat: bool) -> 
     if chat and request.get("tools") and "tools" not in capabilities:
         return f"{qualified(name)} does not support tools"
     return None
+
+
+def builtin_renderer(state: Any, files: dict[str, str], fields: dict[str, Any]) -> dict[str, str]:
+    """The RENDERER and PARSER `ollama create` gives a GGUF of some architectures where the request names no RENDERER
+    (server/create.go, "Auto-detect renderer, parser, and stop tokens from GGUF architecture"; a named PARSER is kept):
+    {} where it gives none. The architecture is the uploaded GGUF's `general.architecture`."""
+    if fields.get("renderer"):
+        return {}
+    gguf = next((d for f, d in files.items() if f.endswith(".gguf")), next(iter(files.values())))
+    builtin = BUILTIN_BY_ARCHITECTURE.get(architecture(state.blob(str(gguf))))
+    if builtin is None:
+        return {}
+    return {"renderer": builtin[0], "parser": str(fields.get("parser") or builtin[1])}

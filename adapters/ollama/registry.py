@@ -145,8 +145,11 @@ class OllamaRegistry:
             raise PublishError(f"the Ollama server at {host} stopped answering while creating {name} ({type(exc).__name__})") from None
         if status != "success":
             raise PublishError(f"the Ollama server at {host} did not confirm creating {name} (last status: {status or 'none'})")
-        check = pub.manifest.verification.get("metrics", {}).get("template_check", "not run")
-        progress.message(f"created Ollama model {name} (template check: {check}; {MANIFEST_NAME} key {pub.manifest.key[:12]})")
+        check = f"template check: {pub.manifest.verification.get('metrics', {}).get('template_check', 'not run')}"
+        renderer = _renderer(http, host, name)
+        if renderer:  # `ollama create` gave the architecture Ollama's own renderer: the TEMPLATE is not what it renders
+            check = f"rendered by Ollama's built-in renderer {renderer}, not by the proven TEMPLATE; {check}"
+        progress.message(f"created Ollama model {name} ({check}; {MANIFEST_NAME} key {pub.manifest.key[:12]})")
         return name
 
     def _upload(self, http: httpx.Client, host: str, path: Path, digest: str, size: int, progress: Progress) -> None:
@@ -175,6 +178,15 @@ class OllamaRegistry:
             )
         if answer.status_code not in (200, 201):
             raise PublishError(f"the Ollama server at {host} refused blob {path.name}: {_error(answer)} (HTTP {answer.status_code})")
+
+
+def _renderer(http: httpx.Client, host: str, name: str) -> str:
+    """The built-in RENDERER the server lists for `name` in `/api/show` ("" for none, or where it does not answer)."""
+    try:
+        shown = http.post(f"{host}/api/show", json={"model": name})
+        return str(shown.json().get("renderer") or "") if shown.status_code == 200 else ""
+    except (httpx.HTTPError, ValueError):
+        return ""
 
 
 def _error(response: httpx.Response) -> str:

@@ -26,7 +26,7 @@ from hubship.domain.template_check import OllamaCase
 from hubship.domain.tool_check import REASONED_CALL, ollama_order
 from tests.integration.test_template_families import profile
 from tests.support.ollama_server import StandInServer
-from tests.support.stand_in_gguf import GGUF_HEADER
+from tests.support.stand_in_gguf import GGUF_HEADER, gguf_header
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (Debian: apt-get install golang-go)")
 M = ChatMessage
@@ -188,15 +188,9 @@ def test_a_template_with_tools_and_thinking_gets_both_capabilities_and_is_served
 
 
 def test_the_standins_create_gives_a_gemma4_gguf_ollamas_own_renderer_as_ollama_create_does(client, server, tmp_path):
-    import struct
-
-    def header(architecture: str) -> bytes:  # a GGUF with one metadata pair, general.architecture
-        key, value = b"general.architecture", architecture.encode()
-        return b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 8, len(value)) + value
-
     for arch, parser in (("gemma4", None), ("laguna", "qwen3-coder"), ("llama", None)):
         gguf = tmp_path / f"{arch}.gguf"
-        gguf.write_bytes(header(arch))
+        gguf.write_bytes(gguf_header(arch))
         client.create_blob(gguf)
         files = {"model.gguf": f"sha256:{hashlib.sha256(gguf.read_bytes()).hexdigest()}"}
         made = {"model": arch, "files": files, "template": "{{ .Prompt }}", "stream": False, **({"parser": parser} if parser else {})}

@@ -102,6 +102,20 @@ def test_publish_creates_the_model_and_a_second_publish_uploads_nothing(env, ser
     assert [m["name"] for m in server.state.models()] == ["tiny-chat:latest"]
 
 
+def test_a_gguf_ollama_renders_with_its_own_renderer_says_so_at_create_and_in_its_record(env, server, tiny_model):
+    gemma = StandInGgufFormat(architecture="gemma4")
+    env.container.formats.override(providers.Object(FormatRegistry([LoraFormat(), gemma, OllamaFormat("Q4_K_M")])))
+    result = publish(env, tiny_model[1], "ollama:gemma-like")
+    assert result.published == ("gemma-like:latest",)
+    assert (server.state.model("gemma-like")["renderer"], server.state.model("gemma-like")["parser"]) == ("gemma4", "gemma4")
+    created = next(m for m in env.progress.messages if m.startswith("created Ollama model gemma-like:latest"))
+    assert "rendered by Ollama's built-in renderer gemma4, not by the proven TEMPLATE; template check: passed" in created
+    artifact = Path(next(a.path for a in result.artifacts if a.format == "ollama-q4_k_m"))
+    record = json.loads((artifact / ".verification.json").read_text())
+    assert record["metrics"]["ollama_runtime"] == "built-in renderer gemma4"
+    assert any(w.startswith("`ollama create` (Ollama 0.20.0 or later) gives a GGUF of architecture gemma4") for w in record["warnings"])
+
+
 def test_ollama_gets_its_gguf_and_other_destinations_the_requested_formats(env, server, tiny_model, tmp_path):
     request = PublishRequest(
         checkpoint=str(tiny_model[1]),

@@ -25,9 +25,8 @@ from hubship.application.served_conversations import has_switch
 from hubship.application.served_proof import prove_served
 from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import PublishError, UserInputError
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, OLLAMA_VERSION, builtin_runtime, jinja_capabilities, ollama_runtime
-from hubship.domain.served_requests import ollama_settings
-from hubship.domain.tool_check import tool_cases
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, OLLAMA_VERSION, builtin_runtime, go_template_off, ollama_runtime
+from hubship.domain.served_requests import ollama_tool_cases
 from hubship.ports.chat_renderer import ChatRenderer
 from hubship.ports.served_chat import ServedChat
 
@@ -73,12 +72,8 @@ def _tool_proof(
     not: (how many, "" when llama-server renders each as transformers does, else the first difference)."""
     render = render_with(renderer, profile)
     # what reaches the template: Ollama turns an unset think on for a model it gives the thinking capability
-    settings = ollama_settings(has_switch(render), thinking)
-    cases = [c for think in settings for c in tool_cases(derived.system, (None,), think)]
-    proof = prove_served(render, served, gguf, profile.runtime_bos, cases)
-    if proof.proven():
-        return len(cases), ""
-    return len(cases), proof.differences[0] if proof.differences else "no conversation with calls renders"
+    cases = ollama_tool_cases(derived.system, has_switch(render), thinking)
+    return len(cases), prove_served(render, served, gguf, profile.runtime_bos, cases).why
 
 
 def created_record(architecture: str) -> dict[str, Any] | None:
@@ -101,8 +96,8 @@ def runtime_record(
     runtime = ollama_runtime(profile.template or "", template, derived.capabilities, derived.parser, harmony)
     record: dict[str, Any] = {"metrics": {"ollama_runtime": runtime.renderer}, "notes": [], "warnings": []}
     if runtime.renderer != GGUF_TEMPLATE:
-        chat = jinja_capabilities(profile.template or "")
-        if "tools" in chat and "tools" not in derived.capabilities and not (derived.parser or harmony):
+        chat = go_template_off(profile.template or "", derived.capabilities, derived.parser, harmony)
+        if chat:
             cases = _go_template_off(renderer, served, profile, derived, gguf, chat)
             if cases:
                 go = ", ".join(sorted(set(derived.capabilities) - {"completion"})) or "none"

@@ -50,6 +50,14 @@ class ServedProof:
     def proven(self, calls: bool = True) -> bool:
         return not self.differences and self.rendered > 0 and (self.calls_rendered or not calls)
 
+    @property
+    def why(self) -> str:
+        """Why it is not proven (with calls): its first difference, or that no conversation with calls renders; "" when
+        it is."""
+        if self.proven():
+            return ""
+        return self.differences[0] if self.differences else "no conversation with calls renders"
+
 
 def prove_served(
     render: Render,

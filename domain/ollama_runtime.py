@@ -156,3 +156,12 @@ def ollama_runtime(
     if prefer:
         return OllamaRuntime(GGUF_TEMPLATE, why, jinja)
     return OllamaRuntime(TEMPLATE, "the TEMPLATE has the capabilities Ollama reads from the GGUF's chat template")
+
+
+def go_template_off(chat_template: str, go_capabilities: Collection[str], parser: str = "", harmony: bool = False) -> frozenset[str]:
+    """For a model Ollama keeps on its TEMPLATE: the capabilities it reads from the chat template with the server
+    setting `OLLAMA_GO_TEMPLATE=0` (`shouldUseGoTemplate`: every model without a PARSER or harmony on its chat
+    template), where that gives tools the TEMPLATE lacks; empty otherwise."""
+    chat = jinja_capabilities(chat_template)
+    gives = "tools" in chat and "tools" not in go_capabilities and not (parser or harmony)
+    return chat if gives else frozenset()

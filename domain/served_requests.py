@@ -35,16 +35,10 @@ from typing import Any
 import attrs
 
 from hubship.domain.chat_template import ChatMessage, ToolCall
-from hubship.domain.tool_check import sort_keys
+from hubship.domain.template_check import CheckCase
+from hubship.domain.tool_check import go_map, tool_cases
 
 _PROPERTY = ("anyOf", "type", "items", "description", "enum", "properties", "required")
-
-
-def _go_any(value: Any) -> Any:
-    """A member Ollama holds as `any` (`items`, `$defs`): a Go map, which `json.Marshal` writes with its keys sorted."""
-    if isinstance(value, dict):
-        return {k: _go_any(value[k]) for k in sorted(value)}
-    return [_go_any(v) for v in value] if isinstance(value, list) else value
 
 
 def _property(value: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +52,7 @@ def _property(value: dict[str, Any]) -> dict[str, Any]:
         elif key == "anyOf":
             item = [_property(p) for p in item]
         elif key == "items":
-            item = _go_any(item)
+            item = go_map(item)
         elif key == "type" and isinstance(item, list) and len(item) == 1:
             item = item[0]  # PropertyType writes a list of one as its string
         out[key] = item
@@ -70,7 +64,7 @@ def ollama_tool(tool: str) -> str:
     data = json.loads(tool)
     function, parameters = data.get("function") or {}, data.get("function", {}).get("parameters") or {}
     params: dict[str, Any] = {"type": parameters.get("type", "")}
-    params.update({k: _go_any(parameters[k]) for k in ("$defs", "items", "required") if parameters.get(k)})
+    params.update({k: go_map(parameters[k]) for k in ("$defs", "items", "required") if parameters.get(k)})
     properties = parameters.get("properties")
     params["properties"] = None if properties is None else {n: _property(p) for n, p in properties.items()}
     written: dict[str, Any] = {"name": function.get("name", "")}
@@ -92,11 +86,21 @@ def ollama_settings(switch: bool, thinking: bool) -> tuple[bool | None, ...]:
     return tuple(dict.fromkeys(ollama_think(t, thinking) for t in ((None, True, False) if switch else (None,))))
 
 
-def ollama_arguments(text: str) -> str:
+def ollama_tool_cases(system: str | None, switch: bool, thinking: bool) -> list[CheckCase]:
+    """The tool conversations (tool_check) with each think value a template gets from Ollama (ollama_settings)."""
+    return [c for think in ollama_settings(switch, thinking) for c in tool_cases(system, (None,), think)]
+
+
+def _held(text: str) -> dict[str, Any]:
     """A call's arguments (a JSON object's text) as Ollama holds them (`api.ToolCallFunctionArguments`): an ordered map
     at the top, so those keys keep the caller's order, whose values Go decodes as `any`, so every object inside is a Go
-    map and writes its keys sorted."""
-    return json.dumps({k: json.loads(sort_keys(json.dumps(v))) for k, v in json.loads(text).items()}, ensure_ascii=False)
+    map and writes its keys sorted (what it holds as `any` elsewhere, a tool's `items` and `$defs`, alike)."""
+    return {k: go_map(v) for k, v in json.loads(text).items()}
+
+
+def ollama_arguments(text: str) -> str:
+    """A call's arguments as Ollama holds them (_held), as JSON text."""
+    return json.dumps(_held(text), ensure_ascii=False)
 
 
 def native_messages(messages: Sequence[ChatMessage], system: str = "") -> tuple[ChatMessage, ...]:
@@ -125,7 +129,7 @@ def go_json(value: object) -> str:
 
 def sent_arguments(call: ToolCall, ollama: bool) -> str:
     """The JSON text a call's arguments reach llama-server as: Go's, from Ollama; the caller's, from a client."""
-    return go_json(json.loads(ollama_arguments(call.arguments))) if ollama else call.arguments
+    return go_json(_held(call.arguments)) if ollama else call.arguments
 
 
 def as_sent(messages: Sequence[ChatMessage], ollama: bool) -> tuple[ChatMessage, ...]:

@@ -108,17 +108,18 @@ REASONED_CALL = ((WEATHER,), (_ASK, _REASONED, _ANSWER))
 """A call after reasoning, then its result: the turn of a tool loop whose reasoning templates keep."""
 
 
-def _sorted(value: object) -> object:
+def go_map(value: object) -> object:
+    """A JSON value as a Go map writes it back: every object's keys sorted, at every depth."""
     if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
+        return {k: go_map(value[k]) for k in sorted(value)}
     if isinstance(value, list):
-        return [_sorted(v) for v in value]
+        return [go_map(v) for v in value]
     return value
 
 
 def sort_keys(text: str) -> str:
     """A JSON text with its object keys sorted at every depth (what a Go map gives back)."""
-    return json.dumps(_sorted(json.loads(text)), ensure_ascii=False)
+    return json.dumps(go_map(json.loads(text)), ensure_ascii=False)
 
 
 def ollama_order(messages: Sequence[ChatMessage]) -> tuple[ChatMessage, ...]:

@@ -50,6 +50,7 @@ from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.adapters.llama_cpp.tools_build import SERVER, installed_tools, tool_path
 from hubship.domain.chat_template import ChatMessage
 from hubship.domain.errors import PublishError
+from hubship.domain.served_requests import served_request
 from hubship.domain.template_check import RenderOutcome
 
 CTX = 512
@@ -184,15 +185,8 @@ class LlamaServerServedChat:
         tools: Sequence[Mapping[str, Any]] = (),
         thinking: bool | None = None,
     ) -> list[RenderOutcome]:
-        requests = []
-        for messages in conversations:
-            body: dict[str, Any] = {"messages": [{"role": m.role, "content": m.content} for m in messages]}
-            if tools:
-                body["tools"] = list(tools)
-            if thinking is not None:
-                body["chat_template_kwargs"] = {"enable_thinking": thinking}
-            requests.append(body)
-        return self.apply(gguf, requests)
+        texts = [json.dumps(t) for t in tools]
+        return self.apply(gguf, [served_request(messages, texts, thinking, ollama=False) for messages in conversations])
 
     def architecture(self, gguf: Path) -> str:
         return gguf_architecture(Path(gguf))

@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hubship.adapters.llama_cpp.gguf_header import contents
 from hubship.adapters.llama_cpp.install import installed_home
 from tests.support.family_specs import FAMILIES, LLAMA3_PATTERN, Family
-from tests.support.gguf_kv import gguf_metadata
 from tests.support.mistral_common_data import data_file
 
 __all__ = ["FAMILIES", "Family", "adapter_shift", "build", "with_added_token"]
@@ -40,7 +40,7 @@ def _gguf_vocab(name: str) -> dict[str, Any]:
     path = installed_home() / "models" / f"ggml-vocab-{name}.gguf"
     if not path.is_file():  # an install by an older hubship: `make setup` redoes it
         raise FileNotFoundError(f"{path} is missing; run `python -m hubship.adapters.llama_cpp.install install` (make setup)")
-    fields = gguf_metadata(path)
+    fields, _ = contents(path)
     return {
         "tokens": fields["tokenizer.ggml.tokens"],
         "scores": fields.get("tokenizer.ggml.scores"),

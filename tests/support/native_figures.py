@@ -19,9 +19,8 @@ from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 from hubship.application.served_proof import prove_served
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, jinja_capabilities, ollama_runtime
-from hubship.domain.served_requests import ollama_settings
-from hubship.domain.tool_check import tool_cases
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, go_template_off, ollama_runtime
+from hubship.domain.served_requests import ollama_tool_cases
 from tests.fakes.progress import FakeProgress
 
 TOKENS = {"bos_token": "<s>", "eos_token": "</s>"}
@@ -49,15 +48,13 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
     gguf = served_gguf(work)
     with LlamaServerServedChat() as served:
         for name, text, template, switch in derived:
-            capabilities = getattr(template, "capabilities", ())
-            runtime = ollama_runtime(text, getattr(template, "template", "") or "", capabilities, getattr(template, "parser", ""))
-            chat = jinja_capabilities(text)
-            if runtime.renderer == GGUF_TEMPLATE:
-                group = "native"
-            elif "tools" in chat and "tools" not in capabilities and not getattr(template, "parser", ""):
-                group = "kept"
-            else:
+            capabilities, parser = getattr(template, "capabilities", ()), getattr(template, "parser", "")
+            runtime = ollama_runtime(text, getattr(template, "template", "") or "", capabilities, parser)
+            native = runtime.renderer == GGUF_TEMPLATE
+            chat = runtime.capabilities if native else go_template_off(text, capabilities, parser)
+            if not (native or chat):
                 continue
+            group = "native" if native else "kept"
             found[group].append(name)
             file = work / f"{name}.jinja"
             file.write_text(text)
@@ -65,13 +62,8 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
             def render(messages, text=text, **options):
                 return renderer.render(text, TOKENS, messages, **options)
 
-            settings = ollama_settings(switch, "thinking" in chat)
-            cases = [c for think in settings for c in tool_cases(None, (None,), think)]
-            proof = prove_served(render, served, gguf, TOKENS["bos_token"], cases, template=file)
-            if proof.proven():
-                found[f"{group}_equal"].append(name)
-            else:
-                first = proof.differences[0] if proof.differences else "no conversation with calls renders"
-                found[f"{group}_why"].append(f"{name}: {first}")
+            cases = ollama_tool_cases(None, switch, "thinking" in chat)
+            why = prove_served(render, served, gguf, TOKENS["bos_token"], cases, template=file).why
+            found[f"{group}_why" if why else f"{group}_equal"].append(f"{name}: {why}" if why else name)
             served.close()
     return found

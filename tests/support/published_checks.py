@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from hubship.adapters.llama_cpp.gguf_header import contents
 from tests.support.families import FAMILIES, build
-from tests.support.gguf_kv import gguf_contents
 from tests.support.ollama_server import StandInServer
 
 
@@ -48,7 +48,7 @@ def verification(root: Path, fmt: str) -> dict[str, Any]:
 
 def gguf_fields(path: Path) -> dict[str, Any]:
     """A GGUF's header fields (tokenizer arrays left out) and its tensor names."""
-    metadata, tensors = gguf_contents(path)
+    metadata, tensors = contents(path)
     fields = {name: value for name, value in metadata.items() if not name.startswith("tokenizer.ggml.")}
     return {**fields, "tensors": set(tensors)}
 

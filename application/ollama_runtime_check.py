@@ -10,7 +10,9 @@ engine lacks), which no file hubship writes can change.
 Where Ollama keeps a TEMPLATE without tools although the chat template has them (it counts capabilities, and reads
 none of thinking from a chat template without `<think>`), the same proof says whether the server setting
 `OLLAMA_GO_TEMPLATE=0` (`envconfig.GoTemplate`, `shouldUseGoTemplate`: every model on the chat template) gives the
-model tools: a note when it does, nothing otherwise (the setting is the user's choice, not the default).
+model tools: a note when it does, nothing otherwise (the setting is the user's choice, not the default). The choice
+is modelled on the chat template the GGUF holds: one a publish wrote with THINKING_HINT (application.ollama_thinking_hint)
+moves such a model to the chat template, and the record says why.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from hubship.application.served_conversations import has_switch
 from hubship.application.served_proof import prove_served
 from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import PublishError, UserInputError
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, OLLAMA_VERSION, builtin_runtime, go_template_off, ollama_runtime
+from hubship.domain.ollama_runtime import (
+    GGUF_TEMPLATE,
+    OLLAMA_VERSION,
+    THINKING_HINT,
+    builtin_runtime,
+    go_template_off,
+    ollama_runtime,
+)
 from hubship.domain.served_requests import ollama_tool_cases
 from hubship.ports.chat_renderer import ChatRenderer
 from hubship.ports.served_chat import ServedChat
@@ -42,6 +51,11 @@ NATIVE = (
     " not with the TEMPLATE: {why}; Ollama before {version}, or with OLLAMA_GO_TEMPLATE=1, uses the TEMPLATE"
 )
 NATIVE_TOOLS = "tools there: llama-server renders the {cases} tool conversations as the chat template does (as Ollama sends them)"
+HINTED = (
+    "hubship wrote the GGUF's chat template with a Jinja comment before it that names <think> and </think> and renders"
+    " nothing: the template reasons, and Ollama {version}+ reads that from a chat template's text only through those"
+    " words; without them it would keep this model on its TEMPLATE, which has no tools"
+)
 NO_REASONING = "there, Ollama sends no message's reasoning to llama-server: none is written in history"
 NATIVE_TOOLS_DIFFER = "tools on Ollama {version}+ reach the model otherwise than the chat template writes them: {difference}"
 GO_TEMPLATE_OFF = (
@@ -65,7 +79,12 @@ def runtime_key(profile: ChatProfile, derived: Any, model_type: str) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def _tool_proof(
+def harmony_of(model_type: str, template: str) -> bool:
+    """Whether Ollama reads a model of `model_type` with this TEMPLATE as harmony (gpt-oss)."""
+    return model_type in HARMONY_TYPES and "<|start|>" in template and "<|end|>" in template
+
+
+def tool_proof(
     renderer: ChatRenderer, served: ServedChat, profile: ChatProfile, derived: Any, gguf: Path, thinking: bool
 ) -> tuple[int, str]:
     """The tool conversations as Ollama hands them to llama-server, for a model with the `thinking` capability or
@@ -92,11 +111,12 @@ def runtime_record(
     renderer adds to the Ollama model's record (for one `ollama create` makes, see created_record first); `derived` an
     OllamaTemplate. Leaves llama-server running for the caller's next proof on `gguf`: the caller stops it."""
     template = derived.template or ""
-    harmony = model_type in HARMONY_TYPES and "<|start|>" in template and "<|end|>" in template
-    runtime = ollama_runtime(profile.template or "", template, derived.capabilities, derived.parser, harmony)
+    harmony = harmony_of(model_type, template)
+    chat_template = served.chat_template(gguf) or profile.template or ""  # a header without one: a stand-in's
+    runtime = ollama_runtime(chat_template, template, derived.capabilities, derived.parser, harmony)
     record: dict[str, Any] = {"metrics": {"ollama_runtime": runtime.renderer}, "notes": [], "warnings": []}
     if runtime.renderer != GGUF_TEMPLATE:
-        chat = go_template_off(profile.template or "", derived.capabilities, derived.parser, harmony)
+        chat = go_template_off(chat_template, derived.capabilities, derived.parser, harmony)
         if chat:
             cases = _go_template_off(renderer, served, profile, derived, gguf, chat)
             if cases:
@@ -106,12 +126,14 @@ def runtime_record(
                 record["notes"].append(note)
         return record
     notes = [NATIVE.format(version=OLLAMA_VERSION, why=runtime.why)]
+    if chat_template.startswith(THINKING_HINT) and not (profile.template or "").startswith(THINKING_HINT):
+        notes.append(HINTED.format(version=OLLAMA_VERSION))
     capabilities = ["completion", *sorted(runtime.capabilities - {"tools"})]
     if "thinking" in runtime.capabilities:
         notes.append(NO_REASONING)
     if "tools" in runtime.capabilities:
         try:
-            cases, why = _tool_proof(renderer, served, profile, derived, gguf, "thinking" in runtime.capabilities)
+            cases, why = tool_proof(renderer, served, profile, derived, gguf, "thinking" in runtime.capabilities)
         except UserInputError as exc:  # llama-server not built here
             record["warnings"].append(f"tools on Ollama {OLLAMA_VERSION}+ are not proven: llama-server was not run ({exc})")
         else:
@@ -134,7 +156,7 @@ def _go_template_off(
     Ollama then reads them); 0 where one differs or llama-server is not built (the setting is the user's choice, not
     the default: nothing to warn of)."""
     try:
-        cases, why = _tool_proof(renderer, served, profile, derived, gguf, "thinking" in chat)
+        cases, why = tool_proof(renderer, served, profile, derived, gguf, "thinking" in chat)
     except (UserInputError, PublishError):  # llama-server not built, or it failed on this GGUF: a note, not a failure
         return 0
     return 0 if why else cases

@@ -10,6 +10,8 @@
   decides that by the GGUF's `general.name`, not by the tokenizer: a lowercased name containing `phi-3` or `phi3`
   makes it strip after every special token but `<unk>`, `<s>`, `<|endoftext|>` (src/llama-vocab.cpp, a stand-in for
   Phi-3's `rstrip` added tokens). `gguf_name` picks the name that makes llama.cpp do what the tokenizer does.
+- `chat_template` (`tokenizer.chat_template`): the chat template the GGUF carries where hubship writes another than
+  the checkpoint's (domain.ollama_runtime.thinking_hint: a comment before it, same renders).
 None leaves a setting as the converter writes it.
 """
 
@@ -21,6 +23,7 @@ import attrs
 
 ADD_BOS = "tokenizer.ggml.add_bos_token"
 ADD_SPACE_PREFIX = "tokenizer.ggml.add_space_prefix"
+CHAT_TEMPLATE = "tokenizer.chat_template"
 STRIP_RULE = re.compile(r"(phi)-?(3)", re.IGNORECASE)  # llama.cpp: lowercase(general.name) contains "phi-3" or "phi3"
 STRIP_MARK = "phi3"
 
@@ -42,13 +45,15 @@ class TokenizerSettings:
     add_space_prefix: bool | None = None
     strip_after_special: bool | None = None
     name: str | None = None
+    chat_template: str | None = None
 
     def gguf_name(self, name: str) -> str:
         return gguf_name(name, self.strip_after_special)
 
-    def keys(self) -> dict[str, bool]:
+    def keys(self) -> dict[str, bool | str]:
         """The GGUF keys to write, with their values (the settings left to the converter are absent)."""
-        found = {ADD_BOS: self.add_bos, ADD_SPACE_PREFIX: self.add_space_prefix}
+        found: dict[str, bool | str | None] = {ADD_BOS: self.add_bos, ADD_SPACE_PREFIX: self.add_space_prefix}
+        found[CHAT_TEMPLATE] = self.chat_template
         return {k: v for k, v in found.items() if v is not None}
 
     def notes(self) -> tuple[str, ...]:

@@ -18,6 +18,12 @@ by llama.cpp. Modelled from Ollama's source as read (v0.30.0, May 2026, ollama P
 
 The strings are what Ollama looks for, so they are matched as written, however the template uses them.
 
+Where Ollama would keep a TEMPLATE that reasons but has no tools only because it reads no thinking from a chat
+template that reasons without the literal `<think>` (the capabilities tie), `thinking_hint` gives the chat template to
+write into the GGUF instead: THINKING_HINT, a Jinja comment that renders nothing and holds that text, then the chat
+template. Ollama then reads thinking and tools from it and renders with it in llama.cpp, where the caller proves the
+tool conversations (docs/adr/026-ollama-thinking-hint.md).
+
 Before any of this, `ollama create` (`server/create.go`, "Auto-detect renderer, parser, and stop tokens from GGUF
 architecture") gives a GGUF of some architectures Ollama's own built-in renderer and parser (BUILTIN) where the
 Modelfile names no RENDERER (a PARSER it names is kept): that renderer, Go code of Ollama's, then writes every prompt,
@@ -156,6 +162,32 @@ def ollama_runtime(
     if prefer:
         return OllamaRuntime(GGUF_TEMPLATE, why, jinja)
     return OllamaRuntime(TEMPLATE, "the TEMPLATE has the capabilities Ollama reads from the GGUF's chat template")
+
+
+THINKING_HINT = (
+    "{# hubship: this template reasons; Ollama 0.30+ reads that from a chat template only where its text holds <think>"
+    " and </think>, so this comment names them #}"
+)
+"""What `thinking_hint` puts before a chat template: a Jinja comment (no output, in every engine), no newline after it
+(`trim_blocks` would eat the template's own)."""
+
+
+def thinking_hint(
+    chat_template: str, template: str, go_capabilities: Collection[str], parser: str = "", harmony: bool = False
+) -> str:
+    """The chat template with THINKING_HINT before it where that alone moves Ollama 0.30.0+ from a TEMPLATE without
+    tools to the chat template, which has them: the TEMPLATE (`template`, whose capabilities as Ollama reads them are
+    `go_capabilities`) reasons, so the chat template it was derived from does too, but Ollama reads no thinking from
+    the chat template's text. Else `chat_template` itself. Only for a template that starts with a tag: nothing then
+    stands between the comment and it for `lstrip_blocks` or `trim_blocks` to act on."""
+    go, chat = frozenset(go_capabilities), jinja_capabilities(chat_template)
+    reasons_unread = "thinking" in go and "thinking" not in chat
+    if not (reasons_unread and "tools" in chat and "tools" not in go and chat_template.startswith("{")):
+        return chat_template
+    hinted = THINKING_HINT + chat_template
+    before = ollama_runtime(chat_template, template, go, parser, harmony).renderer
+    after = ollama_runtime(hinted, template, go, parser, harmony).renderer
+    return hinted if before == TEMPLATE and after == GGUF_TEMPLATE else chat_template
 
 
 def go_template_off(chat_template: str, go_capabilities: Collection[str], parser: str = "", harmony: bool = False) -> frozenset[str]:

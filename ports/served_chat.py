@@ -40,6 +40,10 @@ class ServedChat(Protocol):
         """The GGUF's `general.architecture`, read from its header (no server is started)."""
         ...
 
+    def chat_template(self, gguf: Path) -> str | None:
+        """The GGUF's `tokenizer.chat_template`, read from its header (None when it has none; no server is started)."""
+        ...
+
     def tokenize(self, gguf: Path, texts: Sequence[str]) -> list[list[int]]:
         """The ids the server's chat completion evaluates for each rendered prompt."""
         ...

@@ -5,8 +5,8 @@ converter's folder with its gguf-py first on the path, possibly in the process s
   MODEL_DIR ARGS` would, with the converter class of CONFIG_DIR's model (MODEL_DIR's own; a LoRA's base) told to
   leave MTP layers out when NO_MTP is 1 and it exports them (the model has none: the caller checked), as `--no-mtp`
   does, which the LoRA converter does not take; a model the converter does not know runs as given, to fail as
-  usual), and writing the boolean
-  KEYS (a JSON object) into every GGUF header it writes, over whatever the converter put there: gguf-py's
+  usual), and writing the
+  KEYS (a JSON object of booleans and strings) into every GGUF header it writes, over whatever the converter put there: gguf-py's
   `GGUFWriter.write_header_to_file` counts the key/value pairs, so they are set just before it.
 - SPLIT `GGUF MAX_BYTES`: rewrites a GGUF as llama.cpp shards of at most MAX_BYTES each and prints their paths.
 """
@@ -36,7 +36,8 @@ if keys:
     def write_header_with_keys(self, *a, **k):
         for kv_data in self.kv_data[:1]:
             for key, value in keys.items():
-                kv_data[key] = gguf.GGUFValue(value=bool(value), type=gguf.GGUFValueType.BOOL)
+                kind = gguf.GGUFValueType.STRING if isinstance(value, str) else gguf.GGUFValueType.BOOL
+                kv_data[key] = gguf.GGUFValue(value=value, type=kind)
         return write_header(self, *a, **k)
     gguf.GGUFWriter.write_header_to_file = write_header_with_keys
 sys.argv = [script, model_dir, *args]

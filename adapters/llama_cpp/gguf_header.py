@@ -68,10 +68,15 @@ def tensor_count(gguf: Path) -> int:
         return _head(fh)[1]
 
 
+def value(gguf: Path, key: str) -> Any:
+    """The GGUF's value of `key` (None when it has none), read up to that key."""
+    with open(gguf, "rb") as fh:
+        return _pairs(fh, _head(fh)[2], key).get(key)
+
+
 def architecture(gguf: Path) -> str:
     """The GGUF's `general.architecture` ("" when it has none)."""
-    with open(gguf, "rb") as fh:
-        return str(_pairs(fh, _head(fh)[2], ARCHITECTURE).get(ARCHITECTURE, ""))
+    return str(value(gguf, ARCHITECTURE) or "")
 
 
 def contents(gguf: Path) -> tuple[dict[str, Any], list[str]]:

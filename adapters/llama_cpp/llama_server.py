@@ -45,11 +45,13 @@ from typing import Any
 
 from hubship.adapters.llama_cpp.gguf_header import architecture as gguf_architecture
 from hubship.adapters.llama_cpp.gguf_header import tensor_count
+from hubship.adapters.llama_cpp.gguf_header import value as gguf_value
 from hubship.adapters.llama_cpp.install import library_version
 from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.adapters.llama_cpp.tools_build import SERVER, installed_tools, tool_path
 from hubship.domain.chat_template import ChatMessage
 from hubship.domain.errors import PublishError
+from hubship.domain.gguf_tokenizer import CHAT_TEMPLATE
 from hubship.domain.served_requests import served_request
 from hubship.domain.template_check import RenderOutcome
 
@@ -190,6 +192,10 @@ class LlamaServerServedChat:
 
     def architecture(self, gguf: Path) -> str:
         return gguf_architecture(Path(gguf))
+
+    def chat_template(self, gguf: Path) -> str | None:
+        found = gguf_value(Path(gguf), CHAT_TEMPLATE)
+        return found if isinstance(found, str) else None
 
     def tokenize(self, gguf: Path, texts: Sequence[str]) -> list[list[int]]:
         server, found = self.server(gguf), []

@@ -8,6 +8,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from hubship.application.chat_proof import bos_choice, gguf_settings
 from hubship.application.format_builder import BuildContext
 from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase, metadata, warm_converter
@@ -15,8 +17,10 @@ from hubship.application.formats.gguf_usage import PROJECTOR_PREFIX
 from hubship.application.formats.memory import converter_step
 from hubship.application.formats.merged_16bit import Merged16bitFormat
 from hubship.application.formats.sizes import gguf_file_bytes
+from hubship.application.ollama_thinking_hint import thinking_hint_for
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.formats import Format
+from hubship.domain.gguf_tokenizer import TokenizerSettings
 from hubship.domain.plan import Estimate
 
 OUTTYPES = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}  # merged dtype -> lossless GGUF type
@@ -35,7 +39,10 @@ def lossless_bytes(base: BaseInfo, outtype: str) -> int:
 class GgufIntermediateFormat(GgufBase):
     """The merged model as one lossless GGUF, converted once by llama.cpp's converter (internal).
 
-    The build leaves `INTERMEDIATE_INFO` beside the file: its name and GGUF type, for the quantizations.
+    The build leaves `INTERMEDIATE_INFO` beside the file: its name and GGUF type, for the quantizations. Where Ollama
+    0.30.0+ would keep the model on a TEMPLATE without tools for want of reading its thinking, the file carries the
+    chat template with THINKING_HINT before it, where llama-server proves its tool conversations (else the
+    checkpoint's, and why under `thinking_hint`).
     """
 
     format = Format(
@@ -62,11 +69,20 @@ class GgufIntermediateFormat(GgufBase):
         out_file = ctx.out_dir / f"{ctx.params['name']}.{outtype.upper()}.gguf"
         renderer = ctx.service("chat_renderer")
         settings = gguf_settings(renderer, ctx.checkpoint, ctx.base, bos_choice(renderer, ctx.checkpoint, ctx.base, ctx.params["bos"]))
-        converter = ctx.service("converter")
-        converter.convert(ctx.inputs["merged-16bit"], out_file, outtype=outtype, progress=ctx.progress, settings=settings, **metadata(ctx))
+        converter, merged = ctx.service("converter"), ctx.inputs["merged-16bit"]
+
+        def convert(chosen: TokenizerSettings) -> None:
+            converter.convert(merged, out_file, outtype=outtype, progress=ctx.progress, settings=chosen, **metadata(ctx))
+
+        hint = thinking_hint_for(ctx.checkpoint, ctx.base, ctx.services)
+        convert(attrs.evolve(settings, chat_template=hint.template) if hint else settings)
         info: dict[str, Any] = {"file": out_file.name, "type": outtype.upper()}
+        if hint and (dropped := hint.proof(ctx.services, out_file)):  # not proven: the checkpoint's template after all
+            ctx.progress.message(dropped)
+            convert(settings)
+            info["thinking_hint"] = dropped
         projector = ctx.out_dir / f"{PROJECTOR_PREFIX}{out_file.name}"  # a vision-language model's tower, lossless too
-        if converter.convert_projector(ctx.inputs["merged-16bit"], projector, outtype=outtype, progress=ctx.progress, **metadata(ctx)):
+        if converter.convert_projector(merged, projector, outtype=outtype, progress=ctx.progress, **metadata(ctx)):
             info["projector"] = projector.name
         (ctx.out_dir / INTERMEDIATE_INFO).write_text(json.dumps(info))
 

@@ -42,6 +42,11 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 QUANT_TOOLS = (*TOOLS, "transformers", "jinja2", "go")  # the Ollama files: Jinja renders, Go checks (gguf_hub_ollama.py)
 
 
+def _intermediate(ctx: BuildContext) -> dict[str, Any]:
+    """What the intermediate's build left beside it (INTERMEDIATE_INFO)."""
+    return dict(json.loads((ctx.inputs[INTERMEDIATE] / INTERMEDIATE_INFO).read_text()))
+
+
 class GgufQuantFormat(GgufBase):
     """`gguf-<quant>`: the intermediate quantized by llama.cpp, split above --gguf-split-max-size, measured."""
 
@@ -94,8 +99,7 @@ class GgufQuantFormat(GgufBase):
 
     def _make(self, ctx: BuildContext, folder: Path, imatrix: Path | None) -> tuple[Path, ...]:
         """The GGUF file(s) of this quantization in `folder`, with the imatrix or without."""
-        source_dir = ctx.inputs[INTERMEDIATE]
-        source = json.loads((source_dir / INTERMEDIATE_INFO).read_text())
+        source_dir, source = ctx.inputs[INTERMEDIATE], _intermediate(ctx)
         out_file = folder / f"{ctx.params['name']}.{self.quant.name}.gguf"
         if imatrix is not None:
             ctx.service("imatrix_tools").quantize(source_dir / source["file"], out_file, self.quant.name, imatrix, progress=ctx.progress)
@@ -135,6 +139,8 @@ class GgufQuantFormat(GgufBase):
         finally:
             served.close()  # one model in memory at a time, whichever proofs ran
         proof = chat.verification()
+        hint = _intermediate(ctx).get("thinking_hint")
+        notes = [*notes, *([hint] if hint else [])]  # the chat template the intermediate kept, and why
         verification = {
             "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **extra["metrics"], **ollama["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},
@@ -148,7 +154,7 @@ class GgufQuantFormat(GgufBase):
         """A vision-language model's projector, linked from the intermediate as it is (quantizing it is llama.cpp's
         choice, not one a user makes per text quantization) and checked beside this file by llama.cpp."""
         source_dir = ctx.inputs[INTERMEDIATE]
-        name = json.loads((source_dir / INTERMEDIATE_INFO).read_text()).get("projector")
+        name = _intermediate(ctx).get("projector")
         if name is None:
             return {}
         link(source_dir / name, ctx.out_dir / name)

@@ -17,7 +17,9 @@ differs), of which the TEMPLATE translates reasoning in history (Ollama's `think
 Then, unless `--no-native`, which renderer Ollama 0.30.0+ picks for each tool template (domain.ollama_runtime) and,
 where it is the GGUF's own chat template, whether llama-server (built by `make setup`) renders every tool conversation
 as transformers does when handed it as Ollama hands it (tests/support/native_figures.py): the tools a model gets on
-Ollama 0.30.0+, by the renderer it picks; and for the templates Ollama keeps on a TEMPLATE without tools, whether the
+Ollama 0.30.0+, by the renderer it picks. A template Ollama would keep on a TEMPLATE without tools only for want of
+reading its thinking is served with the comment a publish writes before it (docs/adr/026-ollama-thinking-hint.md) and
+counted so where llama-server proves it; for the templates Ollama still keeps on a TEMPLATE without tools, whether the
 server setting OLLAMA_GO_TEMPLATE=0 (every model on its chat template) gives them tools, the card's note.
 """
 
@@ -111,6 +113,10 @@ def print_native(extra: dict[str, list[str]], why: bool) -> None:
     print(f"  llama-server renders every tool conversation equal for {len(equal)}: {', '.join(equal)}")
     if why:
         print("\n".join(f"    {line}" for line in extra["native_why"]))
+    hinted = extra["hinted"]
+    print(f"  of those, {len(hinted)} with the thinking hint before the GGUF's chat template: {', '.join(hinted)}")
+    if why:
+        print("\n".join(f"    hint not kept: {line}" for line in extra["hint_why"]))
     served = sorted(set(by_template) - set(native) | set(equal))
     print(
         f"tools in Ollama {OLLAMA_VERSION}+, by the renderer it picks: {len(served)} of {len(used)} ({len(served) / max(len(used), 1):.0%})"

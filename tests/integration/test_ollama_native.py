@@ -14,12 +14,20 @@ import pytest
 from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
-from hubship.application.ollama_runtime_check import NATIVE_TOOLS, RECORD
+from hubship.application.ollama_runtime_check import HINTED, NATIVE_TOOLS, RECORD
 from hubship.application.ollama_template import derive_ollama_template
 from hubship.application.ollama_tools import jinja_outcome
 from hubship.application.served_conversations import EQUAL
 from hubship.application.served_proof import native_case, prove_served
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, ROUND_TRIP, TEMPLATE, jinja_capabilities, ollama_runtime
+from hubship.domain.ollama_runtime import (
+    GGUF_TEMPLATE,
+    OLLAMA_VERSION,
+    ROUND_TRIP,
+    TEMPLATE,
+    THINKING_HINT,
+    jinja_capabilities,
+    ollama_runtime,
+)
 from hubship.domain.quality import VERIFICATION_FILE
 from hubship.domain.tool_check import tool_cases
 from tests.support.native_figures import TOKENS, served_gguf
@@ -110,22 +118,31 @@ def test_llama_servers_own_thinking_default_fails_the_native_proof(served) -> No
     assert any("{\\'days\\': 3" in d and 'vs llama-server \'aram name="options"></param>' in d for d in proof.differences)
 
 
-@pytest.mark.slow
-def test_publishing_a_model_ollama_renders_with_its_gguf_template_records_the_native_tools(cli, checkpoint_copy, tmp_path) -> None:
-    (checkpoint_copy / "chat_template.jinja").write_text(collection(LFM2))
-    config = checkpoint_copy / "tokenizer_config.json"
+def _publish_with(cli, checkpoint: Path, tmp_path: Path, name: str) -> tuple[dict, dict, str]:
+    """Publish `checkpoint` with collection template `name` to a stand-in Ollama: (the Ollama artifact's record, the
+    GGUF artifact's, the published GGUF's chat template)."""
+    (checkpoint / "chat_template.jinja").write_text(collection(name))
+    config = checkpoint / "tokenizer_config.json"
     data = json.loads(config.read_text())
     data.pop("chat_template", None)
     config.write_text(json.dumps(data))
     server = StandInServer(tmp_path / "ollama-data")
     try:
-        done = cli(
-            "publish", str(checkpoint_copy), "--to", "ollama:lfm", "--workspace", str(tmp_path / "ws"), env={"OLLAMA_HOST": server.url}
-        )
+        done = cli("publish", str(checkpoint), "--to", "ollama:m", "--workspace", str(tmp_path / "ws"), env={"OLLAMA_HOST": server.url})
     finally:
         server.stop()
     assert done.returncode == 0, done.stderr[-2000:]
-    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "ws").rglob(VERIFICATION_FILE) if (p.parent / "Modelfile").is_file()]
+    records = [(p, json.loads(p.read_text())) for p in (tmp_path / "ws").rglob(VERIFICATION_FILE)]
+    (ollama,) = [r for p, r in records if (p.parent / "Modelfile").is_file()]
+    ((path, gguf),) = [(p, r) for p, r in records if "quantization" in r["metrics"]]
+    (model,) = path.parent.glob("*.gguf")
+    return ollama, gguf, LlamaServerServedChat().chat_template(model) or ""
+
+
+@pytest.mark.slow
+def test_publishing_a_model_ollama_renders_with_its_gguf_template_records_the_native_tools(cli, checkpoint_copy, tmp_path) -> None:
+    record, gguf, chat_template = _publish_with(cli, checkpoint_copy, tmp_path, LFM2)
+    assert chat_template == collection(LFM2)  # Ollama 0.30+ picks it as it is: no comment written
     metrics = record["metrics"]
     assert metrics["ollama_runtime"] == GGUF_TEMPLATE
     assert "tools" not in metrics["ollama_capabilities"]  # the TEMPLATE: LFM2's calls are not written, none to read back
@@ -133,7 +150,6 @@ def test_publishing_a_model_ollama_renders_with_its_gguf_template_records_the_na
     cases = metrics["ollama_native_tool_conversations"]
     assert NATIVE_TOOLS.format(cases=cases) in record["notes"]
     # the GGUF itself: the tool conversations as an OpenAI-compatible client sends them to llama-server
-    (gguf,) = [json.loads(p.read_text()) for p in (tmp_path / "ws").rglob(VERIFICATION_FILE) if "quantization" in p.read_text()]
     assert gguf["metrics"]["served_chat_conversations"] == 6 and gguf["metrics"]["served_chat_differences"] == 0
     assert EQUAL.format(cases=6, kinds="tool") in gguf["notes"]
     # its record of Ollama 0.30.0+'s renderer (for its Hub Ollama files) answers as the Ollama artifact's does (that the
@@ -141,3 +157,16 @@ def test_publishing_a_model_ollama_renders_with_its_gguf_template_records_the_na
     kept = gguf[RECORD]
     assert kept["metrics"] == {k: metrics[k] for k in kept["metrics"]} and set(kept["notes"]) <= set(record["notes"])
     shutil.rmtree(tmp_path / "ws", ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_reasoning_template_ollama_would_keep_without_tools_is_published_with_the_thinking_hint(cli, checkpoint_copy, tmp_path) -> None:
+    ollama, gguf, chat_template = _publish_with(cli, checkpoint_copy, tmp_path, KIMI_K3)
+    assert chat_template == THINKING_HINT + collection(KIMI_K3)  # the comment, then the checkpoint's own template
+    metrics = ollama["metrics"]
+    assert metrics["ollama_runtime"] == GGUF_TEMPLATE and metrics["ollama_capabilities_native"] == "completion, tools, thinking"
+    assert "tools" not in metrics["ollama_capabilities"]  # the TEMPLATE, as Ollama before 0.30 uses it, as before
+    assert metrics["ollama_native_tool_conversations"] > 0 and "ollama_go_template_off_tool_conversations" not in metrics
+    assert HINTED.format(version=OLLAMA_VERSION) in ollama["notes"] and not ollama["warnings"]
+    # the GGUF's own proofs ran on the hinted template: a client renders it as the checkpoint's template renders
+    assert gguf["metrics"]["served_chat_differences"] == 0 and gguf["metrics"]["chat_token_check"] == "passed", gguf["metrics"]

@@ -2,7 +2,10 @@
 TEMPLATE or the GGUF's own chat template, domain.ollama_runtime), and where that is the GGUF's template, whether
 llama-server (built from the pinned source) renders every tool conversation as transformers does when handed it as
 Ollama hands it (application.served_proof); the same for the templates Ollama keeps on a TEMPLATE without tools, as
-they would go with the server setting OLLAMA_GO_TEMPLATE=0.
+they would go with the server setting OLLAMA_GO_TEMPLATE=0. As a publish does (application.ollama_thinking_hint), a
+template Ollama would keep on a TEMPLATE without tools only for want of reading its thinking is served first with
+THINKING_HINT before it, and counts as Ollama renders it with that hint where every tool conversation renders equal;
+else it is evaluated as it is.
 
 One tiny Llama GGUF with weights (SentencePiece `<s>`/`</s>`, adds BOS) serves every template through llama-server's
 `--chat-template-file`; the Jinja reference gets the same special tokens.
@@ -19,7 +22,7 @@ from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 from hubship.application.served_proof import prove_served
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, go_template_off, ollama_runtime
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, go_template_off, ollama_runtime, thinking_hint
 from hubship.domain.served_requests import ollama_tool_cases
 from tests.fakes.progress import FakeProgress
 
@@ -42,28 +45,46 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
     """For each (name, chat template, derived OllamaTemplate or None, has a think switch) of a tool template:
     `native` the templates Ollama 0.30.0+ renders with the GGUF's chat template, `native_equal` those llama-server
     renders equal on every tool conversation (unset, and on and off where the template has the switch), and
-    `native_why` the first difference of the others; `kept` the templates Ollama keeps on a TEMPLATE without tools,
-    `kept_equal` those whose tool conversations llama-server renders equal with OLLAMA_GO_TEMPLATE=0, `kept_why`."""
-    found: dict[str, list[str]] = {k: [] for k in ("native", "native_equal", "native_why", "kept", "kept_equal", "kept_why")}
+    `native_why` the first difference of the others; `hinted` those of them served with THINKING_HINT, `hint_why` why
+    the hint was not kept for others; `kept` the templates Ollama keeps on a TEMPLATE without tools, `kept_equal` those
+    whose tool conversations llama-server renders equal with OLLAMA_GO_TEMPLATE=0, `kept_why`."""
+    keys = ("native", "native_equal", "native_why", "hinted", "hint_why", "kept", "kept_equal", "kept_why")
+    found: dict[str, list[str]] = {k: [] for k in keys}
     gguf = served_gguf(work)
     with LlamaServerServedChat() as served:
+
+        def why_not(name: str, text: str, served_text: str, switch: bool, thinking: bool) -> str:
+            file = work / f"{name}.jinja"
+            file.write_text(served_text)
+
+            def render(messages, **options):
+                return renderer.render(text, TOKENS, messages, **options)
+
+            cases = ollama_tool_cases(None, switch, thinking)
+            try:
+                return prove_served(render, served, gguf, TOKENS["bos_token"], cases, template=file).why
+            finally:
+                served.close()
+
         for name, text, template, switch in derived:
             capabilities, parser = getattr(template, "capabilities", ()), getattr(template, "parser", "")
-            runtime = ollama_runtime(text, getattr(template, "template", "") or "", capabilities, parser)
+            go = getattr(template, "template", "") or ""
+            hinted = thinking_hint(text, go, capabilities, parser)
+            if hinted != text:
+                why = why_not(name, text, hinted, switch, thinking=True)
+                if not why:
+                    found["native"].append(name)
+                    found["native_equal"].append(name)
+                    found["hinted"].append(name)
+                    continue
+                found["hint_why"].append(f"{name}: {why}")
+            runtime = ollama_runtime(text, go, capabilities, parser)
             native = runtime.renderer == GGUF_TEMPLATE
             chat = runtime.capabilities if native else go_template_off(text, capabilities, parser)
             if not (native or chat):
                 continue
             group = "native" if native else "kept"
             found[group].append(name)
-            file = work / f"{name}.jinja"
-            file.write_text(text)
-
-            def render(messages, text=text, **options):
-                return renderer.render(text, TOKENS, messages, **options)
-
-            cases = ollama_tool_cases(None, switch, "thinking" in chat)
-            why = prove_served(render, served, gguf, TOKENS["bos_token"], cases, template=file).why
+            why = why_not(name, text, text, switch, "thinking" in chat)
             found[f"{group}_why" if why else f"{group}_equal"].append(f"{name}: {why}" if why else name)
-            served.close()
     return found

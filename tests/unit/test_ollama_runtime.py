@@ -6,10 +6,12 @@ from hubship.domain.ollama_runtime import (
     GGUF_TEMPLATE,
     ROUND_TRIP,
     TEMPLATE,
+    THINKING_HINT,
     go_round_trip,
     jinja_capabilities,
     jinja_round_trip,
     ollama_runtime,
+    thinking_hint,
 )
 
 LLAMA31 = (
@@ -85,3 +87,29 @@ def test_ollama_create_gives_some_architectures_its_own_renderer_whatever_the_te
     moe = builtin_runtime("nemotron_h_moe")
     assert moe is not None and moe.renderer == f"{BUILTIN} nemotron-3-nano" and "0.22.0" in moe.why
     assert builtin_runtime("llama") is None and builtin_runtime("") is None
+
+
+# reasons between tags of its own (Kimi K3's shape): Ollama reads tools, not thinking, from it
+OWN_TAGS = "{% if tools %}{{ tools | tojson }}{% endif %}{% for m in messages %}<|think|>{{ m.reasoning_content }}{% endfor %}"
+GO_THINKS = "{{ range .Messages }}{{ if .Thinking }}<|think|>{{ .Thinking }}{{ end }}{{ .Content }}{{ end }}"
+
+
+def test_the_thinking_hint_moves_a_reasoning_template_that_ollama_reads_as_tools_only_to_llama_cpp() -> None:
+    assert ollama_runtime(OWN_TAGS, GO_THINKS, ("completion", "thinking")).renderer == TEMPLATE  # the tie keeps it
+    hinted = thinking_hint(OWN_TAGS, GO_THINKS, ("completion", "thinking"))
+    assert hinted == THINKING_HINT + OWN_TAGS
+    assert jinja_capabilities(hinted) == {"tools", "thinking"} and jinja_capabilities(THINKING_HINT) == {"thinking"}
+    runtime = ollama_runtime(hinted, GO_THINKS, ("completion", "thinking"))
+    assert runtime.renderer == GGUF_TEMPLATE and runtime.capabilities == {"tools", "thinking"}
+
+
+def test_no_thinking_hint_where_it_would_change_nothing_or_claim_what_is_not_there() -> None:
+    thinks = ("completion", "thinking")
+    assert thinking_hint(OWN_TAGS, GO_THINKS, ("completion",)) == OWN_TAGS  # the TEMPLATE does not reason: no claim
+    assert thinking_hint(QWEN3, GO_THINKS, thinks) == QWEN3  # Ollama reads its thinking already
+    assert thinking_hint(OWN_TAGS, GO_TOOLS, ("completion", "thinking", "tools")) == OWN_TAGS  # the TEMPLATE has tools
+    assert thinking_hint(OWN_TAGS, GO_THINKS, thinks, parser="glm-4.7") == OWN_TAGS  # a PARSER keeps the TEMPLATE
+    assert thinking_hint(OWN_TAGS, GO_THINKS, thinks, harmony=True) == OWN_TAGS
+    assert thinking_hint("\n" + OWN_TAGS, GO_THINKS, thinks) == "\n" + OWN_TAGS  # trim_blocks would eat that newline
+    no_tools = "{% for m in messages %}<|think|>{{ m.reasoning_content }}{% endfor %}"
+    assert thinking_hint(no_tools, GO_THINKS, thinks) == no_tools  # tools are what the hint is for

@@ -10,11 +10,12 @@ from typing import Any
 
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.application.chat_inputs import render_with
-from hubship.application.ollama_runtime_check import NO_REASONING, runtime_record
+from hubship.application.ollama_runtime_check import HINTED, NO_REASONING, runtime_record
 from hubship.application.ollama_tools import jinja_outcome
 from hubship.application.served_proof import native_case
 from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import UserInputError
+from hubship.domain.ollama_runtime import THINKING_HINT
 from hubship.domain.served_requests import native_messages
 from hubship.domain.template_check import RenderOutcome
 
@@ -32,11 +33,15 @@ DERIVED = SimpleNamespace(template="{{ range .Messages }}{{ .Content }}{{ end }}
 class Served:
     """llama-server as a fake: renders as transformers does, or with `changed` appended, or is not built."""
 
-    def __init__(self, changed: str = "", missing: bool = False, arch: str = "llama") -> None:
+    def __init__(self, changed: str = "", missing: bool = False, arch: str = "llama", chat_template: str | None = None) -> None:
         self.changed, self.missing, self.closed, self.requests, self.arch = changed, missing, False, 0, arch
+        self.template = chat_template
 
     def architecture(self, gguf: Path) -> str:
         return self.arch
+
+    def chat_template(self, gguf: Path) -> str | None:
+        return self.template
 
     def apply(self, gguf: Path, requests: Sequence[Mapping[str, Any]], template: Path | None = None) -> list[RenderOutcome]:
         if self.missing:
@@ -129,6 +134,13 @@ def test_a_template_ollama_keeps_without_tools_says_when_ollama_go_template_0_gi
         assert len(found["notes"]) == proven
         said = "no more capabilities (tools) from the chat template than from the TEMPLATE (thinking)"
         assert all(n.startswith("tools on Ollama 0.30.0+ with OLLAMA_GO_TEMPLATE=0") and said in n for n in found["notes"])
+    # the same model from a GGUF that carries the thinking hint: Ollama renders it in llama.cpp, with its tools
+    served = Served(chat_template=THINKING_HINT + chat)
+    served.expected = [jinja_outcome(render, None, native_case(c)) for c in tool_cases(None)]
+    found = runtime_record(JinjaChatRenderer(), served, profile, derived, Path("model.gguf"), "llama")
+    assert found["metrics"]["ollama_runtime"] == "GGUF chat template", found
+    assert found["metrics"]["ollama_capabilities_native"] == "completion, tools, thinking" and not found["warnings"]
+    assert HINTED.format(version="0.30.0") in found["notes"]
 
 
 def test_a_model_ollama_create_gives_a_built_in_renderer_is_not_claimed_for_the_template(tmp_path: Path) -> None:

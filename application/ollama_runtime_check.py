@@ -85,13 +85,20 @@ def harmony_of(model_type: str, template: str) -> bool:
 
 
 def tool_proof(
-    renderer: ChatRenderer, served: ServedChat, profile: ChatProfile, derived: Any, gguf: Path, thinking: bool
+    renderer: ChatRenderer,
+    served: ServedChat,
+    profile: ChatProfile,
+    derived: Any,
+    gguf: Path,
+    thinking: bool,
+    every_think: bool = False,
 ) -> tuple[int, str]:
     """The tool conversations as Ollama hands them to llama-server, for a model with the `thinking` capability or
-    not: (how many, "" when llama-server renders each as transformers does, else the first difference)."""
+    not: (how many, "" when llama-server renders each as transformers does, else the first difference). Each think
+    value Ollama can send where the template has the switch, or with `every_think`."""
     render = render_with(renderer, profile)
     # what reaches the template: Ollama turns an unset think on for a model it gives the thinking capability
-    cases = ollama_tool_cases(derived.system, has_switch(render), thinking)
+    cases = ollama_tool_cases(derived.system, every_think or has_switch(render), thinking)
     return len(cases), prove_served(render, served, gguf, profile.runtime_bos, cases).why
 
 
@@ -112,7 +119,7 @@ def runtime_record(
     OllamaTemplate. Leaves llama-server running for the caller's next proof on `gguf`: the caller stops it."""
     template = derived.template or ""
     harmony = harmony_of(model_type, template)
-    chat_template = served.chat_template(gguf) or profile.template or ""  # a header without one: a stand-in's
+    chat_template = served.chat_template(gguf) or ""
     runtime = ollama_runtime(chat_template, template, derived.capabilities, derived.parser, harmony)
     record: dict[str, Any] = {"metrics": {"ollama_runtime": runtime.renderer}, "notes": [], "warnings": []}
     if runtime.renderer != GGUF_TEMPLATE:

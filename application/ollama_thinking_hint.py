@@ -2,10 +2,12 @@
 reads no thinking from a chat template that reasons without the literal `<think>` (domain.ollama_runtime.thinking_hint),
 and the proof that decides whether the GGUF keeps it (docs/adr/026-ollama-thinking-hint.md).
 
-The GGUF is converted with the hinted template; llama-server then renders the tool conversations with it as Ollama
-would hand them over (thinking on where Ollama leaves `think` unset, as it does for a model it reads as thinking).
-Only where each renders as the checkpoint's own template does in transformers does the GGUF keep it; else the caller
-converts again with the checkpoint's template as it is, and Ollama keeps the model on its TEMPLATE, as before.
+The decision is made on the TEMPLATE the Hub repo's Ollama files carry (application.formats.gguf_hub_ollama, one
+derivation per publish): none where no TEMPLATE ships. The GGUF is converted with the hinted template; llama-server then
+renders the tool conversations with it as Ollama would hand them over, with each think value Ollama can send to a model
+it reads as thinking (unset, which it turns on, on and off). Only where each renders as the checkpoint's own template
+does in transformers does the GGUF keep it; else the caller converts again with the checkpoint's template as it is, and
+Ollama keeps the model on its TEMPLATE, as before. Where llama-server is not built here, no hint is written.
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ from typing import Any
 import attrs
 
 from hubship.application.ollama_runtime_check import harmony_of, tool_proof
-from hubship.application.ollama_template import derive_ollama_template, for_hub
 from hubship.domain.chat_template import ChatProfile
-from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.errors import PublishError, UserInputError
-from hubship.domain.ollama_runtime import OLLAMA_VERSION, jinja_capabilities, thinking_hint
+from hubship.domain.ollama_runtime import OLLAMA_VERSION, thinking_hint
 
 DROPPED = (
     "the GGUF carries the checkpoint's chat template as it is: with a comment naming <think> and </think> before it,"
-    " Ollama {version}+ would render this model with it in llama.cpp, where {why}"
+    " Ollama {version}+ would render this model with it in llama.cpp, {why}"
 )
+DIFFERS = "where {why}"
+UNSERVED = "which could not be proven here (llama-server did not serve the GGUF: {why})"
 
 
 @attrs.frozen
@@ -40,28 +42,25 @@ class ThinkingHint:
 
     def proof(self, services: Mapping[str, Any], gguf: Path) -> str:
         """"" where llama-server renders every tool conversation of `gguf` (converted with `template`) as transformers
-        renders the checkpoint's template, else why not; stops llama-server."""
+        renders the checkpoint's template, else why not, for the card; stops llama-server."""
         served = services["served_chat"]
         try:
-            _, why = tool_proof(services["chat_renderer"], served, self.profile, self.derived, gguf, thinking=True)
-        except (UserInputError, PublishError) as exc:  # llama-server not built, or failing on this template
-            why = str(exc)
+            _, why = tool_proof(services["chat_renderer"], served, self.profile, self.derived, gguf, thinking=True, every_think=True)
+            said = DIFFERS.format(why=why) if why else ""
+        except (UserInputError, PublishError) as exc:  # it did not start or answer: said without the log's local path
+            said = UNSERVED.format(why=str(exc).split("; its log is ")[0])
         finally:
             served.close()
-        return DROPPED.format(version=OLLAMA_VERSION, why=why) if why else ""
+        return DROPPED.format(version=OLLAMA_VERSION, why=said) if said else ""
 
 
-def thinking_hint_for(checkpoint: Checkpoint, base: BaseInfo, services: Mapping[str, Any]) -> ThinkingHint | None:
-    """The hint for this checkpoint's GGUF, or None where its chat template needs none (services: chat_renderer,
-    go_templates): a derivation is made only for a template Ollama reads tools and no thinking from."""
-    renderer = services["chat_renderer"]
-    profile = renderer.profile(checkpoint, base)
-    chat = profile.template or ""
-    if jinja_capabilities(chat) != frozenset({"tools"}):
+def thinking_hint_for(made: Any, model_type: str, served: Any) -> ThinkingHint | None:
+    """The hint for a GGUF whose Hub Ollama files are `made` (an OllamaFiles), or None where it needs none, no TEMPLATE
+    ships, or `served` (a ServedChat) cannot prove it here."""
+    if not made.files:
         return None
-    derived = for_hub(derive_ollama_template(renderer, services["go_templates"], profile, allow_generic=True))
-    if derived.template is None or derived.check.status != "passed":  # no TEMPLATE is shipped: nothing to move from
+    chat, derived = made.profile.template or "", made.derived
+    hinted = thinking_hint(chat, derived.template, derived.capabilities, derived.parser, harmony_of(model_type, derived.template))
+    if hinted == chat or not served.available():
         return None
-    harmony = harmony_of(base.model_type, derived.template)
-    hinted = thinking_hint(chat, derived.template, derived.capabilities, derived.parser, harmony)
-    return ThinkingHint(hinted, profile, derived) if hinted != chat else None
+    return ThinkingHint(hinted, made.profile, derived)

@@ -169,7 +169,7 @@ THINKING_HINT = (
     " and </think>, so this comment names them #}"
 )
 """What `thinking_hint` puts before a chat template: a Jinja comment (no output, in every engine), no newline after it
-(`trim_blocks` would eat the template's own)."""
+(an engine without `trim_blocks` would write it)."""
 
 
 def thinking_hint(
@@ -178,8 +178,8 @@ def thinking_hint(
     """The chat template with THINKING_HINT before it where that alone moves Ollama 0.30.0+ from a TEMPLATE without
     tools to the chat template, which has them: the TEMPLATE (`template`, whose capabilities as Ollama reads them are
     `go_capabilities`) reasons, so the chat template it was derived from does too, but Ollama reads no thinking from
-    the chat template's text. Else `chat_template` itself. Only for a template that starts with a tag: nothing then
-    stands between the comment and it for `lstrip_blocks` or `trim_blocks` to act on."""
+    the chat template's text. Else `chat_template` itself. Only for a template that starts with `{` (a tag, an output
+    or a comment): nothing then stands between the comment and it for `lstrip_blocks` or `trim_blocks` to act on."""
     go, chat = frozenset(go_capabilities), jinja_capabilities(chat_template)
     reasons_unread = "thinking" in go and "thinking" not in chat
     if not (reasons_unread and "tools" in chat and "tools" not in go and chat_template.startswith("{")):

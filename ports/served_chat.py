@@ -40,6 +40,10 @@ class ServedChat(Protocol):
         """The GGUF's `general.architecture`, read from its header (no server is started)."""
         ...
 
+    def available(self) -> bool:
+        """Whether the server is built here (`render` and `apply` raise a one-line UserInputError otherwise)."""
+        ...
+
     def chat_template(self, gguf: Path) -> str | None:
         """The GGUF's `tokenizer.chat_template`, read from its header (None when it has none; no server is started)."""
         ...

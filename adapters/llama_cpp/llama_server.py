@@ -50,7 +50,7 @@ from hubship.adapters.llama_cpp.install import library_version
 from hubship.adapters.llama_cpp.threads import free_threads
 from hubship.adapters.llama_cpp.tools_build import SERVER, installed_tools, tool_path
 from hubship.domain.chat_template import ChatMessage
-from hubship.domain.errors import PublishError
+from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.gguf_tokenizer import CHAT_TEMPLATE
 from hubship.domain.served_requests import served_request
 from hubship.domain.template_check import RenderOutcome
@@ -159,6 +159,13 @@ class LlamaServerServedChat:
         """Stop every server this object started (it starts new ones if used again)."""
         _stop_all(self._servers, self._logs)
         self._logs.mkdir(exist_ok=True)
+
+    def available(self) -> bool:
+        try:
+            server_binary()
+        except UserInputError:
+            return False
+        return True
 
     def server(self, gguf: Path, template: Path | None = None) -> _Server:
         """The running server of `gguf` (with the chat template in the file `template` instead of its own, when given),

@@ -20,6 +20,8 @@ INTERMEDIATE = "gguf-intermediate"
 REFERENCE = "reference-logits"
 INTERMEDIATE_INFO = ".gguf-intermediate.json"
 TOOLS = ("llama_cpp_python",)
+OLLAMA_FILES_TOOLS = (*TOOLS, "transformers", "jinja2", "go")
+"""What a GGUF built with the Ollama files' derivation depends on: Jinja renders, Go checks (gguf_hub_ollama.py)."""
 
 
 def metadata(ctx: BuildContext) -> dict[str, Any]:

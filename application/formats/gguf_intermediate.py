@@ -12,7 +12,7 @@ import attrs
 
 from hubship.application.chat_proof import bos_choice, gguf_settings
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, TOOLS, GgufBase, metadata, warm_converter
+from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, OLLAMA_FILES_TOOLS, GgufBase, metadata, warm_converter
 from hubship.application.formats.gguf_usage import PROJECTOR_PREFIX
 from hubship.application.formats.memory import converter_step
 from hubship.application.formats.merged_16bit import Merged16bitFormat
@@ -51,7 +51,7 @@ class GgufIntermediateFormat(GgufBase):
         description="The merged model converted to GGUF without loss, the source of every quantization",
         builds_from=("merged-16bit",),
         library_name="gguf",
-        tools=TOOLS,
+        tools=OLLAMA_FILES_TOOLS,  # the chat template it carries can depend on the Ollama files' derivation
         internal=True,
     )
 
@@ -74,7 +74,10 @@ class GgufIntermediateFormat(GgufBase):
         def convert(chosen: TokenizerSettings) -> None:
             converter.convert(merged, out_file, outtype=outtype, progress=ctx.progress, settings=chosen, **metadata(ctx))
 
-        hint = thinking_hint_for(ctx.checkpoint, ctx.base, ctx.services)
+        bos = ctx.params["bos"]
+        vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
+        made = self._preflight.ollama.files_for(ctx.checkpoint, ctx.base, ctx.services, bos, vocab)  # the quantizations' too
+        hint = thinking_hint_for(made, ctx.base.model_type, ctx.service("served_chat"))
         convert(attrs.evolve(settings, chat_template=hint.template) if hint else settings)
         info: dict[str, Any] = {"file": out_file.name, "type": outtype.upper()}
         if hint and (dropped := hint.proof(ctx.services, out_file)):  # not proven: the checkpoint's template after all

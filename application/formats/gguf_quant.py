@@ -18,7 +18,7 @@ from typing import Any
 
 from hubship.application.chat_proof import bos_choice, prove_gguf
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, REFERENCE, TOOLS, GgufBase, Preflight
+from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, OLLAMA_FILES_TOOLS, REFERENCE, GgufBase, Preflight
 from hubship.application.formats.gguf_imatrix import IMATRIX, read_imatrix
 from hubship.application.formats.gguf_quant_variants import build_variants, link
 from hubship.application.formats.gguf_usage import gguf_usage, model_files
@@ -39,7 +39,6 @@ from hubship.ports.verifier import REFERENCE_FILE
 # the figures a --threshold may bound: the logits against the reference, the file, and the token-level chat proof
 METRICS = ("mean_kl", "top1_agreement", "mean_kl_with_imatrix", "mean_kl_without_imatrix", "bits_per_weight", "file_size_bytes", *CHAT)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-QUANT_TOOLS = (*TOOLS, "transformers", "jinja2", "go")  # the Ollama files: Jinja renders, Go checks (gguf_hub_ollama.py)
 
 
 def _intermediate(ctx: BuildContext) -> dict[str, Any]:
@@ -59,7 +58,7 @@ class GgufQuantFormat(GgufBase):
             description=f"The merged model in GGUF, quantized to {quant.name} for llama.cpp, Ollama and LM Studio",
             builds_from=(INTERMEDIATE, REFERENCE) if with_reference else (INTERMEDIATE,),
             library_name="gguf",
-            tools=QUANT_TOOLS,
+            tools=OLLAMA_FILES_TOOLS,
             metrics=METRICS,
         )
 

@@ -71,7 +71,7 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
             go = getattr(template, "template", "") or ""
             hinted = thinking_hint(text, go, capabilities, parser)
             if hinted != text:
-                why = why_not(name, text, hinted, switch, thinking=True)
+                why = why_not(name, text, hinted, True, thinking=True)  # every think value Ollama can send, as a publish proves
                 if not why:
                     found["native"].append(name)
                     found["native_equal"].append(name)

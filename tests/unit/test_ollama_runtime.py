@@ -110,6 +110,8 @@ def test_no_thinking_hint_where_it_would_change_nothing_or_claim_what_is_not_the
     assert thinking_hint(OWN_TAGS, GO_TOOLS, ("completion", "thinking", "tools")) == OWN_TAGS  # the TEMPLATE has tools
     assert thinking_hint(OWN_TAGS, GO_THINKS, thinks, parser="glm-4.7") == OWN_TAGS  # a PARSER keeps the TEMPLATE
     assert thinking_hint(OWN_TAGS, GO_THINKS, thinks, harmony=True) == OWN_TAGS
+    # a TEMPLATE that also reads `.Suffix` (insert) still ties with the hinted chat template's two: Ollama keeps it
+    assert thinking_hint(OWN_TAGS, GO_THINKS + "{{ .Suffix }}", (*thinks, "insert")) == OWN_TAGS
     assert thinking_hint("\n" + OWN_TAGS, GO_THINKS, thinks) == "\n" + OWN_TAGS  # trim_blocks would eat that newline
     no_tools = "{% for m in messages %}<|think|>{{ m.reasoning_content }}{% endfor %}"
     assert thinking_hint(no_tools, GO_THINKS, thinks) == no_tools  # tools are what the hint is for

@@ -31,9 +31,10 @@ DERIVED = SimpleNamespace(template="{{ range .Messages }}{{ .Content }}{{ end }}
 
 
 class Served:
-    """llama-server as a fake: renders as transformers does, or with `changed` appended, or is not built."""
+    """llama-server as a fake: renders as transformers does, or with `changed` appended, or is not built; the GGUF it
+    serves holds `chat_template` (the checkpoint's by default)."""
 
-    def __init__(self, changed: str = "", missing: bool = False, arch: str = "llama", chat_template: str | None = None) -> None:
+    def __init__(self, changed: str = "", missing: bool = False, arch: str = "llama", chat_template: str | None = TEMPLATE) -> None:
         self.changed, self.missing, self.closed, self.requests, self.arch = changed, missing, False, 0, arch
         self.template = chat_template
 
@@ -126,7 +127,8 @@ def test_a_template_ollama_keeps_without_tools_says_when_ollama_go_template_0_gi
     profile = ChatProfile(template=chat, tokens=PROFILE.tokens)
     derived = SimpleNamespace(**{**vars(DERIVED), "capabilities": ("completion", "thinking")})
     render = render_with(JinjaChatRenderer(), profile)
-    for served, proven in ((Served(), True), (Served(changed="<extra>"), False), (Served(missing=True), False)):
+    kinds = (Served(chat_template=chat), True), (Served(changed="<extra>", chat_template=chat), False)
+    for served, proven in (*kinds, (Served(missing=True, chat_template=chat), False)):
         served.expected = [jinja_outcome(render, None, native_case(c)) for c in tool_cases(None)]
         found = runtime_record(JinjaChatRenderer(), served, profile, derived, Path("model.gguf"), "llama")
         assert found["metrics"]["ollama_runtime"] == "TEMPLATE" and not found["warnings"]

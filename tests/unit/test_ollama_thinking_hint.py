@@ -1,8 +1,8 @@
 """The GGUF intermediate's chat template (application.ollama_thinking_hint): converted with the thinking hint where Ollama
-0.30.0+ would keep the model on a TEMPLATE without tools for want of reading its thinking, converted again with the
-checkpoint's own template where llama-server does not render the hinted one's tool conversations as transformers does.
-The derivation and Jinja are real; the converter and llama-server are fakes (tests/integration/test_ollama_native.py
-publishes the kept case for real)."""
+0.30.0+ would keep the model on a TEMPLATE without tools for want of reading its thinking, and kept only where
+llama-server renders the hinted file's tool conversations as transformers renders the checkpoint's template; converted
+again with the checkpoint's own template otherwise. The derivations and Jinja are real; the converter, llama-server and
+the Hub Ollama files' cache are fakes (tests/integration/test_ollama_native.py publishes the kept case for real)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,33 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
+from hubship.application.chat_inputs import render_with
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import INTERMEDIATE_INFO, Preflight
+from hubship.application.formats.gguf_common import INTERMEDIATE_INFO
+from hubship.application.formats.gguf_hub_ollama import OllamaFiles
 from hubship.application.formats.gguf_intermediate import GgufIntermediateFormat
-from hubship.application.ollama_thinking_hint import thinking_hint_for
+from hubship.application.ollama_template import derive_ollama_template, for_hub
+from hubship.application.ollama_tools import jinja_outcome
+from hubship.application.served_proof import native_case
 from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import PublishError
 from hubship.domain.ollama_runtime import THINKING_HINT
+from hubship.domain.served_requests import ollama_tool_cases
 from hubship.domain.template_check import RenderOutcome
 from tests.fakes.progress import FakeProgress
 from tests.support.template_collection import profile_for, templates_dir
 
-SEED_OSS = "ByteDance-Seed-OSS"  # reasons without <think>, tools without a TEMPLATE for them; llama.cpp fails on it
+KIMI_K3 = "Kimi-K3"  # reasons between tags of its own, tools without a TEMPLATE for them: hinted
+SEED_OSS = "ByteDance-Seed-OSS"  # the same shape; llama.cpp cannot build its tool-call parser
 QWEN3 = "Qwen-Qwen3-0.6B"  # Ollama reads its thinking (<think>): nothing to hint
+
+
+def text(name: str) -> str:
+    return (templates_dir() / f"{name}.jinja").read_text(encoding="utf-8")
 
 
 class Renderer(JinjaChatRenderer):
@@ -54,49 +66,92 @@ class Converter:
         return False
 
 
-class FailingServer:
-    """llama-server as a fake that cannot build this template's tool-call parser."""
+class Served:
+    """llama-server as a fake: `answer` renders the requests (as transformers does, or an error for each), or raises."""
 
-    def __init__(self) -> None:
-        self.closed = False
+    def __init__(self, answer: Any = None, built: bool = True) -> None:
+        self.answer, self.built, self.closed, self.requests = answer, built, False, 0
+
+    def available(self) -> bool:
+        return self.built
 
     def apply(self, gguf: Path, requests: Sequence[Mapping[str, Any]], template: Path | None = None) -> list[RenderOutcome]:
-        raise PublishError("llama-server could not render: Unable to generate parser for this template")
+        self.requests += len(requests)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return list(self.answer)
 
     def close(self) -> None:
         self.closed = True
 
 
-def _build(tmp_path: Path, name: str) -> tuple[Converter, FailingServer, FakeProgress, dict[str, Any]]:
-    profile = profile_for((templates_dir() / f"{name}.jinja").read_text(encoding="utf-8"))
-    converter, served, progress = Converter(), FailingServer(), FakeProgress()
-    services = {
-        "chat_renderer": Renderer(profile),
-        "go_templates": GoTemplateChecker(tmp_path / "go"),
-        "converter": converter,
-        "served_chat": served,
-    }
+def _made(name: str, tmp_path: Path) -> OllamaFiles:
+    profile = profile_for(text(name))
+    derived = for_hub(derive_ollama_template(JinjaChatRenderer(), GoTemplateChecker(tmp_path / "go"), profile, allow_generic=True))
+    return OllamaFiles(files={"template": derived.template}, profile=profile, derived=derived)
+
+
+def _equal(made: OllamaFiles) -> list[RenderOutcome]:
+    """What a llama-server that renders as transformers does answers to the hint's proof (every think value, on)."""
+    render = render_with(JinjaChatRenderer(), made.profile)
+    return [jinja_outcome(render, None, native_case(c)) for c in ollama_tool_cases(made.derived.system, True, True)]
+
+
+def _build(tmp_path: Path, made: OllamaFiles, served: Served) -> tuple[Converter, FakeProgress, dict[str, Any]]:
+    converter, progress = Converter(), FakeProgress()
+    services = {"chat_renderer": Renderer(made.profile), "converter": converter, "served_chat": served}
+    preflight = SimpleNamespace(run=lambda *_: tmp_path / "vocab.gguf", ollama=SimpleNamespace(files_for=lambda *_: made))
     params = {"outtype": "f16", "name": "m", "base_model": None, "license": None, "bos": "tokenizer"}
     out = tmp_path / "out"
     out.mkdir()
     ctx = BuildContext(
-        checkpoint=SimpleNamespace(), base=SimpleNamespace(model_type="seed_oss"), params=params,
-        inputs={"merged-16bit": tmp_path}, out_dir=out, progress=progress, services=services,
+        checkpoint=SimpleNamespace(),
+        base=SimpleNamespace(model_type="llama"),
+        params=params,
+        inputs={"merged-16bit": tmp_path},
+        out_dir=out,
+        progress=progress,
+        services=services,
     )  # type: ignore[arg-type]
-    GgufIntermediateFormat(Preflight()).build(ctx)
-    return converter, served, progress, json.loads((out / INTERMEDIATE_INFO).read_text())
+    GgufIntermediateFormat(preflight).build(ctx)  # type: ignore[arg-type]
+    return converter, progress, json.loads((out / INTERMEDIATE_INFO).read_text())
 
 
-def test_a_hint_llama_server_cannot_render_is_converted_away_and_said(tmp_path: Path) -> None:
-    converter, served, progress, info = _build(tmp_path, SEED_OSS)
-    text = (templates_dir() / f"{SEED_OSS}.jinja").read_text(encoding="utf-8")
-    assert converter.templates == [THINKING_HINT + text, None] and served.closed
-    assert info["thinking_hint"].startswith("the GGUF carries the checkpoint's chat template as it is: with a comment naming")
-    assert "Unable to generate parser" in info["thinking_hint"] and progress.messages == [info["thinking_hint"]]
+def test_a_hint_llama_server_renders_as_transformers_does_stays_in_the_gguf(tmp_path: Path) -> None:
+    made = _made(KIMI_K3, tmp_path)
+    served = Served(_equal(made))
+    converter, progress, info = _build(tmp_path, made, served)
+    assert converter.templates == [THINKING_HINT + text(KIMI_K3)] and "thinking_hint" not in info
+    assert served.requests == len(_equal(made)) > len(ollama_tool_cases(None, False, True)) and served.closed  # off too
+    assert not progress.messages
 
 
-def test_a_template_ollama_reads_as_thinking_gets_no_hint_and_no_derivation(tmp_path: Path) -> None:
-    converter, served, _, info = _build(tmp_path, QWEN3)
-    assert converter.templates == [None] and "thinking_hint" not in info and not served.closed
-    services = {"chat_renderer": Renderer(profile_for("{{ messages }}")), "go_templates": None}
-    assert thinking_hint_for(SimpleNamespace(), SimpleNamespace(), services) is None  # no tools read: not derived
+def test_a_hint_llama_server_renders_otherwise_is_converted_away_and_said(tmp_path: Path) -> None:
+    made = _made(SEED_OSS, tmp_path)
+    failing = [RenderOutcome(error="Unable to generate parser for this template.") for _ in _equal(made)]
+    converter, progress, info = _build(tmp_path, made, Served(failing))
+    assert converter.templates == [THINKING_HINT + text(SEED_OSS), None]
+    said = info["thinking_hint"]
+    assert said.startswith("the GGUF carries the checkpoint's chat template as it is: with a comment naming <think>")
+    assert "in llama.cpp, where tools: " in said and "llama-server fails (Unable to generate parser" in said
+    assert progress.messages == [said]
+
+
+def test_a_server_that_does_not_start_proves_nothing_and_leaves_no_local_path_in_the_card(tmp_path: Path) -> None:
+    made = _made(KIMI_K3, tmp_path)
+    stopped = PublishError("llama-server did not load m.F16.gguf in 120 s; its log is /tmp/hubship-llama-server-x/1.log")
+    converter, _, info = _build(tmp_path, made, Served(stopped))
+    assert converter.templates == [THINKING_HINT + text(KIMI_K3), None]
+    said = "which could not be proven here (llama-server did not serve the GGUF: llama-server did not load m.F16.gguf in 120 s)"
+    assert info["thinking_hint"].endswith(said) and "/tmp" not in info["thinking_hint"]
+
+
+@pytest.mark.parametrize(
+    ("name", "built", "files"), [(KIMI_K3, False, True), (KIMI_K3, True, False), (QWEN3, True, True)], ids=["unbuilt", "no-files", "reads"]
+)
+def test_no_hint_where_it_cannot_be_proven_no_template_ships_or_ollama_reads_the_thinking(tmp_path, name, built, files) -> None:
+    made = _made(name, tmp_path)
+    made = made if files else OllamaFiles(reason="Go is not installed", profile=made.profile)
+    served = Served(RuntimeError("not asked"), built=built)
+    converter, _, info = _build(tmp_path, made, served)
+    assert converter.templates == [None] and "thinking_hint" not in info and served.requests == 0

@@ -85,20 +85,15 @@ def harmony_of(model_type: str, template: str) -> bool:
 
 
 def tool_proof(
-    renderer: ChatRenderer,
-    served: ServedChat,
-    profile: ChatProfile,
-    derived: Any,
-    gguf: Path,
-    thinking: bool,
-    every_think: bool = False,
+    renderer: ChatRenderer, served: ServedChat, profile: ChatProfile, derived: Any, gguf: Path, thinking: bool
 ) -> tuple[int, str]:
     """The tool conversations as Ollama hands them to llama-server, for a model with the `thinking` capability or
-    not: (how many, "" when llama-server renders each as transformers does, else the first difference). Each think
-    value Ollama can send where the template has the switch, or with `every_think`."""
+    not: (how many, "" when llama-server renders each as transformers does, else the first difference). With each
+    think value Ollama can send: unset, on and off to a model with the capability (it passes them on to llama-server
+    whether or not the template reads them), or where the template has the switch."""
     render = render_with(renderer, profile)
     # what reaches the template: Ollama turns an unset think on for a model it gives the thinking capability
-    cases = ollama_tool_cases(derived.system, every_think or has_switch(render), thinking)
+    cases = ollama_tool_cases(derived.system, thinking or has_switch(render), thinking)
     return len(cases), prove_served(render, served, gguf, profile.runtime_bos, cases).why
 
 

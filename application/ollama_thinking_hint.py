@@ -45,7 +45,7 @@ class ThinkingHint:
         renders the checkpoint's template, else why not, for the card; stops llama-server."""
         served = services["served_chat"]
         try:
-            _, why = tool_proof(services["chat_renderer"], served, self.profile, self.derived, gguf, thinking=True, every_think=True)
+            _, why = tool_proof(services["chat_renderer"], served, self.profile, self.derived, gguf, thinking=True)
             said = DIFFERS.format(why=why) if why else ""
         except (UserInputError, PublishError) as exc:  # it did not start or answer: said without the log's local path
             said = UNSERVED.format(why=str(exc).split("; its log is ")[0])

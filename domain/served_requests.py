@@ -81,8 +81,9 @@ def ollama_think(think: bool | None, thinking: bool) -> bool | None:
 
 
 def ollama_settings(switch: bool, thinking: bool) -> tuple[bool | None, ...]:
-    """The think values a template gets from Ollama for requests with `think` unset, on and off (`switch`: the template
-    has the switch; without it, one render stands for all), for a model with the `thinking` capability or not."""
+    """The think values a template gets from Ollama for requests with `think` unset, on and off (`switch`: they are
+    told apart, as the template has the switch or llama-server gets them; else one render stands for all), for a model
+    with the `thinking` capability or not."""
     return tuple(dict.fromkeys(ollama_think(t, thinking) for t in ((None, True, False) if switch else (None,))))
 
 

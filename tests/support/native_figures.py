@@ -45,7 +45,8 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
     """For each (name, chat template, derived OllamaTemplate or None, has a think switch) of a tool template:
     `native` the templates Ollama 0.30.0+ renders with the GGUF's chat template, `native_equal` those llama-server
     renders equal on every tool conversation (unset, and on and off where the template has the switch), and
-    `native_why` the first difference of the others; `hinted` those of them served with THINKING_HINT, `hint_why` why
+    `native_why` the first difference of the others (each think value Ollama can send, as application.ollama_runtime_check's
+    tool_proof proves it); `hinted` those of them served with THINKING_HINT, `hint_why` why
     the hint was not kept for others; `kept` the templates Ollama keeps on a TEMPLATE without tools, `kept_equal` those
     whose tool conversations llama-server renders equal with OLLAMA_GO_TEMPLATE=0, `kept_why`."""
     keys = ("native", "native_equal", "native_why", "hinted", "hint_why", "kept", "kept_equal", "kept_why")
@@ -71,7 +72,7 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
             go = getattr(template, "template", "") or ""
             hinted = thinking_hint(text, go, capabilities, parser)
             if hinted != text:
-                why = why_not(name, text, hinted, True, thinking=True)  # every think value Ollama can send, as a publish proves
+                why = why_not(name, text, hinted, True, thinking=True)
                 if not why:
                     found["native"].append(name)
                     found["native_equal"].append(name)
@@ -85,6 +86,6 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
                 continue
             group = "native" if native else "kept"
             found[group].append(name)
-            why = why_not(name, text, text, switch, "thinking" in chat)
+            why = why_not(name, text, text, switch or "thinking" in chat, "thinking" in chat)  # as tool_proof sends them
             found[f"{group}_why" if why else f"{group}_equal"].append(f"{name}: {why}" if why else name)
     return found

@@ -16,7 +16,7 @@ from hubship.application.served_proof import native_case
 from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import UserInputError
 from hubship.domain.ollama_runtime import THINKING_HINT
-from hubship.domain.served_requests import native_messages
+from hubship.domain.served_requests import native_messages, ollama_tool_cases
 from hubship.domain.template_check import RenderOutcome
 
 # tools listed, calls not written (LFM2's shape), reasoning tags: Ollama 0.30+ picks it over a TEMPLATE without tools
@@ -55,10 +55,9 @@ class Served:
 
 
 def record(served: Served) -> dict[str, Any]:
-    from hubship.domain.tool_check import tool_cases
 
     render = render_with(JinjaChatRenderer(), PROFILE)
-    served.expected = [jinja_outcome(render, None, native_case(c)) for c in tool_cases(None)]
+    served.expected = [jinja_outcome(render, None, native_case(c)) for c in ollama_tool_cases(None, True, True)]  # on, off
     return runtime_record(JinjaChatRenderer(), served, PROFILE, DERIVED, Path("model.gguf"), "llama")
 
 
@@ -67,7 +66,7 @@ def test_a_proven_native_path_lists_its_tools_and_says_why_ollama_takes_it() -> 
     found = record(served)
     assert found["metrics"]["ollama_runtime"] == "GGUF chat template"
     assert found["metrics"]["ollama_capabilities_native"] == "completion, tools, thinking"
-    assert found["metrics"]["ollama_native_tool_conversations"] == served.requests == 6
+    assert found["metrics"]["ollama_native_tool_conversations"] == served.requests == 12  # 6, think on and off (thinking)
     assert "more capabilities (thinking, tools) than the TEMPLATE (none)" in found["notes"][0] and NO_REASONING in found["notes"]
     assert not found["warnings"] and not served.closed  # left running for the caller's next proof on the GGUF
 
@@ -138,7 +137,7 @@ def test_a_template_ollama_keeps_without_tools_says_when_ollama_go_template_0_gi
         assert all(n.startswith("tools on Ollama 0.30.0+ with OLLAMA_GO_TEMPLATE=0") and said in n for n in found["notes"])
     # the same model from a GGUF that carries the thinking hint: Ollama renders it in llama.cpp, with its tools
     served = Served(chat_template=THINKING_HINT + chat)
-    served.expected = [jinja_outcome(render, None, native_case(c)) for c in tool_cases(None)]
+    served.expected = [jinja_outcome(render, None, native_case(c)) for c in ollama_tool_cases(None, True, True)]
     found = runtime_record(JinjaChatRenderer(), served, profile, derived, Path("model.gguf"), "llama")
     assert found["metrics"]["ollama_runtime"] == "GGUF chat template", found
     assert found["metrics"]["ollama_capabilities_native"] == "completion, tools, thinking" and not found["warnings"]

@@ -19,7 +19,6 @@ from typing import Any
 import attrs
 
 from hubship.application.ollama_runtime_check import harmony_of, tool_proof
-from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.ollama_runtime import OLLAMA_VERSION, thinking_hint
 
@@ -33,19 +32,18 @@ UNSERVED = "which could not be proven here (llama-server did not serve the GGUF:
 
 @attrs.frozen
 class ThinkingHint:
-    """`template` the chat template to convert with (THINKING_HINT first); `profile` and `derived` (an OllamaTemplate,
-    as a Hub pull gets it) what its proof renders with."""
+    """`template` the chat template to convert with (THINKING_HINT first); `made` the Hub Ollama files (an OllamaFiles:
+    the profile and the derivation, as a Hub pull gets it) its proof renders with."""
 
     template: str
-    profile: ChatProfile
-    derived: Any
+    made: Any
 
     def proof(self, services: Mapping[str, Any], gguf: Path) -> str:
         """"" where llama-server renders every tool conversation of `gguf` (converted with `template`) as transformers
         renders the checkpoint's template, else why not, for the card; stops llama-server."""
         served = services["served_chat"]
         try:
-            _, why = tool_proof(services["chat_renderer"], served, self.profile, self.derived, gguf, thinking=True)
+            _, why = tool_proof(services["chat_renderer"], served, self.made.profile, self.made.derived, gguf, thinking=True)
             said = DIFFERS.format(why=why) if why else ""
         except (UserInputError, PublishError) as exc:  # it did not start or answer: said without the log's local path
             said = UNSERVED.format(why=str(exc).split("; its log is ")[0])
@@ -63,4 +61,4 @@ def thinking_hint_for(made: Any, model_type: str, served: Any) -> ThinkingHint |
     hinted = thinking_hint(chat, derived.template, derived.capabilities, derived.parser, harmony_of(model_type, derived.template))
     if hinted == chat or not served.available():
         return None
-    return ThinkingHint(hinted, made.profile, derived)
+    return ThinkingHint(hinted, made)

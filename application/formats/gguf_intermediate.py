@@ -67,14 +67,13 @@ class GgufIntermediateFormat(GgufBase):
     def build(self, ctx: BuildContext) -> None:
         outtype = ctx.params["outtype"]
         out_file = ctx.out_dir / f"{ctx.params['name']}.{outtype.upper()}.gguf"
-        renderer = ctx.service("chat_renderer")
-        settings = gguf_settings(renderer, ctx.checkpoint, ctx.base, bos_choice(renderer, ctx.checkpoint, ctx.base, ctx.params["bos"]))
+        renderer, bos = ctx.service("chat_renderer"), ctx.params["bos"]
+        settings = gguf_settings(renderer, ctx.checkpoint, ctx.base, bos_choice(renderer, ctx.checkpoint, ctx.base, bos))
         converter, merged = ctx.service("converter"), ctx.inputs["merged-16bit"]
 
         def convert(chosen: TokenizerSettings) -> None:
             converter.convert(merged, out_file, outtype=outtype, progress=ctx.progress, settings=chosen, **metadata(ctx))
 
-        bos = ctx.params["bos"]
         vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
         made = self._preflight.ollama.files_for(ctx.checkpoint, ctx.base, ctx.services, bos, vocab)  # the quantizations' too
         hint = thinking_hint_for(made, ctx.base.model_type, ctx.service("served_chat"))

@@ -138,12 +138,11 @@ class GgufQuantFormat(GgufBase):
         finally:
             served.close()  # one model in memory at a time, whichever proofs ran
         proof = chat.verification()
-        hint = _intermediate(ctx).get("thinking_hint")
-        notes = [*notes, *([hint] if hint else [])]  # the chat template the intermediate kept, and why
+        hint = [h for h in [_intermediate(ctx).get("thinking_hint")] if h]  # the chat template the intermediate kept, and why
         verification = {
             "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **extra["metrics"], **ollama["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},
-            "notes": [*notes, *proof["notes"], *extra["notes"], *ollama["notes"]],
+            "notes": [*notes, *hint, *proof["notes"], *extra["notes"], *ollama["notes"]],
             "warnings": [*proof["warnings"], *extra["warnings"], *ollama["warnings"]],
             **({RECORD: ollama[RECORD]} if RECORD in ollama else {}),
         }

@@ -45,8 +45,8 @@ class ThinkingHint:
         try:
             _, why = tool_proof(services["chat_renderer"], served, self.made.profile, self.made.derived, gguf, thinking=True)
             said = DIFFERS.format(why=why) if why else ""
-        except (UserInputError, PublishError) as exc:  # it did not start or answer: said without the log's local path
-            said = UNSERVED.format(why=str(exc).split("; its log is ")[0])
+        except (UserInputError, PublishError) as exc:  # it did not start or answer
+            said = UNSERVED.format(why=exc)
         finally:
             served.close()
         return DROPPED.format(version=OLLAMA_VERSION, why=said) if said else ""

@@ -68,6 +68,7 @@ def server_binary() -> Path:
 
 
 def _last_error(log: Path) -> str:
+    """The log's last error line (its last line where none says error): the log itself goes when the server is stopped."""
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower() or "failed" in line.lower()]
     return (errors or lines or ["no output"])[-1]
@@ -93,7 +94,7 @@ class _Server:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise PublishError(f"llama-server stopped while loading {gguf.name} ({_last_error(self.log)}); its log is {self.log}")
+                raise PublishError(f"llama-server stopped while loading {gguf.name} ({_last_error(self.log)})")
             if not self.url and (port := LISTENING.search(self.log.read_text(errors="replace"))):
                 self.url = f"http://127.0.0.1:{port.group(1)}"
             try:
@@ -103,7 +104,7 @@ class _Server:
                 pass
             time.sleep(0.05)
         self.stop()
-        raise PublishError(f"llama-server did not load {gguf.name} in {START_TIMEOUT_S:.0f} s; its log is {self.log}")
+        raise PublishError(f"llama-server did not load {gguf.name} in {START_TIMEOUT_S:.0f} s ({_last_error(self.log)})")
 
     def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
         """(HTTP status, decoded JSON answer)."""

@@ -27,6 +27,7 @@ from hubship.application.served_conversations import has_switch
 from hubship.application.served_proof import prove_served
 from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import PublishError, UserInputError
+from hubship.domain.llama_cpp_template import is_patched
 from hubship.domain.ollama_runtime import (
     GGUF_TEMPLATE,
     OLLAMA_VERSION,
@@ -55,6 +56,12 @@ HINTED = (
     "hubship wrote the GGUF's chat template with a Jinja comment before it that names <think> and </think> and renders"
     " nothing: the template reasons, and Ollama {version}+ reads that from a chat template's text only through those"
     " words; without them it would keep this model on its TEMPLATE, which has no tools"
+)
+PATCHED = (
+    "hubship wrote the GGUF's chat template with two gaps of llama.cpp's Jinja engine patched, so that llama-server"
+    " renders it as transformers renders the checkpoint's: a value written as text is written as Python writes it (None,"
+    " True, a dict or list), and membership in a literal list of strings runs for a value of any type"
+    " (docs/adr/027-llama-cpp-template-patch.md)"
 )
 NO_REASONING = "there, Ollama sends no message's reasoning to llama-server: none is written in history"
 NATIVE_TOOLS_DIFFER = "tools on Ollama {version}+ reach the model otherwise than the chat template writes them: {difference}"
@@ -85,16 +92,23 @@ def harmony_of(model_type: str, template: str) -> bool:
 
 
 def tool_proof(
-    renderer: ChatRenderer, served: ServedChat, profile: ChatProfile, derived: Any, gguf: Path, thinking: bool
+    renderer: ChatRenderer,
+    served: ServedChat,
+    profile: ChatProfile,
+    derived: Any,
+    gguf: Path,
+    thinking: bool,
+    template: Path | None = None,
 ) -> tuple[int, str]:
     """The tool conversations as Ollama hands them to llama-server, for a model with the `thinking` capability or
     not: (how many, "" when llama-server renders each as transformers does, else the first difference). With each
     think value Ollama can send: unset, on and off to a model with the capability (it passes them on to llama-server
-    whether or not the template reads them), or where the template has the switch."""
+    whether or not the template reads them), or where the template has the switch. `template`: a chat template file
+    llama-server serves instead of the GGUF's."""
     render = render_with(renderer, profile)
     # what reaches the template: Ollama turns an unset think on for a model it gives the thinking capability
     cases = ollama_tool_cases(derived.system, thinking or has_switch(render), thinking)
-    return len(cases), prove_served(render, served, gguf, profile.runtime_bos, cases).why
+    return len(cases), prove_served(render, served, gguf, profile.runtime_bos, cases, template=template).why
 
 
 def created_record(architecture: str) -> dict[str, Any] | None:
@@ -130,6 +144,8 @@ def runtime_record(
     notes = [NATIVE.format(version=OLLAMA_VERSION, why=runtime.why)]
     if chat_template.startswith(THINKING_HINT) and not (profile.template or "").startswith(THINKING_HINT):
         notes.append(HINTED.format(version=OLLAMA_VERSION))
+    if is_patched(chat_template) and not is_patched(profile.template or ""):
+        notes.append(PATCHED)
     capabilities = ["completion", *sorted(runtime.capabilities - {"tools"})]
     if "thinking" in runtime.capabilities:
         notes.append(NO_REASONING)

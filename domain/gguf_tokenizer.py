@@ -11,7 +11,7 @@
   makes it strip after every special token but `<unk>`, `<s>`, `<|endoftext|>` (src/llama-vocab.cpp, a stand-in for
   Phi-3's `rstrip` added tokens). `gguf_name` picks the name that makes llama.cpp do what the tokenizer does.
 - `chat_template` (`tokenizer.chat_template`): the chat template the GGUF carries where hubship writes another than
-  the checkpoint's (domain.ollama_runtime.thinking_hint: a comment before it, same renders).
+  the checkpoint's (domain.ollama_runtime.gguf_templates: a comment before it, or patched for llama.cpp; same renders).
 None leaves a setting as the converter writes it.
 """
 

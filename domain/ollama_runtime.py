@@ -37,6 +37,8 @@ from collections.abc import Collection
 
 import attrs
 
+from hubship.domain.llama_cpp_template import patch_for_llama_cpp
+
 TEMPLATE = "TEMPLATE"
 GGUF_TEMPLATE = "GGUF chat template"
 OLLAMA_VERSION = "0.30.0"
@@ -172,9 +174,7 @@ THINKING_HINT = (
 (an engine without `trim_blocks` would write it)."""
 
 
-def thinking_hint(
-    chat_template: str, template: str, go_capabilities: Collection[str], parser: str = "", harmony: bool = False
-) -> str:
+def thinking_hint(chat_template: str, template: str, go_capabilities: Collection[str], parser: str = "", harmony: bool = False) -> str:
     """The chat template with THINKING_HINT before it where that alone moves Ollama 0.30.0+ from a TEMPLATE without
     tools to the chat template, which has them: the TEMPLATE (`template`, whose capabilities as Ollama reads them are
     `go_capabilities`) reasons, so the chat template it was derived from does too, but Ollama reads no thinking from
@@ -188,6 +188,23 @@ def thinking_hint(
     before = ollama_runtime(chat_template, template, go, parser, harmony).renderer
     after = ollama_runtime(hinted, template, go, parser, harmony).renderer
     return hinted if before == TEMPLATE and after == GGUF_TEMPLATE else chat_template
+
+
+def gguf_templates(
+    chat_template: str, template: str, go_capabilities: Collection[str], parser: str = "", harmony: bool = False
+) -> tuple[str, ...]:
+    """The chat templates a GGUF may carry for Ollama 0.30.0+ to render it in llama.cpp with tools, best first: the
+    checkpoint's (with THINKING_HINT where thinking_hint gives it), then the same with llama.cpp's engine gaps patched
+    (domain.llama_cpp_template). Each is one Ollama renders with the chat template and reads tools from; the caller
+    proves them in that order and writes the first that llama-server renders as transformers does. Empty where the
+    checkpoint's own is the only one (nothing to prove before converting)."""
+    found = []
+    for text in (chat_template, patch_for_llama_cpp(chat_template)):
+        text = thinking_hint(text, template, go_capabilities, parser, harmony)
+        runtime = ollama_runtime(text, template, go_capabilities, parser, harmony)
+        if runtime.renderer == GGUF_TEMPLATE and "tools" in runtime.capabilities and text not in found:
+            found.append(text)
+    return () if found in ([], [chat_template]) else tuple(found)
 
 
 def go_template_off(chat_template: str, go_capabilities: Collection[str], parser: str = "", harmony: bool = False) -> frozenset[str]:

@@ -17,10 +17,9 @@ from hubship.application.formats.gguf_usage import PROJECTOR_PREFIX
 from hubship.application.formats.memory import converter_step
 from hubship.application.formats.merged_16bit import Merged16bitFormat
 from hubship.application.formats.sizes import gguf_file_bytes
-from hubship.application.ollama_thinking_hint import thinking_hint_for
+from hubship.application.gguf_chat_template import gguf_chat_template_for
 from hubship.domain.checkpoint import BaseInfo, Checkpoint
 from hubship.domain.formats import Format
-from hubship.domain.gguf_tokenizer import TokenizerSettings
 from hubship.domain.plan import Estimate
 
 OUTTYPES = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}  # merged dtype -> lossless GGUF type
@@ -40,9 +39,10 @@ class GgufIntermediateFormat(GgufBase):
     """The merged model as one lossless GGUF, converted once by llama.cpp's converter (internal).
 
     The build leaves `INTERMEDIATE_INFO` beside the file: its name and GGUF type, for the quantizations. Where Ollama
-    0.30.0+ would keep the model on a TEMPLATE without tools for want of reading its thinking, the file carries the
-    chat template with THINKING_HINT before it, where llama-server proves its tool conversations (else the
-    checkpoint's, and why under `thinking_hint`).
+    0.30.0+ renders the model in llama.cpp with tools, the file carries the chat template application.gguf_chat_template
+    chooses: the checkpoint's, with THINKING_HINT before it or llama.cpp's engine gaps patched where llama-server proves
+    that its tool conversations then render as transformers renders the checkpoint's (why a rewrite was not kept is
+    under `thinking_hint`).
     """
 
     format = Format(
@@ -71,18 +71,27 @@ class GgufIntermediateFormat(GgufBase):
         settings = gguf_settings(renderer, ctx.checkpoint, ctx.base, bos_choice(renderer, ctx.checkpoint, ctx.base, bos))
         converter, merged = ctx.service("converter"), ctx.inputs["merged-16bit"]
 
-        def convert(chosen: TokenizerSettings) -> None:
-            converter.convert(merged, out_file, outtype=outtype, progress=ctx.progress, settings=chosen, **metadata(ctx))
-
         vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
         made = self._preflight.ollama.files_for(ctx.checkpoint, ctx.base, ctx.services, bos, vocab)  # the quantizations' too
-        hint = thinking_hint_for(made, ctx.base.model_type, ctx.service("served_chat"))
-        convert(attrs.evolve(settings, chat_template=hint.template) if hint else settings)
+        own = settings.chat_template  # None: the checkpoint's, as the converter reads it
+
+        def written(chosen: str | None) -> str | None:
+            return own if chosen is None or chosen == made.profile.template else chosen
+
+        def convert(chosen: str | None) -> None:
+            chosen_settings = attrs.evolve(settings, chat_template=written(chosen))
+            converter.convert(merged, out_file, outtype=outtype, progress=ctx.progress, settings=chosen_settings, **metadata(ctx))
+
+        choice = gguf_chat_template_for(made, ctx.base.model_type, ctx.service("served_chat"))
+        convert(choice.template if choice else None)
         info: dict[str, Any] = {"file": out_file.name, "type": outtype.upper()}
-        if hint and (dropped := hint.proof(ctx.services, out_file)):  # not proven: the checkpoint's template after all
-            ctx.progress.message(dropped)
-            convert(settings)
-            info["thinking_hint"] = dropped
+        if choice:
+            kept, dropped = choice.proof(ctx.services, out_file)
+            if written(kept) != written(choice.template):  # another candidate, or the checkpoint's own after all
+                convert(kept)
+            if dropped:
+                ctx.progress.message(dropped)
+                info["thinking_hint"] = dropped
         projector = ctx.out_dir / f"{PROJECTOR_PREFIX}{out_file.name}"  # a vision-language model's tower, lossless too
         if converter.convert_projector(merged, projector, outtype=outtype, progress=ctx.progress, **metadata(ctx)):
             info["projector"] = projector.name

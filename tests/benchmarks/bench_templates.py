@@ -113,10 +113,11 @@ def print_native(extra: dict[str, list[str]], why: bool) -> None:
     print(f"  llama-server renders every tool conversation equal for {len(equal)}: {', '.join(equal)}")
     if why:
         print("\n".join(f"    {line}" for line in extra["native_why"]))
-    hinted = extra["hinted"]
+    hinted, patched = extra["hinted"], extra["patched"]
     print(f"  of those, {len(hinted)} with the thinking hint before the GGUF's chat template: {', '.join(hinted)}")
+    print(f"  and {len(patched)} with llama.cpp's Jinja gaps patched in it: {', '.join(patched)}")
     if why:
-        print("\n".join(f"    hint not kept: {line}" for line in extra["hint_why"]))
+        print("\n".join(f"    rewrite not kept: {line}" for line in extra["hint_why"]))
     served = sorted(set(by_template) - set(native) | set(equal))
     print(
         f"tools in Ollama {OLLAMA_VERSION}+, by the renderer it picks: {len(served)} of {len(used)} ({len(served) / max(len(used), 1):.0%})"

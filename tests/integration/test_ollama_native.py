@@ -14,11 +14,12 @@ import pytest
 from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
 from hubship.adapters.ollama.go_template_checker import GoTemplateChecker
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
-from hubship.application.ollama_runtime_check import HINTED, NATIVE_TOOLS, RECORD
+from hubship.application.ollama_runtime_check import HINTED, NATIVE_TOOLS, PATCHED, RECORD
 from hubship.application.ollama_template import derive_ollama_template
 from hubship.application.ollama_tools import jinja_outcome
 from hubship.application.served_conversations import EQUAL
 from hubship.application.served_proof import native_case, prove_served
+from hubship.domain.llama_cpp_template import patch_for_llama_cpp
 from hubship.domain.ollama_runtime import (
     GGUF_TEMPLATE,
     OLLAMA_VERSION,
@@ -38,6 +39,7 @@ LFM2 = "LFM2-8B-A1B"  # tools listed, calls not written (Ollama 0.30+ renders it
 MINICPM5 = "openbmb-MiniCPM5-1B"  # thinking off unless asked; llama-server turns it on when the request sets no think
 LLAMA31 = "meta-llama-Llama-3.1-8B-Instruct"
 KIMI_K3 = "Kimi-K3"  # thinks without <think>: Ollama keeps its TEMPLATE, which has thinking and no tools
+SEED_OSS = "ByteDance-Seed-OSS"  # a JSON schema type list tested against a tuple: llama.cpp's engine stops
 FUNCTIONARY32 = "meetkai-functionary-medium-v3.2"  # joins a call's arguments to a string: takes their text, not a dict
 
 
@@ -62,16 +64,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LlamaServ
         yield chat, served_gguf(work), work
 
 
-def _prove(served, name: str, thinks: tuple[bool | None, ...] = (None,)):
+def _prove(served, name: str, thinks: tuple[bool | None, ...] = (None,), patched: bool = False):
+    """The tool conversations of collection template `name` (llama-server serving it `patched` for llama.cpp or as it
+    is) against transformers' render of the template as it is."""
     chat, gguf, work = served
     text = collection(name)
-    (work / f"{name}.jinja").write_text(text)
+    file = work / f"{name}{'.patched' if patched else ''}.jinja"  # a new file: llama-server serves it afresh
+    file.write_text(patch_for_llama_cpp(text) if patched else text)
 
     def render(messages, **options):
         return JinjaChatRenderer().render(text, TOKENS, messages, **options)
 
     cases = [c for think in thinks for c in tool_cases(None, (None,), think)]
-    return prove_served(render, chat, gguf, TOKENS["bos_token"], cases, template=work / f"{name}.jinja")
+    return prove_served(render, chat, gguf, TOKENS["bos_token"], cases, template=file)
 
 
 @pytest.mark.slow
@@ -116,6 +121,19 @@ def test_llama_servers_own_thinking_default_fails_the_native_proof(served) -> No
     # and a dict printed as text (keys sorted, as Ollama holds an object inside the arguments): Python's jinja2 writes
     # its repr, llama.cpp's engine writes nothing
     assert any("{\\'days\\': 3" in d and 'vs llama-server \'aram name="options"></param>' in d for d in proof.differences)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "unpatched"),
+    [(MINICPM5, 'vs llama-server \'aram name="options"></param>'), (SEED_OSS, 'Unknown operator "in" between Array and Tuple')],
+)
+def test_a_template_patched_for_llama_cpp_renders_the_tool_conversations_as_transformers_renders_it(served, name, unpatched) -> None:
+    thinks = (True, False)  # as Ollama sends them to a model it reads as thinking (it turns an unset think on)
+    assert any(unpatched in d for d in _prove(served, name, thinks).differences)
+    proof = _prove(served, name, thinks, patched=True)
+    assert proof.proven(), proof.differences
+    assert proof.rendered == 2 * len(tool_cases(None)) and proof.calls_rendered
 
 
 def _publish_with(cli, checkpoint: Path, tmp_path: Path, name: str) -> tuple[dict, dict, str]:
@@ -170,3 +188,18 @@ def test_a_reasoning_template_ollama_would_keep_without_tools_is_published_with_
     assert HINTED.format(version=OLLAMA_VERSION) in ollama["notes"] and not ollama["warnings"]
     # the GGUF's own proofs ran on the hinted template: a client renders it as the checkpoint's template renders
     assert gguf["metrics"]["served_chat_differences"] == 0 and gguf["metrics"]["chat_token_check"] == "passed", gguf["metrics"]
+
+
+@pytest.mark.slow
+def test_a_template_llama_cpp_writes_otherwise_is_published_patched_where_that_proves(cli, checkpoint_copy, tmp_path) -> None:
+    ollama, gguf, chat_template = _publish_with(cli, checkpoint_copy, tmp_path, MINICPM5)
+    assert chat_template == patch_for_llama_cpp(collection(MINICPM5))  # the second candidate: as it is, it differs
+    metrics = ollama["metrics"]
+    assert metrics["ollama_runtime"] == GGUF_TEMPLATE and metrics["ollama_capabilities_native"] == "completion, tools, thinking"
+    assert metrics["ollama_native_tool_conversations"] > 0 and PATCHED in ollama["notes"] and not ollama["warnings"]
+    # the GGUF's own proofs ran on the patched template; a client that sets no think gets llama-server's own default
+    # (on), where transformers leaves it off: that, no template can change (test_llama_servers_own_thinking_default_...)
+    assert gguf["metrics"]["chat_token_check"] == "passed" and gguf["metrics"]["served_chat_differences"] > 0
+    (served,) = [w for w in gguf["warnings"] if w.startswith("llama-server renders ")]
+    assert "(tools: one tool: differs" in served and "vs llama-server 'im_start|>assistant\\n<think>\\n')" in served
+    shutil.rmtree(tmp_path / "ws", ignore_errors=True)

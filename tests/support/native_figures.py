@@ -2,10 +2,10 @@
 TEMPLATE or the GGUF's own chat template, domain.ollama_runtime), and where that is the GGUF's template, whether
 llama-server (built from the pinned source) renders every tool conversation as transformers does when handed it as
 Ollama hands it (application.served_proof); the same for the templates Ollama keeps on a TEMPLATE without tools, as
-they would go with the server setting OLLAMA_GO_TEMPLATE=0. As a publish does (application.ollama_thinking_hint), a
-template Ollama would keep on a TEMPLATE without tools only for want of reading its thinking is served first with
-THINKING_HINT before it, and counts as Ollama renders it with that hint where every tool conversation renders equal;
-else it is evaluated as it is.
+they would go with the server setting OLLAMA_GO_TEMPLATE=0. As a publish does (application.gguf_chat_template), the
+candidates domain.ollama_runtime.gguf_templates gives (THINKING_HINT before the template, llama.cpp's engine gaps
+patched) are served in turn, and a template counts as Ollama renders it with the first whose every tool conversation
+renders equal; else it is evaluated as it is.
 
 One tiny Llama GGUF with weights (SentencePiece `<s>`/`</s>`, adds BOS) serves every template through llama-server's
 `--chat-template-file`; the Jinja reference gets the same special tokens.
@@ -22,7 +22,8 @@ from hubship.adapters.llama_cpp.llama_server import LlamaServerServedChat
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 from hubship.application.served_proof import prove_served
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, go_template_off, ollama_runtime, thinking_hint
+from hubship.domain.llama_cpp_template import is_patched
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, THINKING_HINT, gguf_templates, go_template_off, jinja_capabilities, ollama_runtime
 from hubship.domain.served_requests import ollama_tool_cases
 from tests.fakes.progress import FakeProgress
 
@@ -46,10 +47,10 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
     `native` the templates Ollama 0.30.0+ renders with the GGUF's chat template, `native_equal` those llama-server
     renders equal on every tool conversation (unset, and on and off where the template has the switch), and
     `native_why` the first difference of the others (each think value Ollama can send, as application.ollama_runtime_check's
-    tool_proof proves it); `hinted` those of them served with THINKING_HINT, `hint_why` why
-    the hint was not kept for others; `kept` the templates Ollama keeps on a TEMPLATE without tools, `kept_equal` those
+    tool_proof proves it); `hinted` and `patched` those of them served with THINKING_HINT or patched, `hint_why` why
+    the last rewrite was not kept for others; `kept` the templates Ollama keeps on a TEMPLATE without tools, `kept_equal` those
     whose tool conversations llama-server renders equal with OLLAMA_GO_TEMPLATE=0, `kept_why`."""
-    keys = ("native", "native_equal", "native_why", "hinted", "hint_why", "kept", "kept_equal", "kept_why")
+    keys = ("native", "native_equal", "native_why", "hinted", "patched", "hint_why", "kept", "kept_equal", "kept_why")
     found: dict[str, list[str]] = {k: [] for k in keys}
     gguf = served_gguf(work)
     with LlamaServerServedChat() as served:
@@ -70,15 +71,21 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
         for name, text, template, switch in derived:
             capabilities, parser = getattr(template, "capabilities", ()), getattr(template, "parser", "")
             go = getattr(template, "template", "") or ""
-            hinted = thinking_hint(text, go, capabilities, parser)
-            if hinted != text:
-                why = why_not(name, text, hinted, True, thinking=True)
+            candidates = gguf_templates(text, go, capabilities, parser) if template is not None else ()
+            kept, dropped = None, ""
+            for candidate in candidates:
+                why = why_not(name, text, candidate, True, "thinking" in jinja_capabilities(candidate))
                 if not why:
-                    found["native"].append(name)
-                    found["native_equal"].append(name)
-                    found["hinted"].append(name)
-                    continue
-                found["hint_why"].append(f"{name}: {why}")
+                    kept = candidate
+                    break
+                dropped = f"{name}: {why}" if candidate != text else dropped
+            if kept is not None and kept != text:
+                found["native"].append(name)
+                found["native_equal"].append(name)
+                found["hinted"].extend([name] if kept.startswith(THINKING_HINT) else [])
+                found["patched"].extend([name] if is_patched(kept) else [])
+                continue
+            found["hint_why"].extend([dropped] if dropped else [])
             runtime = ollama_runtime(text, go, capabilities, parser)
             native = runtime.renderer == GGUF_TEMPLATE
             chat = runtime.capabilities if native else go_template_off(text, capabilities, parser)

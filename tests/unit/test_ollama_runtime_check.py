@@ -181,7 +181,7 @@ def test_the_reference_takes_argument_text_only_where_the_template_fails_on_ever
         def render(messages: Sequence[Any], **_: Any) -> str:
             calls = [c for m in messages for c in m.tool_calls]
             if any(not c.as_text for c in calls) and fails_decoded(calls):
-                raise TemplateRejected("can only concatenate str (not \"dict\") to str")
+                raise TemplateRejected('can only concatenate str (not "dict") to str')
             return "|".join(c.arguments for c in calls) or "plain"
 
         return render

@@ -1,7 +1,9 @@
-"""The GGUF intermediate's chat template (application.ollama_thinking_hint): converted with the thinking hint where Ollama
+"""The GGUF intermediate's chat template (application.gguf_chat_template): converted with the thinking hint where Ollama
 0.30.0+ would keep the model on a TEMPLATE without tools for want of reading its thinking, and kept only where
-llama-server renders the hinted file's tool conversations as transformers renders the checkpoint's template; converted
-again with the checkpoint's own template otherwise. The derivations and Jinja are real; the converter, llama-server and
+llama-server renders the hinted file's tool conversations as transformers renders the checkpoint's template; else the
+same with llama.cpp's Jinja gaps patched where that renders so; converted again with the checkpoint's own template
+otherwise. A template Ollama already renders in llama.cpp is proven as it is first, and patched only where it fails.
+The derivations and Jinja are real; the converter, llama-server and
 the Hub Ollama files' cache are fakes (tests/integration/test_ollama_native.py publishes the kept case for real)."""
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from hubship.application.ollama_tools import jinja_outcome
 from hubship.application.served_proof import native_case
 from hubship.domain.chat_template import ChatProfile
 from hubship.domain.errors import PublishError
+from hubship.domain.llama_cpp_template import patch_for_llama_cpp
 from hubship.domain.ollama_runtime import THINKING_HINT
 from hubship.domain.served_requests import ollama_tool_cases
 from hubship.domain.template_check import RenderOutcome
@@ -35,6 +38,7 @@ from tests.support.template_collection import profile_for, templates_dir
 KIMI_K3 = "Kimi-K3"  # reasons between tags of its own, tools without a TEMPLATE for them: hinted
 SEED_OSS = "ByteDance-Seed-OSS"  # the same shape; llama.cpp cannot build its tool-call parser
 QWEN3 = "Qwen-Qwen3-0.6B"  # Ollama reads its thinking (<think>): nothing to hint
+MINICPM5 = "openbmb-MiniCPM5-1B"  # on the chat template already; llama.cpp writes no nested argument unpatched
 
 
 def text(name: str) -> str:
@@ -67,19 +71,25 @@ class Converter:
 
 
 class Served:
-    """llama-server as a fake: `answer` renders the requests (as transformers does, or an error for each), or raises."""
+    """llama-server as a fake: `answer` renders the requests (as transformers does, or an error for each), or raises;
+    `from_file` what it answers for a chat template served from a file (`answer` where None); `files` their texts."""
 
-    def __init__(self, answer: Any = None, built: bool = True) -> None:
+    def __init__(self, answer: Any = None, built: bool = True, from_file: Any = None) -> None:
         self.answer, self.built, self.closed, self.requests = answer, built, False, 0
+        self.from_file, self.files = from_file, []
 
     def available(self) -> bool:
         return self.built
 
     def apply(self, gguf: Path, requests: Sequence[Mapping[str, Any]], template: Path | None = None) -> list[RenderOutcome]:
         self.requests += len(requests)
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return list(self.answer)
+        answer = self.answer
+        if template is not None:
+            self.files.append(template.read_text(encoding="utf-8"))
+            answer = self.from_file if self.from_file is not None else answer
+        if isinstance(answer, Exception):
+            raise answer
+        return list(answer)
 
     def close(self) -> None:
         self.closed = True
@@ -94,7 +104,8 @@ def _made(name: str, tmp_path: Path) -> OllamaFiles:
 def _equal(made: OllamaFiles) -> list[RenderOutcome]:
     """What a llama-server that renders as transformers does answers to the hint's proof (every think value, on)."""
     render = render_with(JinjaChatRenderer(), made.profile)
-    return [jinja_outcome(render, None, native_case(c)) for c in ollama_tool_cases(made.derived.system, True, True)]
+    cases = ollama_tool_cases(made.derived.system, True, True)
+    return [jinja_outcome(render, made.profile.runtime_bos, native_case(c)) for c in cases]
 
 
 def _build(tmp_path: Path, made: OllamaFiles, served: Served) -> tuple[Converter, FakeProgress, dict[str, Any]]:
@@ -131,8 +142,11 @@ def test_a_hint_llama_server_renders_otherwise_is_converted_away_and_said(tmp_pa
     failing = [RenderOutcome(error="Unable to generate parser for this template.") for _ in _equal(made)]
     converter, progress, info = _build(tmp_path, made, Served(failing))
     assert converter.templates == [THINKING_HINT + text(SEED_OSS), None]
-    said = info["thinking_hint"]
-    assert said.startswith("the GGUF carries the checkpoint's chat template as it is: with a comment naming <think>")
+    said = info["thinking_hint"]  # the last rewrite's: the hint and the patch
+    assert said.startswith(
+        "the GGUF carries the checkpoint's chat template as it is: with a comment naming <think> and </think> before it"
+        " and with llama.cpp's Jinja gaps patched, Ollama 0.30.0+ would render"
+    )
     assert "in llama.cpp, where tools: " in said and "llama-server fails (Unable to generate parser" in said
     assert progress.messages == [said]
 
@@ -155,3 +169,22 @@ def test_no_hint_where_it_cannot_be_proven_no_template_ships_or_ollama_reads_the
     served = Served(RuntimeError("not asked"), built=built)
     converter, _, info = _build(tmp_path, made, served)
     assert converter.templates == [None] and "thinking_hint" not in info and served.requests == 0
+
+
+def test_a_template_llama_server_renders_as_transformers_does_is_converted_once_and_not_rewritten(tmp_path: Path) -> None:
+    made = _made(MINICPM5, tmp_path)
+    served = Served(_equal(made), from_file=RuntimeError("not asked"))
+    converter, progress, info = _build(tmp_path, made, served)
+    assert converter.templates == [None] and served.files == [] and served.requests == len(_equal(made))
+    assert "thinking_hint" not in info and not progress.messages
+
+
+def test_where_only_the_patched_template_renders_as_transformers_does_the_gguf_is_converted_again_with_it(tmp_path: Path) -> None:
+    made = _made(MINICPM5, tmp_path)
+    failing = [RenderOutcome(text="differs") for _ in _equal(made)]
+    served = Served(failing, from_file=_equal(made))
+    converter, progress, info = _build(tmp_path, made, served)
+    patched = patch_for_llama_cpp(text(MINICPM5))
+    assert converter.templates == [None, patched] and served.files == [patched]
+    assert "thinking_hint" not in info and not progress.messages
+    assert not list((tmp_path / "out").glob("*.jinja"))  # the served file is not left beside the GGUF

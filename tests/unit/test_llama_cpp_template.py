@@ -1,0 +1,119 @@
+"""domain.llama_cpp_template: the rewrite that makes llama.cpp's Jinja engine render a chat template as Python's Jinja
+does. What is asserted here runs in Python's Jinja, as transformers compiles templates: the rewrite must not change a
+render there (every template of the collection, on the tool conversations), and `hubship_py` must write `str(v)`.
+llama-server's side is proven where it runs: tests/benchmarks/bench_templates.py and application.gguf_chat_template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from transformers.utils.chat_template_utils import _compile_jinja_template
+
+from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
+from hubship.application.ollama_tools import jinja_outcome
+from hubship.application.served_proof import native_case
+from hubship.domain.llama_cpp_template import PATCH_MARK, PY_STR, is_patched, patch_for_llama_cpp
+from hubship.domain.ollama_runtime import THINKING_HINT, gguf_templates
+from hubship.domain.served_requests import ollama_tool_cases
+from tests.support.template_collection import profile_for, templates, templates_dir
+
+VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    3,
+    2.5,
+    "plain",
+    "",
+    {},
+    [],
+    {"b": 1, "a": [1, "x", None, True, 2.5]},
+    ["it's", 'say "hi"', "both ' and \"", "back\\slash", "line\nbreak\ttab\rreturn", "émoji 🌦 b<c & d"],
+    {"nested": {"deeper": ["a", {"k": "v"}]}, "e": ""},
+]
+
+
+def _str(value: Any) -> str:
+    return _compile_jinja_template(PY_STR + "{{ hubship_py(value) }}").render(value=value)
+
+
+@pytest.mark.parametrize("value", VALUES, ids=[repr(v)[:30] for v in VALUES])
+def test_hubship_py_writes_what_python_writes(value: Any) -> None:
+    assert _str(value) == str(value)
+
+
+def test_an_undefined_value_writes_nothing_as_in_python() -> None:
+    assert _compile_jinja_template(PY_STR + "[{{ hubship_py(missing) }}]").render() == "[]"
+
+
+def test_outputs_of_a_bare_name_go_through_hubship_py_and_nothing_else_does() -> None:
+    text = "{{- argument -}}|{{ message['content'] }}|{{ a.b[0] }}|{{ 'lit' }}|{{ a + b }}|{{ f(x) }}|{{ none }}"
+    patched = patch_for_llama_cpp(text)
+    assert patched.startswith(PATCH_MARK + PY_STR) and is_patched(patched) and not is_patched(text)
+    body = patched[len(PATCH_MARK + PY_STR) :]
+    assert body == (
+        "{{- hubship_py(argument) -}}|{{ hubship_py(message['content']) }}|{{ hubship_py(a.b[0]) }}|{{ 'lit' }}|{{ a + b }}"
+        "|{{ f(x) }}|{{ none }}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("test", "rewritten"),
+    [
+        ('t in ("number", "integer")', '(t is string and t in ["number", "integer"])'),
+        ("m.role in ['user', 'system']", "(m.role is string and m.role in ['user', 'system'])"),
+        ("t not in ('a',)", "(t is not string or t not in ['a'])"),
+        ("t in ('abc')", "t in ('abc')"),  # a string in parentheses: a substring test, left alone
+        ("t in [a, 'b']", "t in [a, 'b']"),  # not only strings
+    ],
+)
+def test_membership_in_a_literal_of_strings_is_guarded_by_a_type_test(test: str, rewritten: str) -> None:
+    text = "{%- if " + test + " %}yes{% endif %}{{ x }}"
+    assert patch_for_llama_cpp(text).endswith("{%- if " + rewritten + " %}yes{% endif %}{{ hubship_py(x) }}")
+    for t in ("number", "abc", ["string", "null"], None, 3):
+        source = "{% set m = {'role': t} %}{%- if " + test.replace("[a, ", "[t, ") + " %}yes{% endif %}"
+        patched = patch_for_llama_cpp(source + "{{ x }}").removesuffix("{{ hubship_py(x) }}")
+        assert _outcome(patched, t) == _outcome(source, t)
+
+
+def _outcome(source: str, t: Any) -> str:
+    try:
+        return _compile_jinja_template(source).render(t=t)
+    except TypeError as exc:  # a substring test of a list, in both
+        return f"TypeError: {exc}"
+
+
+@pytest.mark.parametrize("text", ["<s>{{ x }}", "{% raw %}{{ x }}{% endraw %}", "{{ 'only literals' }}"])
+def test_a_template_not_led_by_a_tag_with_raw_or_nothing_to_rewrite_is_left_as_it_is(text: str) -> None:
+    assert patch_for_llama_cpp(text) == text
+
+
+def test_the_rewrite_renders_every_template_of_the_collection_as_it_was_in_python() -> None:
+    renderer, changed = JinjaChatRenderer(), 0
+    cases = [native_case(c) for c in ollama_tool_cases(None, True, True)]
+    for _, text in templates():
+        patched = patch_for_llama_cpp(text)
+        changed += patched != text
+        tokens = profile_for(text).tokens
+
+        def render(template: str, tokens: Any = tokens) -> Any:
+            return lambda messages, **options: renderer.render(template, tokens, messages, **options)
+
+        for case in cases:
+            assert jinja_outcome(render(patched), None, case) == jinja_outcome(render(text), None, case)
+    assert changed > 60
+
+
+def _text(name: str) -> str:
+    return (templates_dir() / f"{name}.jinja").read_text(encoding="utf-8")
+
+
+def test_the_candidates_put_the_template_as_it_is_before_its_rewrite() -> None:
+    minicpm = _text("openbmb-MiniCPM5-1B")  # Ollama reads tools and thinking from it: on the chat template already
+    assert gguf_templates(minicpm, "{{ .Prompt }}{{ .Thinking }}", ("completion", "thinking")) == (minicpm, patch_for_llama_cpp(minicpm))
+    seed = _text("ByteDance-Seed-OSS")  # kept on a TEMPLATE that thinks without the hint
+    found = gguf_templates(seed, "{{ .Prompt }}{{ .Thinking }}", ("completion", "thinking"))
+    assert found == (THINKING_HINT + seed, THINKING_HINT + patch_for_llama_cpp(seed))
+    assert gguf_templates(seed, "{{ .Prompt }}", ("completion", "tools")) == ()  # the TEMPLATE has tools: kept on it

@@ -9,9 +9,10 @@ with llama.cpp's engine gaps patched. The decision is made on the TEMPLATE the H
 The GGUF is converted with the first; llama-server then renders the tool conversations as Ollama would hand them over,
 with each think value Ollama can send (unset, which it turns on for a model it reads as thinking, on and off), and
 each must render as the checkpoint's own template does in transformers. Where the first fails, the others are served
-from a file beside it (`--chat-template-file`, the same GGUF) in turn; the first that passes is converted in, or, where
-none does, the checkpoint's own template, and the card says why. Where llama-server is not built here, nothing is
-rewritten.
+from a file beside it (`--chat-template-file`, the same GGUF) in turn; the first that passes is converted in and proven
+again in the GGUF itself (`holds`: a file replaces every template llama-server would read from the GGUF), or, where
+none does, the checkpoint's own template, and the card says why. Where llama-server does not serve the GGUF at all,
+nothing else is tried. Where llama-server is not built here, nothing is rewritten.
 """
 
 from __future__ import annotations
@@ -55,33 +56,42 @@ class GgufChatTemplate:
 
     def proof(self, services: Mapping[str, Any], gguf: Path) -> tuple[str | None, str]:
         """(the template the GGUF must carry: the first whose tool conversations llama-server renders as transformers
-        renders the checkpoint's, None for the checkpoint's own where none does; why the last rewritten one was not kept,
-        for the card, or "");
-        `gguf` converted with the first. Stops llama-server."""
-        served, dropped = services["served_chat"], ""
-        try:
-            for n, template in enumerate(self.templates):
-                file = None if n == 0 else gguf.with_name(f"{gguf.name}.chat-template-{n}.jinja")
-                why = self._why(services, gguf, template, file)
-                if not why:
-                    return template, ""
-                if _what(template):  # the card says why the last rewrite was not kept
-                    dropped = DROPPED.format(what=_what(template), version=OLLAMA_VERSION, why=why)
-        finally:
-            served.close()
+        renders the checkpoint's, None for the checkpoint's own where none does; why the last rewritten one was not
+        kept, for the card, or ""); `gguf` converted with the first. Where llama-server does not serve the GGUF with
+        the first, the others are not tried (a model it cannot load or answer for in time, the usual cause, fails them
+        alike). Stops llama-server."""
+        dropped = ""
+        for n, template in enumerate(self.templates):
+            file = None if n == 0 else gguf.with_name(f"{gguf.name}.chat-template-{n}.jinja")
+            why, answered = self._why(services, gguf, template, file)
+            if not why:
+                return template, ""
+            rewritten = next((t for t in reversed(self.templates) if _what(t)), template)
+            if _what(template) or not answered:  # the card says why the last rewrite was not kept
+                dropped = DROPPED.format(what=_what(rewritten), version=OLLAMA_VERSION, why=why)
+            if not answered:
+                break
         return None, dropped
 
-    def _why(self, services: Mapping[str, Any], gguf: Path, template: str, file: Path | None) -> str:
-        """ "" where llama-server renders `template` (in the GGUF, or served from `file`) as transformers does."""
+    def holds(self, services: Mapping[str, Any], gguf: Path, template: str) -> str:
+        """ "" where `gguf`, converted with `template` (proven from a file by `proof`), renders as the file did: what
+        llama-server reads from the GGUF itself (its other named templates, as `tool_use`, which a file replaces) can
+        differ. Else why not, for the card. Stops llama-server."""
+        why, _ = self._why(services, gguf, template, None)
+        return DROPPED.format(what=_what(template), version=OLLAMA_VERSION, why=why) if why else ""
+
+    def _why(self, services: Mapping[str, Any], gguf: Path, template: str, file: Path | None) -> tuple[str, bool]:
+        """("" where llama-server renders `template` (in the GGUF, or served from `file`) as transformers does, else
+        why not; whether it answered)."""
         served, profile, derived = services["served_chat"], self.made.profile, self.made.derived
         thinking = "thinking" in jinja_capabilities(template)
         try:
             if file is not None:
                 file.write_text(template, encoding="utf-8")
             _, why = tool_proof(services["chat_renderer"], served, profile, derived, gguf, thinking, template=file)
-            return DIFFERS.format(why=why) if why else ""
+            return (DIFFERS.format(why=why) if why else ""), True
         except (UserInputError, PublishError) as exc:  # it did not start or answer
-            return UNSERVED.format(why=exc)
+            return UNSERVED.format(why=exc), False
         finally:
             served.close()
             if file is not None:

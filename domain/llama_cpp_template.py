@@ -16,8 +16,10 @@ What PY_STR does not write as Python does: a string inside a dict or list that h
 tab, newline and carriage return, or a character Python's `repr` escapes as not printable (U+00A0, U+200B, ...):
 Python writes an escape, PY_STR the character. A number is written by the engine (`2.5`, `3`).
 
-The rewrite is made on text: a `{{ ... }}` inside a string literal of an expression or a `{% raw %}` block would be
-rewritten too (a template with `raw` is left as it is). It is kept only where llama-server proves it (the caller).
+The rewrite is made on text, tag by tag (comments are left as they are), and a template with a `raw` block is left as it
+is. A dict's or list's items are
+written by PY_STR; a tuple, range or other sequence as the engine writes it (Python: as `str`). It is kept only where
+llama-server proves it (the caller).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ PATCH_MARK = "{# hubship: llama.cpp patch #}"
 _QUOTES_ESCAPED = r"""| replace('\\', '\\\\') | replace('\n', '\\n') | replace('\r', '\\r') | replace('\t', '\\t')"""
 PY_STR = (
     "{%- macro hubship_py(v, nested=false) -%}"
-    "{%- if v is not defined -%}"
+    "{%- if v is not defined -%}{{- 'Undefined' if nested else '' -}}"
     "{%- elif v is string -%}"
     "{%- if not nested -%}{{- v -}}"
     """{%- elif "'" in v and '"' not in v -%}{{- '"' ~ (v """ + _QUOTES_ESCAPED + """) ~ '"' -}}"""
@@ -41,7 +43,7 @@ PY_STR = (
     "{%- elif v is mapping -%}{{- '{' -}}"
     "{%- for hubship_k, hubship_x in v.items() -%}{{- hubship_py(hubship_k, true) ~ ': ' ~ hubship_py(hubship_x, true) -}}"
     "{%- if not loop.last -%}{{- ', ' -}}{%- endif -%}{%- endfor -%}{{- '}' -}}"
-    "{%- elif v is sequence -%}{{- '[' -}}"
+    "{%- elif v is sequence and (v | string)[:1] == '[' -%}{{- '[' -}}"
     "{%- for hubship_x in v -%}{{- hubship_py(hubship_x, true) -}}{%- if not loop.last -%}{{- ', ' -}}{%- endif -%}{%- endfor -%}"
     "{{- ']' -}}"
     "{%- else -%}{{- v -}}"
@@ -54,10 +56,15 @@ _REF = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\s*(?:'[^'\n]*'|\"[^\"\n]*\"|\d+)\s*\])
 _OUTPUT = re.compile(r"\{\{(-?)\s*(" + _REF + r")\s*(-?)\}\}")
 _STRING = r"(?:'[^'\\\n]*'|\"[^\"\\\n]*\")"
 _MEMBER = re.compile(
-    r"(?<![\w.\]'\"])(" + _REF + r")\s+(not\s+in|in)\s+"
+    r"(\b(?:if|elif|and|or|not)\s+|\(\s*)(" + _REF + r")\s+(not\s+in|in)\s+"
     r"(?:\(\s*(" + _STRING + r"(?:\s*,\s*" + _STRING + r")+|" + _STRING + r"\s*,)\s*,?\s*\)"
     r"|\[\s*(" + _STRING + r"(?:\s*,\s*" + _STRING + r")*)\s*,?\s*\])"
+    r"(?=\s*(?:\)|-?%\}|-?\}\}|,|(?:and|or|if|else)\b))"
 )
+"""`x in <literal of strings>` where nothing binds tighter around it: after `if`, `elif`, `and`, `or`, `not` or `(`
+(not a `for` target, nor an operand of `~`, `==`, a filter...), and before `)`, the tag's end, `,`, `and`, `or`, `if`
+or `else`."""
+_TAGS = re.compile(r"\{#.*?#\}|\{\{.*?\}\}|\{%.*?%\}", re.S)
 _KEYWORDS = frozenset({"not", "and", "or", "in", "is", "if", "else", "true", "false", "none", "loop"})
 
 
@@ -69,27 +76,32 @@ def _output(match: re.Match[str]) -> str:
 
 
 def _member(match: re.Match[str]) -> str:
-    ref, op, in_tuple, in_list = match.groups()
+    before, ref, op, in_tuple, in_list = match.groups()
     items = (in_tuple or in_list).rstrip().rstrip(",")
     if ref.lower() in _KEYWORDS:
         return match.group(0)
     if op == "in":
-        return f"({ref} is string and {ref} in [{items}])"
-    return f"({ref} is not string or {ref} not in [{items}])"
+        return f"{before}({ref} is string and {ref} in [{items}])"
+    return f"{before}({ref} is not string or {ref} not in [{items}])"
 
 
-def _in_tags(pattern: re.Pattern[str], text: str, repl: object) -> str:
-    """`pattern` replaced inside `{% ... %}` and `{{ ... }}` only."""
-    return re.sub(r"\{[%{].*?[%}]\}", lambda tag: pattern.sub(repl, tag.group(0)), text, flags=re.S)  # type: ignore[arg-type]
+def _tag(match: re.Match[str]) -> str:
+    """A tag rewritten: membership in `{% %}` and `{{ }}`, outputs of a bare name in `{{ }}`; a comment as it is."""
+    tag = match.group(0)
+    if tag.startswith("{#"):
+        return tag
+    tag = _MEMBER.sub(_member, tag)
+    output = _OUTPUT.fullmatch(tag)  # the whole tag: not a `{{ x }}` inside a string literal of another
+    return _output(output) if output else tag
 
 
 def patch_for_llama_cpp(chat_template: str) -> str:
     """The chat template with the two rewrites of the module docstring, PATCH_MARK and PY_STR before it; the template
-    itself where neither applies, it holds a `raw` block, or it does not start with `{` (nothing then stands between
-    the macro and it for `trim_blocks` or `lstrip_blocks` to act on)."""
-    if not chat_template.startswith("{") or re.search(r"\{%-?\s*raw\b", chat_template):
+    itself where neither applies, it holds a `raw` block, it is patched already, or it does not start with `{` (nothing
+    then stands between the macro and it for `trim_blocks` or `lstrip_blocks` to act on)."""
+    if not chat_template.startswith("{") or re.search(r"\{%[-+]?\s*raw\b", chat_template) or PATCH_MARK in chat_template:
         return chat_template
-    patched = _OUTPUT.sub(_output, _in_tags(_MEMBER, chat_template, _member))
+    patched = _TAGS.sub(_tag, chat_template)
     if patched == chat_template:
         return chat_template
     return PATCH_MARK + PY_STR + patched

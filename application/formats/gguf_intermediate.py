@@ -89,6 +89,8 @@ class GgufIntermediateFormat(GgufBase):
             kept, dropped = choice.proof(ctx.services, out_file)
             if written(kept) != written(choice.template):  # another candidate, or the checkpoint's own after all
                 convert(kept)
+                if kept is not None and (dropped := choice.holds(ctx.services, out_file, kept)):
+                    convert(None)  # proven from a file, not in the GGUF: the checkpoint's own after all
             if dropped:
                 ctx.progress.message(dropped)
                 info["thinking_hint"] = dropped

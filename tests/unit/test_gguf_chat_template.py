@@ -64,7 +64,7 @@ class Converter:
 
     def convert(self, model_dir: Path, out_file: Path, *, settings: Any, **_: Any) -> None:
         self.templates.append(settings.chat_template)
-        out_file.write_bytes(b"GGUF")
+        out_file.write_text(settings.chat_template or "")  # the template it holds, for the fake llama-server to read
 
     def convert_projector(self, *_: Any, **__: Any) -> bool:
         return False
@@ -72,21 +72,22 @@ class Converter:
 
 class Served:
     """llama-server as a fake: `answer` renders the requests (as transformers does, or an error for each), or raises;
-    `from_file` what it answers for a chat template served from a file (`answer` where None); `files` their texts."""
+    `by_template` what it answers instead for a chat template (served from a file or held by the GGUF: the fake
+    converter writes it there); `files` the texts served from files."""
 
-    def __init__(self, answer: Any = None, built: bool = True, from_file: Any = None) -> None:
+    def __init__(self, answer: Any = None, built: bool = True, by_template: Mapping[str, Any] | None = None) -> None:
         self.answer, self.built, self.closed, self.requests = answer, built, False, 0
-        self.from_file, self.files = from_file, []
+        self.by_template, self.files = dict(by_template or {}), []
 
     def available(self) -> bool:
         return self.built
 
     def apply(self, gguf: Path, requests: Sequence[Mapping[str, Any]], template: Path | None = None) -> list[RenderOutcome]:
         self.requests += len(requests)
-        answer = self.answer
         if template is not None:
             self.files.append(template.read_text(encoding="utf-8"))
-            answer = self.from_file if self.from_file is not None else answer
+        held = template.read_text(encoding="utf-8") if template is not None else gguf.read_text()
+        answer = self.by_template.get(held, self.answer)
         if isinstance(answer, Exception):
             raise answer
         return list(answer)
@@ -173,7 +174,7 @@ def test_no_hint_where_it_cannot_be_proven_no_template_ships_or_ollama_reads_the
 
 def test_a_template_llama_server_renders_as_transformers_does_is_converted_once_and_not_rewritten(tmp_path: Path) -> None:
     made = _made(MINICPM5, tmp_path)
-    served = Served(_equal(made), from_file=RuntimeError("not asked"))
+    served = Served(_equal(made))
     converter, progress, info = _build(tmp_path, made, served)
     assert converter.templates == [None] and served.files == [] and served.requests == len(_equal(made))
     assert "thinking_hint" not in info and not progress.messages
@@ -182,9 +183,42 @@ def test_a_template_llama_server_renders_as_transformers_does_is_converted_once_
 def test_where_only_the_patched_template_renders_as_transformers_does_the_gguf_is_converted_again_with_it(tmp_path: Path) -> None:
     made = _made(MINICPM5, tmp_path)
     failing = [RenderOutcome(text="differs") for _ in _equal(made)]
-    served = Served(failing, from_file=_equal(made))
-    converter, progress, info = _build(tmp_path, made, served)
     patched = patch_for_llama_cpp(text(MINICPM5))
+    served = Served(failing, by_template={patched: _equal(made)})
+    converter, progress, info = _build(tmp_path, made, served)
     assert converter.templates == [None, patched] and served.files == [patched]
+    assert served.requests == 3 * len(_equal(made))  # as it is, patched from a file, then patched in the GGUF itself
     assert "thinking_hint" not in info and not progress.messages
     assert not list((tmp_path / "out").glob("*.jinja"))  # the served file is not left beside the GGUF
+
+
+def test_a_later_candidate_the_gguf_does_not_render_as_its_file_did_is_converted_away(tmp_path: Path) -> None:
+    made = _made(MINICPM5, tmp_path)
+    patched, failing = patch_for_llama_cpp(text(MINICPM5)), [RenderOutcome(text="differs") for _ in _equal(made)]
+
+    class FileOnly(Served):  # proves from a file only, as where the GGUF holds a tool_use template the file replaced
+        def apply(self, gguf: Path, requests: Sequence[Mapping[str, Any]], template: Path | None = None) -> list[RenderOutcome]:
+            self.by_template = {patched: _equal(made)} if template is not None else {}
+            return super().apply(gguf, requests, template)
+
+    converter, progress, info = _build(tmp_path, made, FileOnly(failing))
+    assert converter.templates == [None, patched, None]
+    assert info["thinking_hint"].startswith("the GGUF carries the checkpoint's chat template as it is: with llama.cpp's")
+    assert progress.messages == [info["thinking_hint"]]
+
+
+def test_the_hinted_template_patched_is_kept_where_the_hint_alone_fails(tmp_path: Path) -> None:
+    made = _made(SEED_OSS, tmp_path)
+    both = THINKING_HINT + patch_for_llama_cpp(text(SEED_OSS))
+    failing = [RenderOutcome(error="Unable to generate parser for this template.") for _ in _equal(made)]
+    converter, progress, info = _build(tmp_path, made, Served(failing, by_template={both: _equal(made)}))
+    assert converter.templates == [THINKING_HINT + text(SEED_OSS), both]
+    assert "thinking_hint" not in info and not progress.messages
+
+
+def test_where_llama_server_does_not_serve_the_gguf_no_other_candidate_is_tried(tmp_path: Path) -> None:
+    made = _made(SEED_OSS, tmp_path)
+    served = Served(PublishError("llama-server did not load m.F16.gguf in 120 s"))
+    converter, _, info = _build(tmp_path, made, served)
+    assert converter.templates == [THINKING_HINT + text(SEED_OSS), None] and served.files == []
+    assert "and with llama.cpp's Jinja gaps patched" in info["thinking_hint"] and "did not load" in info["thinking_hint"]

@@ -32,6 +32,9 @@ VALUES: list[Any] = [
     {"b": 1, "a": [1, "x", None, True, 2.5]},
     ["it's", 'say "hi"', "both ' and \"", "back\\slash", "line\nbreak\ttab\rreturn", "émoji 🌦 b<c & d"],
     {"nested": {"deeper": ["a", {"k": "v"}]}, "e": ""},
+    {"enum": ("a", "b"), "pair": [("k", 1)]},  # tuples: Python writes them as tuples, not lists
+    range(3),
+    b"hi",
 ]
 
 
@@ -44,8 +47,15 @@ def test_hubship_py_writes_what_python_writes(value: Any) -> None:
     assert _str(value) == str(value)
 
 
-def test_an_undefined_value_writes_nothing_as_in_python() -> None:
-    assert _compile_jinja_template(PY_STR + "[{{ hubship_py(missing) }}]").render() == "[]"
+def test_an_undefined_value_writes_what_python_writes_alone_and_in_a_list() -> None:
+    source = "[{{ missing }}]{% set listed = [m.missing] %}{{ listed }}"
+    assert _compile_jinja_template(patch_for_llama_cpp(source)).render(m={}) == "[][Undefined]"
+    assert _compile_jinja_template(source).render(m={}) == "[][Undefined]"
+
+
+def test_a_patched_template_is_not_patched_again() -> None:
+    once = patch_for_llama_cpp("{{ x }}")
+    assert patch_for_llama_cpp(once) == once and _compile_jinja_template(once).render(x="hi") == "hi"
 
 
 def test_outputs_of_a_bare_name_go_through_hubship_py_and_nothing_else_does() -> None:
@@ -85,7 +95,32 @@ def _outcome(source: str, t: Any) -> str:
         return f"TypeError: {exc}"
 
 
-@pytest.mark.parametrize("text", ["<s>{{ x }}", "{% raw %}{{ x }}{% endraw %}", "{{ 'only literals' }}"])
+@pytest.mark.parametrize(
+    "test",
+    [
+        "{%- for k in ['name', 'description'] %}<{{ k.upper() }}>{% endfor %}",  # a loop over a literal
+        "{% if role|lower in ('user', 'system') %}Y{% endif %}",  # a filter binds tighter
+        "{% if 'x' ~ t in ('xa', 'xb') %}Y{% else %}N{% endif %}",  # so does `~`
+        "{% if a == t in ('a', 'b') %}Y{% else %}N{% endif %}",  # a comparison chain
+        "{% if t in ['a'] + extra %}Y{% endif %}",  # an operator after the literal
+        "{% if t in ('a', 'b')|list %}Y{% endif %}",  # a filter after it
+    ],
+)
+def test_membership_where_something_binds_tighter_around_it_is_left_as_it_is(test: str) -> None:
+    assert patch_for_llama_cpp(test) == test
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<s>{{ x }}",
+        "{% raw %}{{ x }}{% endraw %}",
+        "{%+ raw %}{{ x }}{% endraw %}",
+        "{{ 'only literals' }}",
+        "{{ 'Use {{ name }} here' }}",  # an output inside a string literal is text
+        "{# use {{ x }} for values, t in ('a', 'b') #}",  # a comment is left as it is
+    ],
+)
 def test_a_template_not_led_by_a_tag_with_raw_or_nothing_to_rewrite_is_left_as_it_is(text: str) -> None:
     assert patch_for_llama_cpp(text) == text
 

@@ -5,52 +5,80 @@ where two gaps of that engine would otherwise change what a tool conversation wr
   Python writes it (`{'days': 3, 'langs': ['en']}`: each string inside by `repr`). llama.cpp's engine writes nothing for
   `None` or an object (a call's nested argument, the pinned source as run), so a template that writes an argument's
   value as it is (MiniCPM5, Gemma 4) loses it. Every output of a bare name (`{{ x }}`, `{{- message.content -}}`,
-  `{{ a['b'] }}`) goes through PY_STR, a macro that writes what Python writes: the value itself for a string, so a
+  `{{ a['b'] }}`) goes through `hubship_py` (py_str), a macro that writes what Python writes: the value itself for a string, so a
   template's text is unchanged wherever its values are strings.
 - **Membership in a literal.** `t in ("number", "integer")` of a list `t` (a JSON schema type such as
   `["string", "null"]`) is False in Python; llama.cpp's engine stops with `Unknown operator "in" between Array and
   Tuple` (and Array and Array), and llama-server then fails every request with tools (Seed-OSS). Where the literal
   holds only strings, `(t is string and t in [...])` is the same test in Python and runs in llama.cpp.
 
-What PY_STR does not write as Python does: a string inside a dict or list that holds a control character other than
-tab, newline and carriage return, or a character Python's `repr` escapes as not printable (U+00A0, U+200B, ...):
-Python writes an escape, PY_STR the character. A number is written by the engine (`2.5`, `3`).
+What `hubship_py` does not write as Python does: inside a dict or list, a string holding NUL, a private-use or an
+unassigned code point (Python's `repr` escapes them, the macro writes them as they are); a number, which the engine
+writes (`2.5`, `3`).
 
 The rewrite is made on text, tag by tag (comments are left as they are), and a template with a `raw` block is left as it
-is. A dict's or list's items are
-written by PY_STR; a tuple, range or other sequence as the engine writes it (Python: as `str`). It is kept only where
-llama-server proves it (the caller).
+is. A dict's or list's items are written by the macro; a tuple, range or other sequence as the engine writes it (Python:
+as `str`). It is kept only where llama-server proves it (the caller).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 
 PATCH_MARK = "{# hubship: llama.cpp patch #}"
-"""What a patched template starts with: a Jinja comment that renders nothing (no newline after it, see patch_for_llama_cpp)."""
+"""What a patched template starts with: a Jinja comment that renders nothing (no newline after it, see patch_for_llama_cpp),
+then the macro (py_str)."""
 
 _QUOTES_ESCAPED = r"""| replace('\\', '\\\\') | replace('\n', '\\n') | replace('\r', '\\r') | replace('\t', '\\t')"""
-PY_STR = (
-    "{%- macro hubship_py(v, nested=false) -%}"
-    "{%- if v is not defined -%}{{- 'Undefined' if nested else '' -}}"
-    "{%- elif v is string -%}"
-    "{%- if not nested -%}{{- v -}}"
-    """{%- elif "'" in v and '"' not in v -%}{{- '"' ~ (v """ + _QUOTES_ESCAPED + """) ~ '"' -}}"""
-    """{%- else -%}{{- "'" ~ (v """ + _QUOTES_ESCAPED + """ | replace("'", "\\\\'")) ~ "'" -}}"""
-    "{%- endif -%}"
-    "{%- elif v is none -%}{{- 'None' -}}"
-    "{%- elif v is boolean -%}{{- 'True' if v else 'False' -}}"
-    "{%- elif v is mapping -%}{{- '{' -}}"
-    "{%- for hubship_k, hubship_x in v.items() -%}{{- hubship_py(hubship_k, true) ~ ': ' ~ hubship_py(hubship_x, true) -}}"
-    "{%- if not loop.last -%}{{- ', ' -}}{%- endif -%}{%- endfor -%}{{- '}' -}}"
-    "{%- elif v is sequence and (v | string)[:1] == '[' -%}{{- '[' -}}"
-    "{%- for hubship_x in v -%}{{- hubship_py(hubship_x, true) -}}{%- if not loop.last -%}{{- ', ' -}}{%- endif -%}{%- endfor -%}"
-    "{{- ']' -}}"
-    "{%- else -%}{{- v -}}"
-    "{%- endif -%}"
-    "{%- endmacro -%}"
-)
-"""`hubship_py(v)`: `str(v)` as Python writes it, in Jinja that Python's and llama.cpp's engines both run."""
+_WRITTEN = ("Cc", "Cf", "Zs", "Zl", "Zp")
+"""The assigned characters Python's `repr` escapes as not printable (private-use and unassigned code points aside)."""
+
+
+def _escape(c: str) -> str:
+    code = ord(c)
+    return f"\\\\x{code:02x}" if code < 0x100 else f"\\\\u{code:04x}" if code < 0x10000 else f"\\\\U{code:08x}"
+
+
+@functools.cache
+def py_str() -> str:
+    """The macro `hubship_py(v)`: `str(v)` as Python writes it, in Jinja that Python's and llama.cpp's engines both run.
+    A string inside a dict or list is written as `repr` writes it: the characters it escapes are matched by `replace`
+    with the character itself in the literal (llama.cpp's engine reads no `\\x` escape in a literal; both read the raw
+    character), NUL aside."""
+    unprintable = (
+        c for c in map(chr, range(1, 0x110000)) if c not in "\t\n\r" and not c.isprintable() and unicodedata.category(c) in _WRITTEN
+    )
+    pairs = ", ".join(f"['{c}', '{_escape(c)}']" for c in unprintable)
+    escaped = (  # in a loop: a chain of this many filters nests too deep for Python to compile
+        "{%- set hubship_s = namespace(text=v " + _QUOTES_ESCAPED + ") -%}"
+        "{%- for hubship_pair in [" + pairs + "] -%}"
+        "{%- set hubship_s.text = hubship_s.text | replace(hubship_pair[0], hubship_pair[1]) -%}"
+        "{%- endfor -%}"
+    )
+    return (
+        "{%- macro hubship_py(v, nested=false) -%}"
+        "{%- if v is not defined -%}{{- 'Undefined' if nested else '' -}}"
+        "{%- elif v is string -%}"
+        "{%- if not nested -%}{{- v -}}"
+        "{%- else -%}" + escaped + ""
+        """{%- if "'" in v and '"' not in v -%}{{- '"' ~ hubship_s.text ~ '"' -}}"""
+        """{%- else -%}{{- "'" ~ (hubship_s.text | replace("'", "\\\\'")) ~ "'" -}}{%- endif -%}"""
+        "{%- endif -%}"
+        "{%- elif v is none -%}{{- 'None' -}}"
+        "{%- elif v is boolean -%}{{- 'True' if v else 'False' -}}"
+        "{%- elif v is mapping -%}{{- '{' -}}"
+        "{%- for hubship_k, hubship_x in v.items() -%}{{- hubship_py(hubship_k, true) ~ ': ' ~ hubship_py(hubship_x, true) -}}"
+        "{%- if not loop.last -%}{{- ', ' -}}{%- endif -%}{%- endfor -%}{{- '}' -}}"
+        "{%- elif v is sequence and (v | string)[:1] == '[' -%}{{- '[' -}}"
+        "{%- for hubship_x in v -%}{{- hubship_py(hubship_x, true) -}}{%- if not loop.last -%}{{- ', ' -}}{%- endif -%}{%- endfor -%}"
+        "{{- ']' -}}"
+        "{%- else -%}{{- v -}}"
+        "{%- endif -%}"
+        "{%- endmacro -%}"
+    )
+
 
 _REF = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\s*(?:'[^'\n]*'|\"[^\"\n]*\"|\d+)\s*\])*"
 _OUTPUT = re.compile(r"\{\{(-?)\s*(" + _REF + r")\s*(-?)\}\}")
@@ -104,7 +132,7 @@ def patch_for_llama_cpp(chat_template: str) -> str:
     patched = _TAGS.sub(_tag, chat_template)
     if patched == chat_template:
         return chat_template
-    return PATCH_MARK + PY_STR + patched
+    return PATCH_MARK + py_str() + patched
 
 
 def is_patched(chat_template: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from hubship.application.ollama_template import derive_ollama_template
 from hubship.application.ollama_tools import jinja_outcome
 from hubship.application.served_conversations import EQUAL
 from hubship.application.served_proof import native_case, prove_served
-from hubship.domain.llama_cpp_template import patch_for_llama_cpp
+from hubship.domain.llama_cpp_template import patch_for_llama_cpp, py_str
 from hubship.domain.ollama_runtime import (
     GGUF_TEMPLATE,
     OLLAMA_VERSION,
@@ -188,6 +189,27 @@ def test_a_reasoning_template_ollama_would_keep_without_tools_is_published_with_
     assert HINTED.format(version=OLLAMA_VERSION) in ollama["notes"] and not ollama["warnings"]
     # the GGUF's own proofs ran on the hinted template: a client renders it as the checkpoint's template renders
     assert gguf["metrics"]["served_chat_differences"] == 0 and gguf["metrics"]["chat_token_check"] == "passed", gguf["metrics"]
+
+
+@pytest.mark.slow
+def test_llama_server_writes_a_value_through_the_patch_macro_as_python_writes_it(served) -> None:
+    chat, gguf, work = served
+    unprintable = "".join(
+        chr(c) for c in range(1, 0x110000) if not chr(c).isprintable() and unicodedata.category(chr(c)) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+    )
+    value = {
+        "b": 1,
+        "a": [1, "x", None, True, False, 2.5, {"k": "it's"}],
+        "quotes": ['say "hi"', "' and \""],
+        "escaped": "back\\slash l\nb\tt\rr " + unprintable,
+        "text": "émoji 🌦 b<c & d",
+        "empty": [{}, []],
+    }
+    file = work / "hubship_py.jinja"
+    file.write_text(py_str() + "[{{ hubship_py(tools[0]['function']['parameters']) }}]")
+    tool = {"type": "function", "function": {"name": "f", "description": "d", "parameters": value}}
+    (outcome,) = chat.apply(gguf, [{"messages": [{"role": "user", "content": "hi"}], "tools": [tool]}], file)
+    assert outcome.text == f"[{value}]"  # key order, None, True, quotes and every escape as Python's str writes them
 
 
 @pytest.mark.slow

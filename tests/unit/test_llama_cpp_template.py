@@ -5,6 +5,7 @@ llama-server's side is proven where it runs: tests/benchmarks/bench_templates.py
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from transformers.utils.chat_template_utils import _compile_jinja_template
 from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.application.ollama_tools import jinja_outcome
 from hubship.application.served_proof import native_case
-from hubship.domain.llama_cpp_template import PATCH_MARK, PY_STR, is_patched, patch_for_llama_cpp
+from hubship.domain.llama_cpp_template import PATCH_MARK, is_patched, patch_for_llama_cpp, py_str
 from hubship.domain.ollama_runtime import THINKING_HINT, gguf_templates
 from hubship.domain.served_requests import ollama_tool_cases
 from tests.support.template_collection import profile_for, templates, templates_dir
@@ -35,16 +36,23 @@ VALUES: list[Any] = [
     {"enum": ("a", "b"), "pair": [("k", 1)]},  # tuples: Python writes them as tuples, not lists
     range(3),
     b"hi",
+    ["nul-free controls \x01\x1b\x7f", "latin-1 \x85\xa0\xad", "wide \u200b\u2028\ufeff\u3000", "astral \U000e0001"],
 ]
 
 
 def _str(value: Any) -> str:
-    return _compile_jinja_template(PY_STR + "{{ hubship_py(value) }}").render(value=value)
+    return _compile_jinja_template(py_str() + "{{ hubship_py(value) }}").render(value=value)
 
 
 @pytest.mark.parametrize("value", VALUES, ids=[repr(v)[:30] for v in VALUES])
 def test_hubship_py_writes_what_python_writes(value: Any) -> None:
     assert _str(value) == str(value)
+
+
+def test_the_macro_escapes_every_assigned_character_python_escapes_in_a_nested_string() -> None:
+    unprintable = [chr(c) for c in range(1, 0x110000) if not chr(c).isprintable()]
+    assigned = [c for c in unprintable if unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp")]
+    assert len(assigned) > 200 and _str([assigned]) == str([assigned])
 
 
 def test_an_undefined_value_writes_what_python_writes_alone_and_in_a_list() -> None:
@@ -61,8 +69,8 @@ def test_a_patched_template_is_not_patched_again() -> None:
 def test_outputs_of_a_bare_name_go_through_hubship_py_and_nothing_else_does() -> None:
     text = "{{- argument -}}|{{ message['content'] }}|{{ a.b[0] }}|{{ 'lit' }}|{{ a + b }}|{{ f(x) }}|{{ none }}"
     patched = patch_for_llama_cpp(text)
-    assert patched.startswith(PATCH_MARK + PY_STR) and is_patched(patched) and not is_patched(text)
-    body = patched[len(PATCH_MARK + PY_STR) :]
+    assert patched.startswith(PATCH_MARK + py_str()) and is_patched(patched) and not is_patched(text)
+    body = patched[len(PATCH_MARK + py_str()) :]
     assert body == (
         "{{- hubship_py(argument) -}}|{{ hubship_py(message['content']) }}|{{ hubship_py(a.b[0]) }}|{{ 'lit' }}|{{ a + b }}"
         "|{{ f(x) }}|{{ none }}"

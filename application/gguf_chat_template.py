@@ -26,7 +26,7 @@ import attrs
 from hubship.application.ollama_runtime_check import harmony_of, tool_proof
 from hubship.domain.errors import PublishError, UserInputError
 from hubship.domain.llama_cpp_template import is_patched
-from hubship.domain.ollama_runtime import OLLAMA_VERSION, THINKING_HINT, gguf_templates, jinja_capabilities
+from hubship.domain.ollama_runtime import OLLAMA_VERSION, gguf_templates, is_hinted, jinja_capabilities
 
 DROPPED = (
     "the GGUF carries the checkpoint's chat template as it is: {what}, Ollama {version}+ would render this model with it"
@@ -39,7 +39,7 @@ UNSERVED = "which could not be proven here (llama-server did not serve the GGUF:
 
 
 def _what(template: str) -> str:
-    return " and ".join(w for w, on in ((HINT, template.startswith(THINKING_HINT)), (PATCH, is_patched(template))) if on)
+    return " and ".join(w for w, on in ((HINT, is_hinted(template)), (PATCH, is_patched(template))) if on)
 
 
 @attrs.frozen
@@ -60,13 +60,12 @@ class GgufChatTemplate:
         kept, for the card, or ""); `gguf` converted with the first. Where llama-server does not serve the GGUF with
         the first, the others are not tried (a model it cannot load or answer for in time, the usual cause, fails them
         alike). Stops llama-server."""
-        dropped = ""
+        dropped, rewritten = "", next(t for t in reversed(self.templates) if _what(t))  # gguf_templates: one at least
         for n, template in enumerate(self.templates):
             file = None if n == 0 else gguf.with_name(f"{gguf.name}.chat-template-{n}.jinja")
             why, answered = self._why(services, gguf, template, file)
             if not why:
                 return template, ""
-            rewritten = next((t for t in reversed(self.templates) if _what(t)), template)
             if _what(template) or not answered:  # the card says why the last rewrite was not kept
                 dropped = DROPPED.format(what=_what(rewritten), version=OLLAMA_VERSION, why=why)
             if not answered:

@@ -11,7 +11,7 @@ Where Ollama keeps a TEMPLATE without tools although the chat template has them 
 none of thinking from a chat template without `<think>`), the same proof says whether the server setting
 `OLLAMA_GO_TEMPLATE=0` (`envconfig.GoTemplate`, `shouldUseGoTemplate`: every model on the chat template) gives the
 model tools: a note when it does, nothing otherwise (the setting is the user's choice, not the default). The choice
-is modelled on the chat template the GGUF holds: one a publish wrote with THINKING_HINT (application.ollama_thinking_hint)
+is modelled on the chat template the GGUF holds: one a publish wrote with THINKING_HINT (application.gguf_chat_template)
 moves such a model to the chat template, and the record says why.
 """
 
@@ -31,9 +31,9 @@ from hubship.domain.llama_cpp_template import is_patched
 from hubship.domain.ollama_runtime import (
     GGUF_TEMPLATE,
     OLLAMA_VERSION,
-    THINKING_HINT,
     builtin_runtime,
     go_template_off,
+    is_hinted,
     ollama_runtime,
 )
 from hubship.domain.served_requests import ollama_tool_cases
@@ -142,7 +142,7 @@ def runtime_record(
                 record["notes"].append(note)
         return record
     notes = [NATIVE.format(version=OLLAMA_VERSION, why=runtime.why)]
-    if chat_template.startswith(THINKING_HINT) and not (profile.template or "").startswith(THINKING_HINT):
+    if is_hinted(chat_template) and not is_hinted(profile.template or ""):
         notes.append(HINTED.format(version=OLLAMA_VERSION))
     if is_patched(chat_template) and not is_patched(profile.template or ""):
         notes.append(PATCHED)

@@ -127,7 +127,7 @@ def patch_for_llama_cpp(chat_template: str) -> str:
     """The chat template with the two rewrites of the module docstring, PATCH_MARK and PY_STR before it; the template
     itself where neither applies, it holds a `raw` block, it is patched already, or it does not start with `{` (nothing
     then stands between the macro and it for `trim_blocks` or `lstrip_blocks` to act on)."""
-    if not chat_template.startswith("{") or re.search(r"\{%[-+]?\s*raw\b", chat_template) or PATCH_MARK in chat_template:
+    if not chat_template.startswith("{") or re.search(r"\{%[-+]?\s*raw\b", chat_template) or is_patched(chat_template):
         return chat_template
     patched = _TAGS.sub(_tag, chat_template)
     if patched == chat_template:
@@ -136,5 +136,5 @@ def patch_for_llama_cpp(chat_template: str) -> str:
 
 
 def is_patched(chat_template: str) -> bool:
-    """Whether a chat template holds patch_for_llama_cpp's rewrite (after any comment before it)."""
-    return PATCH_MARK in chat_template[: len(PATCH_MARK) + 400]
+    """Whether a chat template holds patch_for_llama_cpp's rewrite (its mark, a comment no template writes itself)."""
+    return PATCH_MARK in chat_template

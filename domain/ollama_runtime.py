@@ -174,6 +174,11 @@ THINKING_HINT = (
 (an engine without `trim_blocks` would write it)."""
 
 
+def is_hinted(chat_template: str) -> bool:
+    """Whether a chat template starts with THINKING_HINT."""
+    return chat_template.startswith(THINKING_HINT)
+
+
 def thinking_hint(chat_template: str, template: str, go_capabilities: Collection[str], parser: str = "", harmony: bool = False) -> str:
     """The chat template with THINKING_HINT before it where that alone moves Ollama 0.30.0+ from a TEMPLATE without
     tools to the chat template, which has them: the TEMPLATE (`template`, whose capabilities as Ollama reads them are

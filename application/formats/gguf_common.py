@@ -20,6 +20,8 @@ INTERMEDIATE = "gguf-intermediate"
 REFERENCE = "reference-logits"
 INTERMEDIATE_INFO = ".gguf-intermediate.json"
 TOOLS = ("llama_cpp_python",)
+TEMPLATE_NOTE = "thinking_hint"
+"""Where INTERMEDIATE_INFO says why the GGUF carries the checkpoint's chat template after a rewrite was tried."""
 OLLAMA_FILES_TOOLS = (*TOOLS, "transformers", "jinja2", "go")
 """What a GGUF built with the Ollama files' derivation depends on: Jinja renders, Go checks (gguf_hub_ollama.py)."""
 

@@ -12,7 +12,15 @@ import attrs
 
 from hubship.application.chat_proof import bos_choice, gguf_settings
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, OLLAMA_FILES_TOOLS, GgufBase, metadata, warm_converter
+from hubship.application.formats.gguf_common import (
+    INTERMEDIATE,
+    INTERMEDIATE_INFO,
+    OLLAMA_FILES_TOOLS,
+    TEMPLATE_NOTE,
+    GgufBase,
+    metadata,
+    warm_converter,
+)
 from hubship.application.formats.gguf_usage import PROJECTOR_PREFIX
 from hubship.application.formats.memory import converter_step
 from hubship.application.formats.merged_16bit import Merged16bitFormat
@@ -42,7 +50,7 @@ class GgufIntermediateFormat(GgufBase):
     0.30.0+ renders the model in llama.cpp with tools, the file carries the chat template application.gguf_chat_template
     chooses: the checkpoint's, with THINKING_HINT before it or llama.cpp's engine gaps patched where llama-server proves
     that its tool conversations then render as transformers renders the checkpoint's (why a rewrite was not kept is
-    under `thinking_hint`).
+    under TEMPLATE_NOTE).
     """
 
     format = Format(
@@ -73,10 +81,10 @@ class GgufIntermediateFormat(GgufBase):
 
         vocab = self._preflight.run(ctx.checkpoint, ctx.base, ctx.services, bos)  # made at plan time: not converted again
         made = self._preflight.ollama.files_for(ctx.checkpoint, ctx.base, ctx.services, bos, vocab)  # the quantizations' too
-        own = settings.chat_template  # None: the checkpoint's, as the converter reads it
 
         def written(chosen: str | None) -> str | None:
-            return own if chosen is None or chosen == made.profile.template else chosen
+            """The template the converter writes over the checkpoint's (None: the checkpoint's, as it reads it)."""
+            return None if chosen == made.profile.template else chosen
 
         def convert(chosen: str | None) -> None:
             chosen_settings = attrs.evolve(settings, chat_template=written(chosen))
@@ -93,7 +101,7 @@ class GgufIntermediateFormat(GgufBase):
                     convert(None)  # proven from a file, not in the GGUF: the checkpoint's own after all
             if dropped:
                 ctx.progress.message(dropped)
-                info["thinking_hint"] = dropped
+                info[TEMPLATE_NOTE] = dropped
         projector = ctx.out_dir / f"{PROJECTOR_PREFIX}{out_file.name}"  # a vision-language model's tower, lossless too
         if converter.convert_projector(merged, projector, outtype=outtype, progress=ctx.progress, **metadata(ctx)):
             info["projector"] = projector.name

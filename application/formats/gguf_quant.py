@@ -18,7 +18,15 @@ from typing import Any
 
 from hubship.application.chat_proof import bos_choice, prove_gguf
 from hubship.application.format_builder import BuildContext
-from hubship.application.formats.gguf_common import INTERMEDIATE, INTERMEDIATE_INFO, OLLAMA_FILES_TOOLS, REFERENCE, GgufBase, Preflight
+from hubship.application.formats.gguf_common import (
+    INTERMEDIATE,
+    INTERMEDIATE_INFO,
+    OLLAMA_FILES_TOOLS,
+    REFERENCE,
+    TEMPLATE_NOTE,
+    GgufBase,
+    Preflight,
+)
 from hubship.application.formats.gguf_imatrix import IMATRIX, read_imatrix
 from hubship.application.formats.gguf_quant_variants import build_variants, link
 from hubship.application.formats.gguf_usage import gguf_usage, model_files
@@ -138,7 +146,7 @@ class GgufQuantFormat(GgufBase):
         finally:
             served.close()  # one model in memory at a time, whichever proofs ran
         proof = chat.verification()
-        hint = [h for h in [_intermediate(ctx).get("thinking_hint")] if h]  # the chat template the intermediate kept, and why
+        hint = [h for h in [_intermediate(ctx).get(TEMPLATE_NOTE)] if h]  # the chat template the intermediate kept, and why
         verification = {
             "metrics": {"quantization": self.quant.name, **metrics, **proof["metrics"], **extra["metrics"], **ollama["metrics"]},
             "thresholds": {"mean_kl": {"max": self.quant.kl_max}, **proof["thresholds"]},

@@ -23,7 +23,7 @@ from hubship.adapters.torch.chat_renderer import JinjaChatRenderer
 from hubship.adapters.torch.demo_checkpoint import HfDemoCheckpointFactory
 from hubship.application.served_proof import prove_served
 from hubship.domain.llama_cpp_template import is_patched
-from hubship.domain.ollama_runtime import GGUF_TEMPLATE, THINKING_HINT, gguf_templates, go_template_off, jinja_capabilities, ollama_runtime
+from hubship.domain.ollama_runtime import GGUF_TEMPLATE, gguf_templates, go_template_off, is_hinted, jinja_capabilities, ollama_runtime
 from hubship.domain.served_requests import ollama_tool_cases
 from tests.fakes.progress import FakeProgress
 
@@ -82,7 +82,7 @@ def native_figures(renderer: JinjaChatRenderer, work: Path, derived: Iterable[tu
             if kept is not None and kept != text:
                 found["native"].append(name)
                 found["native_equal"].append(name)
-                found["hinted"].extend([name] if kept.startswith(THINKING_HINT) else [])
+                found["hinted"].extend([name] if is_hinted(kept) else [])
                 found["patched"].extend([name] if is_patched(kept) else [])
                 continue
             found["hint_why"].extend([dropped] if dropped else [])

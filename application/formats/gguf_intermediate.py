@@ -84,7 +84,7 @@ class GgufIntermediateFormat(GgufBase):
 
         def written(chosen: str | None) -> str | None:
             """The template the converter writes over the checkpoint's (None: the checkpoint's, as it reads it)."""
-            return None if chosen == made.profile.template else chosen
+            return None if chosen is None or chosen == made.profile.template else chosen  # no profile: chosen is None
 
         def convert(chosen: str | None) -> None:
             chosen_settings = attrs.evolve(settings, chat_template=written(chosen))

@@ -9,9 +9,17 @@ TORCH_INDEX ?=
 
 .PHONY: setup demo test lint clean
 
+# One line on stderr where a folder's disk has less free than a step needs: pip and the tests otherwise stop half-way
+# with "No space left on device". $(1) folder, $(2) GB needed, $(3) the step.
+define warn_disk
+@free=$$(df -Pk "$(1)" | awk 'NR==2 {print int($$4/1048576)}'); \
+if [ "$$free" -lt $(2) ]; then echo "warning: $$free GB free in $(1), $(3) needs about $(2) GB: free some space first" >&2; fi
+endef
+
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile adapters/llama_cpp/install.py adapters/llama_cpp/tools_build.py adapters/llm_compressor/install.py
+	$(call warn_disk,.,5,the set-up (.venv with llm-compressor's environment 3.1 GB and pip's unpacking))
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(VENV)/bin/python -c "import torch" 2>/dev/null; then \
 	  $(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),) "$(TORCH_CPU)"; fi
@@ -46,6 +54,7 @@ lint: setup
 
 # Branch coverage of the in-process runs (.coveragerc): at least 80% overall, 90% on domain/ and application/.
 test: lint
+	$(call warn_disk,$${TMPDIR:-/tmp},8,the test suite (tiny models and GGUFs))
 	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile --durations=15 --cov=hubship --cov-report=
 	$(VENV)/bin/python -m coverage report --fail-under=80
 	$(VENV)/bin/python -m coverage report --include='domain/*,application/*' --fail-under=90

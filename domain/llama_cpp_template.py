@@ -31,7 +31,8 @@ PATCH_MARK = "{# hubship: llama.cpp patch #}"
 """What a patched template starts with: a Jinja comment that renders nothing (no newline after it, see patch_for_llama_cpp),
 then the macro (py_str)."""
 
-_QUOTES_ESCAPED = r"""| replace('\\', '\\\\') | replace('\n', '\\n') | replace('\r', '\\r') | replace('\t', '\\t')"""
+_SPELLED = r"""['\\', '\\\\'], ['\n', '\\n'], ['\r', '\\r'], ['\t', '\\t']"""
+"""The characters `repr` escapes by name, as (character, escape) pairs in Jinja literals: the backslash first."""
 _WRITTEN = ("Cc", "Cf", "Zs", "Zl", "Zp")
 """The assigned characters Python's `repr` escapes as not printable (private-use and unassigned code points aside)."""
 
@@ -50,9 +51,9 @@ def py_str() -> str:
     unprintable = (
         c for c in map(chr, range(1, 0x110000)) if c not in "\t\n\r" and not c.isprintable() and unicodedata.category(c) in _WRITTEN
     )
-    pairs = ", ".join(f"['{c}', '{_escape(c)}']" for c in unprintable)
+    pairs = ", ".join([_SPELLED, *(f"['{c}', '{_escape(c)}']" for c in unprintable)])
     escaped = (  # in a loop: a chain of this many filters nests too deep for Python to compile
-        "{%- set hubship_s = namespace(text=v " + _QUOTES_ESCAPED + ") -%}"
+        "{%- set hubship_s = namespace(text=v) -%}"
         "{%- for hubship_pair in [" + pairs + "] -%}"
         "{%- set hubship_s.text = hubship_s.text | replace(hubship_pair[0], hubship_pair[1]) -%}"
         "{%- endfor -%}"
